@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/internal/testsite"
+)
+
+func startSite(t *testing.T, pages int, delay time.Duration) *testsite.Site {
+	t.Helper()
+	site, err := testsite.Start(testsite.Options{
+		IPs:       []string{"127.0.0.2", "127.0.0.3"},
+		OffsiteIP: "127.0.0.9",
+		Pages:     pages,
+		Delay:     delay,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	return site
+}
+
+// checkCrawl asserts that the site's own request log shows every expected
+// URL fetched exactly once, nothing else (in particular nothing off scope),
+// and that the JSONL output lists every expected URL once.
+func checkCrawl(t *testing.T, site *testsite.Site, outPath string) {
+	t.Helper()
+	expected := site.Expected()
+	counts := site.Counts()
+	var missing, repeated, unexpected []string
+	want := map[string]bool{}
+	for _, u := range expected {
+		want[u] = true
+		switch n := counts[u]; {
+		case n == 0:
+			missing = append(missing, u)
+		case n > 1:
+			repeated = append(repeated, fmt.Sprintf("%s x%d", u, n))
+		}
+	}
+	for u := range counts {
+		if !want[u] {
+			unexpected = append(unexpected, u)
+		}
+	}
+	sort.Strings(unexpected)
+	if len(missing)+len(repeated)+len(unexpected) > 0 {
+		t.Fatalf("crawl of %d expected URLs: %d missing %v, %d fetched more than once %v, %d unexpected %v",
+			len(expected), len(missing), head(missing), len(repeated), head(repeated), len(unexpected), head(unexpected))
+	}
+	for _, r := range site.Log() {
+		if r.Host == site.Offsite {
+			t.Fatalf("off-scope host fetched: %s%s", r.Host, r.Path)
+		}
+	}
+	if outPath == "" {
+		return
+	}
+	records := readJSONL(t, outPath)
+	listed := map[string]int{}
+	for _, r := range records {
+		listed[r["url"].(string)]++
+	}
+	for _, u := range expected {
+		if listed[u] != 1 {
+			t.Errorf("JSONL lists %s %d times, want 1", u, listed[u])
+		}
+	}
+	if len(records) != len(expected) {
+		t.Errorf("JSONL has %d records, want %d", len(records), len(expected))
+	}
+}
+
+func head(s []string) []string {
+	if len(s) > 5 {
+		return s[:5]
+	}
+	return s
+}
+
+func TestCrawlLocalSiteEndToEnd(t *testing.T) {
+	site := startSite(t, 110, 0)
+	if n := len(site.Expected()); n < 200 {
+		t.Fatalf("site too small: %d pages", n)
+	}
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", "# seeds\n"+strings.Join(site.Seeds(), "\n")+"\n\nnot a url\n")
+	out := dir + "/out.jsonl"
+	c := newCluster(t)
+
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	w1 := start(t, "worker1", c.env, "worker")
+	w2 := start(t, "worker2", c.env, "worker")
+
+	if code := m.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("master exit code %d", code)
+	}
+	for _, w := range []*proc{w1, w2} {
+		if code := w.wait(t, 20*time.Second); code != 0 {
+			t.Fatalf("%s exit code %d", w.name, code)
+		}
+	}
+	checkCrawl(t, site, out)
+
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 || down[0]["clean"] != true {
+		t.Fatalf("master did not report a clean stop: %v", down)
+	}
+	if down[0]["bad_seeds"].(float64) != 1 {
+		t.Errorf("bad_seeds = %v, want 1 (the 'not a url' line)", down[0]["bad_seeds"])
+	}
+	// Both workers did work: URLs were spread over them.
+	for _, w := range []*proc{w1, w2} {
+		st := w.find(event("SPYDER:WORKER_DOWN"))
+		if len(st) != 1 || st[0]["done"].(float64) == 0 {
+			t.Errorf("%s did no work: %v", w.name, st)
+		}
+	}
+	// Every fetch carried the configured User-Agent.
+	for _, r := range site.Log() {
+		if !strings.Contains(r.UA, "spyder") {
+			t.Fatalf("request %s without the spyder User-Agent: %q", r.Path, r.UA)
+		}
+	}
+}
+
+func TestSIGTERMMidCrawlShutsDownGracefully(t *testing.T) {
+	site := startSite(t, 400, 30*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	c := newCluster(t, "SPYDER_MASTER_SHUTDOWN_GRACE=8", "SPYDER_WORKER_SHUTDOWN_GRACE=4", "SPYDER_MAX_CLIENTS=4")
+
+	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	w1 := start(t, "worker1", c.env, "worker")
+	w2 := start(t, "worker2", c.env, "worker")
+
+	// Mid-crawl: both workers registered and results flowing.
+	m.waitFor(t, "progress with results", 30*time.Second, func(r map[string]any) bool {
+		done, _ := r["done"].(float64)
+		return r["event"] == "progress" && done >= 20 && r["workers"] == float64(2)
+	})
+	stopAt := time.Now()
+	m.signal(syscall.SIGTERM)
+	if code := m.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("master exit code %d after SIGTERM", code)
+	}
+	if took := time.Since(stopAt); took > 8*time.Second {
+		t.Fatalf("master took %v to stop, grace is 8s", took)
+	}
+	for _, w := range []*proc{w1, w2} {
+		if code := w.wait(t, 10*time.Second); code != 0 {
+			t.Fatalf("%s exit code %d", w.name, code)
+		}
+	}
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 || down[0]["clean"] != true {
+		t.Fatalf("master did not stop cleanly: %v", down)
+	}
+	if q, _ := down[0]["queued"].(float64); q == 0 {
+		t.Fatalf("the crawl was over before SIGTERM; the test needs a larger site")
+	}
+	acks := m.find(event("quit.ack"))
+	for _, w := range []*proc{w1, w2} {
+		id := fmt.Sprintf(":%d", w.pid())
+		found := false
+		for _, a := range acks {
+			if strings.HasSuffix(a["worker"].(string), id) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no quit.ack from %s (pid %d); acks: %v", w.name, w.pid(), acks)
+		}
+	}
+	// After the master is down the site sees no more requests.
+	n := len(site.Log())
+	time.Sleep(300 * time.Millisecond)
+	if len(site.Log()) != n {
+		t.Fatalf("requests continued after shutdown")
+	}
+}
+
+func TestStartOrder(t *testing.T) {
+	for _, workersFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("workersFirst=%v", workersFirst), func(t *testing.T) {
+			site := startSite(t, 40, 0)
+			dir := t.TempDir()
+			seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+			out := dir + "/out.jsonl"
+			c := newCluster(t)
+			var m, w1, w2 *proc
+			startMaster := func() {
+				m = start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+			}
+			if !workersFirst {
+				startMaster()
+				m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+			}
+			w1 = start(t, "worker1", c.env, "worker")
+			w2 = start(t, "worker2", c.env, "worker")
+			if workersFirst {
+				w1.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+				w2.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+				time.Sleep(time.Second) // several unanswered announcements
+				startMaster()
+			}
+			if code := m.wait(t, 60*time.Second); code != 0 {
+				t.Fatalf("master exit code %d", code)
+			}
+			for _, w := range []*proc{w1, w2} {
+				if code := w.wait(t, 20*time.Second); code != 0 {
+					t.Fatalf("%s exit code %d", w.name, code)
+				}
+			}
+			checkCrawl(t, site, out)
+		})
+	}
+}

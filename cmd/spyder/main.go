@@ -1,0 +1,90 @@
+// Command spyder is the distributed crawl coordinator: `spyder master` owns
+// the frontier and feeds URLs to workers over ZeroMQ, `spyder worker` fetches
+// them. Run `spyder help` for the commands.
+//
+// Exit codes: 0 clean, 1 failure (or an unclean shutdown), 2 bad usage or
+// invalid configuration.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(args, environ []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"master", "run a master: bind the sockets, seed, dispatch URLs, collect results", runMaster},
+		{"worker", "run a worker: connect to a master, fetch URLs, send results back", runWorker},
+		{"settings", "print the effective settings as YAML (defaults < --config < SPYDER_* < flags)", runSettings},
+		{"version", "print the version", func(_, _ []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, "spyder", version)
+			return exitOK
+		}},
+	}
+}
+
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitConfig
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], environ, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "spyder: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitConfig
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: spyder <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every setting is a flag (--max-clients 20), an environment variable")
+	fmt.Fprintln(w, "(SPYDER_MAX_CLIENTS=20) and a key of the --config YAML file (max_clients: 20).")
+	fmt.Fprintln(w, "Run `spyder <command> --help` for its flags.")
+}
+
+// errUsage marks errors that are the caller's fault (exit code 2).
+var errUsage = errors.New("usage")
+
+func fail(stderr io.Writer, err error) int {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, errUsage.Error()+": ")
+	fmt.Fprintf(stderr, "spyder: %s\n", msg)
+	return exitFail
+}

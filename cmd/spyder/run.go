@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/master"
+	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/worker"
+	"github.com/spyder-crawl/spyder/worker/processor"
+)
+
+func runMaster(args, environ []string, stdout, stderr io.Writer) int {
+	sf := newSettingFlags("spyder master", stderr)
+	sf.alias("seeds", "seeds_file", "file of seed URLs, one per line (the seeds_file setting)")
+	sf.alias("out", "output_jsonl", "JSON Lines output, one object per fetched URL (the output_jsonl setting)")
+	untilDone := sf.fs.Bool("until-done", false, "exit 0 (and stop the workers) once nothing is queued or in flight")
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	if err := checkMaster(s); err != nil {
+		return configError(stderr, err)
+	}
+	id := crawluri.Identity(crawluri.RoleMaster)
+	log := newLogger(stderr, s.LogFormat, s.LogLevelMaster, crawluri.RoleMaster, id)
+	m, err := master.New(master.Options{Settings: s, Identity: id, Logger: log, UntilDone: *untilDone})
+	if err != nil {
+		log.Error().Err(err).Msg("master failed to start")
+		return exitFail
+	}
+	return runWithSignals(log, func(ctx context.Context) error { return m.Run(ctx) })
+}
+
+func runWorker(args, environ []string, stdout, stderr io.Writer) int {
+	sf := newSettingFlags("spyder worker", stderr)
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	if err := checkWorker(s); err != nil {
+		return configError(stderr, err)
+	}
+	id := crawluri.Identity(crawluri.RoleWorker)
+	log := newLogger(stderr, s.LogFormat, s.LogLevelWorker, crawluri.RoleWorker, id)
+	w, err := worker.New(worker.Options{Settings: s, Identity: id, Logger: log})
+	if err != nil {
+		log.Error().Err(err).Msg("worker failed to start")
+		return exitFail
+	}
+	return runWithSignals(log, func(ctx context.Context) error { return w.Run(ctx) })
+}
+
+func runSettings(args, environ []string, stdout, stderr io.Writer) int {
+	sf := newSettingFlags("spyder settings", stderr)
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	if _, err := stdout.Write(s.YAML()); err != nil {
+		return exitFail
+	}
+	return exitOK
+}
+
+// checkMaster validates the names that only registries know.
+func checkMaster(s *settings.Settings) error {
+	if !frontier.Registered(s.FrontierClass) {
+		return fmt.Errorf("%w: frontier_class: %q is not registered (known: %v)", settings.ErrInvalid, s.FrontierClass, frontier.Names())
+	}
+	if !master.CallbackRegistered(s.MasterCallback) {
+		return fmt.Errorf("%w: master_callback: %q is not registered (known: %v)", settings.ErrInvalid, s.MasterCallback, master.CallbackNames())
+	}
+	return nil
+}
+
+// checkWorker validates processor names and the addresses a worker connects to.
+func checkWorker(s *settings.Settings) error {
+	for key, list := range map[string][]string{"spyder_extractor_pipeline": s.SpyderExtractorPipeline, "spyder_scoper_pipeline": s.SpyderScoperPipeline} {
+		for _, name := range list {
+			if !processor.Registered(name) {
+				return fmt.Errorf("%w: %s: processor %q is not registered (known: %v)", settings.ErrInvalid, key, name, processor.Names())
+			}
+		}
+	}
+	for key, ep := range map[string]string{
+		"zeromq_worker_proc_fetcher_pull":  s.ZeromqWorkerProcFetcherPull,
+		"zeromq_worker_proc_extractor_pub": s.ZeromqWorkerProcExtractorPub,
+		"zeromq_mgmt_master":               s.ZeromqMgmtMaster,
+		"zeromq_mgmt_worker":               s.ZeromqMgmtWorker,
+	} {
+		if err := settings.CheckConnectable(key, ep, s.DerivedFrom(key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runWithSignals runs fn with a context cancelled by the first SIGINT or
+// SIGTERM (a graceful shutdown); a second signal exits 1 at once.
+func runWithSignals(log zerolog.Logger, fn func(ctx context.Context) error) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		log.Info().Str("signal", sig.String()).Msg("shutdown requested; send the signal again to exit at once")
+		cancel()
+		if sig, ok = <-sigs; ok {
+			log.Warn().Str("signal", sig.String()).Msg("second signal: exiting now")
+			os.Exit(exitFail)
+		}
+	}()
+	if err := fn(ctx); err != nil {
+		log.Error().Err(err).Msg("stopped with an error")
+		if errors.Is(err, settings.ErrInvalid) {
+			return exitConfig
+		}
+		return exitFail
+	}
+	return exitOK
+}

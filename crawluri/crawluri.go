@@ -1,0 +1,93 @@
+// Package crawluri is the wire format shared by the master and its workers:
+// the CrawlUri record in Thrift binary encoding (byte-compatible with the
+// original Python spyder's crawluri.thrift), and the data-message envelope
+// [identity, CrawlUri] that carries it over ZeroMQ.
+//
+// The codec is hand-written rather than generated: the schema is one flat
+// struct, and a decoder that must survive frames from strangers is easier to
+// bound (lengths, counts, nesting) when every read is in plain sight.
+// PROTOCOL.md at the repository root is the normative description.
+package crawluri
+
+// Thrift field ids of CrawlUri. Ids 1-12 are spyder's; new fields take new
+// ids, so a Thrift reader built from spyder's IDL skips them.
+const (
+	FieldURL             = 1
+	FieldEffectiveURL    = 2
+	FieldCurrentPriority = 3
+	FieldBeginProcessing = 4
+	FieldEndProcessing   = 5
+	FieldReqHeader       = 6
+	FieldRepHeader       = 7
+	FieldContentBody     = 8
+	FieldStatusCode      = 9
+	FieldReqTime         = 10
+	FieldQueueTime       = 11
+	FieldOptionalVars    = 12
+	FieldLeaseID         = 13 // new in this implementation
+	FieldWorkerID        = 14 // new
+	FieldError           = 15 // new
+)
+
+// Keys of CrawlUri.OptionalVars, as spyder's constants.py spells them.
+const (
+	VarUsername           = "username"
+	VarPassword           = "password"
+	VarExtractionFinished = "extraction_finished"
+	VarExtractedURLs      = "extracted_urls"
+	VarTruncated          = "truncated"
+	VarTrue               = "1"
+	VarFalse              = "0"
+)
+
+// Status codes beyond HTTP that travel in CrawlUri.StatusCode.
+const (
+	// StatusTransportError is a failed fetch: connect error, timeout, TLS
+	// failure, malformed response (Tornado's 599 in spyder).
+	StatusTransportError = 599
+	// StatusMasterException marks a result whose handling in the master failed
+	// (a sink or the frontier returned an error).
+	StatusMasterException = 710
+	// StatusWorkerException marks a result whose processing in the worker
+	// failed (a processor panicked or returned an error).
+	StatusWorkerException = 810
+)
+
+// CrawlUri is one URL on its way from the master to a worker and back.
+//
+// Zero values are not written on the wire (Thrift's unset fields), except URL,
+// which is always present.
+type CrawlUri struct {
+	URL             string            // the frontier key
+	EffectiveURL    string            // the URL actually requested
+	CurrentPriority int16             // priority level assigned by the frontier
+	BeginProcessing int64             // unused by spyder; kept for compatibility
+	EndProcessing   int64             // unused by spyder; kept for compatibility
+	ReqHeader       map[string]string // master->worker: validators; worker->master: headers sent
+	RepHeader       map[string]string // response headers (first value of each)
+	ContentBody     []byte            // response body
+	StatusCode      int16             // HTTP status, or 599/710/810
+	ReqTime         float64           // seconds the request took
+	QueueTime       float64           // seconds the URL waited in the worker before its fetch started
+	OptionalVars    map[string]string // processor scratch space (extracted_urls, ...)
+
+	LeaseID  int64  // dispatch lease, echoed by the worker; results match on URL + lease
+	WorkerID string // identity of the worker that produced a result
+	Error    string // why a fetch or a processor failed, for statuses 599 and 810
+}
+
+// Var returns OptionalVars[key], or "" when unset.
+func (c *CrawlUri) Var(key string) string {
+	if c.OptionalVars == nil {
+		return ""
+	}
+	return c.OptionalVars[key]
+}
+
+// SetVar sets OptionalVars[key], creating the map when needed.
+func (c *CrawlUri) SetVar(key, value string) {
+	if c.OptionalVars == nil {
+		c.OptionalVars = make(map[string]string, 2)
+	}
+	c.OptionalVars[key] = value
+}

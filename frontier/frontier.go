@@ -1,0 +1,140 @@
+// Package frontier decides what is crawled and when: it admits URLs (each one
+// once), orders them by due time, spaces requests politely, hands them out for
+// dispatch, and applies each result's outcome.
+//
+// Implementations register under a name (the frontier_class setting) from an
+// init function, as database/sql drivers do, and the master opens one by
+// name. A Frontier is owned by the master's event loop and need not be safe
+// for concurrent use.
+package frontier
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// Frontier is the crawl state the master feeds workers from.
+type Frontier interface {
+	// Add admits URLs that were never seen before and returns how many were
+	// new. URLs must already be normalized (see Normalize).
+	Add(urls []string, now time.Time) (added int, err error)
+
+	// Next returns up to max URLs that may be fetched at now, marks them in
+	// flight, and applies politeness. It returns none when nothing is due.
+	Next(now time.Time, max int) ([]*crawluri.CrawlUri, error)
+
+	// NextDue is the earliest moment at which Next may return a URL, or the
+	// zero time when nothing is queued.
+	NextDue(now time.Time) time.Time
+
+	// Done applies the result of an in-flight URL (its status decides the
+	// outcome) and admits the links found on it, in one step. It returns how
+	// many links were new. A result for a URL not in flight is an error
+	// wrapping ErrNotInFlight and changes nothing.
+	Done(res *crawluri.CrawlUri, links []string, now time.Time) (added int, err error)
+
+	// Release puts an in-flight URL back in the queue without an outcome (its
+	// lease expired or its worker was lost).
+	Release(url string, now time.Time) error
+
+	// Stats counts URLs by state.
+	Stats() Stats
+
+	// Close flushes and releases the frontier's resources.
+	Close() error
+}
+
+// Stats counts the URLs a frontier knows, by state.
+type Stats struct {
+	Seen     int64 // distinct URLs ever admitted
+	Queued   int64 // waiting to be dispatched (due now or later)
+	InFlight int64 // dispatched, no result yet
+	Done     int64 // fetched with a 2xx or 3xx outcome
+	Failed   int64 // recorded with a 4xx, 5xx or transport error
+}
+
+// Idle reports whether nothing is queued or in flight: a batch crawl is over.
+func (s Stats) Idle() bool { return s.Queued == 0 && s.InFlight == 0 }
+
+// ErrNotInFlight is wrapped by Done and Release for a URL that is not in flight.
+var ErrNotInFlight = fmt.Errorf("url is not in flight")
+
+// Options configures a frontier. The master builds it from its settings.
+type Options struct {
+	// MinDelay is the least time between two requests to one host.
+	MinDelay time.Duration
+	// CrawlDelayFactor scales a fetch's duration into the delay before the
+	// next request to its host: max(factor x request time, MinDelay).
+	CrawlDelayFactor float64
+	// Logger receives the frontier's own log events.
+	Logger zerolog.Logger
+}
+
+// Factory opens a frontier.
+type Factory func(opts Options) (Frontier, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a frontier available under name. It panics if name is taken
+// or factory is nil, since both are programming errors found at start-up.
+func Register(name string, factory Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if factory == nil {
+		panic("frontier: Register factory is nil for " + name)
+	}
+	if _, dup := registry[name]; dup {
+		panic("frontier: Register called twice for " + name)
+	}
+	registry[name] = factory
+}
+
+// Names lists the registered frontiers, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Registered reports whether name is a registered frontier.
+func Registered(name string) bool {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	_, ok := registry[name]
+	return ok
+}
+
+// Open opens the frontier registered as name.
+func Open(name string, opts Options) (Frontier, error) {
+	registryMu.RLock()
+	factory, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("frontier %q is not registered (known: %v)", name, Names())
+	}
+	f, err := factory(opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening frontier %q: %w", name, err)
+	}
+	return f, nil
+}
+
+// politeDelay is the pause a host gets after a request that took reqTime.
+func politeDelay(opts Options, reqTime time.Duration) time.Duration {
+	d := time.Duration(opts.CrawlDelayFactor * float64(reqTime))
+	return max(d, opts.MinDelay)
+}

@@ -1,0 +1,87 @@
+package frontier
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+)
+
+// Scope decides which links are worth crawling, with the semantics of
+// spyder's RegexScoper: a URL is in scope if one positive regex matches at its
+// start and no negative regex matches. Matching is case-insensitive. With no
+// positive regex configured, the scope is the set of hosts of the seeds.
+type Scope struct {
+	positive  []*regexp.Regexp
+	negative  []*regexp.Regexp
+	seedHosts map[string]struct{}
+}
+
+// NewScope compiles the scope regexes. Each is anchored at the start of the
+// URL, as Python's re.match was.
+func NewScope(positive, negative []string) (*Scope, error) {
+	s := &Scope{seedHosts: map[string]struct{}{}}
+	var err error
+	if s.positive, err = compileAll(positive); err != nil {
+		return nil, err
+	}
+	if s.negative, err = compileAll(negative); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func compileAll(exprs []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(exprs))
+	for _, e := range exprs {
+		re, err := regexp.Compile(`(?i)^(?:` + e + `)`)
+		if err != nil {
+			return nil, fmt.Errorf("scope regex %q: %w", e, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// AddSeed widens a host-based scope (no positive regexes) to the seed's host.
+func (s *Scope) AddSeed(normalizedURL string) {
+	if h := Host(normalizedURL); h != "" {
+		s.seedHosts[h] = struct{}{}
+	}
+}
+
+// HostBased reports whether the scope is the seeds' hosts.
+func (s *Scope) HostBased() bool { return len(s.positive) == 0 }
+
+// SeedHosts lists the hosts of a host-based scope, sorted.
+func (s *Scope) SeedHosts() []string {
+	out := make([]string, 0, len(s.seedHosts))
+	for h := range s.seedHosts {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Allows reports whether url is in scope.
+func (s *Scope) Allows(url string) bool {
+	if s.HostBased() {
+		if _, ok := s.seedHosts[Host(url)]; !ok {
+			return false
+		}
+	} else if !matchAny(s.positive, url) {
+		return false
+	}
+	return !matchAny(s.negative, url)
+}
+
+func matchAny(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// DeniedByNegative reports whether a negative regex matches url.
+func (s *Scope) DeniedByNegative(url string) bool { return matchAny(s.negative, url) }

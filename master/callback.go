@@ -1,0 +1,157 @@
+package master
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+// Callback prepares a crawl before the master starts dispatching: it adds
+// seed URLs and sinks (spyder's MASTER_CALLBACK). It runs once, after the
+// sockets are bound and the frontier is open.
+type Callback func(ctx context.Context, setup *Setup) error
+
+var (
+	callbacksMu sync.RWMutex
+	callbacks   = map[string]Callback{}
+)
+
+// RegisterCallback makes cb available under name for the master_callback
+// setting. It panics on a duplicate name or a nil callback.
+func RegisterCallback(name string, cb Callback) {
+	callbacksMu.Lock()
+	defer callbacksMu.Unlock()
+	if cb == nil {
+		panic("master: RegisterCallback callback is nil for " + name)
+	}
+	if _, dup := callbacks[name]; dup {
+		panic("master: RegisterCallback called twice for " + name)
+	}
+	callbacks[name] = cb
+}
+
+// CallbackNames lists the registered callbacks, sorted.
+func CallbackNames() []string {
+	callbacksMu.RLock()
+	defer callbacksMu.RUnlock()
+	out := make([]string, 0, len(callbacks))
+	for n := range callbacks {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CallbackRegistered reports whether name is a registered callback ("" is
+// always accepted and means none).
+func CallbackRegistered(name string) bool {
+	if name == "" {
+		return true
+	}
+	callbacksMu.RLock()
+	defer callbacksMu.RUnlock()
+	_, ok := callbacks[name]
+	return ok
+}
+
+func init() {
+	RegisterCallback("seedfile", seedFile)
+}
+
+// Setup is what a Callback works with.
+type Setup struct {
+	Settings *settings.Settings
+	Logger   zerolog.Logger
+	m        *Master
+}
+
+// AddSeeds admits seed URLs into the frontier. Each is normalized; with a
+// host-based scope (no regex_scope_positive) its host joins the scope. A
+// malformed seed is skipped and counted, with a warning naming it. It
+// returns how many seeds were new to the frontier.
+func (s *Setup) AddSeeds(urls ...string) (int, error) {
+	return s.m.addSeeds(urls, "")
+}
+
+// AddSink registers a sink for every result from now on.
+func (s *Setup) AddSink(sink Sink) { s.m.sinks = append(s.m.sinks, sink) }
+
+// seedFile reads seeds_file: one URL per line; blank lines and lines
+// starting with # are ignored.
+func seedFile(_ context.Context, setup *Setup) error {
+	path := setup.Settings.SeedsFile
+	if path == "" {
+		setup.Logger.Info().Msg("seedfile: no seeds_file configured; starting with the frontier as it is")
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("seedfile: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var urls []string
+	line, total, added := 0, 0, 0
+	flush := func() error {
+		n, err := setup.m.addSeeds(urls, fmt.Sprintf("%s:%d", path, line))
+		added += n
+		urls = urls[:0]
+		return err
+	}
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		total++
+		urls = append(urls, text)
+		if len(urls) >= 10000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("seedfile: reading %s line %d: %w", path, line+1, err)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	setup.Logger.Info().Str("file", path).Int("seeds", total).Int("new", added).Msg("seedfile: seeds loaded")
+	return nil
+}
+
+func (m *Master) addSeeds(raw []string, where string) (int, error) {
+	urls := make([]string, 0, len(raw))
+	for _, r := range raw {
+		u, err := frontier.Normalize(r)
+		if err != nil {
+			m.badSeeds++
+			ev := m.log.Warn().Err(err)
+			if where != "" {
+				ev = ev.Str("near", where)
+			}
+			ev.Msg("skipping a malformed seed")
+			continue
+		}
+		m.scope.AddSeed(u)
+		urls = append(urls, u)
+	}
+	n, err := m.frontier.Add(urls, time.Now())
+	if err != nil {
+		return n, fmt.Errorf("adding seeds: %w", err)
+	}
+	return n, nil
+}

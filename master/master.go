@@ -1,0 +1,675 @@
+// Package master is the spyder master process: it binds the data and
+// management sockets, keeps the registry of live workers, feeds them URLs
+// from the frontier under a lease each, applies their results (frontier
+// first, then sinks), and shuts down gracefully on request.
+//
+// One goroutine, the loop in Run, owns every socket and all crawl state;
+// everything else reaches it through the waker. The shape follows nsqd: an
+// options struct, one loop that owns the state, shutdown through a channel.
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/zsock"
+	"github.com/spyder-crawl/spyder/mgmt"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+// ErrUncleanShutdown is returned by Run when the shutdown grace period ran
+// out before every worker acknowledged the quit and every result came in.
+var ErrUncleanShutdown = errors.New("shutdown was not clean")
+
+// Options configures a Master.
+type Options struct {
+	Settings *settings.Settings
+	// Identity is the master's identity on the bus ("master:<host>:<pid>").
+	Identity string
+	Logger   zerolog.Logger
+	// UntilDone makes the master shut down (and quit its workers) as soon as
+	// nothing is queued or in flight.
+	UntilDone bool
+	// Frontier overrides the frontier named by frontier_class (tests,
+	// embedding); the master closes it.
+	Frontier frontier.Frontier
+}
+
+// Master is one master process's coordinator.
+type Master struct {
+	s        *settings.Settings
+	id       string
+	log      zerolog.Logger
+	opts     Options
+	frontier frontier.Frontier
+	scope    *frontier.Scope
+	sinks    []Sink
+	registry *mgmt.Registry
+
+	leases    map[int64]*lease
+	nextLease int64
+	waker     *zsock.Waker
+
+	state      state
+	drainEnd   time.Time
+	nextQuit   time.Time
+	pushFull   bool
+	badSeeds   int64
+	quitAcks   []string
+	stats      counters
+	lastReport struct {
+		at      time.Time
+		results int64
+	}
+}
+
+type state int
+
+const (
+	running state = iota
+	draining
+)
+
+type lease struct {
+	url        string
+	deadline   time.Time
+	dispatched time.Time
+}
+
+type counters struct {
+	dispatched int64
+	results    int64
+	byClass    [6]int64 // index status/100 for 1xx..5xx; 0 for anything else
+	returned   int64
+	expired    int64
+	linksNew   int64
+	sinkErrors int64
+	linksOut   int64            // extracted links outside the scope
+	linksBad   int64            // extracted links that are not crawlable URLs
+	drops      map[string]int64 // messages dropped, by reason
+}
+
+// New opens the frontier and the configured sinks.
+func New(opts Options) (*Master, error) {
+	s := opts.Settings
+	scope, err := frontier.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
+	if err != nil {
+		return nil, err
+	}
+	m := &Master{
+		s:         s,
+		id:        opts.Identity,
+		log:       opts.Logger,
+		opts:      opts,
+		scope:     scope,
+		registry:  mgmt.NewRegistry(s.HeartbeatTimeout()),
+		leases:    map[int64]*lease{},
+		nextLease: time.Now().UnixNano(), // distinct from any earlier master's leases
+		stats:     counters{drops: map[string]int64{}},
+	}
+	m.frontier = opts.Frontier
+	if m.frontier == nil {
+		m.frontier, err = frontier.Open(s.FrontierClass, frontier.Options{
+			MinDelay:         s.FrontierMinDelay,
+			CrawlDelayFactor: s.FrontierCrawlDelayFactor,
+			Logger:           opts.Logger.With().Str("component", "frontier").Logger(),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.OutputJSONL != "" {
+		sink, err := NewJSONLSink(s.OutputJSONL)
+		if err != nil {
+			m.frontier.Close()
+			return nil, err
+		}
+		m.sinks = append(m.sinks, sink)
+	}
+	return m, nil
+}
+
+type sockets struct {
+	push, sub, mpub, msub *zmq.Socket
+}
+
+func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
+	s := m.s
+	var socks sockets
+	closeAll := func() {
+		for _, so := range []*zmq.Socket{socks.push, socks.sub, socks.mpub, socks.msub} {
+			if so != nil {
+				so.Close()
+			}
+		}
+	}
+	steps := []struct {
+		dst      **zmq.Socket
+		typ      zmq.Type
+		linger   time.Duration
+		key      string
+		endpoint string
+		setup    func(*zmq.Socket) error
+	}{
+		{&socks.push, zmq.PUSH, 0, "zeromq_master_push", s.ZeromqMasterPush, func(so *zmq.Socket) error { return so.SetSndhwm(s.ZeromqMasterPushHWM) }},
+		{&socks.sub, zmq.SUB, 0, "zeromq_master_sub", s.ZeromqMasterSub, func(so *zmq.Socket) error {
+			if err := so.SetRcvhwm(100000); err != nil {
+				return err
+			}
+			return so.SetSubscribe("")
+		}},
+		{&socks.mpub, zmq.PUB, time.Second, "zeromq_mgmt_master", s.ZeromqMgmtMaster, nil},
+		{&socks.msub, zmq.SUB, 0, "zeromq_mgmt_worker", s.ZeromqMgmtWorker, func(so *zmq.Socket) error { return so.SetSubscribe("") }},
+	}
+	for _, st := range steps {
+		so, err := zsock.New(zctx, st.typ, st.linger)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		*st.dst = so
+		if st.setup != nil {
+			if err := st.setup(so); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("configuring %s socket: %w", st.key, err)
+			}
+		}
+		if err := so.Bind(st.endpoint); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("binding %s to %s: %w", st.key, st.endpoint, err)
+		}
+	}
+	return &socks, nil
+}
+
+// Run binds the sockets, runs the seeding callback and coordinates the crawl
+// until ctx is cancelled (or, with UntilDone, until the crawl is over); then
+// it drains: no more dispatch, quit to every worker, results still applied,
+// until every worker acknowledged and nothing is in flight or
+// master_shutdown_grace ran out. Sinks and frontier are closed on return.
+// A drain that ran out of time returns an error wrapping ErrUncleanShutdown.
+func (m *Master) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := m.closeState(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return fmt.Errorf("creating zmq context: %w", err)
+	}
+	defer func() {
+		if terr := zctx.Term(); terr != nil && err == nil {
+			err = fmt.Errorf("terminating zmq context: %w", terr)
+		}
+	}()
+	socks, err := m.bind(zctx)
+	if err != nil {
+		return err
+	}
+	m.waker, err = zsock.NewWaker(zctx)
+	if err != nil {
+		socks.close()
+		return err
+	}
+	defer func() {
+		m.waker.Close()
+		socks.close()
+	}()
+	stop := context.AfterFunc(ctx, m.waker.Wake)
+	defer stop()
+
+	if name := m.s.MasterCallback; name != "" {
+		callbacksMu.RLock()
+		cb := callbacks[name]
+		callbacksMu.RUnlock()
+		if cb == nil {
+			return fmt.Errorf("master_callback %q is not registered (known: %v)", name, CallbackNames())
+		}
+		setup := &Setup{Settings: m.s, Logger: m.log.With().Str("callback", name).Logger(), m: m}
+		if err := cb(ctx, setup); err != nil {
+			return fmt.Errorf("master_callback %s: %w", name, err)
+		}
+	}
+	fs := m.frontier.Stats()
+	ev := m.log.Info().Str("event", "SPYDER:MASTER_READY").Str("master", m.id).
+		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
+		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
+		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued)
+	if m.scope.HostBased() {
+		ev = ev.Strs("scope_hosts", m.scope.SeedHosts())
+	}
+	ev.Msg("master started")
+	return m.loop(ctx, socks)
+}
+
+func (s *sockets) close() {
+	s.push.Close()
+	s.sub.Close()
+	s.mpub.Close()
+	s.msub.Close()
+}
+
+func (m *Master) closeState() error {
+	var errs []error
+	for _, sink := range m.sinks {
+		if err := sink.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.frontier.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing frontier: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// maxBatch bounds the messages taken from one socket per loop turn, so
+// results, management and dispatch all keep moving under load.
+const maxBatch = 1024
+
+func (m *Master) loop(ctx context.Context, socks *sockets) error {
+	poller := zmq.NewPoller()
+	pushID := poller.Add(socks.push, 0)
+	poller.Add(socks.sub, zmq.POLLIN)
+	poller.Add(socks.msub, zmq.POLLIN)
+	poller.Add(m.waker.Socket(), zmq.POLLIN)
+
+	now := time.Now()
+	nextBeat, nextExpiry := now, now.Add(time.Second)
+	m.lastReport.at = now
+	nextReport := now.Add(m.s.MasterProgressInterval)
+
+	for {
+		now = time.Now()
+		if m.state == running {
+			if ctx.Err() != nil {
+				m.beginDrain(now, "signal")
+			} else if m.opts.UntilDone && len(m.leases) == 0 && m.frontier.Stats().Idle() {
+				m.beginDrain(now, "crawl finished (--until-done)")
+			}
+		}
+		if !now.Before(nextBeat) {
+			m.publish(socks.mpub, mgmt.New(mgmt.TopicMaster, m.id, mgmt.VerbHeartbeat, nil))
+			nextBeat = now.Add(m.s.HeartbeatInterval)
+		}
+		if !now.Before(nextExpiry) {
+			m.expire(now)
+			nextExpiry = now.Add(min(time.Second, m.s.HeartbeatInterval))
+		}
+		if m.s.MasterProgressInterval > 0 && !now.Before(nextReport) {
+			m.report(now)
+			nextReport = now.Add(m.s.MasterProgressInterval)
+		}
+		if m.state == draining {
+			if m.registry.Live() == 0 && len(m.leases) == 0 {
+				return m.finish(true)
+			}
+			if now.After(m.drainEnd) {
+				return m.finish(false)
+			}
+			if !now.Before(m.nextQuit) {
+				m.publish(socks.mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
+				m.nextQuit = now.Add(250 * time.Millisecond)
+			}
+		} else if err := m.dispatch(socks.push, now); err != nil {
+			return err
+		}
+
+		pushEvents := zmq.State(0)
+		if m.pushFull && m.state == running {
+			pushEvents = zmq.POLLOUT
+		}
+		if _, err := poller.Update(pushID, pushEvents); err != nil {
+			return fmt.Errorf("updating poller: %w", err)
+		}
+		polled, err := poller.Poll(m.pollTimeout(now, nextBeat, nextExpiry, nextReport))
+		if err != nil {
+			return fmt.Errorf("polling: %w", err)
+		}
+		applied := false
+		for _, p := range polled {
+			switch p.Socket {
+			case socks.sub:
+				n, err := m.receiveResults(socks.sub)
+				if err != nil {
+					return err
+				}
+				applied = applied || n > 0
+			case socks.msub:
+				m.receiveMgmt(socks.msub, socks.mpub)
+			case socks.push:
+				m.pushFull = false
+			case m.waker.Socket():
+				m.waker.Drain()
+			}
+		}
+		if applied {
+			m.flushSinks()
+		}
+	}
+}
+
+// pollTimeout sleeps until the next thing the loop must do by itself.
+func (m *Master) pollTimeout(now time.Time, deadlines ...time.Time) time.Duration {
+	next := now.Add(time.Second)
+	for _, d := range deadlines {
+		if !d.IsZero() && d.Before(next) {
+			next = d
+		}
+	}
+	if m.state == running {
+		if due := m.frontier.NextDue(now); !due.IsZero() && due.Before(next) && m.credit() > len(m.leases) && !m.pushFull {
+			next = due
+		}
+	} else if m.nextQuit.Before(next) {
+		next = m.nextQuit
+	}
+	return zsock.PollTimeout(next.Sub(now))
+}
+
+// credit is how many URLs may be in flight: a fixed number per live worker.
+func (m *Master) credit() int {
+	return m.registry.Live() * m.s.MasterInflightPerWorker
+}
+
+func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
+	for !m.pushFull {
+		room := m.credit() - len(m.leases)
+		if room <= 0 {
+			return nil
+		}
+		batch, err := m.frontier.Next(now, min(room, maxBatch))
+		if err != nil {
+			return fmt.Errorf("taking URLs from the frontier: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for i, c := range batch {
+			m.nextLease++
+			c.LeaseID = m.nextLease
+			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
+			if err != nil || !ok {
+				// No worker can take it now: hand this and the rest of the
+				// batch back, and wait until the socket is writable.
+				for _, back := range batch[i:] {
+					if rerr := m.frontier.Release(back.URL, now); rerr != nil {
+						return fmt.Errorf("returning %s to the frontier: %w", back.URL, rerr)
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("sending to workers: %w", err)
+				}
+				m.pushFull = true
+				return nil
+			}
+			m.leases[c.LeaseID] = &lease{url: c.URL, deadline: now.Add(m.s.MasterLeaseTimeout), dispatched: now}
+			m.stats.dispatched++
+			m.log.Debug().Str("url", c.URL).Int64("lease", c.LeaseID).Msg("dispatched")
+		}
+	}
+	return nil
+}
+
+// expire declares silent workers lost and puts URLs whose lease ran out back
+// in the queue.
+func (m *Master) expire(now time.Time) {
+	for _, w := range m.registry.Expire(now) {
+		m.log.Warn().Str("worker", w.ID).Time("last_seen", w.LastSeen).Msg("worker lost: no heartbeat")
+	}
+	for id, l := range m.leases {
+		if now.Before(l.deadline) {
+			continue
+		}
+		delete(m.leases, id)
+		m.stats.expired++
+		if err := m.frontier.Release(l.url, now); err != nil {
+			m.log.Error().Err(err).Str("url", l.url).Int64("lease", id).Msg("releasing an expired lease failed")
+			continue
+		}
+		m.log.Warn().Str("url", l.url).Int64("lease", id).Dur("age", now.Sub(l.dispatched)).Msg("lease expired; URL queued again")
+	}
+}
+
+func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
+	applied := 0
+	for i := 0; i < maxBatch; i++ {
+		frames, err := zsock.TryRecv(sub)
+		if err != nil {
+			return applied, fmt.Errorf("receiving results: %w", err)
+		}
+		if frames == nil {
+			break
+		}
+		msg, err := crawluri.ParseDataMessage(frames)
+		if err != nil {
+			m.drop("undecodable_result", err)
+			continue
+		}
+		if m.apply(msg.Curi, time.Now()) {
+			applied++
+		}
+	}
+	return applied, nil
+}
+
+// apply records one result. It is idempotent: a result whose lease is not
+// outstanding (late, duplicate, forged) changes nothing.
+func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
+	l := m.leases[c.LeaseID]
+	if l == nil {
+		m.drop("stale_result", fmt.Errorf("lease %d of %s is not outstanding", c.LeaseID, c.URL))
+		return false
+	}
+	if l.url != c.URL {
+		m.drop("lease_mismatch", fmt.Errorf("lease %d is for %s, result is for %s", c.LeaseID, l.url, c.URL))
+		return false
+	}
+	delete(m.leases, c.LeaseID)
+	m.stats.results++
+
+	if c.StatusCode == 0 {
+		// Handed back unfetched by a worker that is shutting down.
+		m.stats.returned++
+		if err := m.frontier.Release(c.URL, now); err != nil {
+			m.log.Error().Err(err).Str("url", c.URL).Msg("re-queueing a handed-back URL failed")
+		}
+		return true
+	}
+	class := int(c.StatusCode) / 100
+	if class < 1 || class > 5 {
+		class = 0
+	}
+	m.stats.byClass[class]++
+
+	var links []string
+	if class == 2 || class == 3 {
+		links = m.admissible(c.ExtractedURLs())
+	}
+	added, err := m.frontier.Done(c, links, now)
+	if err != nil {
+		m.log.Error().Err(err).Str("url", c.URL).Msg("frontier rejected a result")
+		c.StatusCode, c.Error = crawluri.StatusMasterException, err.Error()
+	}
+	m.stats.linksNew += int64(added)
+	m.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Str("worker", c.WorkerID).
+		Int("links", len(links)).Int("new", added).Msg("result")
+	m.toSinks(c)
+	return true
+}
+
+// admissible normalizes links and keeps those in scope.
+func (m *Master) admissible(raw []string) []string {
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		u, err := frontier.Normalize(r)
+		if err != nil {
+			m.stats.linksBad++
+			continue
+		}
+		if !m.scope.Allows(u) {
+			m.stats.linksOut++
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func (m *Master) toSinks(c *crawluri.CrawlUri) {
+	for _, sink := range m.sinks {
+		var err error
+		switch s := c.StatusCode; {
+		case s >= 200 && s < 300:
+			err = sink.ProcessSuccessfulCrawl(c)
+		case s >= 300 && s < 400:
+			err = sink.ProcessRedirect(c)
+		case s >= 400 && s < 500:
+			err = sink.ProcessNotFound(c)
+		default:
+			err = sink.ProcessServerError(c)
+		}
+		if err != nil {
+			m.stats.sinkErrors++
+			m.log.Error().Err(err).Str("url", c.URL).Msg("sink failed; result recorded as a server error (710)")
+			c.StatusCode, c.Error = crawluri.StatusMasterException, err.Error()
+			if err := sink.ProcessServerError(c); err != nil {
+				m.log.Error().Err(err).Str("url", c.URL).Msg("sink failed again on the server-error path")
+			}
+		}
+	}
+}
+
+func (m *Master) flushSinks() {
+	for _, sink := range m.sinks {
+		if f, ok := sink.(Flusher); ok {
+			if err := f.Flush(); err != nil {
+				m.log.Error().Err(err).Msg("flushing a sink failed")
+			}
+		}
+	}
+}
+
+func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
+	for i := 0; i < maxBatch; i++ {
+		frames, err := zsock.TryRecv(msub)
+		if err != nil || frames == nil {
+			return
+		}
+		msg, err := mgmt.Parse(frames)
+		if err != nil {
+			m.drop("undecodable_mgmt", err)
+			continue
+		}
+		if msg.Topic != mgmt.TopicWorker || !strings.HasPrefix(msg.Identity, crawluri.RoleWorker+":") {
+			m.drop("mgmt_not_from_worker", fmt.Errorf("topic %q from %q", msg.Topic, msg.Identity))
+			continue
+		}
+		now := time.Now()
+		switch msg.Verb {
+		case mgmt.VerbAvail, mgmt.VerbHeartbeat:
+			var a mgmt.Announce
+			if err := msg.Decode(&a); err != nil {
+				m.drop("undecodable_mgmt", err)
+				continue
+			}
+			if a.Protocol != 0 && a.Protocol != mgmt.ProtocolVersion {
+				m.drop("protocol_mismatch", fmt.Errorf("worker %s speaks protocol %d, this master %d", msg.Identity, a.Protocol, mgmt.ProtocolVersion))
+				continue
+			}
+			if m.state == draining {
+				// A worker that shows up now gets the quit straight away.
+				m.publish(mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
+			}
+			w, activated := m.registry.Seen(msg.Identity, now, a)
+			if w.State == mgmt.Gone {
+				continue
+			}
+			if activated {
+				m.log.Info().Str("worker", w.ID).Int("max_clients", w.MaxClients).Int("live", m.registry.Live()).Msg("worker registered")
+			}
+			if msg.Verb == mgmt.VerbAvail || activated {
+				m.publish(mpub, mgmt.New(mgmt.TopicTo+msg.Identity, m.id, mgmt.VerbAck, nil))
+			}
+		case mgmt.VerbQuitAck:
+			wasActive := m.registry.QuitAck(msg.Identity, now)
+			m.quitAcks = append(m.quitAcks, msg.Identity)
+			m.log.Info().Str("event", "quit.ack").Str("worker", msg.Identity).Bool("was_active", wasActive).
+				Int("live", m.registry.Live()).Msg("worker acknowledged quit")
+		default:
+			m.drop("unknown_verb", fmt.Errorf("verb %q from %s", msg.Verb, msg.Identity))
+		}
+	}
+}
+
+func (m *Master) publish(mpub *zmq.Socket, msg mgmt.Message) {
+	if _, err := zsock.TrySend(mpub, msg.Frames()); err != nil {
+		m.log.Warn().Err(err).Str("verb", msg.Verb).Msg("publishing a management message failed")
+	}
+}
+
+func (m *Master) beginDrain(now time.Time, reason string) {
+	m.state = draining
+	m.drainEnd = now.Add(m.s.MasterShutdownGrace)
+	m.nextQuit = now
+	m.log.Info().Str("event", "SPYDER:MASTER_SHUTDOWN_REQUESTED").Str("reason", reason).
+		Int("workers", m.registry.Live()).Int("in_flight", len(m.leases)).Dur("grace", m.s.MasterShutdownGrace).
+		Msg("shutting down: dispatch stopped, workers told to quit")
+}
+
+func (m *Master) finish(clean bool) error {
+	m.flushSinks()
+	fs := m.frontier.Stats()
+	var waiting []string
+	for _, w := range m.registry.Workers() {
+		if w.State == mgmt.Active {
+			waiting = append(waiting, w.ID)
+		}
+	}
+	m.log.Info().Str("event", "SPYDER:MASTER_DOWN").Bool("clean", clean).
+		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
+		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
+		Int("in_flight", len(m.leases)).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).
+		Int64("bad_seeds", m.badSeeds).Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
+		Interface("drops", m.stats.drops).
+		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
+		Msg("master stopped")
+	if !clean {
+		return fmt.Errorf("%w: %d worker(s) did not acknowledge quit %v, %d URL(s) still in flight after %v",
+			ErrUncleanShutdown, len(waiting), waiting, len(m.leases), m.s.MasterShutdownGrace)
+	}
+	return nil
+}
+
+func (m *Master) report(now time.Time) {
+	fs := m.frontier.Stats()
+	elapsed := now.Sub(m.lastReport.at).Seconds()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(m.stats.results-m.lastReport.results) / elapsed
+	}
+	m.lastReport.at, m.lastReport.results = now, m.stats.results
+	var drops int64
+	for _, n := range m.stats.drops {
+		drops += n
+	}
+	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int("in_flight", len(m.leases)).
+		Int64("done", fs.Done).Int64("errors", fs.Failed).Float64("pages_per_s", float64(int(rate*10))/10).
+		Int("workers", m.registry.Live()).Int64("dropped", drops).Msg("progress")
+}
+
+func (m *Master) drop(reason string, err error) {
+	m.stats.drops[reason]++
+	if n := m.stats.drops[reason]; n > 10 && n%1000 != 0 {
+		return // the first ten and every thousandth are logged
+	}
+	m.log.Warn().Str("reason", reason).Int64("count", m.stats.drops[reason]).Err(err).Msg("dropped a message")
+}

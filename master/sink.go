@@ -1,0 +1,121 @@
+package master
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/worker/processor"
+)
+
+// Sink receives every result the master applies, routed by status as
+// spyder's AbstractCrawlUriSink was: 2xx to ProcessSuccessfulCrawl, 3xx to
+// ProcessRedirect, 4xx to ProcessNotFound, everything else (5xx, 599
+// transport errors, 710, 810) to ProcessServerError. Sinks run in the
+// master's loop after the frontier has recorded the outcome; a sink that
+// returns an error has the result re-routed to ProcessServerError with status
+// 710, and the crawl goes on.
+type Sink interface {
+	ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error
+	ProcessRedirect(c *crawluri.CrawlUri) error
+	ProcessNotFound(c *crawluri.CrawlUri) error
+	ProcessServerError(c *crawluri.CrawlUri) error
+	// Close flushes and releases the sink at shutdown.
+	Close() error
+}
+
+// Flusher is implemented by sinks that buffer; the master flushes after each
+// batch of results, so a killed master loses at most one batch of output.
+type Flusher interface {
+	Flush() error
+}
+
+// JSONLSink writes one JSON object per result to a file (JSON Lines).
+type JSONLSink struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// JSONLRecord is one line of a JSONLSink file.
+type JSONLRecord struct {
+	URL         string  `json:"url"`
+	Status      int     `json:"status"`
+	ContentType string  `json:"content_type,omitempty"`
+	Bytes       int     `json:"bytes"`
+	Links       int     `json:"links"`
+	FetchTime   float64 `json:"fetch_time"`
+	Location    string  `json:"location,omitempty"`
+	Truncated   bool    `json:"truncated,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	Worker      string  `json:"worker,omitempty"`
+	Time        string  `json:"time"`
+}
+
+// NewJSONLSink appends to (or creates) path.
+func NewJSONLSink(path string) (*JSONLSink, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening JSONL output: %w", err)
+	}
+	return &JSONLSink{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (s *JSONLSink) write(c *crawluri.CrawlUri) error {
+	mt, _ := processor.ContentType(c)
+	rec := JSONLRecord{
+		URL:         c.URL,
+		Status:      int(c.StatusCode),
+		ContentType: mt,
+		Bytes:       len(c.ContentBody),
+		Links:       len(c.ExtractedURLs()),
+		FetchTime:   c.ReqTime,
+		Truncated:   c.Var(crawluri.VarTruncated) == crawluri.VarTrue,
+		Error:       c.Error,
+		Worker:      c.WorkerID,
+		Time:        time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if c.StatusCode >= 300 && c.StatusCode < 400 {
+		rec.Location = c.RepHeader["Location"]
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encoding JSONL record: %w", err)
+	}
+	b = append(b, '\n')
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("writing JSONL output: %w", err)
+	}
+	return nil
+}
+
+// ProcessSuccessfulCrawl implements Sink.
+func (s *JSONLSink) ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error { return s.write(c) }
+
+// ProcessRedirect implements Sink.
+func (s *JSONLSink) ProcessRedirect(c *crawluri.CrawlUri) error { return s.write(c) }
+
+// ProcessNotFound implements Sink.
+func (s *JSONLSink) ProcessNotFound(c *crawluri.CrawlUri) error { return s.write(c) }
+
+// ProcessServerError implements Sink.
+func (s *JSONLSink) ProcessServerError(c *crawluri.CrawlUri) error { return s.write(c) }
+
+// Flush implements Flusher.
+func (s *JSONLSink) Flush() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("flushing JSONL output: %w", err)
+	}
+	return nil
+}
+
+// Close implements Sink.
+func (s *JSONLSink) Close() error {
+	ferr := s.Flush()
+	if err := s.f.Close(); err != nil && ferr == nil {
+		return fmt.Errorf("closing JSONL output: %w", err)
+	}
+	return ferr
+}

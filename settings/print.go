@@ -1,0 +1,49 @@
+package settings
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// YAML renders s as a commented YAML document with every setting in
+// declaration order, readable back by Load as a config file.
+func (s *Settings) YAML() []byte {
+	var b bytes.Buffer
+	for _, f := range fields {
+		doc := f.Doc
+		if from := s.DerivedFrom(f.Name); from != "" {
+			doc += " [derived from " + from + "]"
+		}
+		fmt.Fprintf(&b, "# %s\n%s: %s\n", doc, f.Name, yamlValue(s.Value(f)))
+	}
+	return b.Bytes()
+}
+
+func yamlValue(v any) string {
+	switch v := v.(type) {
+	case time.Duration:
+		return strconv.FormatFloat(v.Seconds(), 'f', -1, 64)
+	case []string:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = yamlScalar(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case string:
+		return yamlScalar(v)
+	}
+	return fmt.Sprint(v)
+}
+
+func yamlScalar(s string) string {
+	out, err := yaml.Marshal(s)
+	if err != nil {
+		return strconv.Quote(s)
+	}
+	return strings.TrimSuffix(string(out), "\n")
+}

@@ -1,0 +1,130 @@
+// Package settings holds every spyder setting: its name, default, meaning and
+// validation, and loads them in layers: defaults < config file < environment
+// (SPYDER_<NAME>) < command-line flags.
+//
+// Setting names are the original spyder's, lower-cased (ZEROMQ_MASTER_PUSH is
+// zeromq_master_push in a YAML file and SPYDER_ZEROMQ_MASTER_PUSH in the
+// environment). Addresses that spyder derived from other addresses at import
+// time are derived here after all layers are loaded, so overriding the master's
+// address moves the workers' address with it (spyder's multi-node bug).
+// Only this package knows setting names.
+package settings
+
+import "time"
+
+// Settings is the effective configuration of one process. Durations are
+// written in files and the environment as seconds ("20", "0.5") or as Go
+// durations ("20s", "500ms").
+type Settings struct {
+	// Logging.
+	LogLevelMaster string `koanf:"log_level_master" doc:"log level of the master: trace, debug, info, warn, error"`
+	LogLevelWorker string `koanf:"log_level_worker" doc:"log level of workers: trace, debug, info, warn, error"`
+	LogFormat      string `koanf:"log_format" doc:"log format on stderr: auto (console on a terminal, JSON otherwise), json, console"`
+
+	// Fetcher (workers).
+	UserAgent            string        `koanf:"user_agent" doc:"User-Agent header sent with every request"`
+	MaxClients           int           `koanf:"max_clients" doc:"concurrent HTTP requests per worker process"`
+	RequestTimeout       time.Duration `koanf:"request_timeout" doc:"limit on a whole request, connect to last body byte (seconds)"`
+	ConnectTimeout       time.Duration `koanf:"connect_timeout" doc:"limit on the TCP/TLS connect phase (seconds; defaults to request_timeout)"`
+	FollowRedirects      bool          `koanf:"follow_redirects" doc:"follow redirects inside the fetch; when false a 3xx is returned and its Location is queued"`
+	MaxRedirects         int           `koanf:"max_redirects" doc:"redirects followed per fetch when follow_redirects is true"`
+	ValidateCertificates bool          `koanf:"validate_certificates" doc:"verify TLS certificates"`
+	MaxContentLength     int64         `koanf:"max_content_length" doc:"bytes of a response body kept; longer bodies are truncated and marked"`
+
+	// Processors (workers).
+	SpyderExtractorPipeline  []string `koanf:"spyder_extractor_pipeline" doc:"processors run on every fetched page, in order"`
+	SpyderScoperPipeline     []string `koanf:"spyder_scoper_pipeline" doc:"processors run after the extractors, in order"`
+	RegexScopePositive       []string `koanf:"regex_scope_positive" doc:"a link is in scope if one of these regexes matches its start (case-insensitive); empty = the seeds' hosts"`
+	RegexScopeNegative       []string `koanf:"regex_scope_negative" doc:"a link matching one of these regexes is out of scope"`
+	HTTPExtractor404Redirect []string `koanf:"http_extractor_404_redirect" doc:"redirect targets that are never queued (soft-404 landing pages)"`
+	RemoveAnchorsFromLinks   bool     `koanf:"remove_anchors_from_links" doc:"cut the #fragment from extracted links"`
+
+	// Master and frontier.
+	MasterCallback           string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
+	SeedsFile                string        `koanf:"seeds_file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
+	OutputJSONL              string        `koanf:"output_jsonl" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
+	FrontierClass            string        `koanf:"frontier_class" doc:"frontier implementation (registered name)"`
+	FrontierMinDelay         time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
+	FrontierCrawlDelayFactor float64       `koanf:"frontier_crawl_delay_factor" doc:"after a fetch, wait max(factor x request time, frontier_min_delay)"`
+	MasterInflightPerWorker  int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`
+	MasterLeaseTimeout       time.Duration `koanf:"master_lease_timeout" doc:"a dispatched URL without a result after this long is queued again (seconds)"`
+	MasterShutdownGrace      time.Duration `koanf:"master_shutdown_grace" doc:"on shutdown, how long the master waits for quit.ack and in-flight results (seconds)"`
+	MasterProgressInterval   time.Duration `koanf:"master_progress_interval" doc:"interval of the progress line on stderr (seconds; 0 = off)"`
+	WorkerShutdownGrace      time.Duration `koanf:"worker_shutdown_grace" doc:"on shutdown, how long a worker lets running fetches finish (seconds)"`
+	HeartbeatInterval        time.Duration `koanf:"heartbeat_interval" doc:"interval of announcements and heartbeats on the management bus (seconds)"`
+	HeartbeatLiveness        int           `koanf:"heartbeat_liveness" doc:"missed heartbeats after which a peer is considered gone"`
+
+	// ZeroMQ endpoints. The master binds, workers connect.
+	ZeromqMasterPush                string `koanf:"zeromq_master_push" doc:"master PUSH bind: URLs to workers"`
+	ZeromqMasterPushHWM             int    `koanf:"zeromq_master_push_hwm" doc:"send high-water mark of the master PUSH socket, per worker"`
+	ZeromqMasterSub                 string `koanf:"zeromq_master_sub" doc:"master SUB bind: results from workers"`
+	ZeromqWorkerProcFetcherPull     string `koanf:"zeromq_worker_proc_fetcher_pull" doc:"worker PULL connect (defaults to zeromq_master_push)"`
+	ZeromqWorkerProcExtractorPub    string `koanf:"zeromq_worker_proc_extractor_pub" doc:"worker result PUB connect (defaults to zeromq_master_sub)"`
+	ZeromqWorkerProcExtractorPubHWM int    `koanf:"zeromq_worker_proc_extractor_pub_hwm" doc:"send high-water mark of the worker result PUB socket"`
+	ZeromqMgmtMaster                string `koanf:"zeromq_mgmt_master" doc:"management PUB of the master (master binds, workers connect)"`
+	ZeromqMgmtWorker                string `koanf:"zeromq_mgmt_worker" doc:"management SUB of the master (master binds, workers connect)"`
+
+	derivedFrom map[string]string // derived setting -> the setting it was copied from
+}
+
+// DerivedFrom names the setting that key was copied from because key was not
+// set, or "" when key was set explicitly (or is not a derived setting).
+func (s *Settings) DerivedFrom(key string) string { return s.derivedFrom[key] }
+
+// Defaults returns the built-in settings. Derived settings (connect_timeout,
+// zeromq_worker_proc_fetcher_pull, zeromq_worker_proc_extractor_pub) are left
+// empty here and filled by Load from the settings they follow.
+func Defaults() Settings {
+	return Settings{
+		LogLevelMaster: "info",
+		LogLevelWorker: "info",
+		LogFormat:      "auto",
+
+		UserAgent:            "Mozilla/5.0 (compatible; spyder/0.2; +https://github.com/spyder-crawl/spyder)",
+		MaxClients:           10,
+		RequestTimeout:       20 * time.Second,
+		FollowRedirects:      false,
+		MaxRedirects:         3,
+		ValidateCertificates: true,
+		MaxContentLength:     10 << 20,
+
+		SpyderExtractorPipeline: []string{"limiter", "html_link_extractor", "http_extractor"},
+		SpyderScoperPipeline:    []string{"regex_scoper", "strip_session_ids", "cleanup_query_string"},
+		RegexScopePositive:      []string{},
+		RegexScopeNegative:      []string{},
+		HTTPExtractor404Redirect: []string{},
+		RemoveAnchorsFromLinks:  true,
+
+		MasterCallback:           "seedfile",
+		FrontierClass:            "single_host",
+		FrontierMinDelay:         5 * time.Second,
+		FrontierCrawlDelayFactor: 4,
+		MasterInflightPerWorker:  20,
+		MasterLeaseTimeout:       90 * time.Second,
+		MasterShutdownGrace:      10 * time.Second,
+		MasterProgressInterval:   5 * time.Second,
+		WorkerShutdownGrace:      5 * time.Second,
+		HeartbeatInterval:        time.Second,
+		HeartbeatLiveness:        3,
+
+		ZeromqMasterPush:                "tcp://127.0.0.1:5550",
+		ZeromqMasterPushHWM:             10,
+		ZeromqMasterSub:                 "tcp://127.0.0.1:5551",
+		ZeromqWorkerProcExtractorPubHWM: 10000,
+		ZeromqMgmtMaster:                "tcp://127.0.0.1:5552",
+		ZeromqMgmtWorker:                "tcp://127.0.0.1:5553",
+	}
+}
+
+// derived lists the settings that follow another setting unless set
+// explicitly, as key -> source key.
+var derived = map[string]string{
+	"connect_timeout":                  "request_timeout",
+	"zeromq_worker_proc_fetcher_pull":  "zeromq_master_push",
+	"zeromq_worker_proc_extractor_pub": "zeromq_master_sub",
+}
+
+// HeartbeatTimeout is how long a peer may stay silent before it is gone.
+func (s *Settings) HeartbeatTimeout() time.Duration {
+	return s.HeartbeatInterval * time.Duration(s.HeartbeatLiveness)
+}

@@ -1,0 +1,176 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Validate checks every setting and reports all problems at once, each
+// naming its setting. The error wraps ErrInvalid.
+func (s *Settings) Validate() error {
+	var p []error
+	add := func(key, format string, args ...any) {
+		p = append(p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	for key, lvl := range map[string]string{"log_level_master": s.LogLevelMaster, "log_level_worker": s.LogLevelWorker} {
+		if _, err := zerolog.ParseLevel(strings.ToLower(lvl)); err != nil || lvl == "" {
+			add(key, "%q is not a log level (trace, debug, info, warn, error)", lvl)
+		}
+	}
+	switch s.LogFormat {
+	case "auto", "json", "console":
+	default:
+		add("log_format", "%q is not one of auto, json, console", s.LogFormat)
+	}
+
+	if strings.TrimSpace(s.UserAgent) == "" {
+		add("user_agent", "must not be empty")
+	}
+	positive := map[string]int{
+		"max_clients":                          s.MaxClients,
+		"master_inflight_per_worker":           s.MasterInflightPerWorker,
+		"heartbeat_liveness":                   s.HeartbeatLiveness,
+		"zeromq_master_push_hwm":               s.ZeromqMasterPushHWM,
+		"zeromq_worker_proc_extractor_pub_hwm": s.ZeromqWorkerProcExtractorPubHWM,
+	}
+	for key, v := range positive {
+		if v < 1 {
+			add(key, "must be at least 1, got %d", v)
+		}
+	}
+	if s.MaxRedirects < 0 {
+		add("max_redirects", "must not be negative, got %d", s.MaxRedirects)
+	}
+	if s.MaxContentLength < 1 {
+		add("max_content_length", "must be at least 1 byte, got %d", s.MaxContentLength)
+	}
+	if s.FrontierCrawlDelayFactor < 0 {
+		add("frontier_crawl_delay_factor", "must not be negative, got %v", s.FrontierCrawlDelayFactor)
+	}
+
+	mustBePositive := map[string]time.Duration{
+		"request_timeout":       s.RequestTimeout,
+		"connect_timeout":       s.ConnectTimeout,
+		"master_lease_timeout":  s.MasterLeaseTimeout,
+		"master_shutdown_grace": s.MasterShutdownGrace,
+		"worker_shutdown_grace": s.WorkerShutdownGrace,
+		"heartbeat_interval":    s.HeartbeatInterval,
+	}
+	for key, d := range mustBePositive {
+		if s.DerivedFrom(key) != "" {
+			continue // reported under the setting it follows
+		}
+		if d <= 0 {
+			add(key, "must be greater than 0, got %v", d)
+		}
+	}
+	for key, d := range map[string]time.Duration{"frontier_min_delay": s.FrontierMinDelay, "master_progress_interval": s.MasterProgressInterval} {
+		if d < 0 {
+			add(key, "must not be negative, got %v", d)
+		}
+	}
+	if s.MasterLeaseTimeout > 0 && s.RequestTimeout > 0 && s.MasterLeaseTimeout <= s.RequestTimeout {
+		add("master_lease_timeout", "must be longer than request_timeout (%v), got %v: a lease would expire while its fetch may still succeed", s.RequestTimeout, s.MasterLeaseTimeout)
+	}
+
+	for key, list := range map[string][]string{"regex_scope_positive": s.RegexScopePositive, "regex_scope_negative": s.RegexScopeNegative} {
+		for _, re := range list {
+			if _, err := regexp.Compile(re); err != nil {
+				add(key, "%q does not compile: %v", re, err)
+			}
+		}
+	}
+	for key, list := range map[string][]string{"spyder_extractor_pipeline": s.SpyderExtractorPipeline, "spyder_scoper_pipeline": s.SpyderScoperPipeline} {
+		for _, name := range list {
+			if strings.TrimSpace(name) == "" {
+				add(key, "contains an empty processor name")
+			}
+		}
+	}
+	if s.FrontierClass == "" {
+		add("frontier_class", "must not be empty")
+	}
+
+	for key, ep := range map[string]string{
+		"zeromq_master_push":               s.ZeromqMasterPush,
+		"zeromq_master_sub":                s.ZeromqMasterSub,
+		"zeromq_mgmt_master":               s.ZeromqMgmtMaster,
+		"zeromq_mgmt_worker":               s.ZeromqMgmtWorker,
+		"zeromq_worker_proc_fetcher_pull":  s.ZeromqWorkerProcFetcherPull,
+		"zeromq_worker_proc_extractor_pub": s.ZeromqWorkerProcExtractorPub,
+	} {
+		if s.DerivedFrom(key) != "" {
+			continue // reported under the setting it follows
+		}
+		if err := CheckEndpoint(ep); err != nil {
+			add(key, "%v", err)
+		}
+	}
+	if len(p) > 0 {
+		return invalid(p)
+	}
+	return nil
+}
+
+// CheckEndpoint validates a ZeroMQ endpoint: tcp://HOST:PORT (HOST may be *
+// for a bind, PORT may be * for an ephemeral bind), ipc://PATH or
+// inproc://NAME.
+func CheckEndpoint(ep string) error {
+	scheme, rest, ok := strings.Cut(ep, "://")
+	if !ok {
+		return fmt.Errorf("%q is not an endpoint (want tcp://host:port, ipc://path or inproc://name)", ep)
+	}
+	switch scheme {
+	case "tcp":
+		host, port, err := net.SplitHostPort(rest)
+		if err != nil {
+			return fmt.Errorf("%q has no host:port: %v", ep, err)
+		}
+		if host == "" {
+			return fmt.Errorf("%q has an empty host (use * to bind every interface)", ep)
+		}
+		if port == "*" {
+			return nil
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q has port %q, want 1-65535 or *", ep, port)
+		}
+	case "ipc", "inproc":
+		if rest == "" {
+			return fmt.Errorf("%q has an empty %s name", ep, scheme)
+		}
+	default:
+		return fmt.Errorf("%q has transport %q, want tcp, ipc or inproc", ep, scheme)
+	}
+	return nil
+}
+
+// ErrWildcardConnect is returned by CheckConnectable.
+var ErrWildcardConnect = errors.New("a wildcard address cannot be connected to")
+
+// CheckConnectable reports an endpoint a worker cannot connect to: a tcp
+// wildcard host or port, typically a derived address copied from a master's
+// bind address. key names the setting for the message.
+func CheckConnectable(key, ep, from string) error {
+	if !strings.HasPrefix(ep, "tcp://") {
+		return nil
+	}
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(ep, "tcp://"))
+	if host == "*" || host == "0.0.0.0" || host == "::" || port == "*" {
+		hint := ""
+		if from != "" {
+			hint = fmt.Sprintf(" (derived from %s); set %s to the master's address", from, key)
+		}
+		return fmt.Errorf("%w: %s: %q: %w%s", ErrInvalid, key, ep, ErrWildcardConnect, hint)
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// FetchOptions configures a Fetcher.
+type FetchOptions struct {
+	UserAgent            string
+	MaxClients           int
+	RequestTimeout       time.Duration
+	ConnectTimeout       time.Duration
+	FollowRedirects      bool
+	MaxRedirects         int
+	ValidateCertificates bool
+	MaxContentLength     int64
+}
+
+// Fetcher performs the HTTP GET of a CrawlUri and records the response in it.
+type Fetcher struct {
+	opts   FetchOptions
+	client *http.Client
+}
+
+// NewFetcher builds a fetcher with its own connection pool.
+func NewFetcher(opts FetchOptions) *Fetcher {
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          opts.MaxClients * 4,
+		MaxIdleConnsPerHost:   opts.MaxClients,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   opts.ConnectTimeout,
+		ResponseHeaderTimeout: opts.RequestTimeout,
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.ValidateCertificates}, //nolint:gosec // an operator's choice (validate_certificates)
+	}
+	client := &http.Client{
+		Transport: tr,
+		Timeout:   opts.RequestTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !opts.FollowRedirects {
+				return http.ErrUseLastResponse
+			}
+			if len(via) > opts.MaxRedirects {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		},
+	}
+	return &Fetcher{opts: opts, client: client}
+}
+
+// Close releases idle connections.
+func (f *Fetcher) Close() { f.client.CloseIdleConnections() }
+
+// Fetch requests c.URL (conditionally, when the master sent validators) and
+// fills in status, headers sent and received, body and timing. A request
+// that fails without a response becomes status 599 with the error text.
+func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+	if err != nil {
+		c.StatusCode, c.Error = crawluri.StatusTransportError, fmt.Sprintf("building request: %v", err)
+		return
+	}
+	req.Header.Set("User-Agent", f.opts.UserAgent)
+	if etag := c.ReqHeader["Etag"]; etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	if lm := c.ReqHeader["Last-Modified"]; lm != "" {
+		req.Header.Set("If-Modified-Since", lm)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		c.StatusCode, c.Error = crawluri.StatusTransportError, transportError(err)
+		c.ReqTime = time.Since(start).Seconds()
+		return
+	}
+	defer resp.Body.Close()
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.opts.MaxContentLength+1))
+	c.ReqTime = time.Since(start).Seconds()
+	if err != nil {
+		c.StatusCode, c.Error = crawluri.StatusTransportError, "reading body: "+transportError(err)
+		return
+	}
+	if int64(len(body)) > f.opts.MaxContentLength {
+		body = body[:f.opts.MaxContentLength]
+		c.SetVar(crawluri.VarTruncated, crawluri.VarTrue)
+	}
+	c.StatusCode = int16(resp.StatusCode)
+	c.EffectiveURL = resp.Request.URL.String()
+	c.ReqHeader = flatten(req.Header)
+	c.RepHeader = flatten(resp.Header)
+	c.ContentBody = body
+}
+
+func flatten(h http.Header) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		m[k] = strings.Join(v, ", ")
+	}
+	return m
+}
+
+// transportError shortens net/http's error chain to its useful part.
+func transportError(err error) string {
+	var ue interface{ Timeout() bool }
+	if errors.As(err, &ue) && ue.Timeout() {
+		return "timeout: " + err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,182 @@
+package processor
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+func init() {
+	Register("limiter", func(*settings.Settings) (Processor, error) { return Func(limit), nil })
+	Register("html_link_extractor", func(*settings.Settings) (Processor, error) { return Func(extractHTMLLinks), nil })
+	Register("http_extractor", newHTTPExtractor)
+	Register("regex_scoper", newRegexScoper)
+	Register("strip_session_ids", func(*settings.Settings) (Processor, error) {
+		return Func(func(_ context.Context, c *crawluri.CrawlUri) error {
+			rewriteLinks(c, StripSessionIDs)
+			return nil
+		}), nil
+	})
+	Register("cleanup_query_string", func(s *settings.Settings) (Processor, error) {
+		removeAnchors := s.RemoveAnchorsFromLinks
+		return Func(func(_ context.Context, c *crawluri.CrawlUri) error {
+			rewriteLinks(c, func(u string) string { return CleanupQueryString(u, removeAnchors) })
+			return nil
+		}), nil
+	})
+}
+
+// limit is spyder's DefaultLimiter: no links are taken from robots.txt.
+func limit(_ context.Context, c *crawluri.CrawlUri) error {
+	if c.Var(crawluri.VarExtractionFinished) != crawluri.VarTrue && strings.HasSuffix(c.EffectiveURL, "robots.txt") {
+		c.SetVar(crawluri.VarExtractionFinished, crawluri.VarTrue)
+	}
+	return nil
+}
+
+// appendLinks adds links to optional_vars["extracted_urls"].
+func appendLinks(c *crawluri.CrawlUri, links []string) {
+	if len(links) == 0 {
+		return
+	}
+	c.SetExtractedURLs(append(c.ExtractedURLs(), links...))
+}
+
+// rewriteLinks maps every extracted link through fn, dropping empty results.
+func rewriteLinks(c *crawluri.CrawlUri, fn func(string) string) {
+	links := c.ExtractedURLs()
+	if len(links) == 0 {
+		return
+	}
+	out := links[:0]
+	for _, l := range links {
+		if l = fn(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	c.SetExtractedURLs(out)
+}
+
+// httpExtractor is spyder's HttpExtractor: a 3xx's Location becomes a link.
+type httpExtractor struct{ ignore map[string]struct{} }
+
+func newHTTPExtractor(s *settings.Settings) (Processor, error) {
+	h := &httpExtractor{ignore: map[string]struct{}{}}
+	for _, u := range s.HTTPExtractor404Redirect {
+		h.ignore[u] = struct{}{}
+	}
+	return h, nil
+}
+
+func (h *httpExtractor) Process(_ context.Context, c *crawluri.CrawlUri) error {
+	if c.StatusCode < 300 || c.StatusCode >= 400 {
+		return nil
+	}
+	loc := header(c.RepHeader, "Location")
+	if loc == "" {
+		return nil
+	}
+	base, err := url.Parse(c.URL)
+	if err != nil {
+		return nil
+	}
+	ref, err := url.Parse(strings.TrimSpace(loc))
+	if err != nil {
+		return nil
+	}
+	target := base.ResolveReference(ref).String()
+	if _, skip := h.ignore[target]; skip {
+		return nil
+	}
+	appendLinks(c, []string{target})
+	return nil
+}
+
+// header looks a response header up case-insensitively.
+func header(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// regexScoper is spyder's RegexScoper. With no positive regex configured it
+// keeps every link: the master then scopes links to the seeds' hosts, which
+// only it knows.
+type regexScoper struct{ scope *frontier.Scope }
+
+func newRegexScoper(s *settings.Settings) (Processor, error) {
+	sc, err := frontier.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
+	if err != nil {
+		return nil, err
+	}
+	return &regexScoper{scope: sc}, nil
+}
+
+func (r *regexScoper) Process(_ context.Context, c *crawluri.CrawlUri) error {
+	if r.scope.HostBased() {
+		rewriteLinks(c, func(u string) string {
+			if r.scope.DeniedByNegative(u) {
+				return ""
+			}
+			return u
+		})
+		return nil
+	}
+	rewriteLinks(c, func(u string) string {
+		if !r.scope.Allows(u) {
+			return ""
+		}
+		return u
+	})
+	return nil
+}
+
+// sessionParams are the session-id parameters spyder's StripSessionIds
+// removes, found case-insensitively anywhere in the URL.
+var sessionParams = []string{"jsessionid=", "phpsessid=", "aspsessionid=", "sid="}
+
+// StripSessionIDs removes session-id parameters from u, each from its name to
+// the next '&' (exclusive) or the end, as spyder did:
+// "a?sid=1&x=2" -> "a?&x=2", "index.php?sid=abc" -> "index.php?".
+func StripSessionIDs(u string) string {
+	for _, p := range sessionParams {
+		for {
+			i := strings.Index(strings.ToLower(u), p)
+			if i < 0 {
+				break
+			}
+			end := strings.IndexByte(u[i:], '&')
+			if end < 0 {
+				u = u[:i]
+			} else {
+				u = u[:i] + u[i+end:]
+			}
+		}
+	}
+	return u
+}
+
+// CleanupQueryString is spyder's CleanupQueryString: cut the fragment (when
+// removeAnchors; a link that is only a fragment is left alone), then one
+// trailing '?' or '&'.
+func CleanupQueryString(u string, removeAnchors bool) string {
+	if removeAnchors {
+		if i := strings.IndexByte(u, '#'); i >= 0 && i > 0 {
+			u = u[:i]
+		}
+	}
+	if strings.HasSuffix(u, "?") || strings.HasSuffix(u, "&") {
+		u = u[:len(u)-1]
+	}
+	return u
+}

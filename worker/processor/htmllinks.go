@@ -1,0 +1,153 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/charset"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// htmlContentTypes are the media types links are extracted from.
+var htmlContentTypes = map[string]bool{
+	"text/html":                     true,
+	"application/xhtml":             true,
+	"application/xhtml+xml":         true,
+	"text/vnd.wap.wml":              true,
+	"application/vnd.wap.wml":       true,
+	"application/vnd.wap.xhtm":      true,
+	"application/vnd.wap.xhtml+xml": true,
+}
+
+// ContentType returns the media type and charset of a fetched page: from
+// the Content-Type header, or sniffed from the body when there is none.
+func ContentType(c *crawluri.CrawlUri) (mediaType, charsetName string) {
+	ct := header(c.RepHeader, "Content-Type")
+	if ct == "" {
+		if len(c.ContentBody) == 0 {
+			return "", ""
+		}
+		ct = http.DetectContentType(c.ContentBody)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt, _, _ = strings.Cut(ct, ";")
+		return strings.ToLower(strings.TrimSpace(mt)), ""
+	}
+	return mt, strings.ToLower(params["charset"])
+}
+
+// extractHTMLLinks is spyder's DefaultHtmlLinkExtractor on a real HTML
+// tokenizer: links of <a href> resolved against the page URL or the first
+// <base href>, entities decoded, the body decoded from its charset (header,
+// BOM or <meta>), mailto:, javascript: and other non-http links dropped.
+func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri) error {
+	if c.Var(crawluri.VarExtractionFinished) == crawluri.VarTrue || len(c.ContentBody) == 0 {
+		return nil
+	}
+	mt, _ := ContentType(c)
+	if !htmlContentTypes[mt] {
+		return nil
+	}
+	base, err := url.Parse(c.URL)
+	if err != nil {
+		return nil
+	}
+	links := ExtractLinks(c.ContentBody, header(c.RepHeader, "Content-Type"), base)
+	appendLinks(c, links)
+	return nil
+}
+
+// ExtractLinks tokenizes an HTML body and returns the absolute http(s) links
+// of its <a href> elements, in document order, without duplicates.
+func ExtractLinks(body []byte, contentType string, base *url.URL) []string {
+	var r io.Reader = bytes.NewReader(body)
+	if cr, err := charset.NewReader(r, contentType); err == nil {
+		r = cr
+	}
+	z := html.NewTokenizer(r)
+	baseSet := false
+	seen := map[string]struct{}{}
+	var links []string
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return links
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			if !hasAttr {
+				continue
+			}
+			var want string
+			switch string(name) {
+			case "a":
+				want = "href"
+			case "base":
+				want = "href"
+			default:
+				continue
+			}
+			val, ok := attr(z, want)
+			if !ok {
+				continue
+			}
+			val = strings.TrimSpace(val)
+			if string(name) == "base" {
+				if !baseSet {
+					if b, err := url.Parse(val); err == nil {
+						base = base.ResolveReference(b)
+						baseSet = true
+					}
+				}
+				continue
+			}
+			if link := resolve(base, val); link != "" {
+				if _, dup := seen[link]; !dup {
+					seen[link] = struct{}{}
+					links = append(links, link)
+				}
+			}
+		}
+	}
+}
+
+func attr(z *html.Tokenizer, want string) (string, bool) {
+	for {
+		k, v, more := z.TagAttr()
+		if string(k) == want {
+			return string(v), true
+		}
+		if !more {
+			return "", false
+		}
+	}
+}
+
+// resolve makes link absolute against base and keeps it only if it is an
+// http or https URL with a host.
+func resolve(base *url.URL, link string) string {
+	if link == "" {
+		return ""
+	}
+	lower := strings.ToLower(link)
+	if strings.HasPrefix(lower, "mailto:") || strings.HasPrefix(lower, "javascript:") {
+		return ""
+	}
+	ref, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	u := base.ResolveReference(ref)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
+}

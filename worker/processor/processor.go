@@ -1,0 +1,120 @@
+// Package processor holds the worker's processing pipeline: processors run in
+// order on every fetched CrawlUri (spyder_extractor_pipeline, then
+// spyder_scoper_pipeline), each reading and writing its fields and
+// optional_vars. Processors register by name from init functions.
+package processor
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"sync"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+// Processor works on one fetched CrawlUri in place.
+type Processor interface {
+	Process(ctx context.Context, curi *crawluri.CrawlUri) error
+}
+
+// Func adapts a function to Processor.
+type Func func(ctx context.Context, curi *crawluri.CrawlUri) error
+
+// Process implements Processor.
+func (f Func) Process(ctx context.Context, curi *crawluri.CrawlUri) error { return f(ctx, curi) }
+
+// Factory builds a processor from the worker's settings.
+type Factory func(s *settings.Settings) (Processor, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a processor available under name for the pipeline
+// settings. It panics on a duplicate name or a nil factory.
+func Register(name string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if f == nil {
+		panic("processor: Register factory is nil for " + name)
+	}
+	if _, dup := registry[name]; dup {
+		panic("processor: Register called twice for " + name)
+	}
+	registry[name] = f
+}
+
+// Names lists the registered processors, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Registered reports whether name is a registered processor.
+func Registered(name string) bool {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	_, ok := registry[name]
+	return ok
+}
+
+type stage struct {
+	name string
+	p    Processor
+}
+
+// Pipeline runs processors in order.
+type Pipeline struct{ stages []stage }
+
+// Build constructs the pipeline named by names.
+func Build(names []string, s *settings.Settings) (*Pipeline, error) {
+	p := &Pipeline{}
+	for _, n := range names {
+		registryMu.RLock()
+		f, ok := registry[n]
+		registryMu.RUnlock()
+		if !ok {
+			return nil, fmt.Errorf("processor %q is not registered (known: %v)", n, Names())
+		}
+		proc, err := f(s)
+		if err != nil {
+			return nil, fmt.Errorf("building processor %q: %w", n, err)
+		}
+		p.stages = append(p.stages, stage{name: n, p: proc})
+	}
+	return p, nil
+}
+
+// Run applies every processor to curi. A processor that fails or panics
+// stops the pipeline; the error names it. The CrawlUri keeps whatever the
+// earlier processors did, so the result can still go back to the master.
+func (p *Pipeline) Run(ctx context.Context, curi *crawluri.CrawlUri) (err error) {
+	for _, st := range p.stages {
+		if err := runOne(ctx, st, curi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runOne(ctx context.Context, st stage, curi *crawluri.CrawlUri) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("processor %s panicked: %v\n%s", st.name, r, debug.Stack())
+		}
+	}()
+	if err := st.p.Process(ctx, curi); err != nil {
+		return fmt.Errorf("processor %s: %w", st.name, err)
+	}
+	return nil
+}

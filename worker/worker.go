@@ -1,0 +1,448 @@
+// Package worker is the spyder worker process: it pulls CrawlUris from a
+// master, fetches them with up to max_clients concurrent requests, runs the
+// processor pipeline (link extraction, scoping, cleanup) and publishes each
+// result back, while announcing itself and heartbeating on the management bus.
+//
+// One goroutine owns every ZeroMQ socket. Fetches run on a pool of
+// goroutines that hand results back through a channel and an inproc waker.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/zsock"
+	"github.com/spyder-crawl/spyder/mgmt"
+	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/worker/processor"
+)
+
+// ErrDrainTimeout is returned by Run when running fetches had to be aborted
+// at the end of the shutdown grace period (they were handed back unfetched).
+var ErrDrainTimeout = errors.New("shutdown grace period ran out with fetches still running")
+
+// Options configures a Worker.
+type Options struct {
+	Settings *settings.Settings
+	// Identity is the worker's identity on the bus ("worker:<host>:<pid>").
+	Identity string
+	Logger   zerolog.Logger
+}
+
+// Worker is one worker process's crawling engine.
+type Worker struct {
+	s        *settings.Settings
+	id       string
+	log      zerolog.Logger
+	fetcher  *Fetcher
+	pipeline *processor.Pipeline
+
+	jobs    chan *job
+	results chan *job
+	waker   *zsock.Waker
+
+	// owned by the loop
+	running  int
+	done     int64
+	errors   int64
+	dropped  map[string]int64
+	acked    bool
+	masterID string
+	masterAt time.Time
+	draining bool
+	drainEnd time.Time
+	returned int64
+}
+
+type job struct {
+	master   string
+	curi     *crawluri.CrawlUri
+	received time.Time
+	aborted  bool // the fetch was cancelled by shutdown: hand it back unfetched
+}
+
+// New builds a worker: its fetcher and its processor pipeline.
+func New(opts Options) (*Worker, error) {
+	s := opts.Settings
+	names := append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...)
+	pipe, err := processor.Build(names, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{
+		s:        s,
+		id:       opts.Identity,
+		log:      opts.Logger,
+		pipeline: pipe,
+		fetcher: NewFetcher(FetchOptions{
+			UserAgent:            s.UserAgent,
+			MaxClients:           s.MaxClients,
+			RequestTimeout:       s.RequestTimeout,
+			ConnectTimeout:       s.ConnectTimeout,
+			FollowRedirects:      s.FollowRedirects,
+			MaxRedirects:         s.MaxRedirects,
+			ValidateCertificates: s.ValidateCertificates,
+			MaxContentLength:     s.MaxContentLength,
+		}),
+		jobs:    make(chan *job, s.MaxClients),
+		results: make(chan *job, s.MaxClients),
+		dropped: map[string]int64{},
+	}, nil
+}
+
+type sockets struct {
+	pull, pub, msub, mpub *zmq.Socket
+}
+
+func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
+	s := w.s
+	var socks sockets
+	var err error
+	closeAll := func() {
+		for _, so := range []*zmq.Socket{socks.pull, socks.pub, socks.msub, socks.mpub} {
+			if so != nil {
+				so.Close()
+			}
+		}
+	}
+	steps := []struct {
+		dst      **zmq.Socket
+		typ      zmq.Type
+		linger   time.Duration
+		endpoint string
+		setup    func(*zmq.Socket) error
+	}{
+		{&socks.pull, zmq.PULL, 0, s.ZeromqWorkerProcFetcherPull, func(so *zmq.Socket) error { return so.SetRcvhwm(s.MaxClients) }},
+		{&socks.pub, zmq.PUB, 2 * time.Second, s.ZeromqWorkerProcExtractorPub, func(so *zmq.Socket) error { return so.SetSndhwm(s.ZeromqWorkerProcExtractorPubHWM) }},
+		{&socks.msub, zmq.SUB, 0, s.ZeromqMgmtMaster, func(so *zmq.Socket) error { return so.SetSubscribe("spyder.") }},
+		{&socks.mpub, zmq.PUB, 2 * time.Second, s.ZeromqMgmtWorker, nil},
+	}
+	for _, st := range steps {
+		*st.dst, err = zsock.New(zctx, st.typ, st.linger)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		if st.setup != nil {
+			if err := st.setup(*st.dst); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("configuring %v socket for %s: %w", st.typ, st.endpoint, err)
+			}
+		}
+		if err := (*st.dst).Connect(st.endpoint); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("connecting %v socket to %s: %w", st.typ, st.endpoint, err)
+		}
+	}
+	return &socks, nil
+}
+
+// Run connects to the master and works until ctx is cancelled or the master
+// says quit; then it stops taking URLs, hands back what it has not started,
+// lets running fetches finish within worker_shutdown_grace, publishes their
+// results, acknowledges the quit and returns. It returns nil after a clean
+// drain and ErrDrainTimeout when fetches had to be aborted.
+func (w *Worker) Run(ctx context.Context) (err error) {
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return fmt.Errorf("creating zmq context: %w", err)
+	}
+	defer func() {
+		if terr := zctx.Term(); terr != nil && err == nil {
+			err = fmt.Errorf("terminating zmq context: %w", terr)
+		}
+	}()
+	socks, err := w.open(zctx)
+	if err != nil {
+		return err
+	}
+	w.waker, err = zsock.NewWaker(zctx)
+	if err != nil {
+		socks.pull.Close()
+		socks.pub.Close()
+		socks.msub.Close()
+		socks.mpub.Close()
+		return err
+	}
+	defer func() {
+		w.waker.Close()
+		socks.pull.Close()
+		socks.pub.Close()
+		socks.msub.Close()
+		socks.mpub.Close()
+		w.fetcher.Close()
+	}()
+
+	fetchCtx, abortFetches := context.WithCancel(context.Background())
+	defer abortFetches()
+	var pool sync.WaitGroup
+	for i := 0; i < w.s.MaxClients; i++ {
+		pool.Add(1)
+		go func() {
+			defer pool.Done()
+			w.fetchLoop(fetchCtx)
+		}()
+	}
+	defer func() {
+		abortFetches() // only matters when the loop failed: a clean drain has nothing running
+		close(w.jobs)
+		pool.Wait()
+	}()
+
+	stop := context.AfterFunc(ctx, w.waker.Wake)
+	defer stop()
+
+	w.log.Info().Str("event", "SPYDER:WORKER_READY").Str("worker", w.id).
+		Str("pull", w.s.ZeromqWorkerProcFetcherPull).Str("pub", w.s.ZeromqWorkerProcExtractorPub).
+		Int("max_clients", w.s.MaxClients).Msg("worker started")
+	return w.loop(ctx, socks, abortFetches)
+}
+
+func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.CancelFunc) error {
+	poller := zmq.NewPoller()
+	pullID := poller.Add(socks.pull, 0)
+	poller.Add(socks.msub, zmq.POLLIN)
+	poller.Add(w.waker.Socket(), zmq.POLLIN)
+	interval := w.s.HeartbeatInterval
+	nextBeat := time.Now()
+	aborted := false
+
+	for {
+		now := time.Now()
+		if !w.draining && ctx.Err() != nil {
+			w.beginDrain(now, "signal")
+		}
+		if now.After(nextBeat) || now.Equal(nextBeat) {
+			w.heartbeat(socks.mpub, now)
+			nextBeat = now.Add(interval)
+		}
+		if w.draining {
+			if w.running == 0 {
+				w.sendMgmt(socks.mpub, mgmt.New(mgmt.TopicWorker, w.id, mgmt.VerbQuitAck, nil))
+				w.log.Info().Str("event", "SPYDER:WORKER_DOWN").Str("worker", w.id).Int64("done", w.done).
+					Int64("errors", w.errors).Int64("returned", w.returned).Bool("clean", !aborted).Msg("worker stopped")
+				if aborted {
+					return ErrDrainTimeout
+				}
+				return nil
+			}
+			if !aborted && now.After(w.drainEnd) {
+				w.log.Warn().Int("running", w.running).Msg("shutdown grace period over; aborting running fetches, handing them back")
+				abortFetches()
+				aborted = true
+			}
+		}
+
+		// Take URLs only while a fetch slot is free; the rest wait in zmq.
+		events := zmq.State(0)
+		if w.running < w.s.MaxClients || w.draining {
+			events = zmq.POLLIN
+		}
+		if _, err := poller.Update(pullID, events); err != nil {
+			return fmt.Errorf("updating poller: %w", err)
+		}
+		timeout := time.Until(nextBeat)
+		if w.draining && !aborted {
+			timeout = min(timeout, time.Until(w.drainEnd))
+		}
+		polled, err := poller.Poll(zsock.PollTimeout(timeout))
+		if err != nil {
+			return fmt.Errorf("polling: %w", err)
+		}
+		for _, p := range polled {
+			switch p.Socket {
+			case socks.pull:
+				if err := w.receiveWork(socks); err != nil {
+					return err
+				}
+			case socks.msub:
+				w.receiveMgmt(socks.msub, socks.mpub)
+			case w.waker.Socket():
+				w.waker.Drain()
+			}
+		}
+		if err := w.publishResults(socks.pub); err != nil {
+			return err
+		}
+	}
+}
+
+// receiveWork takes URLs off the PULL socket while fetch slots are free. When
+// draining, whatever arrives is handed straight back unfetched.
+func (w *Worker) receiveWork(socks *sockets) error {
+	for w.draining || w.running < w.s.MaxClients {
+		frames, err := zsock.TryRecv(socks.pull)
+		if err != nil {
+			return fmt.Errorf("receiving work: %w", err)
+		}
+		if frames == nil {
+			return nil
+		}
+		msg, err := crawluri.ParseDataMessage(frames)
+		if err != nil {
+			w.drop("undecodable_work", err)
+			continue
+		}
+		if w.draining {
+			w.handBack(socks.pub, msg)
+			continue
+		}
+		w.running++
+		w.jobs <- &job{master: msg.Identity, curi: msg.Curi, received: time.Now()}
+	}
+	return nil
+}
+
+// handBack returns a URL unfetched (status 0) so the master queues it again.
+func (w *Worker) handBack(pub *zmq.Socket, msg crawluri.DataMessage) {
+	c := &crawluri.CrawlUri{URL: msg.Curi.URL, LeaseID: msg.Curi.LeaseID, WorkerID: w.id}
+	if err := w.send(pub, crawluri.DataMessage{Identity: msg.Identity, Curi: c}); err != nil {
+		w.log.Warn().Err(err).Str("url", c.URL).Msg("handing back a URL failed; its lease will expire")
+		return
+	}
+	w.returned++
+}
+
+func (w *Worker) fetchLoop(ctx context.Context) {
+	for j := range w.jobs {
+		c := j.curi
+		c.QueueTime = time.Since(j.received).Seconds()
+		w.fetcher.Fetch(ctx, c)
+		if ctx.Err() != nil {
+			j.aborted = true
+		} else if err := w.pipeline.Run(ctx, c); err != nil {
+			c.StatusCode = crawluri.StatusWorkerException
+			c.Error = err.Error()
+		}
+		c.WorkerID = w.id
+		w.results <- j
+		w.waker.Wake()
+	}
+}
+
+func (w *Worker) publishResults(pub *zmq.Socket) error {
+	for {
+		select {
+		case j := <-w.results:
+			w.running--
+			c := j.curi
+			if j.aborted {
+				w.handBack(pub, crawluri.DataMessage{Identity: j.master, Curi: c})
+				continue
+			}
+			if c.StatusCode == crawluri.StatusWorkerException {
+				w.log.Warn().Str("url", c.URL).Str("error", c.Error).Msg("processing failed")
+			}
+			if c.StatusCode >= 400 || c.StatusCode < 100 {
+				w.errors++
+			} else {
+				w.done++
+			}
+			w.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Float64("req_time", c.ReqTime).
+				Int("bytes", len(c.ContentBody)).Msg("fetched")
+			if err := w.send(pub, crawluri.DataMessage{Identity: j.master, Curi: c}); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// send publishes a result. The PUB socket drops at its high-water mark
+// instead of blocking; the master's lease covers a dropped result.
+func (w *Worker) send(pub *zmq.Socket, msg crawluri.DataMessage) error {
+	ok, err := zsock.TrySend(pub, msg.Frames())
+	if err != nil {
+		if zsock.IsTerm(err) {
+			return fmt.Errorf("publishing result: %w", err)
+		}
+		w.drop("result_send_failed", err)
+		return nil
+	}
+	if !ok {
+		w.drop("result_hwm", nil)
+	}
+	return nil
+}
+
+func (w *Worker) heartbeat(mpub *zmq.Socket, now time.Time) {
+	timeout := w.s.HeartbeatTimeout()
+	if w.acked && now.Sub(w.masterAt) > timeout {
+		w.log.Warn().Str("master", w.masterID).Dur("silent", now.Sub(w.masterAt)).Msg("master silent; announcing again")
+		w.acked = false
+	}
+	body := mgmt.Announce{Protocol: mgmt.ProtocolVersion, MaxClients: w.s.MaxClients, InFlight: w.running, Done: w.done, Errors: w.errors}
+	verb := mgmt.VerbHeartbeat
+	if !w.acked {
+		verb = mgmt.VerbAvail
+	}
+	w.sendMgmt(mpub, mgmt.New(mgmt.TopicWorker, w.id, verb, body))
+}
+
+func (w *Worker) sendMgmt(mpub *zmq.Socket, m mgmt.Message) {
+	if _, err := zsock.TrySend(mpub, m.Frames()); err != nil {
+		w.log.Warn().Err(err).Str("verb", m.Verb).Msg("sending management message failed")
+	}
+}
+
+func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
+	for {
+		frames, err := zsock.TryRecv(msub)
+		if err != nil || frames == nil {
+			return
+		}
+		m, err := mgmt.Parse(frames)
+		if err != nil {
+			w.drop("undecodable_mgmt", err)
+			continue
+		}
+		now := time.Now()
+		switch {
+		case m.Topic == mgmt.TopicTo+w.id && m.Verb == mgmt.VerbAck:
+			if !w.acked || w.masterID != m.Identity {
+				w.log.Info().Str("master", m.Identity).Msg("registered with master")
+			}
+			w.acked, w.masterID, w.masterAt = true, m.Identity, now
+		case m.Topic == mgmt.TopicMaster && m.Verb == mgmt.VerbHeartbeat:
+			if w.acked && m.Identity != w.masterID {
+				w.log.Info().Str("master", m.Identity).Str("previous", w.masterID).Msg("a new master is up; announcing")
+				w.acked = false
+				w.heartbeat(mpub, now)
+			} else if m.Identity == w.masterID {
+				w.masterAt = now
+			}
+		case m.Topic == mgmt.TopicWorker && m.Verb == mgmt.VerbQuit && strings.HasPrefix(m.Identity, crawluri.RoleMaster+":"):
+			if !w.draining {
+				w.beginDrain(now, "quit from "+m.Identity)
+			}
+		}
+	}
+}
+
+func (w *Worker) beginDrain(now time.Time, reason string) {
+	w.draining = true
+	w.drainEnd = now.Add(w.s.WorkerShutdownGrace)
+	w.log.Info().Str("event", "SPYDER:WORKER_SHUTDOWN_REQUESTED").Str("reason", reason).Int("running", w.running).
+		Dur("grace", w.s.WorkerShutdownGrace).Msg("shutting down: no new URLs, finishing running fetches")
+}
+
+func (w *Worker) drop(reason string, err error) {
+	w.dropped[reason]++
+	if n := w.dropped[reason]; n > 10 && n%1000 != 0 {
+		return // logged the first ten and every thousandth: a flood must not flood the log
+	}
+	ev := w.log.Warn().Str("reason", reason).Int64("count", w.dropped[reason])
+	if err != nil {
+		ev = ev.Err(err)
+	}
+	ev.Msg("dropped a message")
+}
