@@ -88,12 +88,12 @@ func Defaults() Settings {
 		ValidateCertificates: true,
 		MaxContentLength:     10 << 20,
 
-		SpyderExtractorPipeline: []string{"limiter", "html_link_extractor", "http_extractor"},
-		SpyderScoperPipeline:    []string{"regex_scoper", "strip_session_ids", "cleanup_query_string"},
-		RegexScopePositive:      []string{},
-		RegexScopeNegative:      []string{},
+		SpyderExtractorPipeline:  []string{"limiter", "html_link_extractor", "http_extractor"},
+		SpyderScoperPipeline:     []string{"regex_scoper", "strip_session_ids", "cleanup_query_string"},
+		RegexScopePositive:       []string{},
+		RegexScopeNegative:       []string{},
 		HTTPExtractor404Redirect: []string{},
-		RemoveAnchorsFromLinks:  true,
+		RemoveAnchorsFromLinks:   true,
 
 		MasterCallback:           "seedfile",
 		FrontierClass:            "single_host",
