@@ -1,0 +1,170 @@
+package main
+
+import (
+	"math/rand"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+func TestBadConfigExitsWithCode2(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name    string
+		args    []string
+		env     []string
+		file    string
+		wantKey string
+		wantMsg string
+	}{
+		{name: "unknown key in file", file: "max_clients: 3\nmax_clientz: 4\n", wantKey: "max_clientz", wantMsg: "unknown setting"},
+		{name: "unknown env var", env: []string{"SPYDER_FRONTIER_CLAS=x"}, wantKey: "frontier_clas", wantMsg: "unknown setting"},
+		{name: "malformed endpoint in env", env: []string{"SPYDER_ZEROMQ_MASTER_PUSH=tcp://127.0.0.1"}, wantKey: "zeromq_master_push", wantMsg: "host:port"},
+		{name: "bad transport", args: []string{"--zeromq-mgmt-master", "udp://127.0.0.1:5"}, wantKey: "zeromq_mgmt_master", wantMsg: "transport"},
+		{name: "negative timeout flag", args: []string{"--request-timeout", "-3"}, wantKey: "request_timeout", wantMsg: "greater than 0"},
+		{name: "negative timeout in file", file: "master_shutdown_grace: -1\n", wantKey: "master_shutdown_grace", wantMsg: "greater than 0"},
+		{name: "not a number", env: []string{"SPYDER_MAX_CLIENTS=many"}, wantKey: "max_clients", wantMsg: "cannot use"},
+		{name: "zero hwm", args: []string{"--zeromq-master-push-hwm", "0"}, wantKey: "zeromq_master_push_hwm", wantMsg: "at least 1"},
+		{name: "bad regex", args: []string{"--regex-scope-positive", "("}, wantKey: "regex_scope_positive", wantMsg: "does not compile"},
+		{name: "unknown frontier", args: []string{"--frontier-class", "nope"}, wantKey: "frontier_class", wantMsg: "not registered"},
+		{name: "unknown callback", file: "master_callback: nope\n", wantKey: "master_callback", wantMsg: "not registered"},
+		{name: "lease shorter than request", args: []string{"--master-lease-timeout", "5", "--request-timeout", "10"}, wantKey: "master_lease_timeout", wantMsg: "longer than request_timeout"},
+		{name: "unknown flag", args: []string{"--no-such-flag"}, wantKey: "no-such-flag", wantMsg: "unknown flag"},
+		{name: "missing config file", args: []string{"--config", dir + "/absent.yaml"}, wantKey: "absent.yaml", wantMsg: "config file"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"master"}, tc.args...)
+			if tc.file != "" {
+				args = append(args, "--config", writeFile(t, dir, "c"+string(rune('a'+i))+".yaml", tc.file))
+			}
+			cmd := exec.Command(spyderBin, args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit: %v, want code 2; output:\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tc.wantKey) || !strings.Contains(string(out), tc.wantMsg) {
+				t.Fatalf("message does not name %q with %q:\n%s", tc.wantKey, tc.wantMsg, out)
+			}
+		})
+	}
+	t.Run("worker with a wildcard master address", func(t *testing.T) {
+		cmd := exec.Command(spyderBin, "worker", "--zeromq-master-push", "tcp://*:5550")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "zeromq_worker_proc_fetcher_pull") {
+			t.Fatalf("exit %v, output:\n%s", err, out)
+		}
+	})
+}
+
+// TestGarbageFramesAreCountedAndTheCrawlCompletes sends malformed data and
+// management frames to the master's two SUB sockets during a crawl.
+func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
+	site := startSite(t, 110, 5*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t)
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Term()
+	data, _ := zctx.NewSocket(zmq.PUB)
+	ctl, _ := zctx.NewSocket(zmq.PUB)
+	for _, s := range []*zmq.Socket{data, ctl} {
+		s.SetLinger(0)
+		defer s.Close()
+	}
+	if err := data.Connect(c.sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Connect(c.msub); err != nil {
+		t.Fatal(err)
+	}
+
+	w1 := start(t, "worker1", c.env, "worker")
+	w2 := start(t, "worker2", c.env, "worker")
+
+	valid := (&crawluri.CrawlUri{URL: "http://127.0.0.2/forged", LeaseID: 42, StatusCode: 200}).Marshal()
+	rng := rand.New(rand.NewSource(1))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rng.Read(b)
+		return b
+	}
+	dataFrames := [][][]byte{
+		{random(40)},
+		{[]byte("master:x:1"), random(200)},
+		{[]byte("master:x:1"), valid[:len(valid)/2]},
+		{[]byte("master:x:1"), valid, []byte("extra")},
+		{[]byte("master:x:1"), valid}, // decodes, but its lease was never issued
+		{[]byte("master:x:1"), {}},
+		{[]byte("master:x:1"), {0x0b, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff}}, // string length beyond the frame
+	}
+	mgmtFrames := [][][]byte{
+		{[]byte("spyder.worker.")},
+		{[]byte("spyder.worker."), []byte("bad identity with spaces"), []byte("heartbeat")},
+		{[]byte("elsewhere."), []byte("worker:x:1"), []byte("heartbeat")},
+		{[]byte("spyder.worker."), []byte("worker:x:1"), []byte("dance")},
+		{[]byte("spyder.worker."), []byte("worker:x:1"), []byte("heartbeat {not json")},
+		{[]byte("spyder.worker."), []byte("worker:x:1"), []byte("heartbeat"), []byte("more"), []byte("frames")},
+		{[]byte("spyder.worker."), []byte("master:x:1"), []byte("quit.ack")},
+		{random(10), random(10), random(10)},
+	}
+	send := func(s *zmq.Socket, frames [][]byte) {
+		for i, f := range frames {
+			flag := zmq.DONTWAIT
+			if i < len(frames)-1 {
+				flag |= zmq.SNDMORE
+			}
+			s.SendBytes(f, flag)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-m.done:
+			deadline = time.Now()
+		default:
+		}
+		for _, f := range dataFrames {
+			send(data, f)
+		}
+		for _, f := range mgmtFrames {
+			send(ctl, f)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if code := m.wait(t, 90*time.Second); code != 0 {
+		t.Fatalf("master exit code %d", code)
+	}
+	for _, w := range []*proc{w1, w2} {
+		if code := w.wait(t, 20*time.Second); code != 0 {
+			t.Fatalf("%s exit code %d", w.name, code)
+		}
+	}
+	checkCrawl(t, site, out)
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 {
+		t.Fatal("no MASTER_DOWN record")
+	}
+	drops, _ := down[0]["drops"].(map[string]any)
+	for _, reason := range []string{"undecodable_result", "stale_result", "undecodable_mgmt", "mgmt_not_from_worker", "unknown_verb"} {
+		if n, _ := drops[reason].(float64); n < 1 {
+			t.Errorf("drops[%s] = %v, want > 0 (drops: %v)", reason, drops[reason], drops)
+		}
+	}
+}
