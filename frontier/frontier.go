@@ -133,8 +133,17 @@ func Open(name string, opts Options) (Frontier, error) {
 	return f, nil
 }
 
-// politeDelay is the pause a host gets after a request that took reqTime.
-func politeDelay(opts Options, reqTime time.Duration) time.Duration {
-	d := time.Duration(opts.CrawlDelayFactor * float64(reqTime))
+// maxReqTime caps the request time politeness is computed from: the value
+// comes from a worker, and a hostile or broken one must not be able to
+// block a host for years (or overflow the arithmetic with NaN or Inf).
+const maxReqTime = 10 * time.Minute
+
+// politeDelay is the pause a host gets after a request that took reqSeconds.
+func politeDelay(opts Options, reqSeconds float64) time.Duration {
+	if !(reqSeconds > 0) { // also catches NaN
+		reqSeconds = 0
+	}
+	reqSeconds = min(reqSeconds, maxReqTime.Seconds())
+	d := time.Duration(opts.CrawlDelayFactor * reqSeconds * float64(time.Second))
 	return max(d, opts.MinDelay)
 }

@@ -47,8 +47,7 @@ func (f *SingleHost) Add(urls []string, now time.Time) (int, error) {
 			continue
 		}
 		f.seen[k] = struct{}{}
-		f.seq++
-		heap.Push(&f.queue, &entry{url: u, due: now, priority: 1, seq: f.seq})
+		pushEntry(f, &entry{url: u, due: now, priority: 1})
 		added++
 	}
 	return added, nil
@@ -97,8 +96,7 @@ func (f *SingleHost) Done(res *crawluri.CrawlUri, links []string, now time.Time)
 	} else {
 		f.failed++
 	}
-	reqTime := time.Duration(res.ReqTime * float64(time.Second))
-	if next := now.Add(politeDelay(f.opts, reqTime)); next.After(f.nextPossible) {
+	if next := now.Add(politeDelay(f.opts, res.ReqTime)); next.After(f.nextPossible) {
 		f.nextPossible = next
 	}
 	return f.Add(links, now)
@@ -112,8 +110,16 @@ func (f *SingleHost) Release(url string, now time.Time) error {
 	}
 	delete(f.inFlight, url)
 	e.due = now
-	heap.Push(&f.queue, e)
+	pushEntry(f, e)
 	return nil
+}
+
+// pushEntry queues e behind everything queued before it with the same due
+// time and priority.
+func pushEntry(f *SingleHost, e *entry) {
+	f.seq++
+	e.seq = f.seq
+	heap.Push(&f.queue, e)
 }
 
 // Stats implements Frontier.

@@ -52,8 +52,8 @@ func (s *Settings) Validate() error {
 	if s.MaxContentLength < 1 {
 		add("max_content_length", "must be at least 1 byte, got %d", s.MaxContentLength)
 	}
-	if s.FrontierCrawlDelayFactor < 0 {
-		add("frontier_crawl_delay_factor", "must not be negative, got %v", s.FrontierCrawlDelayFactor)
+	if !(s.FrontierCrawlDelayFactor >= 0 && s.FrontierCrawlDelayFactor <= 1000) {
+		add("frontier_crawl_delay_factor", "must be between 0 and 1000, got %v", s.FrontierCrawlDelayFactor)
 	}
 
 	mustBePositive := map[string]time.Duration{

@@ -1,0 +1,211 @@
+package crawluri
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func full() *CrawlUri {
+	return &CrawlUri{
+		URL:             "http://www.example.com/a?b=1",
+		EffectiveURL:    "http://93.184.216.34:80/a?b=1",
+		CurrentPriority: 3,
+		BeginProcessing: 1300000000,
+		EndProcessing:   1300000001,
+		ReqHeader:       map[string]string{"Etag": `"abc"`, "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"},
+		RepHeader:       map[string]string{"Content-Type": "text/html; charset=utf-8", "Location": "/x"},
+		ContentBody:     []byte("<html>\x00\xff</html>"),
+		StatusCode:      200,
+		ReqTime:         0.25,
+		QueueTime:       1.5,
+		OptionalVars:    map[string]string{VarExtractedURLs: "http://a/\nhttp://b/", VarUsername: "u"},
+		LeaseID:         -7,
+		WorkerID:        "worker:h:1",
+		Error:           "boom",
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, c := range []*CrawlUri{full(), {URL: "http://x/"}} {
+		got, err := Unmarshal(c.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
+		}
+	}
+}
+
+// TestSpyderBytes pins the encoding of spyder's fields to the bytes Python's
+// thrift TSerialization (TBinaryProtocol) writes for the same record, worked
+// out by hand from the binary protocol: type byte, big-endian i16 field id,
+// value; i32 lengths; STOP.
+func TestSpyderBytes(t *testing.T) {
+	c := &CrawlUri{
+		URL:          "http://a/",
+		StatusCode:   200,
+		ReqTime:      1.0,
+		OptionalVars: map[string]string{"k": "v"},
+	}
+	want := "" +
+		"0b" + "0001" + "00000009" + hex.EncodeToString([]byte("http://a/")) + // 1: string url
+		"06" + "0009" + "00c8" + // 9: i16 status_code = 200
+		"04" + "000a" + "3ff0000000000000" + // 10: double req_time = 1.0
+		"0d" + "000c" + "0b" + "0b" + "00000001" + "00000001" + "6b" + "00000001" + "76" + // 12: map<string,string>
+		"00" // STOP
+	if got := hex.EncodeToString(c.Marshal()); got != want {
+		t.Fatalf("encoding\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestUnknownFieldsAreSkipped(t *testing.T) {
+	var b []byte
+	b = append(b, 0x08, 0x00, 0x63, 0, 0, 0, 5)                                    // field 99, i32
+	b = append(b, 0x0f, 0x00, 0x64, 0x0b, 0, 0, 0, 2, 0, 0, 0, 1, 'x', 0, 0, 0, 0) // field 100, list<string>
+	b = append(b, 0x0c, 0x00, 0x65, 0x02, 0x00, 0x01, 0x01, 0x00)                  // field 101, struct{bool}
+	b = append(b, 0x06, 0x00, 0x01, 0x00, 0x01)                                    // field 1 with the wrong type (i16): skipped
+	b = append(b, (&CrawlUri{URL: "http://ok/", StatusCode: 404}).Marshal()...)
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.URL != "http://ok/" || got.StatusCode != 404 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	good := full().Marshal()
+	cases := map[string][]byte{
+		"empty":             {},
+		"only stop":         {0},
+		"truncated":         good[:len(good)-5],
+		"trailing bytes":    append(append([]byte{}, good...), 1, 2),
+		"huge string":       {0x0b, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff},
+		"negative length":   {0x0b, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff},
+		"huge map":          {0x0d, 0x00, 0x06, 0x0b, 0x0b, 0x7f, 0, 0, 0},
+		"map of i32":        {0x0d, 0x00, 0x06, 0x08, 0x08, 0, 0, 0, 0, 0},
+		"unknown type":      {0x63, 0x00, 0x01, 0},
+		"deep nesting":      append(bytes.Repeat([]byte{0x0c, 0x00, 0x02}, 40), 0),
+		"huge list to skip": {0x0f, 0x00, 0x50, 0x0b, 0x7f, 0xff, 0xff, 0xff},
+	}
+	for name, b := range cases {
+		if _, err := Unmarshal(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestDataMessage(t *testing.T) {
+	m := DataMessage{Identity: "master:h:1", Curi: full()}
+	got, err := ParseDataMessage(m.Frames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Identity != m.Identity || !reflect.DeepEqual(got.Curi, m.Curi) {
+		t.Fatalf("got %+v", got)
+	}
+	for _, frames := range [][][]byte{nil, {[]byte("x")}, {[]byte("x"), m.Curi.Marshal(), nil}} {
+		if _, err := ParseDataMessage(frames); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d frames: err = %v", len(frames), err)
+		}
+	}
+}
+
+func TestExtractedURLs(t *testing.T) {
+	c := &CrawlUri{URL: "http://x/"}
+	if c.ExtractedURLs() != nil {
+		t.Fatal("want none")
+	}
+	c.SetExtractedURLs([]string{"http://a/", "http://b/"})
+	c.SetVar(VarExtractedURLs, c.Var(VarExtractedURLs)+"\n\n  http://c/ ")
+	if got := c.ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://a/", "http://b/", "http://c/"}) {
+		t.Fatalf("got %q", got)
+	}
+	c.SetExtractedURLs(nil)
+	if _, ok := c.OptionalVars[VarExtractedURLs]; ok {
+		t.Fatal("not removed")
+	}
+}
+
+func TestValidIdentity(t *testing.T) {
+	for id, want := range map[string]bool{
+		"worker:host-1.example.org:1234":       true,
+		"master:h:1":                           true,
+		"":                                     false,
+		"has space":                            false,
+		string(bytes.Repeat([]byte("a"), 129)): false,
+		"nul\x00":                              false,
+	} {
+		if ValidIdentity(id) != want {
+			t.Errorf("ValidIdentity(%q) != %v", id, want)
+		}
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	f.Add(full().Marshal())
+	f.Add((&CrawlUri{URL: "http://x/"}).Marshal())
+	f.Add([]byte{0x0f, 0x00, 0x50, 0x0b, 0x7f, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Unmarshal(b)
+		if err != nil {
+			return
+		}
+		enc := c.Marshal()
+		again, err := Unmarshal(enc)
+		if err != nil {
+			t.Fatalf("re-decoding our own encoding: %v", err)
+		}
+		// Compare encodings, not structs: NaN is a valid double and never
+		// equal to itself.
+		if !bytes.Equal(again.Marshal(), enc) {
+			t.Fatalf("round trip changed the record:\n%+v\n%+v", c, again)
+		}
+	})
+}
+
+func BenchmarkEncode(b *testing.B) {
+	c := &CrawlUri{URL: "http://www.example.com/some/path/page-12345.html", EffectiveURL: "http://www.example.com/some/path/page-12345.html", CurrentPriority: 1, LeaseID: 123456789}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.Encode(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkDecode(b *testing.B) {
+	c := &CrawlUri{URL: "http://www.example.com/some/path/page-12345.html", EffectiveURL: "http://www.example.com/some/path/page-12345.html", CurrentPriority: 1, LeaseID: 123456789, StatusCode: 200, ReqTime: 0.01}
+	data := c.Marshal()
+	var out CrawlUri
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := out.Unmarshal(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeResultWithLinks(b *testing.B) {
+	c := full()
+	links := make([]string, 50)
+	for i := range links {
+		links[i] = "http://www.example.com/some/path/page-" + string(rune('a'+i%26)) + ".html"
+	}
+	c.SetExtractedURLs(links)
+	c.ContentBody = bytes.Repeat([]byte("x"), 20<<10)
+	data := c.Marshal()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Unmarshal(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

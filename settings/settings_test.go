@@ -1,0 +1,155 @@
+package settings
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spyder.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsLoadAndValidate(t *testing.T) {
+	s, err := Load(Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MaxClients != 10 || s.RequestTimeout != 20*time.Second || s.FrontierClass != "single_host" {
+		t.Fatalf("defaults: %+v", s)
+	}
+	if s.ConnectTimeout != s.RequestTimeout {
+		t.Fatalf("connect_timeout %v does not follow request_timeout", s.ConnectTimeout)
+	}
+	if s.ZeromqWorkerProcFetcherPull != s.ZeromqMasterPush || s.ZeromqWorkerProcExtractorPub != s.ZeromqMasterSub {
+		t.Fatal("derived addresses do not follow the master's")
+	}
+}
+
+func TestLayering(t *testing.T) {
+	file := writeConfig(t, "max_clients: 3\nuser_agent: from-file\nrequest_timeout: 7\nregex_scope_positive: ['^http://a/']\n")
+	env := []string{"SPYDER_USER_AGENT=from-env", "SPYDER_REQUEST_TIMEOUT=500ms", "PATH=/bin", "SPYDERX=ignored"}
+	flags := map[string]any{"request_timeout": "9"}
+	s, err := Load(Source{ConfigFile: file, Environ: env, Flags: flags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MaxClients != 3 {
+		t.Errorf("file did not override the default: %d", s.MaxClients)
+	}
+	if s.UserAgent != "from-env" {
+		t.Errorf("env did not override the file: %q", s.UserAgent)
+	}
+	if s.RequestTimeout != 9*time.Second {
+		t.Errorf("flag did not override env: %v", s.RequestTimeout)
+	}
+	if len(s.RegexScopePositive) != 1 || s.RegexScopePositive[0] != "^http://a/" {
+		t.Errorf("list from file: %q", s.RegexScopePositive)
+	}
+}
+
+// TestDerivedAddressesFollowTheirSource is spyder's multi-node bug: setting
+// only the master's address must move the worker's address with it.
+func TestDerivedAddressesFollowTheirSource(t *testing.T) {
+	s, err := Load(Source{Environ: []string{"SPYDER_ZEROMQ_MASTER_PUSH=tcp://10.1.2.3:6000", "SPYDER_ZEROMQ_MASTER_SUB=tcp://10.1.2.3:6001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ZeromqWorkerProcFetcherPull != "tcp://10.1.2.3:6000" || s.ZeromqWorkerProcExtractorPub != "tcp://10.1.2.3:6001" {
+		t.Fatalf("derived: %q %q", s.ZeromqWorkerProcFetcherPull, s.ZeromqWorkerProcExtractorPub)
+	}
+	if s.DerivedFrom("zeromq_worker_proc_fetcher_pull") != "zeromq_master_push" {
+		t.Fatal("DerivedFrom")
+	}
+	s, err = Load(Source{Flags: map[string]any{"zeromq_master_push": "tcp://*:6000", "zeromq_worker_proc_fetcher_pull": "tcp://master:6000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ZeromqWorkerProcFetcherPull != "tcp://master:6000" || s.DerivedFrom("zeromq_worker_proc_fetcher_pull") != "" {
+		t.Fatal("an explicit worker address must win")
+	}
+	if err := CheckConnectable("zeromq_worker_proc_fetcher_pull", "tcp://*:6000", "zeromq_master_push"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("wildcard connect: %v", err)
+	}
+}
+
+func TestValueForms(t *testing.T) {
+	s, err := Load(Source{Environ: []string{
+		"SPYDER_REGEX_SCOPE_NEGATIVE=[\"^a,b\", \"^c\"]",
+		"SPYDER_REGEX_SCOPE_POSITIVE=^http://one/",
+		"SPYDER_FOLLOW_REDIRECTS=true",
+		"SPYDER_FRONTIER_MIN_DELAY=1.5",
+		"SPYDER_HEARTBEAT_INTERVAL=250ms",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.RegexScopeNegative) != 2 || s.RegexScopeNegative[0] != "^a,b" {
+		t.Errorf("JSON list: %q", s.RegexScopeNegative)
+	}
+	if len(s.RegexScopePositive) != 1 {
+		t.Errorf("single value list: %q", s.RegexScopePositive)
+	}
+	if !s.FollowRedirects || s.FrontierMinDelay != 1500*time.Millisecond || s.HeartbeatInterval != 250*time.Millisecond {
+		t.Errorf("values: %v %v %v", s.FollowRedirects, s.FrontierMinDelay, s.HeartbeatInterval)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	cases := []struct {
+		name string
+		src  Source
+		want []string
+	}{
+		{"unknown file key", Source{ConfigFile: "FILE:max_clientz: 1\n"}, []string{"max_clientz", "unknown setting", "did you mean max_clients"}},
+		{"unknown env", Source{Environ: []string{"SPYDER_NOPE=1"}}, []string{"nope", "SPYDER_NOPE"}},
+		{"unknown flag key", Source{Flags: map[string]any{"nope": "1"}}, []string{"nope", "unknown setting"}},
+		{"bad endpoint", Source{Flags: map[string]any{"zeromq_mgmt_worker": "tcp://host"}}, []string{"zeromq_mgmt_worker", "host:port"}},
+		{"bad port", Source{Flags: map[string]any{"zeromq_mgmt_worker": "tcp://host:99999"}}, []string{"zeromq_mgmt_worker", "port"}},
+		{"no scheme", Source{Flags: map[string]any{"zeromq_master_sub": "localhost:5"}}, []string{"zeromq_master_sub", "not an endpoint"}},
+		{"negative timeout", Source{Flags: map[string]any{"request_timeout": "-1"}}, []string{"request_timeout", "greater than 0"}},
+		{"bad duration", Source{Flags: map[string]any{"heartbeat_interval": "soon"}}, []string{"heartbeat_interval", "neither seconds nor a duration"}},
+		{"bad int", Source{Flags: map[string]any{"max_clients": "x"}}, []string{"max_clients", "cannot use"}},
+		{"bad level", Source{Flags: map[string]any{"log_level_worker": "loud"}}, []string{"log_level_worker", "not a log level"}},
+		{"bad json list", Source{Environ: []string{"SPYDER_REGEX_SCOPE_POSITIVE=[1"}}, []string{"regex_scope_positive", "JSON array"}},
+		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.src.ConfigFile, "FILE:") {
+				tc.src.ConfigFile = writeConfig(t, strings.TrimPrefix(tc.src.ConfigFile, "FILE:"))
+			}
+			_, err := Load(tc.src)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestYAMLReadsBack(t *testing.T) {
+	s, err := Load(Source{Flags: map[string]any{"user_agent": "a: b # c", "regex_scope_positive": []string{"^x'y", `^"z`}, "frontier_min_delay": "0.25"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(Source{ConfigFile: writeConfig(t, string(s.YAML()))})
+	if err != nil {
+		t.Fatalf("printed settings do not load: %v\n%s", err, s.YAML())
+	}
+	if again.UserAgent != s.UserAgent || again.FrontierMinDelay != s.FrontierMinDelay || len(again.RegexScopePositive) != 2 || again.RegexScopePositive[1] != `^"z` {
+		t.Fatalf("round trip differs:\n%+v\n%+v", s, again)
+	}
+}

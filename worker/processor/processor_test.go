@@ -1,0 +1,245 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+func defaults(t *testing.T) *settings.Settings {
+	t.Helper()
+	s, err := settings.Load(settings.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func build(t *testing.T, s *settings.Settings, names ...string) *Pipeline {
+	t.Helper()
+	p, err := Build(names, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func run(t *testing.T, p *Pipeline, c *crawluri.CrawlUri) *crawluri.CrawlUri {
+	t.Helper()
+	if err := p.Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// spyderPage is the page of spyder's test_default_html_link_extractor.
+const spyderPage = `<html><head></head><body>
+<a href="http://www.google.de" title="ups"> viel text</a>
+<a title="ups i did it again" href ="/relative.html">und mehr text</a>
+<a href="evenmorerelative.html"/>
+<a href="&#109;&#97;&#105;&#108;&#116;&#111;&#58;&#109;&#117;&#115;&#116;&#101;&#114;&#64;&#98;&#102;&#97;&#114;&#109;&#46;&#100;&#101;">mail</a>
+</body></html>`
+
+func TestHTMLLinkExtractorSpyderVectors(t *testing.T) {
+	p := build(t, defaults(t), "html_link_extractor")
+	page := func(body string, ct string) *crawluri.CrawlUri {
+		return &crawluri.CrawlUri{
+			URL: "http://www.bmg.bund.de/test/", EffectiveURL: "http://www.bmg.bund.de/test/", StatusCode: 200,
+			RepHeader: map[string]string{"Content-Type": ct}, ContentBody: []byte(body),
+		}
+	}
+	got := run(t, p, page(spyderPage, "text/html")).ExtractedURLs()
+	want := []string{"http://www.google.de", "http://www.bmg.bund.de/relative.html", "http://www.bmg.bund.de/test/evenmorerelative.html"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("links\n got %q\nwant %q", got, want)
+	}
+	withBase := strings.Replace(spyderPage, "<head></head>", "<head><base href='http://www.bing.com' /></head>", 1)
+	got = run(t, p, page(withBase, "text/html; charset=utf-8")).ExtractedURLs()
+	want = []string{"http://www.google.de", "http://www.bing.com/relative.html", "http://www.bing.com/evenmorerelative.html"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("links with <base>\n got %q\nwant %q", got, want)
+	}
+	if got := run(t, p, page(spyderPage, "pille/palle")).ExtractedURLs(); got != nil {
+		t.Fatalf("content type pille/palle extracted %q", got)
+	}
+	if got := run(t, p, page(spyderPage, "application/xhtml+xml")).ExtractedURLs(); len(got) != 3 {
+		t.Fatalf("xhtml: %q", got)
+	}
+	// No Content-Type header: sniffed.
+	noCT := page(spyderPage, "")
+	delete(noCT.RepHeader, "Content-Type")
+	if got := run(t, p, noCT).ExtractedURLs(); len(got) != 3 {
+		t.Fatalf("sniffed html: %q", got)
+	}
+}
+
+func TestHTMLLinkExtractorCharsetAndJunk(t *testing.T) {
+	p := build(t, defaults(t), "html_link_extractor")
+	latin1 := &crawluri.CrawlUri{
+		URL: "http://x.example/dir/", StatusCode: 200,
+		RepHeader:   map[string]string{"Content-Type": "text/html; charset=iso-8859-1"},
+		ContentBody: []byte("<a href=\"caf\xe9.html\">x</a><a href='javascript:alert(1)'>j</a><a href=\"ftp://f/\">f</a><a href=\"#top\">t</a><a>none</a><a href=\"caf\xe9.html\">dup</a>"),
+	}
+	got := run(t, p, latin1).ExtractedURLs()
+	want := []string{"http://x.example/dir/caf%C3%A9.html", "http://x.example/dir/#top"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	broken := &crawluri.CrawlUri{URL: "http://x.example/", StatusCode: 200, RepHeader: map[string]string{"Content-Type": "text/html"},
+		ContentBody: []byte("<a href=\"/ok\"><<<<a href=/unquoted>\x00\xff<a href=\"/last")}
+	if got := run(t, p, broken).ExtractedURLs(); len(got) < 2 || got[0] != "http://x.example/ok" || got[1] != "http://x.example/unquoted" {
+		t.Fatalf("broken html: %q", got)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	p := build(t, defaults(t), "limiter", "html_link_extractor")
+	c := &crawluri.CrawlUri{URL: "http://localhost/robots.txt", EffectiveURL: "http://127.0.0.1/robots.txt", StatusCode: 200,
+		RepHeader: map[string]string{"Content-Type": "text/html"}, ContentBody: []byte(`<a href="/x">x</a>`)}
+	run(t, p, c)
+	if c.Var(crawluri.VarExtractionFinished) != "1" || c.ExtractedURLs() != nil {
+		t.Fatalf("robots.txt: %+v", c.OptionalVars)
+	}
+	run(t, p, c)
+	if c.Var(crawluri.VarExtractionFinished) != "1" {
+		t.Fatal("not idempotent")
+	}
+}
+
+func TestHTTPExtractorSpyderVectors(t *testing.T) {
+	s := defaults(t)
+	s.HTTPExtractor404Redirect = []string{"http://localhost/soft404"}
+	p := build(t, s, "http_extractor")
+	cases := []struct {
+		status   int16
+		location string
+		want     []string
+	}{
+		{302, "http://localhost/redirected", []string{"http://localhost/redirected"}},
+		{200, "http://localhost/redirected", nil},
+		{303, "/index.html", []string{"http://localhost/index.html"}},
+		{301, "/soft404", nil},
+		{307, "", nil},
+	}
+	for _, tc := range cases {
+		c := &crawluri.CrawlUri{URL: "http://localhost", StatusCode: tc.status, RepHeader: map[string]string{"Location": tc.location}}
+		if got := run(t, p, c).ExtractedURLs(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%d %q: got %q want %q", tc.status, tc.location, got, tc.want)
+		}
+	}
+}
+
+func TestRegexScoper(t *testing.T) {
+	s := defaults(t)
+	s.RegexScopePositive = []string{`^.*\.html`}
+	s.RegexScopeNegative = []string{`^.*\.avi`}
+	c := &crawluri.CrawlUri{URL: "http://a/"}
+	c.SetExtractedURLs([]string{"http://www.google.de/index.html", "ftp://www.google.de/pillepalle.avi", "http://a/b.avi.html", "http://a/b.txt"})
+	run(t, build(t, s, "regex_scoper"), c)
+	if got := c.ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://www.google.de/index.html"}) { // b.avi.html: a negative prefix match, as re.match
+		t.Fatalf("got %q", got)
+	}
+	// Without positive regexes the worker keeps everything but the negatives
+	// (the master scopes to the seeds' hosts).
+	s.RegexScopePositive = nil
+	c.SetExtractedURLs([]string{"http://x/a", "http://x/b.avi"})
+	run(t, build(t, s, "regex_scoper"), c)
+	if got := c.ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://x/a"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestStripSessionIDsSpyderVectors(t *testing.T) {
+	for _, in := range []string{
+		"http://pREis.de/traeger/index.php?sid=8429fb3ae210a2a0e28800b7f48d90f2",
+		"http://pREis.de/traeger/index.php?jsessionid=8429fb3ae210a2a0e28800b7f48d90f2",
+		"http://pREis.de/traeger/index.php?phpsessid=8429fb3ae210a2a0e28800b7f48d90f2",
+		"http://pREis.de/traeger/index.php?aspsessionid=8429fb3ae210a2a0e28800b7f48d90f2",
+		"http://pREis.de/traeger/index.php?SID=8429fb3ae210a2a0e28800b7f48d90f2",
+	} {
+		if got := StripSessionIDs(in); got != "http://pREis.de/traeger/index.php?" {
+			t.Errorf("StripSessionIDs(%q) = %q", in, got)
+		}
+	}
+	if got := StripSessionIDs("http://a/x?sid=1&x=2"); got != "http://a/x?&x=2" {
+		t.Errorf("middle parameter: %q", got)
+	}
+	p := build(t, defaults(t), "strip_session_ids", "cleanup_query_string")
+	c := &crawluri.CrawlUri{URL: "http://a/"}
+	c.SetExtractedURLs([]string{"http://pREis.de/index.php?sid=abc", "http://a/x"})
+	if got := run(t, p, c).ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://pREis.de/index.php", "http://a/x"}) {
+		t.Fatalf("pipeline: %q", got)
+	}
+}
+
+func TestCleanupQueryStringSpyderVectors(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://tesT.com/t.html?p=a#top": "http://tesT.com/t.html?p=a",
+		"http://tesT.com/t.html?#top":    "http://tesT.com/t.html",
+		"http://tesT.com/t.html?test=a&": "http://tesT.com/t.html?test=a",
+		"#only":                          "#only",
+	} {
+		if got := CleanupQueryString(in, true); got != want {
+			t.Errorf("CleanupQueryString(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := CleanupQueryString("http://a/t.html#top", false); got != "http://a/t.html#top" {
+		t.Errorf("anchors kept when disabled: %q", got)
+	}
+}
+
+func TestPipelineErrorsAndPanics(t *testing.T) {
+	Register("test_panics", func(*settings.Settings) (Processor, error) {
+		return Func(func(context.Context, *crawluri.CrawlUri) error { panic("kaputt") }), nil
+	})
+	Register("test_fails", func(*settings.Settings) (Processor, error) {
+		return Func(func(context.Context, *crawluri.CrawlUri) error { return errors.New("nope") }), nil
+	})
+	s := defaults(t)
+	for name, want := range map[string]string{"test_panics": "processor test_panics panicked: kaputt", "test_fails": "processor test_fails: nope"} {
+		p := build(t, s, "limiter", name)
+		c := &crawluri.CrawlUri{URL: "http://a/robots.txt", EffectiveURL: "http://a/robots.txt"}
+		err := p.Run(context.Background(), c)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("%s: err = %v", name, err)
+		}
+		if c.Var(crawluri.VarExtractionFinished) != "1" {
+			t.Fatal("the work of earlier processors was lost")
+		}
+	}
+	if _, err := Build([]string{"limiter", "nope"}, s); err == nil || !strings.Contains(err.Error(), `"nope" is not registered`) {
+		t.Fatalf("unknown processor: %v", err)
+	}
+}
+
+func BenchmarkDefaultPipeline20KB(b *testing.B) {
+	s, _ := settings.Load(settings.Source{})
+	names := append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...)
+	p, err := Build(names, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var body strings.Builder
+	body.WriteString("<html><head><title>t</title></head><body>")
+	for i := 0; body.Len() < 20<<10; i++ {
+		body.WriteString(`<p>Some text around a link <a href="/section/page-`)
+		body.WriteString(strings.Repeat("x", i%7))
+		body.WriteString(`.html?sid=12&amp;q=1#frag">link</a> and more text.</p>`)
+	}
+	body.WriteString("</body></html>")
+	page := []byte(body.String())
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &crawluri.CrawlUri{URL: "http://www.example.com/dir/index.html", EffectiveURL: "http://www.example.com/dir/index.html", StatusCode: 200,
+			RepHeader: map[string]string{"Content-Type": "text/html; charset=utf-8"}, ContentBody: page}
+		if err := p.Run(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
