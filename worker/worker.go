@@ -60,6 +60,11 @@ type Worker struct {
 	draining bool
 	drainEnd time.Time
 	returned int64
+	// dataReady is set once the master's result SUB has subscribed to our
+	// XPUB: before that, a PUB drops every result, so the worker neither
+	// connects its PULL socket nor announces itself.
+	dataReady bool
+	pending   [][][]byte // results the XPUB could not take yet (high-water mark)
 }
 
 type job struct {
@@ -120,8 +125,19 @@ func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
 		endpoint string
 		setup    func(*zmq.Socket) error
 	}{
-		{&socks.pull, zmq.PULL, 0, s.ZeromqWorkerProcFetcherPull, func(so *zmq.Socket) error { return so.SetRcvhwm(s.MaxClients) }},
-		{&socks.pub, zmq.PUB, 2 * time.Second, s.ZeromqWorkerProcExtractorPub, func(so *zmq.Socket) error { return so.SetSndhwm(s.ZeromqWorkerProcExtractorPubHWM) }},
+		// The PULL socket is connected later, once results can flow (see dataReady).
+		{&socks.pull, zmq.PULL, 0, "", func(so *zmq.Socket) error { return so.SetRcvhwm(s.MaxClients) }},
+		// XPUB rather than PUB: it reports the master's subscription, and with
+		// NODROP it refuses (instead of silently dropping) at the high-water mark.
+		{&socks.pub, zmq.XPUB, 2 * time.Second, s.ZeromqWorkerProcExtractorPub, func(so *zmq.Socket) error {
+			if err := so.SetSndhwm(s.ZeromqWorkerProcExtractorPubHWM); err != nil {
+				return err
+			}
+			if err := so.SetXpubVerbose(1); err != nil {
+				return err
+			}
+			return so.SetXpubNodrop(true)
+		}},
 		{&socks.msub, zmq.SUB, 0, s.ZeromqMgmtMaster, func(so *zmq.Socket) error { return so.SetSubscribe("spyder.") }},
 		{&socks.mpub, zmq.PUB, 2 * time.Second, s.ZeromqMgmtWorker, nil},
 	}
@@ -136,6 +152,9 @@ func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
 				closeAll()
 				return nil, fmt.Errorf("configuring %v socket for %s: %w", st.typ, st.endpoint, err)
 			}
+		}
+		if st.endpoint == "" {
+			continue
 		}
 		if err := (*st.dst).Connect(st.endpoint); err != nil {
 			closeAll()
@@ -209,6 +228,7 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.CancelFunc) error {
 	poller := zmq.NewPoller()
 	pullID := poller.Add(socks.pull, 0)
+	pubID := poller.Add(socks.pub, zmq.POLLIN)
 	poller.Add(socks.msub, zmq.POLLIN)
 	poller.Add(w.waker.Socket(), zmq.POLLIN)
 	interval := w.s.HeartbeatInterval
@@ -225,7 +245,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 			nextBeat = now.Add(interval)
 		}
 		if w.draining {
-			if w.running == 0 {
+			if w.running == 0 && len(w.pending) == 0 {
 				w.sendMgmt(socks.mpub, mgmt.New(mgmt.TopicWorker, w.id, mgmt.VerbQuitAck, nil))
 				w.log.Info().Str("event", "SPYDER:WORKER_DOWN").Str("worker", w.id).Int64("done", w.done).
 					Int64("errors", w.errors).Int64("returned", w.returned).Bool("clean", !aborted).Msg("worker stopped")
@@ -235,18 +255,31 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 				return nil
 			}
 			if !aborted && now.After(w.drainEnd) {
-				w.log.Warn().Int("running", w.running).Msg("shutdown grace period over; aborting running fetches, handing them back")
+				w.log.Warn().Int("running", w.running).Int("unsent", len(w.pending)).Msg("shutdown grace period over; aborting running fetches, handing them back")
 				abortFetches()
 				aborted = true
+			}
+			if aborted && w.running == 0 && now.After(w.drainEnd.Add(w.s.WorkerShutdownGrace)) {
+				// The master is not taking results: give up on them, its
+				// leases will put the URLs back.
+				w.log.Warn().Int("unsent", len(w.pending)).Msg("results could not be delivered; the master's leases will re-queue them")
+				w.pending = nil
 			}
 		}
 
 		// Take URLs only while a fetch slot is free; the rest wait in zmq.
 		events := zmq.State(0)
-		if w.running < w.s.MaxClients || w.draining {
+		if w.dataReady && (w.running < w.s.MaxClients || w.draining) {
 			events = zmq.POLLIN
 		}
 		if _, err := poller.Update(pullID, events); err != nil {
+			return fmt.Errorf("updating poller: %w", err)
+		}
+		pubEvents := zmq.POLLIN
+		if len(w.pending) > 0 {
+			pubEvents |= zmq.POLLOUT
+		}
+		if _, err := poller.Update(pubID, pubEvents); err != nil {
 			return fmt.Errorf("updating poller: %w", err)
 		}
 		timeout := time.Until(nextBeat)
@@ -259,6 +292,10 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 		}
 		for _, p := range polled {
 			switch p.Socket {
+			case socks.pub:
+				if err := w.subscriptions(socks); err != nil {
+					return err
+				}
 			case socks.pull:
 				if err := w.receiveWork(socks); err != nil {
 					return err
@@ -272,6 +309,31 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 		if err := w.publishResults(socks.pub); err != nil {
 			return err
 		}
+	}
+}
+
+// subscriptions reads the subscription messages the XPUB reports. The first
+// one means the master's result socket is connected: only then does the
+// worker connect its PULL socket (so no URL arrives whose result would be
+// dropped) and announce itself.
+func (w *Worker) subscriptions(socks *sockets) error {
+	for {
+		frames, err := zsock.TryRecv(socks.pub)
+		if err != nil {
+			return fmt.Errorf("reading subscriptions: %w", err)
+		}
+		if frames == nil {
+			return nil
+		}
+		if len(frames) != 1 || len(frames[0]) == 0 || frames[0][0] != 1 || w.dataReady {
+			continue
+		}
+		w.dataReady = true
+		if err := socks.pull.Connect(w.s.ZeromqWorkerProcFetcherPull); err != nil {
+			return fmt.Errorf("connecting PULL socket to %s: %w", w.s.ZeromqWorkerProcFetcherPull, err)
+		}
+		w.log.Info().Str("pull", w.s.ZeromqWorkerProcFetcherPull).Msg("master's result socket connected; taking work")
+		w.heartbeat(socks.mpub, time.Now())
 	}
 }
 
@@ -329,6 +391,9 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 }
 
 func (w *Worker) publishResults(pub *zmq.Socket) error {
+	if err := w.flush(pub); err != nil {
+		return err
+	}
 	for {
 		select {
 		case j := <-w.results:
@@ -357,20 +422,29 @@ func (w *Worker) publishResults(pub *zmq.Socket) error {
 	}
 }
 
-// send publishes a result. The PUB socket drops at its high-water mark
-// instead of blocking; the master's lease covers a dropped result.
+// send publishes a result, or keeps it for later when the XPUB is at its
+// high-water mark. Results keep their order.
 func (w *Worker) send(pub *zmq.Socket, msg crawluri.DataMessage) error {
-	ok, err := zsock.TrySend(pub, msg.Frames())
-	if err != nil {
-		if zsock.IsTerm(err) {
-			return fmt.Errorf("publishing result: %w", err)
+	w.pending = append(w.pending, msg.Frames())
+	return w.flush(pub)
+}
+
+// flush sends kept results while the socket takes them.
+func (w *Worker) flush(pub *zmq.Socket) error {
+	for len(w.pending) > 0 {
+		ok, err := zsock.TrySend(pub, w.pending[0])
+		if err != nil {
+			if zsock.IsTerm(err) {
+				return fmt.Errorf("publishing result: %w", err)
+			}
+			w.drop("result_send_failed", err)
+		} else if !ok {
+			return nil
 		}
-		w.drop("result_send_failed", err)
-		return nil
+		w.pending[0] = nil
+		w.pending = w.pending[1:]
 	}
-	if !ok {
-		w.drop("result_hwm", nil)
-	}
+	w.pending = nil
 	return nil
 }
 
@@ -379,6 +453,9 @@ func (w *Worker) heartbeat(mpub *zmq.Socket, now time.Time) {
 	if w.acked && now.Sub(w.masterAt) > timeout {
 		w.log.Warn().Str("master", w.masterID).Dur("silent", now.Sub(w.masterAt)).Msg("master silent; announcing again")
 		w.acked = false
+	}
+	if !w.dataReady {
+		return // not announcing before results can reach the master
 	}
 	body := mgmt.Announce{Protocol: mgmt.ProtocolVersion, MaxClients: w.s.MaxClients, InFlight: w.running, Done: w.done, Errors: w.errors}
 	verb := mgmt.VerbHeartbeat

@@ -85,7 +85,7 @@ func head(s []string) []string {
 }
 
 func TestCrawlLocalSiteEndToEnd(t *testing.T) {
-	site := startSite(t, 110, 0)
+	site := startSite(t, 110, 3*time.Millisecond)
 	if n := len(site.Expected()); n < 200 {
 		t.Fatalf("site too small: %d pages", n)
 	}
@@ -94,10 +94,13 @@ func TestCrawlLocalSiteEndToEnd(t *testing.T) {
 	out := dir + "/out.jsonl"
 	c := newCluster(t)
 
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	// Workers first, so both are connected when the first URL goes out and
+	// the check that both did work is not a race.
 	w1 := start(t, "worker1", c.env, "worker")
 	w2 := start(t, "worker2", c.env, "worker")
+	w1.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+	w2.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
 
 	if code := m.wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("master exit code %d", code)

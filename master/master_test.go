@@ -1,0 +1,165 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+type recordingSink struct {
+	calls []string
+	fail  bool
+}
+
+func (r *recordingSink) rec(kind string, c *crawluri.CrawlUri) error {
+	r.calls = append(r.calls, fmt.Sprintf("%s %s %d", kind, c.URL, c.StatusCode))
+	if r.fail && kind != "server_error" {
+		return errors.New("disk full")
+	}
+	return nil
+}
+func (r *recordingSink) ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error {
+	return r.rec("success", c)
+}
+func (r *recordingSink) ProcessRedirect(c *crawluri.CrawlUri) error { return r.rec("redirect", c) }
+func (r *recordingSink) ProcessNotFound(c *crawluri.CrawlUri) error { return r.rec("not_found", c) }
+func (r *recordingSink) ProcessServerError(c *crawluri.CrawlUri) error {
+	return r.rec("server_error", c)
+}
+func (r *recordingSink) Close() error { return nil }
+
+// dispatchOne takes the next URL from the frontier under a lease, as the
+// loop does, without sockets.
+func dispatchOne(t *testing.T, m *Master, now time.Time) *crawluri.CrawlUri {
+	t.Helper()
+	b, err := m.frontier.Next(time.Now(), 1) // seeds were added with time.Now()
+	if err != nil || len(b) != 1 {
+		t.Fatalf("next: %v %v", b, err)
+	}
+	m.nextLease++
+	b[0].LeaseID = m.nextLease
+	m.leases[m.nextLease] = &lease{url: b[0].URL, deadline: now.Add(time.Minute), dispatched: now}
+	return b[0]
+}
+
+func newTestMaster(t *testing.T) (*Master, *recordingSink) {
+	m, err := New(Options{Settings: testSettings(t, nil), Identity: "master:t:1", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	m.sinks = append(m.sinks, sink)
+	return m, sink
+}
+
+func TestResultsAreAppliedOnceByLease(t *testing.T) {
+	m, sink := newTestMaster(t)
+	now := time.Now()
+	m.addSeeds([]string{"http://a.test/1", "http://a.test/2"}, "")
+	c := dispatchOne(t, m, now)
+	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}
+	res.SetExtractedURLs([]string{"http://a.test/3", "http://b.test/out-of-scope", "mailto:x@y"})
+	if !m.apply(res, now) {
+		t.Fatal("first result not applied")
+	}
+	// A duplicate, a forged lease and a lease for another URL change nothing.
+	dup := *res
+	if m.apply(&dup, now) {
+		t.Fatal("duplicate applied")
+	}
+	if m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: 999, StatusCode: 500}, now) {
+		t.Fatal("unknown lease applied")
+	}
+	c2 := dispatchOne(t, m, now)
+	if m.apply(&crawluri.CrawlUri{URL: "http://a.test/other", LeaseID: c2.LeaseID, StatusCode: 200}, now) {
+		t.Fatal("lease of another URL applied")
+	}
+	if m.stats.drops["stale_result"] != 2 || m.stats.drops["lease_mismatch"] != 1 {
+		t.Fatalf("drops %v", m.stats.drops)
+	}
+	if len(sink.calls) != 1 {
+		t.Fatalf("sink calls %v", sink.calls)
+	}
+	st := m.frontier.Stats()
+	if st.Seen != 3 || st.Done != 1 || st.InFlight != 1 {
+		t.Fatalf("frontier %+v", st)
+	}
+	if m.stats.linksOut != 1 || m.stats.linksBad != 1 {
+		t.Fatalf("links: out %d bad %d", m.stats.linksOut, m.stats.linksBad)
+	}
+}
+
+func TestStatusRoutingAndSinkFailure(t *testing.T) {
+	m, sink := newTestMaster(t)
+	now := time.Now()
+	var urls []string
+	for i := 0; i < 7; i++ {
+		urls = append(urls, fmt.Sprintf("http://a.test/%d", i))
+	}
+	m.addSeeds(urls, "")
+	for _, status := range []int16{200, 301, 404, 503, 599, 810} {
+		c := dispatchOne(t, m, now)
+		m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: status}, now)
+	}
+	want := []string{"success http://a.test/0 200", "redirect http://a.test/1 301", "not_found http://a.test/2 404",
+		"server_error http://a.test/3 503", "server_error http://a.test/4 599", "server_error http://a.test/5 810"}
+	if fmt.Sprint(sink.calls) != fmt.Sprint(want) {
+		t.Fatalf("routing\n got %v\nwant %v", sink.calls, want)
+	}
+	// A sink that fails: the result is re-routed as 710, the crawl goes on.
+	sink.calls, sink.fail = nil, true
+	c := dispatchOne(t, m, now)
+	m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, now)
+	if fmt.Sprint(sink.calls) != fmt.Sprint([]string{"success http://a.test/6 200", "server_error http://a.test/6 710"}) || m.stats.sinkErrors != 1 {
+		t.Fatalf("sink failure: %v", sink.calls)
+	}
+	// Status 0 hands the URL back: queued again, not done.
+	m.addSeeds([]string{"http://a.test/back"}, "")
+	c = dispatchOne(t, m, now)
+	m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID}, now)
+	if st := m.frontier.Stats(); st.Queued != 1 || m.stats.returned != 1 {
+		t.Fatalf("hand-back: %+v", st)
+	}
+}
+
+func TestExpiredLeasesAreQueuedAgain(t *testing.T) {
+	m, _ := newTestMaster(t)
+	now := time.Now()
+	m.addSeeds([]string{"http://a.test/1"}, "")
+	c := dispatchOne(t, m, now)
+	m.expire(now.Add(30 * time.Second))
+	if len(m.leases) != 1 {
+		t.Fatal("expired early")
+	}
+	m.expire(now.Add(2 * time.Minute))
+	if len(m.leases) != 0 || m.stats.expired != 1 || m.frontier.Stats().Queued != 1 {
+		t.Fatalf("not re-queued: %+v", m.frontier.Stats())
+	}
+	// The late result of the expired lease is ignored.
+	if m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, now) {
+		t.Fatal("late result applied")
+	}
+}
+
+func TestRunFailsOnAnEndpointInUse(t *testing.T) {
+	s := testSettings(t, nil)
+	a, _ := New(Options{Settings: s, Identity: "master:t:1", Logger: testLogger(t)})
+	b, _ := New(Options{Settings: s, Identity: "master:t:2", Logger: testLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	time.Sleep(200 * time.Millisecond)
+	err := b.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "binding zeromq_master_push") {
+		t.Fatalf("second master: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("first master: %v", err)
+	}
+}
