@@ -107,8 +107,14 @@ type proc struct {
 
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
+	return startCmd(t, name, env, spyderBin, args...)
+}
+
+// startCmd runs any program with its stderr collected like spyder's.
+func startCmd(t *testing.T, name string, env []string, program string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, done: make(chan struct{}), notify: make(chan struct{}, 1)}
-	p.cmd = exec.Command(spyderBin, args...)
+	p.cmd = exec.Command(program, args...)
 	p.cmd.Env = env
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""A spyder worker in Python, written from PROTOCOL.md alone.
+
+It needs pyzmq (Debian: python3-zmq) and the standard library. It fetches
+one URL at a time with urllib, extracts <a href> links with html.parser and
+sends results back to the master as PROTOCOL.md describes.
+
+    python3 spyder_worker.py --push tcp://127.0.0.1:5550 --sub tcp://127.0.0.1:5551 \
+        --mgmt-master tcp://127.0.0.1:5552 --mgmt-worker tcp://127.0.0.1:5553
+"""
+import argparse
+import html.parser
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import zmq
+
+PROTO = 1
+STRING, I16, I64, DOUBLE, MAP, STOP = 0x0B, 0x06, 0x0A, 0x04, 0x0D, 0x00
+FIELDS = {  # id -> (name, type)
+    1: ("url", STRING), 2: ("effective_url", STRING), 3: ("current_priority", I16),
+    4: ("begin_processing", I64), 5: ("end_processing", I64), 6: ("req_header", MAP),
+    7: ("rep_header", MAP), 8: ("content_body", STRING), 9: ("status_code", I16),
+    10: ("req_time", DOUBLE), 11: ("queue_time", DOUBLE), 12: ("optional_vars", MAP),
+    13: ("lease_id", I64), 14: ("worker_id", STRING), 15: ("error", STRING),
+}
+TEXT = {"url", "effective_url", "worker_id", "error"}
+
+
+# --- CrawlUri, PROTOCOL.md section 2.1 ---------------------------------------
+
+def encode(c):
+    out = bytearray()
+    for fid, (name, typ) in sorted(FIELDS.items()):
+        v = c.get(name)
+        if not v and name != "url":
+            continue  # unset fields are left out
+        out += struct.pack(">bh", typ, fid)
+        if typ == STRING:
+            b = v.encode() if isinstance(v, str) else v
+            out += struct.pack(">i", len(b)) + b
+        elif typ == I16:
+            out += struct.pack(">h", v)
+        elif typ == I64:
+            out += struct.pack(">q", v)
+        elif typ == DOUBLE:
+            out += struct.pack(">d", v)
+        elif typ == MAP:
+            out += struct.pack(">bbi", STRING, STRING, len(v))
+            for k in sorted(v):
+                kb, vb = k.encode(), v[k].encode()
+                out += struct.pack(">i", len(kb)) + kb + struct.pack(">i", len(vb)) + vb
+    out.append(STOP)
+    return bytes(out)
+
+
+class Malformed(Exception):
+    pass
+
+
+def decode(b):
+    pos = 0
+
+    def take(n):
+        nonlocal pos
+        if n < 0 or pos + n > len(b):
+            raise Malformed("truncated")
+        pos += n
+        return b[pos - n:pos]
+
+    def string():
+        (n,) = struct.unpack(">i", take(4))
+        return take(n)
+
+    def skip(typ, depth=0):
+        if depth > 16:
+            raise Malformed("too deep")
+        sizes = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8}
+        if typ in sizes:
+            take(sizes[typ])
+        elif typ == STRING:
+            string()
+        elif typ == 12:  # struct
+            while True:
+                t = take(1)[0]
+                if t == STOP:
+                    return
+                take(2)
+                skip(t, depth + 1)
+        elif typ == MAP:
+            kt, vt = take(1)[0], take(1)[0]
+            (n,) = struct.unpack(">i", take(4))
+            for _ in range(n):
+                skip(kt, depth + 1)
+                skip(vt, depth + 1)
+        elif typ in (14, 15):  # set, list
+            et = take(1)[0]
+            (n,) = struct.unpack(">i", take(4))
+            for _ in range(n):
+                skip(et, depth + 1)
+        else:
+            raise Malformed("unknown type %d" % typ)
+
+    c = {}
+    while True:
+        typ = take(1)[0]
+        if typ == STOP:
+            break
+        (fid,) = struct.unpack(">h", take(2))
+        name, want = FIELDS.get(fid, (None, None))
+        if name is None or typ != want:
+            skip(typ)
+        elif typ == STRING:
+            v = string()
+            c[name] = v.decode("utf-8", "replace") if name in TEXT else v
+        elif typ == I16:
+            (c[name],) = struct.unpack(">h", take(2))
+        elif typ == I64:
+            (c[name],) = struct.unpack(">q", take(8))
+        elif typ == DOUBLE:
+            (c[name],) = struct.unpack(">d", take(8))
+        elif typ == MAP:
+            kt, vt = take(1)[0], take(1)[0]
+            (n,) = struct.unpack(">i", take(4))
+            if kt != STRING or vt != STRING:
+                raise Malformed("map type")
+            c[name] = {string().decode(): string().decode() for _ in range(n)}
+    if pos != len(b) or not c.get("url"):
+        raise Malformed("trailing bytes or no url")
+    return c
+
+
+# --- fetching and links --------------------------------------------------------
+
+class Links(html.parser.HTMLParser):
+    def __init__(self, base):
+        super().__init__()
+        self.base, self.links, self.base_set = base, [], False
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if href is None:
+            return
+        if tag == "base" and not self.base_set:
+            self.base, self.base_set = urllib.parse.urljoin(self.base, href.strip()), True
+        elif tag == "a":
+            u = urllib.parse.urljoin(self.base, href.strip())
+            u = urllib.parse.urldefrag(u)[0]
+            if u.endswith(("?", "&")):  # spyder's CleanupQueryString
+                u = u[:-1]
+            if u.startswith(("http://", "https://")) and u not in self.links:
+                self.links.append(u)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a 3xx is a result; its Location becomes a link
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def fetch(c, user_agent, timeout):
+    start = time.monotonic()
+    req = urllib.request.Request(c["url"], headers={"User-Agent": user_agent})
+    try:
+        try:
+            resp = OPENER.open(req, timeout=timeout)
+        except urllib.error.HTTPError as e:  # 3xx, 4xx, 5xx still carry a response
+            resp = e
+        body = resp.read()
+        c["status_code"] = resp.status if hasattr(resp, "status") else resp.code
+        c["rep_header"] = {k: v for k, v in resp.headers.items()}
+        c["content_body"] = body
+    except Exception as e:  # transport error
+        c["status_code"], c["error"] = 599, str(e) or type(e).__name__
+    c["req_time"] = time.monotonic() - start
+    c["effective_url"] = c["url"]
+    status = c["status_code"]
+    links = []
+    if 200 <= status < 300 and "html" in c.get("rep_header", {}).get("Content-Type", ""):
+        p = Links(c["url"])
+        p.feed(c["content_body"].decode("utf-8", "replace"))
+        links = p.links
+    elif 300 <= status < 400 and c.get("rep_header", {}).get("Location"):
+        links = [urllib.parse.urljoin(c["url"], c["rep_header"]["Location"])]
+    if links:
+        c.setdefault("optional_vars", {})["extracted_urls"] = "\n".join(links)
+
+
+# --- the worker ----------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--push", required=True, help="the master's zeromq_master_push")
+    ap.add_argument("--sub", required=True, help="the master's zeromq_master_sub")
+    ap.add_argument("--mgmt-master", required=True, help="zeromq_mgmt_master")
+    ap.add_argument("--mgmt-worker", required=True, help="zeromq_mgmt_worker")
+    ap.add_argument("--heartbeat", type=float, default=1.0)
+    ap.add_argument("--user-agent", default="spyder-python-worker/1")
+    ap.add_argument("--timeout", type=float, default=20.0)
+    args = ap.parse_args()
+
+    me = "worker:%s:%d" % (socket.gethostname(), os.getpid())
+    ctx = zmq.Context()
+    results = ctx.socket(zmq.XPUB)  # section 1.1
+    results.setsockopt(zmq.XPUB_VERBOSE, 1)
+    results.setsockopt(zmq.XPUB_NODROP, 1)
+    results.setsockopt(zmq.LINGER, 2000)
+    results.connect(args.sub)
+    msub = ctx.socket(zmq.SUB)
+    msub.setsockopt(zmq.SUBSCRIBE, b"spyder.")
+    msub.connect(args.mgmt_master)
+    mpub = ctx.socket(zmq.PUB)
+    mpub.setsockopt(zmq.LINGER, 2000)
+    mpub.connect(args.mgmt_worker)
+    work = ctx.socket(zmq.PULL)
+    work.setsockopt(zmq.RCVHWM, 1)
+    work.setsockopt(zmq.LINGER, 0)
+
+    stopping = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.update(now=True))
+
+    poller = zmq.Poller()
+    poller.register(results, zmq.POLLIN)
+    poller.register(msub, zmq.POLLIN)
+    ready = acked = False
+    master, master_seen, next_beat = None, time.monotonic(), 0.0
+    done = errors = 0
+
+    def mgmt(verb, body=None):
+        data = verb if body is None else verb + " " + json.dumps(body)
+        mpub.send_multipart([b"spyder.worker.", me.encode(), data.encode()])
+
+    while True:
+        now = time.monotonic()
+        if ready and now >= next_beat:
+            if acked and now - master_seen > 3 * args.heartbeat:
+                acked = False  # section 3.2, step 3
+            mgmt("heartbeat" if acked else "be here now",
+                 {"proto": PROTO, "max_clients": 1, "inflight": 0, "done": done, "errors": errors})
+            next_beat = now + args.heartbeat
+        if stopping["now"]:
+            break
+        for sock, _ in poller.poll(timeout=100):
+            if sock is results:
+                frame = results.recv()
+                if not ready and frame[:1] == b"\x01":
+                    ready = True
+                    work.connect(args.push)
+                    poller.register(work, zmq.POLLIN)
+                    next_beat = 0.0
+            elif sock is msub:
+                topic, sender, data = msub.recv_multipart()
+                verb = data.split(b" {", 1)[0]
+                if topic == b"spyder.to." + me.encode() and verb == b"ack":
+                    acked, master, master_seen = True, sender, time.monotonic()
+                elif topic == b"spyder.master." and verb == b"heartbeat":
+                    if acked and sender != master:
+                        acked = False
+                    elif sender == master:
+                        master_seen = time.monotonic()
+                elif topic == b"spyder.worker." and data == b"quit" and sender.startswith(b"master:"):
+                    stopping["now"] = True
+            elif sock is work and not stopping["now"]:
+                frames = work.recv_multipart()
+                if len(frames) != 2:
+                    continue
+                try:
+                    c = decode(frames[1])
+                except (Malformed, struct.error):
+                    continue
+                received = time.monotonic()
+                c["queue_time"] = 0.0
+                fetch(c, args.user_agent, args.timeout)
+                c["queue_time"] = time.monotonic() - received - c["req_time"]
+                c["worker_id"] = me
+                if c["status_code"] >= 400:
+                    errors += 1
+                else:
+                    done += 1
+                results.send_multipart([frames[0], encode(c)])
+
+    # Section 3.2, step 4: hand back whatever arrived, then quit.ack.
+    while ready:
+        try:
+            frames = work.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        try:
+            c = decode(frames[1])
+        except (Malformed, struct.error, IndexError):
+            continue
+        results.send_multipart([frames[0], encode({"url": c["url"], "lease_id": c.get("lease_id", 0), "worker_id": me})])
+    mgmt("quit.ack")
+    for s in (work, results, msub, mpub):
+        s.close()
+    ctx.term()
+    print("python worker: done=%d errors=%d" % (done, errors), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
