@@ -193,13 +193,18 @@ func TestCleanupQueryStringSpyderVectors(t *testing.T) {
 	}
 }
 
-func TestPipelineErrorsAndPanics(t *testing.T) {
+// Registered once per test binary: the registry is filled at init, as in
+// production.
+func init() {
 	Register("test_panics", func(*settings.Settings) (Processor, error) {
 		return Func(func(context.Context, *crawluri.CrawlUri) error { panic("kaputt") }), nil
 	})
 	Register("test_fails", func(*settings.Settings) (Processor, error) {
 		return Func(func(context.Context, *crawluri.CrawlUri) error { return errors.New("nope") }), nil
 	})
+}
+
+func TestPipelineErrorsAndPanics(t *testing.T) {
 	s := defaults(t)
 	for name, want := range map[string]string{"test_panics": "processor test_panics panicked: kaputt", "test_fails": "processor test_fails: nope"} {
 		p := build(t, s, "limiter", name)
