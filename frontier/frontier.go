@@ -10,13 +10,12 @@ package frontier
 
 import (
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/registry"
 )
 
 // Frontier is the crawl state the master feeds workers from.
@@ -79,52 +78,27 @@ type Options struct {
 // Factory opens a frontier.
 type Factory func(opts Options) (Frontier, error)
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
+var frontiers = registry.New[Factory]("frontier")
 
-// Register makes a frontier available under name. It panics if name is taken
-// or factory is nil, since both are programming errors found at start-up.
-func Register(name string, factory Factory) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if factory == nil {
-		panic("frontier: Register factory is nil for " + name)
-	}
-	if _, dup := registry[name]; dup {
-		panic("frontier: Register called twice for " + name)
-	}
-	registry[name] = factory
-}
+// Register makes a frontier available under name (the frontier_class
+// setting). It panics if name is taken or factory is nil, since both are
+// programming errors found at start-up.
+func Register(name string, factory Factory) { frontiers.Register(name, factory) }
 
 // Names lists the registered frontiers, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return frontiers.Names() }
 
 // Registered reports whether name is a registered frontier.
 func Registered(name string) bool {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	_, ok := registry[name]
+	_, ok := frontiers.Lookup(name)
 	return ok
 }
 
 // Open opens the frontier registered as name.
 func Open(name string, opts Options) (Frontier, error) {
-	registryMu.RLock()
-	factory, ok := registry[name]
-	registryMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("frontier %q is not registered (known: %v)", name, Names())
+	factory, err := frontiers.Get(name)
+	if err != nil {
+		return nil, err
 	}
 	f, err := factory(opts)
 	if err != nil {

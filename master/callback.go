@@ -5,14 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/registry"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -21,47 +20,20 @@ import (
 // sockets are bound and the frontier is open.
 type Callback func(ctx context.Context, setup *Setup) error
 
-var (
-	callbacksMu sync.RWMutex
-	callbacks   = map[string]Callback{}
-)
+var callbacks = registry.New[Callback]("master_callback")
 
 // RegisterCallback makes cb available under name for the master_callback
 // setting. It panics on a duplicate name or a nil callback.
-func RegisterCallback(name string, cb Callback) {
-	callbacksMu.Lock()
-	defer callbacksMu.Unlock()
-	if cb == nil {
-		panic("master: RegisterCallback callback is nil for " + name)
-	}
-	if _, dup := callbacks[name]; dup {
-		panic("master: RegisterCallback called twice for " + name)
-	}
-	callbacks[name] = cb
-}
+func RegisterCallback(name string, cb Callback) { callbacks.Register(name, cb) }
 
 // CallbackNames lists the registered callbacks, sorted.
-func CallbackNames() []string {
-	callbacksMu.RLock()
-	defer callbacksMu.RUnlock()
-	out := make([]string, 0, len(callbacks))
-	for n := range callbacks {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func CallbackNames() []string { return callbacks.Names() }
 
 // CallbackRegistered reports whether name is a registered callback ("" is
 // always accepted and means none).
 func CallbackRegistered(name string) bool {
-	if name == "" {
-		return true
-	}
-	callbacksMu.RLock()
-	defer callbacksMu.RUnlock()
-	_, ok := callbacks[name]
-	return ok
+	_, ok := callbacks.Lookup(name)
+	return name == "" || ok
 }
 
 func init() {

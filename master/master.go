@@ -228,11 +228,9 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	defer stop()
 
 	if name := m.s.MasterCallback; name != "" {
-		callbacksMu.RLock()
-		cb := callbacks[name]
-		callbacksMu.RUnlock()
-		if cb == nil {
-			return fmt.Errorf("master_callback %q is not registered (known: %v)", name, CallbackNames())
+		cb, err := callbacks.Get(name)
+		if err != nil {
+			return err
 		}
 		setup := &Setup{Settings: m.s, Logger: m.log.With().Str("callback", name).Logger(), m: m}
 		if err := cb(ctx, setup); err != nil {

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
 )
@@ -141,27 +141,9 @@ func (w *noopWorker) run(ctx context.Context, s *settings.Settings) error {
 	return ctx.Err()
 }
 
-func freeTCP(t testing.TB, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, "tcp://"+ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
 func testSettings(t testing.TB, extra map[string]any) *settings.Settings {
 	t.Helper()
-	eps := freeTCP(t, 4)
+	eps := testsite.FreeEndpoints(t, 4)
 	flags := map[string]any{
 		"zeromq_master_push": eps[0], "zeromq_master_sub": eps[1],
 		"zeromq_mgmt_master": eps[2], "zeromq_mgmt_worker": eps[3],

@@ -148,14 +148,7 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	if code := m.wait(t, 90*time.Second); code != 0 {
-		t.Fatalf("master exit code %d", code)
-	}
-	for _, w := range []*proc{w1, w2} {
-		if code := w.wait(t, 20*time.Second); code != 0 {
-			t.Fatalf("%s exit code %d", w.name, code)
-		}
-	}
+	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
 	down := m.find(event("SPYDER:MASTER_DOWN"))
 	if len(down) != 1 {

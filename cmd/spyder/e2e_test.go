@@ -102,14 +102,7 @@ func TestCrawlLocalSiteEndToEnd(t *testing.T) {
 	w2.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
 	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
 
-	if code := m.wait(t, 120*time.Second); code != 0 {
-		t.Fatalf("master exit code %d", code)
-	}
-	for _, w := range []*proc{w1, w2} {
-		if code := w.wait(t, 20*time.Second); code != 0 {
-			t.Fatalf("%s exit code %d", w.name, code)
-		}
-	}
+	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
 
 	down := m.find(event("SPYDER:MASTER_DOWN"))
@@ -215,14 +208,7 @@ func TestStartOrder(t *testing.T) {
 				time.Sleep(time.Second) // several unanswered announcements
 				startMaster()
 			}
-			if code := m.wait(t, 60*time.Second); code != 0 {
-				t.Fatalf("master exit code %d", code)
-			}
-			for _, w := range []*proc{w1, w2} {
-				if code := w.wait(t, 20*time.Second); code != 0 {
-					t.Fatalf("%s exit code %d", w.name, code)
-				}
-			}
+			waitClean(t, m, w1, w2)
 			checkCrawl(t, site, out)
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
 // spyderBin is the binary the end-to-end tests run, built once in TestMain.
@@ -42,27 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeEndpoints returns n tcp endpoints on 127.0.0.1 with ports that were
-// free a moment ago (a fresh set per test: zmq cannot always rebind a port
-// right after it was closed).
-func freeEndpoints(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, "tcp://"+ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
 // cluster is the environment shared by a master and its workers.
 type cluster struct {
 	env  []string
@@ -73,7 +53,7 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, extra ...string) *cluster {
-	eps := freeEndpoints(t, 4)
+	eps := testsite.FreeEndpoints(t, 4)
 	c := &cluster{push: eps[0], sub: eps[1], mpub: eps[2], msub: eps[3]}
 	c.env = append(os.Environ(),
 		"SPYDER_ZEROMQ_MASTER_PUSH="+c.push,
@@ -264,4 +244,17 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// waitClean waits for the master, then each worker, to exit with code 0.
+func waitClean(t *testing.T, master *proc, workers ...*proc) {
+	t.Helper()
+	if code := master.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("master exit code %d", code)
+	}
+	for _, w := range workers {
+		if code := w.wait(t, 20*time.Second); code != 0 {
+			t.Fatalf("%s exit code %d", w.name, code)
+		}
+	}
 }

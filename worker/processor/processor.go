@@ -8,10 +8,9 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"sort"
-	"sync"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/registry"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -29,42 +28,18 @@ func (f Func) Process(ctx context.Context, curi *crawluri.CrawlUri) error { retu
 // Factory builds a processor from the worker's settings.
 type Factory func(s *settings.Settings) (Processor, error)
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
+var processors = registry.New[Factory]("processor")
 
 // Register makes a processor available under name for the pipeline
 // settings. It panics on a duplicate name or a nil factory.
-func Register(name string, f Factory) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if f == nil {
-		panic("processor: Register factory is nil for " + name)
-	}
-	if _, dup := registry[name]; dup {
-		panic("processor: Register called twice for " + name)
-	}
-	registry[name] = f
-}
+func Register(name string, f Factory) { processors.Register(name, f) }
 
 // Names lists the registered processors, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return processors.Names() }
 
 // Registered reports whether name is a registered processor.
 func Registered(name string) bool {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	_, ok := registry[name]
+	_, ok := processors.Lookup(name)
 	return ok
 }
 
@@ -80,11 +55,9 @@ type Pipeline struct{ stages []stage }
 func Build(names []string, s *settings.Settings) (*Pipeline, error) {
 	p := &Pipeline{}
 	for _, n := range names {
-		registryMu.RLock()
-		f, ok := registry[n]
-		registryMu.RUnlock()
-		if !ok {
-			return nil, fmt.Errorf("processor %q is not registered (known: %v)", n, Names())
+		f, err := processors.Get(n)
+		if err != nil {
+			return nil, err
 		}
 		proc, err := f(s)
 		if err != nil {
