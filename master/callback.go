@@ -68,7 +68,7 @@ func seedFile(_ context.Context, setup *Setup) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("seedfile: %w", err)
+		return fmt.Errorf("%w: seeds_file: %v", settings.ErrInvalid, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

@@ -11,6 +11,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
 func TestBadConfigExitsWithCode2(t *testing.T) {
@@ -36,6 +37,7 @@ func TestBadConfigExitsWithCode2(t *testing.T) {
 		{name: "unknown callback", file: "master_callback: nope\n", wantKey: "master_callback", wantMsg: "not registered"},
 		{name: "lease shorter than request", args: []string{"--master-lease-timeout", "5", "--request-timeout", "10"}, wantKey: "master_lease_timeout", wantMsg: "longer than request_timeout"},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantKey: "no-such-flag", wantMsg: "unknown flag"},
+		{name: "missing seeds file", args: []string{"--seeds", dir + "/no-seeds.txt"}, env: freeEndpointEnv(t), wantKey: "seeds_file", wantMsg: "no such file"},
 		{name: "missing config file", args: []string{"--config", dir + "/absent.yaml"}, wantKey: "absent.yaml", wantMsg: "config file"},
 	}
 	for i, tc := range cases {
@@ -160,4 +162,12 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 			t.Errorf("drops[%s] = %v, want > 0 (drops: %v)", reason, drops[reason], drops)
 		}
 	}
+}
+
+// freeEndpointEnv points the four master sockets at fresh ports, for cases
+// that fail after binding.
+func freeEndpointEnv(t *testing.T) []string {
+	eps := testsite.FreeEndpoints(t, 4)
+	return []string{"SPYDER_ZEROMQ_MASTER_PUSH=" + eps[0], "SPYDER_ZEROMQ_MASTER_SUB=" + eps[1],
+		"SPYDER_ZEROMQ_MGMT_MASTER=" + eps[2], "SPYDER_ZEROMQ_MGMT_WORKER=" + eps[3]}
 }
