@@ -128,9 +128,6 @@ func (r *Registry) NextExpiry() time.Time {
 // Live is the number of active workers.
 func (r *Registry) Live() int { return r.live }
 
-// Get returns the worker with identity id, or nil.
-func (r *Registry) Get(id string) *Worker { return r.workers[id] }
-
 // Workers returns a snapshot of every worker ever seen, ordered by identity.
 func (r *Registry) Workers() []Worker {
 	out := make([]Worker, 0, len(r.workers))

@@ -47,6 +47,7 @@ func (sf *settingFlags) addSettings() {
 		if f.Derived != "" {
 			usage += " (default: " + f.Derived + ")"
 		}
+		usage += " [$" + f.EnvVar() + "]"
 		switch f.Type.Kind() {
 		case reflect.String:
 			sf.fs.String(f.Flag(), d.Value(f).(string), usage)
