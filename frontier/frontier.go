@@ -24,23 +24,33 @@ type Frontier interface {
 	// new. URLs must already be normalized (see Normalize).
 	Add(urls []string, now time.Time) (added int, err error)
 
-	// Next returns up to max URLs that may be fetched at now, marks them in
-	// flight, and applies politeness. It returns none when nothing is due.
+	// Next returns up to max URLs that may be fetched at now, each under a
+	// new lease (CrawlUri.LeaseID), and applies politeness. It returns none
+	// when nothing is due.
 	Next(now time.Time, max int) ([]*crawluri.CrawlUri, error)
 
 	// NextDue is the earliest moment at which Next may return a URL, or the
 	// zero time when nothing is queued.
 	NextDue(now time.Time) time.Time
 
-	// Done applies the result of an in-flight URL (its status decides the
+	// Done applies the result of a leased URL (its status decides the
 	// outcome) and admits the links found on it, in one step. It returns how
-	// many links were new. A result for a URL not in flight is an error
-	// wrapping ErrNotInFlight and changes nothing.
+	// many links were new. A result whose (LeaseID, URL) is not an
+	// outstanding lease is an error wrapping ErrStaleLease and changes
+	// nothing: results are applied exactly once.
 	Done(res *crawluri.CrawlUri, links []string, now time.Time) (added int, err error)
 
-	// Release puts an in-flight URL back in the queue without an outcome (its
-	// lease expired or its worker was lost).
-	Release(url string, now time.Time) error
+	// Release ends a lease without an outcome and queues its URL again (the
+	// worker handed it back, or was lost).
+	Release(lease int64, now time.Time) error
+
+	// Expire queues again the URLs whose lease deadline has passed and
+	// returns them.
+	Expire(now time.Time) ([]string, error)
+
+	// Commit makes everything changed since the last Commit durable (a
+	// group commit; the master calls it once per turn of its loop).
+	Commit() error
 
 	// Stats counts URLs by state.
 	Stats() Stats
@@ -53,16 +63,13 @@ type Frontier interface {
 type Stats struct {
 	Seen     int64 // distinct URLs ever admitted
 	Queued   int64 // waiting to be dispatched (due now or later)
-	InFlight int64 // dispatched, no result yet
+	InFlight int64 // leased, no result yet
 	Done     int64 // fetched with a 2xx or 3xx outcome
 	Failed   int64 // recorded with a 4xx, 5xx or transport error
 }
 
 // Idle reports whether nothing is queued or in flight: a batch crawl is over.
 func (s Stats) Idle() bool { return s.Queued == 0 && s.InFlight == 0 }
-
-// ErrNotInFlight is wrapped by Done and Release for a URL that is not in flight.
-var ErrNotInFlight = fmt.Errorf("url is not in flight")
 
 // Options configures a frontier. The master builds it from its settings.
 type Options struct {
@@ -71,6 +78,11 @@ type Options struct {
 	// CrawlDelayFactor scales a fetch's duration into the delay before the
 	// next request to its host: max(factor x request time, MinDelay).
 	CrawlDelayFactor float64
+	// Dir is the state directory of a durable frontier; empty keeps the
+	// state in memory (tests).
+	Dir string
+	// LeaseTimeout is how long a dispatched URL may stay without a result.
+	LeaseTimeout time.Duration
 	// Logger receives the frontier's own log events.
 	Logger zerolog.Logger
 }

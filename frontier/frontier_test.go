@@ -3,8 +3,12 @@ package frontier
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 )
@@ -79,11 +83,52 @@ func TestRegistry(t *testing.T) {
 	Register("single_host", func(Options) (Frontier, error) { return nil, nil })
 }
 
-// TestSingleHostDueOrder ports spyder's test_frontier "get_next returns only
-// due URLs, earliest first": 19 URLs, the even ones due in the past.
-func TestSingleHostDueOrder(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	f := NewSingleHost(Options{})
+func open(t testing.TB, name string, opts Options) *Durable {
+	t.Helper()
+	f, err := Open(name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f.(*Durable)
+}
+
+// redate moves the queued URL u to due, as spyder's test back-dated rows.
+func redate(t *testing.T, f *Durable, u string, due time.Time) {
+	t.Helper()
+	k := KeyOf(u)
+	rec, err := f.getRecord(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drop its queue entry and enqueue it again at the new time.
+	q := f.queues[rec.queue]
+	p := queuePrefix(q.id)
+	it, _ := f.b.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	for it.First(); it.Valid(); it.Next() {
+		if string(it.Value()) == string(k[:]) {
+			f.b.Delete(append([]byte(nil), it.Key()...), nil)
+		}
+	}
+	it.Close()
+	q.queued--
+	f.stats.Queued--
+	rec.due = due.UnixNano()
+	f.b.Set(urlKey(k), rec.encode(), nil)
+	if err := f.enqueue(k, &rec, q); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.refreshHead(q); err != nil {
+		t.Fatal(err)
+	}
+	f.updateReady(q)
+}
+
+// TestDueOrder ports spyder's test_frontier "get_next returns only due URLs,
+// earliest first": 19 URLs, the even ones due in the past.
+func TestDueOrder(t *testing.T) {
+	now := time.Now()
+	f := open(t, "single_host", Options{})
 	var urls []string
 	for i := 1; i < 20; i++ {
 		urls = append(urls, fmt.Sprintf("http://localhost/%d", i))
@@ -91,17 +136,13 @@ func TestSingleHostDueOrder(t *testing.T) {
 	if n, _ := f.Add(urls, now); n != 19 {
 		t.Fatalf("added %d", n)
 	}
-	// Re-date: even URLs were due i seconds ago, odd ones are due tomorrow.
-	for _, e := range f.queue {
-		var i int
-		fmt.Sscanf(e.url, "http://localhost/%d", &i)
+	for i := 1; i < 20; i++ {
+		due := now.Add(24 * time.Hour)
 		if i%2 == 0 {
-			e.due = now.Add(-time.Duration(i) * time.Second)
-		} else {
-			e.due = now.Add(24 * time.Hour)
+			due = now.Add(-time.Duration(i) * time.Second)
 		}
+		redate(t, f, urls[i-1], due)
 	}
-	rebuild(f)
 	var got []string
 	for i := 0; i < 9; i++ {
 		batch, err := f.Next(now, 1)
@@ -118,25 +159,17 @@ func TestSingleHostDueOrder(t *testing.T) {
 	if batch, _ := f.Next(now, 10); len(batch) != 0 {
 		t.Fatalf("not-yet-due URLs handed out: %v", batch)
 	}
-	if due := f.NextDue(now); !due.Equal(now.Add(24 * time.Hour)) {
-		t.Fatalf("NextDue = %v", due)
+	if due := f.NextDue(now); due.Sub(now) < 23*time.Hour {
+		t.Fatalf("NextDue = %v from now", due.Sub(now))
 	}
 }
 
-func rebuild(f *SingleHost) {
-	old := f.queue
-	f.queue = nil
-	for _, e := range old {
-		pushEntry(f, e)
-	}
-}
-
-// TestSingleHostPoliteness ports spyder's time-politeness test: after a
-// dispatch nothing is handed out before min_delay, and after a result not
-// before max(factor x request time, min_delay).
-func TestSingleHostPoliteness(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	f := NewSingleHost(Options{MinDelay: 2 * time.Second, CrawlDelayFactor: 4})
+// TestPoliteness ports spyder's time-politeness test: after a dispatch
+// nothing is handed out before min_delay, and after a result not before
+// max(factor x request time, min_delay).
+func TestPoliteness(t *testing.T) {
+	now := time.Now()
+	f := open(t, "single_host", Options{MinDelay: 2 * time.Second, CrawlDelayFactor: 4})
 	f.Add([]string{"http://a/1", "http://a/2", "http://a/3"}, now)
 	b, _ := f.Next(now, 10)
 	if len(b) != 1 {
@@ -146,7 +179,7 @@ func TestSingleHostPoliteness(t *testing.T) {
 		t.Fatal("dispatched before min_delay")
 	}
 	// The fetch took 1s: the next request waits 4s after the result.
-	res := &crawluri.CrawlUri{URL: b[0].URL, StatusCode: 200, ReqTime: 1}
+	res := &crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200, ReqTime: 1}
 	if _, err := f.Done(res, nil, now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -159,65 +192,167 @@ func TestSingleHostPoliteness(t *testing.T) {
 	if b4, _ := f.Next(now.Add(5*time.Second), 10); len(b4) != 1 {
 		t.Fatal("not dispatched when due")
 	}
-	// A hostile request time cannot stall the host forever.
-	g := NewSingleHost(Options{CrawlDelayFactor: 4})
+	// A hostile request time cannot stall the queue forever.
+	g := open(t, "single_host", Options{CrawlDelayFactor: 4})
 	g.Add([]string{"http://a/x"}, now)
 	b, _ = g.Next(now, 1)
-	g.Done(&crawluri.CrawlUri{URL: b[0].URL, StatusCode: 200, ReqTime: 1e300}, nil, now)
-	if d := g.nextPossible.Sub(now); d != 4*maxReqTime {
+	g.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200, ReqTime: 1e300}, nil, now)
+	if d := g.queue("*").nextAllowed.Sub(now); d != 4*maxReqTime {
 		t.Fatalf("delay %v, want capped at %v", d, 4*maxReqTime)
 	}
 }
 
-func TestSingleHostDedupDoneRelease(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	f := NewSingleHost(Options{})
+// TestMultipleHostPoliteness: one URL per host in flight, each host on its
+// own clock.
+func TestMultipleHostPoliteness(t *testing.T) {
+	now := time.Now()
+	f := open(t, "multiple_host", Options{MinDelay: time.Second})
+	f.Add([]string{"http://a/1", "http://a/2", "http://b/1", "http://b/2", "http://c/1"}, now)
+	b, _ := f.Next(now, 10)
+	hosts := map[string]bool{}
+	for _, c := range b {
+		hosts[Host(c.URL)] = true
+	}
+	if len(b) != 3 || len(hosts) != 3 {
+		t.Fatalf("first round: %v", b)
+	}
+	if more, _ := f.Next(now.Add(time.Hour), 10); len(more) != 0 {
+		t.Fatalf("a second URL of a host while one is in flight: %v", more)
+	}
+	for _, c := range b {
+		f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, nil, now)
+	}
+	if more, _ := f.Next(now.Add(999*time.Millisecond), 10); len(more) != 0 {
+		t.Fatalf("before the host's delay: %v", more)
+	}
+	if more, _ := f.Next(now.Add(time.Second), 10); len(more) != 2 {
+		t.Fatalf("after the delay: %v", more)
+	}
+}
+
+func TestLeasesDoneRelease(t *testing.T) {
+	now := time.Now()
+	f := open(t, "single_host", Options{LeaseTimeout: time.Minute})
 	f.Add([]string{"http://a/1", "http://a/1", "http://a/2"}, now)
 	if st := f.Stats(); st.Seen != 2 || st.Queued != 2 {
 		t.Fatalf("dedup: %+v", st)
 	}
 	b, _ := f.Next(now, 10)
-	if len(b) != 2 || f.Stats().InFlight != 2 {
+	if len(b) != 2 || f.Stats().InFlight != 2 || b[0].LeaseID == 0 || b[0].LeaseID == b[1].LeaseID {
 		t.Fatalf("next: %v %+v", b, f.Stats())
 	}
-	added, err := f.Done(&crawluri.CrawlUri{URL: "http://a/1", StatusCode: 200}, []string{"http://a/2", "http://a/3"}, now)
+	one, two := b[0], b[1]
+	added, err := f.Done(&crawluri.CrawlUri{URL: one.URL, LeaseID: one.LeaseID, StatusCode: 200}, []string{"http://a/2", "http://a/3"}, now)
 	if err != nil || added != 1 {
 		t.Fatalf("links: added %d, %v", added, err)
 	}
-	if _, err := f.Done(&crawluri.CrawlUri{URL: "http://a/1", StatusCode: 200}, nil, now); !errors.Is(err, ErrNotInFlight) {
-		t.Fatalf("second result: %v", err)
+	for _, bad := range []*crawluri.CrawlUri{
+		{URL: one.URL, LeaseID: one.LeaseID, StatusCode: 200}, // duplicate
+		{URL: one.URL, LeaseID: 12345, StatusCode: 200},       // forged
+		{URL: one.URL, LeaseID: two.LeaseID, StatusCode: 200}, // another URL's lease
+	} {
+		if _, err := f.Done(bad, nil, now); !errors.Is(err, ErrStaleLease) {
+			t.Fatalf("stale result %+v: %v", bad, err)
+		}
 	}
-	if err := f.Release("http://a/2", now); err != nil {
+	if err := f.Release(two.LeaseID, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Release("http://a/2", now); !errors.Is(err, ErrNotInFlight) {
+	if err := f.Release(two.LeaseID, now); !errors.Is(err, ErrStaleLease) {
 		t.Fatalf("double release: %v", err)
 	}
 	b, _ = f.Next(now, 10)
 	if len(b) != 2 {
 		t.Fatalf("released URL not handed out again: %v", b)
 	}
-	f.Done(&crawluri.CrawlUri{URL: b[0].URL, StatusCode: 404}, nil, now)
-	f.Done(&crawluri.CrawlUri{URL: b[1].URL, StatusCode: 599}, nil, now)
+	f.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 404}, nil, now)
+	// The other lease expires.
+	if urls, _ := f.Expire(now.Add(30 * time.Second)); len(urls) != 0 {
+		t.Fatal("expired early")
+	}
+	if urls, _ := f.Expire(now.Add(2 * time.Minute)); len(urls) != 1 || urls[0] != b[1].URL {
+		t.Fatalf("expired %v", urls)
+	}
+	if _, err := f.Done(&crawluri.CrawlUri{URL: b[1].URL, LeaseID: b[1].LeaseID, StatusCode: 200}, nil, now); !errors.Is(err, ErrStaleLease) {
+		t.Fatal("a late result of an expired lease was applied")
+	}
 	st := f.Stats()
-	if st.Done != 1 || st.Failed != 2 || !st.Idle() || st.Seen != 3 {
+	if st.Done != 1 || st.Failed != 1 || st.Queued != 1 || st.InFlight != 0 || st.Seen != 3 {
 		t.Fatalf("final stats %+v", st)
 	}
 }
 
-func BenchmarkSingleHostAddNextDone(b *testing.B) {
-	f := NewSingleHost(Options{})
-	now := time.Unix(1_000_000, 0)
+// TestRestartKeepsEverything closes and reopens the store: queued URLs,
+// the seen set, counters and politeness survive; URLs that were leased
+// come back queued; done URLs are never handed out again.
+func TestRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	f, err := Open("multiple_host", Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Add([]string{"http://a/1", "http://a/2", "http://b/1", "http://c/1"}, now)
+	b, _ := f.Next(now, 10) // a/1, b/1, c/1 leased
+	for _, c := range b {
+		if c.URL == "http://a/1" {
+			f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, []string{"http://d/1"}, now)
+		}
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("multiple_host", Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use by another master") {
+		t.Fatalf("second open of a state dir: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	g, err := Open("multiple_host", Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	st := g.Stats()
+	if st.Seen != 5 || st.Done != 1 || st.InFlight != 0 || st.Queued != 4 {
+		t.Fatalf("after restart: %+v", st)
+	}
+	if n, _ := g.Add([]string{"http://a/1", "http://d/1"}, now); n != 0 {
+		t.Fatal("the seen set was lost")
+	}
+	var got []string
+	for round := 0; round < 5; round++ {
+		b, _ := g.Next(time.Now().Add(time.Hour), 10)
+		for _, c := range b {
+			got = append(got, c.URL)
+			g.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, nil, time.Now())
+		}
+	}
+	sort.Strings(got)
+	if fmt.Sprint(got) != fmt.Sprint([]string{"http://a/2", "http://b/1", "http://c/1", "http://d/1"}) {
+		t.Fatalf("handed out after restart: %v (done URLs must not come back, leased ones must)", got)
+	}
+}
+
+func BenchmarkAddNextDone(b *testing.B) {
+	f := open(b, "multiple_host", Options{Dir: b.TempDir()})
+	now := time.Now()
 	urls := make([]string, 1)
 	res := &crawluri.CrawlUri{StatusCode: 200}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		urls[0] = fmt.Sprintf("http://host%d.example/page/%d.html", i%1000, i)
+		urls[0] = fmt.Sprintf("http://host%d.example/page/%d.html", i%100000, i)
 		i++
 		f.Add(urls, now)
 		batch, _ := f.Next(now, 1)
-		res.URL = batch[0].URL
-		f.Done(res, nil, now)
+		if len(batch) == 1 {
+			res.URL, res.LeaseID = batch[0].URL, batch[0].LeaseID
+			f.Done(res, nil, now)
+		}
+		if i%1000 == 0 {
+			f.Commit()
+		}
 	}
 }

@@ -33,7 +33,7 @@ func BenchmarkDispatchRoundTrip(b *testing.B) {
 }
 
 func benchRoundTrip(b *testing.B, workers, credit int, links func(string) []string) {
-	s := testSettings(b, map[string]any{"master_inflight_per_worker": fmt.Sprint(credit / workers), "zeromq_master_push_hwm": "1000"})
+	s := testSettings(b, map[string]any{"master_inflight_per_worker": fmt.Sprint(credit / workers), "zeromq_master_push_hwm": "1000", "state_dir": b.TempDir()})
 	m, err := New(Options{Settings: s, Identity: "master:bench:1", Logger: zerolog.Nop(), UntilDone: true})
 	if err != nil {
 		b.Fatal(err)

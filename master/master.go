@@ -54,14 +54,13 @@ type Master struct {
 	sinks    []Sink
 	registry *mgmt.Registry
 
-	leases    map[int64]*lease
-	nextLease int64
-	waker     *zsock.Waker
+	waker *zsock.Waker
 
 	state      state
 	drainEnd   time.Time
 	nextQuit   time.Time
 	pushFull   bool
+	unflushed  bool // results went to sinks since their last flush
 	badSeeds   int64
 	quitAcks   []string
 	stats      counters
@@ -77,12 +76,6 @@ const (
 	running state = iota
 	draining
 )
-
-type lease struct {
-	url        string
-	deadline   time.Time
-	dispatched time.Time
-}
 
 type counters struct {
 	dispatched int64
@@ -105,19 +98,19 @@ func New(opts Options) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{
-		s:         s,
-		id:        opts.Identity,
-		log:       opts.Logger,
-		opts:      opts,
-		scope:     scope,
-		registry:  mgmt.NewRegistry(s.HeartbeatTimeout()),
-		leases:    map[int64]*lease{},
-		nextLease: time.Now().UnixNano(), // distinct from any earlier master's leases
-		stats:     counters{drops: map[string]int64{}},
+		s:        s,
+		id:       opts.Identity,
+		log:      opts.Logger,
+		opts:     opts,
+		scope:    scope,
+		registry: mgmt.NewRegistry(s.HeartbeatTimeout()),
+		stats:    counters{drops: map[string]int64{}},
 	}
 	m.frontier = opts.Frontier
 	if m.frontier == nil {
 		m.frontier, err = frontier.Open(s.FrontierClass, frontier.Options{
+			Dir:              s.StateDir,
+			LeaseTimeout:     s.MasterLeaseTimeout,
 			MinDelay:         s.FrontierMinDelay,
 			CrawlDelayFactor: s.FrontierCrawlDelayFactor,
 			Logger:           opts.Logger.With().Str("component", "frontier").Logger(),
@@ -290,7 +283,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		if m.state == running {
 			if ctx.Err() != nil {
 				m.beginDrain(now, "signal")
-			} else if m.opts.UntilDone && len(m.leases) == 0 && m.frontier.Stats().Idle() {
+			} else if m.opts.UntilDone && m.frontier.Stats().Idle() {
 				m.beginDrain(now, "crawl finished (--until-done)")
 			}
 		}
@@ -307,7 +300,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 			nextReport = now.Add(m.s.MasterProgressInterval)
 		}
 		if m.state == draining {
-			if m.registry.Live() == 0 && len(m.leases) == 0 {
+			if m.registry.Live() == 0 && m.inFlight() == 0 {
 				return m.finish(true)
 			}
 			if now.After(m.drainEnd) {
@@ -321,6 +314,17 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 			return err
 		}
 
+		// Output first, then the group commit (one fsync for this turn's
+		// dispatches and results): a kill between the two repeats a line of
+		// output, never loses one.
+		if m.unflushed {
+			m.flushSinks()
+			m.unflushed = false
+		}
+		if err := m.frontier.Commit(); err != nil {
+			return fmt.Errorf("committing frontier state: %w", err)
+		}
+
 		pushEvents := zmq.State(0)
 		if m.pushFull && m.state == running {
 			pushEvents = zmq.POLLOUT
@@ -332,7 +336,6 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		if err != nil {
 			return fmt.Errorf("polling: %w", err)
 		}
-		applied := false
 		for _, p := range polled {
 			switch p.Socket {
 			case socks.sub:
@@ -340,7 +343,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 				if err != nil {
 					return err
 				}
-				applied = applied || n > 0
+				m.unflushed = m.unflushed || n > 0
 			case socks.msub:
 				m.receiveMgmt(socks.msub, socks.mpub)
 			case socks.push:
@@ -348,9 +351,6 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 			case m.waker.Socket():
 				m.waker.Drain()
 			}
-		}
-		if applied {
-			m.flushSinks()
 		}
 	}
 }
@@ -364,7 +364,7 @@ func (m *Master) pollTimeout(now time.Time, deadlines ...time.Time) time.Duratio
 		}
 	}
 	if m.state == running {
-		if due := m.frontier.NextDue(now); !due.IsZero() && due.Before(next) && m.credit() > len(m.leases) && !m.pushFull {
+		if due := m.frontier.NextDue(now); !due.IsZero() && due.Before(next) && m.credit() > m.inFlight() && !m.pushFull {
 			next = due
 		}
 	} else if m.nextQuit.Before(next) {
@@ -380,7 +380,7 @@ func (m *Master) credit() int {
 
 func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 	for !m.pushFull {
-		room := m.credit() - len(m.leases)
+		room := m.credit() - m.inFlight()
 		if room <= 0 {
 			return nil
 		}
@@ -392,14 +392,12 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 			return nil
 		}
 		for i, c := range batch {
-			m.nextLease++
-			c.LeaseID = m.nextLease
 			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
 			if err != nil || !ok {
 				// No worker can take it now: hand this and the rest of the
 				// batch back, and wait until the socket is writable.
 				for _, back := range batch[i:] {
-					if rerr := m.frontier.Release(back.URL, now); rerr != nil {
+					if rerr := m.frontier.Release(back.LeaseID, now); rerr != nil {
 						return fmt.Errorf("returning %s to the frontier: %w", back.URL, rerr)
 					}
 				}
@@ -409,7 +407,6 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 				m.pushFull = true
 				return nil
 			}
-			m.leases[c.LeaseID] = &lease{url: c.URL, deadline: now.Add(m.s.MasterLeaseTimeout), dispatched: now}
 			m.stats.dispatched++
 			m.log.Debug().Str("url", c.URL).Int64("lease", c.LeaseID).Msg("dispatched")
 		}
@@ -423,19 +420,18 @@ func (m *Master) expire(now time.Time) {
 	for _, w := range m.registry.Expire(now) {
 		m.log.Warn().Str("worker", w.ID).Time("last_seen", w.LastSeen).Msg("worker lost: no heartbeat")
 	}
-	for id, l := range m.leases {
-		if now.Before(l.deadline) {
-			continue
-		}
-		delete(m.leases, id)
-		m.stats.expired++
-		if err := m.frontier.Release(l.url, now); err != nil {
-			m.log.Error().Err(err).Str("url", l.url).Int64("lease", id).Msg("releasing an expired lease failed")
-			continue
-		}
-		m.log.Warn().Str("url", l.url).Int64("lease", id).Dur("age", now.Sub(l.dispatched)).Msg("lease expired; URL queued again")
+	urls, err := m.frontier.Expire(now)
+	if err != nil {
+		m.log.Error().Err(err).Msg("re-queueing expired leases failed")
+	}
+	m.stats.expired += int64(len(urls))
+	for _, u := range urls {
+		m.log.Warn().Str("url", u).Dur("lease_timeout", m.s.MasterLeaseTimeout).Msg("lease expired; URL queued again")
 	}
 }
+
+// inFlight is the number of outstanding leases.
+func (m *Master) inFlight() int { return int(m.frontier.Stats().InFlight) }
 
 func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 	applied := 0
@@ -462,41 +458,34 @@ func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 // apply records one result. It is idempotent: a result whose lease is not
 // outstanding (late, duplicate, forged) changes nothing.
 func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
-	l := m.leases[c.LeaseID]
-	if l == nil {
-		m.drop("stale_result", fmt.Errorf("lease %d of %s is not outstanding", c.LeaseID, c.URL))
-		return false
-	}
-	if l.url != c.URL {
-		m.drop("lease_mismatch", fmt.Errorf("lease %d is for %s, result is for %s", c.LeaseID, l.url, c.URL))
-		return false
-	}
-	delete(m.leases, c.LeaseID)
-	m.stats.results++
-
 	if c.StatusCode == 0 {
 		// Handed back unfetched by a worker that is shutting down.
-		m.stats.returned++
-		if err := m.frontier.Release(c.URL, now); err != nil {
-			m.log.Error().Err(err).Str("url", c.URL).Msg("re-queueing a handed-back URL failed")
+		if err := m.frontier.Release(c.LeaseID, now); err != nil {
+			m.staleOrFail(c, err)
+			return false
 		}
+		m.stats.results++
+		m.stats.returned++
 		return true
 	}
 	class := int(c.StatusCode) / 100
 	if class < 1 || class > 5 {
 		class = 0
 	}
-	m.stats.byClass[class]++
-
 	var links []string
+	var outOfScope, invalid int64
 	if class == 2 || class == 3 {
-		links = m.admissible(c.ExtractedURLs())
+		links, outOfScope, invalid = m.admissible(c.ExtractedURLs())
 	}
 	added, err := m.frontier.Done(c, links, now)
 	if err != nil {
-		m.log.Error().Err(err).Str("url", c.URL).Msg("frontier rejected a result")
-		c.StatusCode, c.Error = crawluri.StatusMasterException, err.Error()
+		m.staleOrFail(c, err)
+		return false
 	}
+	m.stats.linksOut += outOfScope
+	m.stats.linksBad += invalid
+	m.stats.results++
+	m.stats.byClass[class]++
 	m.stats.linksNew += int64(added)
 	m.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Str("worker", c.WorkerID).
 		Int("links", len(links)).Int("new", added).Msg("result")
@@ -504,22 +493,33 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	return true
 }
 
-// admissible normalizes links and keeps those in scope.
-func (m *Master) admissible(raw []string) []string {
-	out := make([]string, 0, len(raw))
+// staleOrFail counts a result the frontier would not apply: a stale lease
+// is a dropped message; anything else is a failure of the store, logged.
+func (m *Master) staleOrFail(c *crawluri.CrawlUri, err error) {
+	if errors.Is(err, frontier.ErrStaleLease) {
+		m.drop("stale_result", err)
+		return
+	}
+	m.log.Error().Err(err).Str("url", c.URL).Int64("lease", c.LeaseID).Msg("frontier could not apply a result")
+}
+
+// admissible normalizes links and keeps those in scope; it also counts
+// the ones it left out.
+func (m *Master) admissible(raw []string) (links []string, outOfScope, invalid int64) {
+	links = make([]string, 0, len(raw))
 	for _, r := range raw {
 		u, err := frontier.Normalize(r)
 		if err != nil {
-			m.stats.linksBad++
+			invalid++
 			continue
 		}
 		if !m.scope.Allows(u) {
-			m.stats.linksOut++
+			outOfScope++
 			continue
 		}
-		out = append(out, u)
+		links = append(links, u)
 	}
-	return out
+	return links, outOfScope, invalid
 }
 
 func (m *Master) toSinks(c *crawluri.CrawlUri) {
@@ -619,12 +619,16 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 	m.drainEnd = now.Add(m.s.MasterShutdownGrace)
 	m.nextQuit = now
 	m.log.Info().Str("event", "SPYDER:MASTER_SHUTDOWN_REQUESTED").Str("reason", reason).
-		Int("workers", m.registry.Live()).Int("in_flight", len(m.leases)).Dur("grace", m.s.MasterShutdownGrace).
+		Int("workers", m.registry.Live()).Int("in_flight", m.inFlight()).Dur("grace", m.s.MasterShutdownGrace).
 		Msg("shutting down: dispatch stopped, workers told to quit")
 }
 
 func (m *Master) finish(clean bool) error {
 	m.flushSinks()
+	if err := m.frontier.Commit(); err != nil {
+		m.log.Error().Err(err).Msg("committing frontier state at shutdown failed")
+		clean = false
+	}
 	fs := m.frontier.Stats()
 	var waiting []string
 	for _, w := range m.registry.Workers() {
@@ -635,14 +639,14 @@ func (m *Master) finish(clean bool) error {
 	m.log.Info().Str("event", "SPYDER:MASTER_DOWN").Bool("clean", clean).
 		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
-		Int("in_flight", len(m.leases)).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).
+		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).
 		Int64("bad_seeds", m.badSeeds).Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")
 	if !clean {
 		return fmt.Errorf("%w: %d worker(s) did not acknowledge quit %v, %d URL(s) still in flight after %v",
-			ErrUncleanShutdown, len(waiting), waiting, len(m.leases), m.s.MasterShutdownGrace)
+			ErrUncleanShutdown, len(waiting), waiting, m.inFlight(), m.s.MasterShutdownGrace)
 	}
 	return nil
 }
@@ -659,7 +663,7 @@ func (m *Master) report(now time.Time) {
 	for _, n := range m.stats.drops {
 		drops += n
 	}
-	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int("in_flight", len(m.leases)).
+	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int("in_flight", m.inFlight()).
 		Int64("done", fs.Done).Int64("errors", fs.Failed).Float64("pages_per_s", float64(int(rate*10))/10).
 		Int("workers", m.registry.Live()).Int64("dropped", drops).Msg("progress")
 }

@@ -149,6 +149,7 @@ func testSettings(t testing.TB, extra map[string]any) *settings.Settings {
 		"zeromq_mgmt_master": eps[2], "zeromq_mgmt_worker": eps[3],
 		"frontier_min_delay": "0", "frontier_crawl_delay_factor": "0",
 		"master_callback": "", "master_progress_interval": "0", "heartbeat_interval": "0.1",
+		"state_dir": "", // in memory
 	}
 	for k, v := range extra {
 		flags[k] = v

@@ -36,7 +36,9 @@ go build -o bin/demosite ./cmd/demosite
 
 # 3. Serve the demo site and crawl it.
 out=demo-out
-rm -f "$out"/pages.jsonl "$out"/*.log
+# A fresh crawl each time: the master resumes whatever its state directory
+# holds, so the previous demo's state goes.
+rm -rf "$out"/pages.jsonl "$out"/*.log "$out"/state
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -54,6 +56,7 @@ echo "http://$site/" > "$out/seeds.txt"
 # Console logs on the terminal, JSON in the files. A 0.2 s politeness delay
 # keeps the demo quick; the default (frontier_min_delay) is 5 s.
 export SPYDER_FRONTIER_MIN_DELAY=0.2
+export SPYDER_STATE_DIR="$out/state"
 log "starting two workers (logs in $out/worker-1.log, $out/worker-2.log)"
 for i in 1 2; do
   bin/spyder worker 2>"$out/worker-$i.log" &

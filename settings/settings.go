@@ -43,7 +43,8 @@ type Settings struct {
 	MasterCallback           string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
 	SeedsFile                string        `koanf:"seeds_file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
 	OutputJSONL              string        `koanf:"output_jsonl" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
-	FrontierClass            string        `koanf:"frontier_class" doc:"frontier implementation (registered name)"`
+	FrontierClass            string        `koanf:"frontier_class" doc:"frontier implementation (registered name): single_host or multiple_host"`
+	StateDir                 string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
 	FrontierMinDelay         time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
 	FrontierCrawlDelayFactor float64       `koanf:"frontier_crawl_delay_factor" doc:"after a fetch, wait max(factor x request time, frontier_min_delay)"`
 	MasterInflightPerWorker  int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`
@@ -97,6 +98,7 @@ func Defaults() Settings {
 
 		MasterCallback:           "seedfile",
 		FrontierClass:            "single_host",
+		StateDir:                 "spyder-state",
 		FrontierMinDelay:         5 * time.Second,
 		FrontierCrawlDelayFactor: 4,
 		MasterInflightPerWorker:  20,

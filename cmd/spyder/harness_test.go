@@ -67,6 +67,7 @@ func newCluster(t *testing.T, extra ...string) *cluster {
 		"SPYDER_MASTER_PROGRESS_INTERVAL=1",
 		"SPYDER_REQUEST_TIMEOUT=5",
 		"SPYDER_MASTER_LEASE_TIMEOUT=10",
+		"SPYDER_STATE_DIR="+t.TempDir(),
 	)
 	c.env = append(c.env, extra...)
 	return c

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"math/rand"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/internal/testsite"
+)
+
+// TestMasterKill9LosesNothing kills the master with SIGKILL at random
+// moments, ten times, restarting it on the same state directory each time,
+// while two workers keep running. At the end every reachable page has been
+// fetched, no page more often than once plus the re-dispatches of what was
+// in flight at a kill, and the JSONL output lists every page.
+func TestMasterKill9LosesNothing(t *testing.T) {
+	site, err := testsite.Start(testsite.Options{
+		IPs:       []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"},
+		OffsiteIP: "127.0.0.9",
+		Pages:     500,
+		Delay:     5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	expected := site.Expected()
+	if len(expected) < 2000 {
+		t.Fatalf("site too small: %d", len(expected))
+	}
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	const perWorker = 10
+	c := newCluster(t, "SPYDER_MASTER_INFLIGHT_PER_WORKER=10", "SPYDER_MAX_CLIENTS=5")
+	w1 := start(t, "worker1", c.env, "worker")
+	w2 := start(t, "worker2", c.env, "worker")
+
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const kills = 10
+	for i := 0; i < kills; i++ {
+		m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+		m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+		time.Sleep(time.Duration(100+rng.Intn(500)) * time.Millisecond)
+		select {
+		case <-m.done:
+			t.Fatalf("the crawl ended after %d kills; the site is too small for the test", i)
+		default:
+		}
+		m.signal(syscall.SIGKILL)
+		m.wait(t, 10*time.Second)
+	}
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	waitClean(t, m, w1, w2)
+
+	counts := site.Counts()
+	extra := 0
+	for _, u := range expected {
+		switch n := counts[u]; {
+		case n == 0:
+			t.Errorf("never fetched: %s", u)
+		case n > 1:
+			extra += n - 1
+		}
+	}
+	if len(counts) != len(expected) {
+		t.Errorf("%d distinct URLs fetched, %d expected", len(counts), len(expected))
+	}
+	// What was in flight at a kill is fetched again: the leases of the last
+	// commit (at most the credit, workers x master_inflight_per_worker) and
+	// the URLs dispatched in the turn the kill cut short, before their
+	// group commit (at most the credit again).
+	if limit := kills * 2 * (2 * perWorker); extra > limit {
+		t.Errorf("%d repeated fetches, more than the %d URLs that can have been in flight at the kills", extra, limit)
+	}
+	listed := map[string]bool{}
+	for _, r := range readJSONL(t, out) {
+		listed[r["url"].(string)] = true
+	}
+	for _, u := range expected {
+		if !listed[u] {
+			t.Errorf("not in the JSONL output: %s", u)
+		}
+	}
+	t.Logf("%d URLs, %d kills, %d repeated fetches", len(expected), kills, extra)
+}
