@@ -652,18 +652,18 @@ func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
 }
 
 // Expire implements Frontier.
-func (f *Durable) Expire(now time.Time) ([]string, error) {
-	var urls []string
+func (f *Durable) Expire(now time.Time) ([]Expired, error) {
+	var out []Expired
 	for id, l := range f.leases {
 		if now.Before(l.deadline) {
 			continue
 		}
 		if err := f.requeue(id, l, now); err != nil {
-			return urls, err
+			return out, err
 		}
-		urls = append(urls, l.url)
+		out = append(out, Expired{Lease: id, URL: l.url})
 	}
-	return urls, nil
+	return out, nil
 }
 
 // Stats implements Frontier.

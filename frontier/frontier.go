@@ -46,7 +46,7 @@ type Frontier interface {
 
 	// Expire queues again the URLs whose lease deadline has passed and
 	// returns them.
-	Expire(now time.Time) ([]string, error)
+	Expire(now time.Time) ([]Expired, error)
 
 	// Commit makes everything changed since the last Commit durable (a
 	// group commit; the master calls it once per turn of its loop).
@@ -66,6 +66,12 @@ type Stats struct {
 	InFlight int64 // leased, no result yet
 	Done     int64 // fetched with a 2xx or 3xx outcome
 	Failed   int64 // recorded with a 4xx, 5xx or transport error
+}
+
+// Expired is a lease that ran out, its URL queued again.
+type Expired struct {
+	Lease int64
+	URL   string
 }
 
 // Idle reports whether nothing is queued or in flight: a batch crawl is over.

@@ -270,7 +270,7 @@ func TestLeasesDoneRelease(t *testing.T) {
 	if urls, _ := f.Expire(now.Add(30 * time.Second)); len(urls) != 0 {
 		t.Fatal("expired early")
 	}
-	if urls, _ := f.Expire(now.Add(2 * time.Minute)); len(urls) != 1 || urls[0] != b[1].URL {
+	if urls, _ := f.Expire(now.Add(2 * time.Minute)); len(urls) != 1 || urls[0].URL != b[1].URL || urls[0].Lease != b[1].LeaseID {
 		t.Fatalf("expired %v", urls)
 	}
 	if _, err := f.Done(&crawluri.CrawlUri{URL: b[1].URL, LeaseID: b[1].LeaseID, StatusCode: 200}, nil, now); !errors.Is(err, ErrStaleLease) {

@@ -55,6 +55,9 @@ type Master struct {
 	registry *mgmt.Registry
 
 	waker *zsock.Waker
+	// outstanding are the leases handed out by this master, with the
+	// worker that reported holding each (empty until a heartbeat does).
+	outstanding map[int64]*outstandingLease
 
 	state      state
 	drainEnd   time.Time
@@ -77,11 +80,17 @@ const (
 	draining
 )
 
+type outstandingLease struct {
+	at     time.Time
+	worker string
+}
+
 type counters struct {
 	dispatched int64
 	results    int64
 	byClass    [6]int64 // index status/100 for 1xx..5xx; 0 for anything else
 	returned   int64
+	released   int64 // leases of lost workers queued again
 	expired    int64
 	linksNew   int64
 	sinkErrors int64
@@ -98,13 +107,14 @@ func New(opts Options) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{
-		s:        s,
-		id:       opts.Identity,
-		log:      opts.Logger,
-		opts:     opts,
-		scope:    scope,
-		registry: mgmt.NewRegistry(s.HeartbeatTimeout()),
-		stats:    counters{drops: map[string]int64{}},
+		s:           s,
+		id:          opts.Identity,
+		log:         opts.Logger,
+		opts:        opts,
+		scope:       scope,
+		registry:    mgmt.NewRegistry(s.HeartbeatTimeout()),
+		stats:       counters{drops: map[string]int64{}},
+		outstanding: map[int64]*outstandingLease{},
 	}
 	m.frontier = opts.Frontier
 	if m.frontier == nil {
@@ -397,6 +407,7 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 				// No worker can take it now: hand this and the rest of the
 				// batch back, and wait until the socket is writable.
 				for _, back := range batch[i:] {
+					delete(m.outstanding, back.LeaseID)
 					if rerr := m.frontier.Release(back.LeaseID, now); rerr != nil {
 						return fmt.Errorf("returning %s to the frontier: %w", back.URL, rerr)
 					}
@@ -408,6 +419,7 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 				return nil
 			}
 			m.stats.dispatched++
+			m.outstanding[c.LeaseID] = &outstandingLease{at: now}
 			m.log.Debug().Str("url", c.URL).Int64("lease", c.LeaseID).Msg("dispatched")
 		}
 	}
@@ -418,16 +430,43 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 // in the queue.
 func (m *Master) expire(now time.Time) {
 	for _, w := range m.registry.Expire(now) {
-		m.log.Warn().Str("worker", w.ID).Time("last_seen", w.LastSeen).Msg("worker lost: no heartbeat")
+		n := m.releaseLost(w.ID, now)
+		m.log.Warn().Str("event", "worker.lost").Str("worker", w.ID).Time("last_seen", w.LastSeen).
+			Int("released", n).Msg("worker lost: no heartbeat; its URLs are queued again")
 	}
-	urls, err := m.frontier.Expire(now)
+	expired, err := m.frontier.Expire(now)
 	if err != nil {
 		m.log.Error().Err(err).Msg("re-queueing expired leases failed")
 	}
-	m.stats.expired += int64(len(urls))
-	for _, u := range urls {
-		m.log.Warn().Str("url", u).Dur("lease_timeout", m.s.MasterLeaseTimeout).Msg("lease expired; URL queued again")
+	m.stats.expired += int64(len(expired))
+	for _, e := range expired {
+		delete(m.outstanding, e.Lease)
+		m.log.Warn().Str("url", e.URL).Int64("lease", e.Lease).Dur("lease_timeout", m.s.MasterLeaseTimeout).Msg("lease expired; URL queued again")
 	}
+}
+
+// releaseLost queues again, at once, the URLs a lost worker reported
+// holding, and those that no worker ever reported although they left more
+// than two heartbeats ago: they died in the lost worker's pipes. (A URL a
+// live worker still holds unreported is fetched twice at worst; its first
+// result is then stale.)
+func (m *Master) releaseLost(worker string, now time.Time) int {
+	n := 0
+	for id, o := range m.outstanding {
+		if o.worker != worker && (o.worker != "" || now.Sub(o.at) < 2*m.s.HeartbeatInterval) {
+			continue
+		}
+		delete(m.outstanding, id)
+		if err := m.frontier.Release(id, now); err != nil {
+			if !errors.Is(err, frontier.ErrStaleLease) {
+				m.log.Error().Err(err).Int64("lease", id).Msg("releasing a lost worker's lease failed")
+			}
+			continue
+		}
+		m.stats.released++
+		n++
+	}
+	return n
 }
 
 // inFlight is the number of outstanding leases.
@@ -464,6 +503,7 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 			m.staleOrFail(c, err)
 			return false
 		}
+		delete(m.outstanding, c.LeaseID)
 		m.stats.results++
 		m.stats.returned++
 		return true
@@ -482,6 +522,7 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 		m.staleOrFail(c, err)
 		return false
 	}
+	delete(m.outstanding, c.LeaseID)
 	m.stats.linksOut += outOfScope
 	m.stats.linksBad += invalid
 	m.stats.results++
@@ -591,6 +632,11 @@ func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 			if w.State == mgmt.Gone {
 				continue
 			}
+			for _, id := range a.Leases {
+				if o := m.outstanding[id]; o != nil {
+					o.worker = w.ID
+				}
+			}
 			if activated {
 				m.log.Info().Str("worker", w.ID).Int("max_clients", w.MaxClients).Int("live", m.registry.Live()).Msg("worker registered")
 			}
@@ -639,7 +685,7 @@ func (m *Master) finish(clean bool) error {
 	m.log.Info().Str("event", "SPYDER:MASTER_DOWN").Bool("clean", clean).
 		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
-		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).
+		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).
 		Int64("bad_seeds", m.badSeeds).Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).

@@ -143,4 +143,7 @@ type Announce struct {
 	InFlight   int   `json:"inflight"`
 	Done       int64 `json:"done"`
 	Errors     int64 `json:"errors"`
+	// Leases the worker holds: received and not yet answered (waiting or
+	// being fetched). When the worker is lost the master releases them at once.
+	Leases []int64 `json:"leases,omitempty"`
 }

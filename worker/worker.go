@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +66,16 @@ type Worker struct {
 	// connects its PULL socket nor announces itself.
 	dataReady bool
 	pending   [][][]byte // results the XPUB could not take yet (high-water mark)
+	// backlog holds URLs received but not started. The worker reads its
+	// PULL socket eagerly (up to maxBacklog) so that every URL that reached
+	// it is in held and reported in heartbeats: when it dies, the master
+	// releases exactly those at once instead of waiting for their leases.
+	backlog []*job
+	held    map[int64]struct{}
 }
+
+// maxBacklog bounds the URLs a worker holds, running or waiting.
+func (w *Worker) maxBacklog() int { return 4 * w.s.MaxClients }
 
 type job struct {
 	master   string
@@ -100,6 +110,7 @@ func New(opts Options) (*Worker, error) {
 		jobs:    make(chan *job, s.MaxClients),
 		results: make(chan *job, s.MaxClients),
 		dropped: map[string]int64{},
+		held:    map[int64]struct{}{},
 	}, nil
 }
 
@@ -245,6 +256,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 			nextBeat = now.Add(interval)
 		}
 		if w.draining {
+			w.startJobs(socks.pub) // hands the backlog back
 			if w.running == 0 && len(w.pending) == 0 {
 				w.sendMgmt(socks.mpub, mgmt.New(mgmt.TopicWorker, w.id, mgmt.VerbQuitAck, nil))
 				w.log.Info().Str("event", "SPYDER:WORKER_DOWN").Str("worker", w.id).Int64("done", w.done).
@@ -269,7 +281,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 
 		// Take URLs only while a fetch slot is free; the rest wait in zmq.
 		events := zmq.State(0)
-		if w.dataReady && (w.running < w.s.MaxClients || w.draining) {
+		if w.dataReady && (w.running+len(w.backlog) < w.maxBacklog() || w.draining) {
 			events = zmq.POLLIN
 		}
 		if _, err := poller.Update(pullID, events); err != nil {
@@ -309,6 +321,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 		if err := w.publishResults(socks.pub); err != nil {
 			return err
 		}
+		w.startJobs(socks.pub)
 	}
 }
 
@@ -340,7 +353,7 @@ func (w *Worker) subscriptions(socks *sockets) error {
 // receiveWork takes URLs off the PULL socket while fetch slots are free. When
 // draining, whatever arrives is handed straight back unfetched.
 func (w *Worker) receiveWork(socks *sockets) error {
-	for w.draining || w.running < w.s.MaxClients {
+	for w.draining || w.running+len(w.backlog) < w.maxBacklog() {
 		frames, err := zsock.TryRecv(socks.pull)
 		if err != nil {
 			return fmt.Errorf("receiving work: %w", err)
@@ -357,14 +370,34 @@ func (w *Worker) receiveWork(socks *sockets) error {
 			w.handBack(socks.pub, msg)
 			continue
 		}
-		w.running++
-		w.jobs <- &job{master: msg.Identity, curi: msg.Curi, received: time.Now()}
+		w.held[msg.Curi.LeaseID] = struct{}{}
+		w.backlog = append(w.backlog, &job{master: msg.Identity, curi: msg.Curi, received: time.Now()})
 	}
 	return nil
 }
 
+// startJobs hands waiting URLs to free fetch slots, oldest first; when
+// draining, it hands them back to the master instead.
+func (w *Worker) startJobs(pub *zmq.Socket) {
+	if w.draining {
+		for _, j := range w.backlog {
+			w.handBack(pub, crawluri.DataMessage{Identity: j.master, Curi: j.curi})
+		}
+		w.backlog = nil
+		return
+	}
+	for w.running < w.s.MaxClients && len(w.backlog) > 0 {
+		j := w.backlog[0]
+		w.backlog[0] = nil
+		w.backlog = w.backlog[1:]
+		w.running++
+		w.jobs <- j
+	}
+}
+
 // handBack returns a URL unfetched (status 0) so the master queues it again.
 func (w *Worker) handBack(pub *zmq.Socket, msg crawluri.DataMessage) {
+	delete(w.held, msg.Curi.LeaseID)
 	c := &crawluri.CrawlUri{URL: msg.Curi.URL, LeaseID: msg.Curi.LeaseID, WorkerID: w.id}
 	if err := w.send(pub, crawluri.DataMessage{Identity: msg.Identity, Curi: c}); err != nil {
 		w.log.Warn().Err(err).Str("url", c.URL).Msg("handing back a URL failed; its lease will expire")
@@ -403,6 +436,7 @@ func (w *Worker) publishResults(pub *zmq.Socket) error {
 				w.handBack(pub, crawluri.DataMessage{Identity: j.master, Curi: c})
 				continue
 			}
+			delete(w.held, c.LeaseID)
 			if c.StatusCode == crawluri.StatusWorkerException {
 				w.log.Warn().Str("url", c.URL).Str("error", c.Error).Msg("processing failed")
 			}
@@ -457,7 +491,13 @@ func (w *Worker) heartbeat(mpub *zmq.Socket, now time.Time) {
 	if !w.dataReady {
 		return // not announcing before results can reach the master
 	}
-	body := mgmt.Announce{Protocol: mgmt.ProtocolVersion, MaxClients: w.s.MaxClients, InFlight: w.running, Done: w.done, Errors: w.errors}
+	leases := make([]int64, 0, len(w.held))
+	for id := range w.held {
+		leases = append(leases, id)
+	}
+	slices.Sort(leases)
+	body := mgmt.Announce{Protocol: mgmt.ProtocolVersion, MaxClients: w.s.MaxClients, InFlight: w.running + len(w.backlog),
+		Done: w.done, Errors: w.errors, Leases: leases}
 	verb := mgmt.VerbHeartbeat
 	if !w.acked {
 		verb = mgmt.VerbAvail

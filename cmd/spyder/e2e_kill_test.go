@@ -86,3 +86,57 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 	}
 	t.Logf("%d URLs, %d kills, %d repeated fetches", len(expected), kills, extra)
 }
+
+// TestWorkerKill9IsRecoveredByHeartbeats kills one of three workers with
+// SIGKILL mid-crawl. Leases last a minute, so only the heartbeat path can
+// bring its URLs back quickly: the master must declare it lost and queue
+// its URLs again within 3 s, and the crawl completes with nothing missing.
+func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
+	site := startSite(t, 150, 50*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t, "SPYDER_HEARTBEAT_INTERVAL=0.5", "SPYDER_MASTER_LEASE_TIMEOUT=60", "SPYDER_REQUEST_TIMEOUT=10", "SPYDER_MAX_CLIENTS=4")
+	var workers []*proc
+	for _, name := range []string{"worker1", "worker2", "worker3"} {
+		w := start(t, name, c.env, "worker")
+		w.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+		workers = append(workers, w)
+	}
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "mid-crawl", 30*time.Second, func(r map[string]any) bool {
+		done, _ := r["done"].(float64)
+		return r["event"] == "progress" && done >= 40 && r["workers"] == float64(3)
+	})
+	killed := time.Now()
+	workers[0].signal(syscall.SIGKILL)
+	workers[0].wait(t, 5*time.Second)
+	lost := m.waitFor(t, "worker.lost", 10*time.Second, event("worker.lost"))
+	at, err := time.Parse(time.RFC3339, lost["time"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := at.Sub(killed.Truncate(time.Second)); took > 4*time.Second { // log times have whole seconds
+		t.Errorf("worker declared lost %v after the kill", took)
+	}
+	if n, _ := lost["released"].(float64); n < 1 {
+		t.Errorf("no URLs released from the killed worker: %v", lost)
+	}
+	t.Logf("lost record: released %v, %v after the kill", lost["released"], at.Sub(killed.Truncate(time.Second)))
+	waitClean(t, m, workers[1:]...)
+	if time.Since(killed) > 50*time.Second {
+		t.Fatalf("the crawl needed %v after the kill: URLs waited for their leases", time.Since(killed))
+	}
+	// Everything was fetched; pages the killed worker had in flight may
+	// have been fetched twice.
+	counts := site.Counts()
+	for _, u := range site.Expected() {
+		if counts[u] == 0 {
+			t.Errorf("never fetched: %s", u)
+		}
+	}
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 || down[0]["expired"].(float64) != 0 {
+		t.Fatalf("URLs had to wait for their lease: %v", down)
+	}
+}
