@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,10 +45,11 @@ const (
 
 // URL states in urlRecord.
 const (
-	stateQueued byte = iota
-	stateInFlight
-	stateDone
-	stateFailed
+	stateQueued    byte = iota // waiting for its first fetch, or for a retry
+	stateInFlight              // leased to a worker
+	stateDone                  // fetched (2xx, 3xx) and not to be revisited
+	stateFailed                // 4xx, or 5xx/transport errors beyond the retries
+	stateScheduled             // fetched, queued again for a revisit
 )
 
 // ErrStaleLease is wrapped by Done and Release for a lease that is not
@@ -129,40 +132,58 @@ type leaseState struct {
 
 type urlRecord struct {
 	state    byte
-	attempts byte
-	priority int16
-	status   int16
-	due      int64 // unix ns, while queued
+	attempts byte  // fetches that failed in a row (retries so far)
+	level    byte  // revisit level: interval = crawl delta x level
+	priority int16 // queue order among URLs due at the same time
+	status   int16 // last status
+	due      int64 // unix ns, while queued or scheduled
 	lease    int64 // while in flight
 	queue    uint64
 	url      string
+	etag     string // validators of the last 2xx, for conditional GET
+	lastMod  string
 }
 
 func (r *urlRecord) encode() []byte {
-	b := make([]byte, 0, 40+len(r.url))
-	b = append(b, 1, r.state, r.attempts)
+	b := make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod))
+	b = append(b, 1, r.state, r.attempts, r.level)
 	b = binary.BigEndian.AppendUint16(b, uint16(r.priority))
 	b = binary.BigEndian.AppendUint16(b, uint16(r.status))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.due))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.lease))
 	b = binary.BigEndian.AppendUint64(b, r.queue)
-	return append(b, r.url...)
+	for _, str := range []string{r.url, r.etag, r.lastMod} {
+		b = binary.AppendUvarint(b, uint64(len(str)))
+		b = append(b, str...)
+	}
+	return b
 }
 
 func decodeURLRecord(b []byte) (urlRecord, error) {
-	if len(b) < 31 || b[0] != 1 {
-		return urlRecord{}, fmt.Errorf("frontier store: corrupt url record (%d bytes)", len(b))
+	bad := fmt.Errorf("frontier store: corrupt url record (%d bytes)", len(b))
+	if len(b) < 32 || b[0] != 1 {
+		return urlRecord{}, bad
 	}
-	return urlRecord{
+	r := urlRecord{
 		state:    b[1],
 		attempts: b[2],
-		priority: int16(binary.BigEndian.Uint16(b[3:])),
-		status:   int16(binary.BigEndian.Uint16(b[5:])),
-		due:      int64(binary.BigEndian.Uint64(b[7:])),
-		lease:    int64(binary.BigEndian.Uint64(b[15:])),
-		queue:    binary.BigEndian.Uint64(b[23:]),
-		url:      string(b[31:]),
-	}, nil
+		level:    b[3],
+		priority: int16(binary.BigEndian.Uint16(b[4:])),
+		status:   int16(binary.BigEndian.Uint16(b[6:])),
+		due:      int64(binary.BigEndian.Uint64(b[8:])),
+		lease:    int64(binary.BigEndian.Uint64(b[16:])),
+		queue:    binary.BigEndian.Uint64(b[24:]),
+	}
+	rest := b[32:]
+	for _, dst := range []*string{&r.url, &r.etag, &r.lastMod} {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return urlRecord{}, bad
+		}
+		*dst = string(rest[w : w+int(n)])
+		rest = rest[w+int(n):]
+	}
+	return r, nil
 }
 
 func urlKey(k Key) []byte { return append([]byte{pfxURL}, k[:]...) }
@@ -333,18 +354,18 @@ func (f *Durable) loadMeta() error {
 		return err
 	}
 	defer closer.Close()
-	if len(v) != 8*6 {
+	if len(v) != 8*8 {
 		return fmt.Errorf("frontier store: corrupt meta record")
 	}
 	r := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[8*i:])) }
-	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3)}
+	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3), Scheduled: r(6), Retried: r(7)}
 	f.seq, f.nextLease = uint64(r(4)), r(5)
 	return nil
 }
 
 func (f *Durable) writeMeta() error {
-	v := make([]byte, 0, 48)
-	for _, n := range []int64{f.stats.Seen, f.stats.Queued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease} {
+	v := make([]byte, 0, 64)
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled, f.stats.Retried} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return f.b.Set(metaKey("state"), v, nil)
@@ -407,7 +428,11 @@ func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 		q.headDue = due
 	}
 	q.queued++
-	f.stats.Queued++
+	if rec.state == stateScheduled {
+		f.stats.Scheduled++
+	} else {
+		f.stats.Queued++
+	}
 	return nil
 }
 
@@ -509,11 +534,14 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
 	}
 	q.queued--
-	f.stats.Queued--
-
 	rec, err := f.getRecord(k)
 	if err != nil {
 		return nil, fmt.Errorf("frontier store: queued URL without record: %w", err)
+	}
+	if rec.state == stateScheduled {
+		f.stats.Scheduled--
+	} else {
+		f.stats.Queued--
 	}
 	f.nextLease++
 	id := f.nextLease
@@ -537,7 +565,18 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 	if err := f.writeQueue(q); err != nil {
 		return nil, err
 	}
-	return &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: rec.priority, LeaseID: id}, nil
+	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
+	if rec.etag != "" || rec.lastMod != "" {
+		// spyder's header names; the worker turns them into a conditional GET.
+		c.ReqHeader = map[string]string{}
+		if rec.etag != "" {
+			c.ReqHeader["Etag"] = rec.etag
+		}
+		if rec.lastMod != "" {
+			c.ReqHeader["Last-Modified"] = rec.lastMod
+		}
+	}
+	return c, nil
 }
 
 // NextDue implements Frontier.
@@ -577,8 +616,17 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	return q, nil
 }
 
-// Done implements Frontier: 2xx and 3xx count as done, everything else as
-// failed; the queue's politeness clock moves by the fetch's duration.
+// Done implements Frontier. The status decides what happens to the URL:
+//
+//   - 2xx: done; its validators are kept; revisited after CrawlDelta (level 1).
+//   - 304: done, unchanged; revisited after CrawlDelta x (level+1), capped.
+//   - other 3xx: done (the Location is among the links); no revisit.
+//   - 429, 5xx, transport errors (599), worker failures (810), unknown codes:
+//     retried after RetryBackoff x 2^(attempt-1) up to MaxRetries times,
+//     then failed; 429 and 503 with Retry-After also hold the whole host.
+//   - other 4xx: failed.
+//
+// The queue's politeness clock moves by the fetch's duration either way.
 func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int, error) {
 	l, err := f.lease(res.LeaseID, res.URL)
 	if err != nil {
@@ -593,27 +641,93 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		return 0, err
 	}
 	rec.lease, rec.status = 0, res.StatusCode
-	if rec.attempts < 255 {
-		rec.attempts++
+	if next := now.Add(politeDelay(f.opts, res.ReqTime)); next.After(q.nextAllowed) {
+		q.nextAllowed = next
 	}
-	if res.StatusCode >= 200 && res.StatusCode < 400 {
+	status := res.StatusCode
+	retryAfter := time.Duration(0)
+	if status == 429 || status == 503 {
+		retryAfter = parseRetryAfter(headerValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
+		if hold := now.Add(retryAfter); hold.After(q.nextAllowed) {
+			q.nextAllowed = hold
+		}
+	}
+	switch {
+	case status >= 200 && status < 300, status == 304:
+		rec.attempts = 0
+		if status == 304 {
+			rec.level = byte(min(int(max(rec.level, 1))+1, max(f.opts.NumPriorities, 1)))
+		} else {
+			rec.level = 1
+			rec.etag = headerValue(res.RepHeader, "Etag")
+			rec.lastMod = headerValue(res.RepHeader, "Last-Modified")
+		}
+		f.stats.Done++
+		if f.opts.CrawlDelta > 0 {
+			rec.state = stateScheduled
+			rec.due = now.Add(f.opts.CrawlDelta * time.Duration(rec.level)).UnixNano()
+		} else {
+			rec.state = stateDone
+		}
+	case status >= 300 && status < 400:
 		rec.state = stateDone
 		f.stats.Done++
-	} else {
+	case status == 429 || status >= 500 || status < 100:
+		if int(rec.attempts) < f.opts.MaxRetries {
+			rec.attempts++
+			wait := f.opts.RetryBackoff << (rec.attempts - 1)
+			rec.state, rec.due = stateQueued, now.Add(max(wait, retryAfter)).UnixNano()
+			f.stats.Retried++
+		} else {
+			rec.state = stateFailed
+			f.stats.Failed++
+		}
+	default:
 		rec.state = stateFailed
 		f.stats.Failed++
 	}
+	if rec.state == stateQueued || rec.state == stateScheduled {
+		if err := f.enqueue(l.key, &rec, q); err != nil {
+			return 0, err
+		}
+	}
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
 		return 0, err
-	}
-	if next := now.Add(politeDelay(f.opts, res.ReqTime)); next.After(q.nextAllowed) {
-		q.nextAllowed = next
 	}
 	if err := f.writeQueue(q); err != nil {
 		return 0, err
 	}
 	f.updateReady(q)
 	return f.Add(links, now)
+}
+
+// headerValue looks a response header up case-insensitively.
+func headerValue(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// parseRetryAfter reads a Retry-After value (seconds or an HTTP date),
+// capped at limit; an absent or unreadable value is 0.
+func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d = time.Duration(min(max(secs, 0), int64(limit/time.Second)+1)) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), limit)
 }
 
 // Release implements Frontier.

@@ -61,11 +61,13 @@ type Frontier interface {
 
 // Stats counts the URLs a frontier knows, by state.
 type Stats struct {
-	Seen     int64 // distinct URLs ever admitted
-	Queued   int64 // waiting to be dispatched (due now or later)
-	InFlight int64 // leased, no result yet
-	Done     int64 // fetched with a 2xx or 3xx outcome
-	Failed   int64 // recorded with a 4xx, 5xx or transport error
+	Seen      int64 // distinct URLs ever admitted
+	Queued    int64 // waiting for a first fetch or a retry (due now or later)
+	Scheduled int64 // fetched, waiting for a revisit
+	InFlight  int64 // leased, no result yet
+	Done      int64 // results with a 2xx or 3xx outcome (a revisit counts again)
+	Failed    int64 // recorded as failed: 4xx, or 5xx/transport errors past the retries
+	Retried   int64 // results that were queued again for a retry
 }
 
 // Expired is a lease that ran out, its URL queued again.
@@ -84,6 +86,21 @@ type Options struct {
 	// CrawlDelayFactor scales a fetch's duration into the delay before the
 	// next request to its host: max(factor x request time, MinDelay).
 	CrawlDelayFactor float64
+	// MaxRetries is how often a URL answered with 5xx, 429 or a transport
+	// error is tried again before it is recorded as failed.
+	MaxRetries int
+	// RetryBackoff is the wait before the first retry; it doubles with
+	// each further retry.
+	RetryBackoff time.Duration
+	// MaxRetryAfter caps how long a host's Retry-After (429, 503) holds it.
+	MaxRetryAfter time.Duration
+	// CrawlDelta is the revisit interval per level (spyder's
+	// SimpleTimestampPrioritizer): a page is fetched again CrawlDelta x level
+	// after a fetch; each 304 raises its level, a change resets it to 1.
+	// Zero turns revisits off.
+	CrawlDelta time.Duration
+	// NumPriorities caps the revisit level.
+	NumPriorities int
 	// Dir is the state directory of a durable frontier; empty keeps the
 	// state in memory (tests).
 	Dir string

@@ -3,6 +3,7 @@ package frontier
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -354,5 +355,102 @@ func BenchmarkAddNextDone(b *testing.B) {
 		if i%1000 == 0 {
 			f.Commit()
 		}
+	}
+}
+
+func TestStatusPolicies(t *testing.T) {
+	now := time.Now()
+	f := open(t, "multiple_host", Options{MaxRetries: 2, RetryBackoff: 10 * time.Second, MaxRetryAfter: time.Minute})
+	next := func(at time.Time) *crawluri.CrawlUri {
+		t.Helper()
+		b, err := f.Next(at, 1)
+		if err != nil || len(b) != 1 {
+			t.Fatalf("Next at +%v: %v %v", at.Sub(now), b, err)
+		}
+		return b[0]
+	}
+	result := func(c *crawluri.CrawlUri, status int16, hdr map[string]string, at time.Time) {
+		t.Helper()
+		if _, err := f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: status, RepHeader: hdr}, nil, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 5xx: retried after 10s, then 20s, then failed.
+	f.Add([]string{"http://a/x"}, now)
+	c := next(now)
+	result(c, 500, nil, now)
+	if b, _ := f.Next(now.Add(9*time.Second), 1); len(b) != 0 {
+		t.Fatal("retried before the backoff")
+	}
+	c = next(now.Add(10 * time.Second))
+	result(c, 599, nil, now.Add(10*time.Second))
+	if b, _ := f.Next(now.Add(29*time.Second), 1); len(b) != 0 {
+		t.Fatal("second retry before the doubled backoff")
+	}
+	c = next(now.Add(30 * time.Second))
+	result(c, 502, nil, now.Add(30*time.Second))
+	if st := f.Stats(); st.Failed != 1 || st.Retried != 2 || st.Queued != 0 {
+		t.Fatalf("after the last retry: %+v", st)
+	}
+	// 429 with Retry-After holds the whole host.
+	f.Add([]string{"http://b/1", "http://b/2"}, now)
+	c = next(now)
+	result(c, 429, map[string]string{"Retry-After": "45"}, now)
+	if b, _ := f.Next(now.Add(44*time.Second), 5); len(b) != 0 {
+		t.Fatalf("host b asked before its Retry-After: %v", b)
+	}
+	if b, _ := f.Next(now.Add(45*time.Second), 5); len(b) != 1 {
+		t.Fatalf("host b not asked after its Retry-After: %v", b)
+	}
+	// An absurd Retry-After is capped.
+	if d := parseRetryAfter("99999999", now, time.Minute); d != time.Minute {
+		t.Fatalf("cap: %v", d)
+	}
+	if d := parseRetryAfter(now.Add(30*time.Second).UTC().Format(http.TimeFormat), now, time.Minute); d < 29*time.Second || d > 31*time.Second {
+		t.Fatalf("HTTP date: %v", d)
+	}
+	// 404 fails at once; 301 is done.
+	f.Add([]string{"http://c/404", "http://d/301"}, now)
+	for _, u := range []*crawluri.CrawlUri{next(now), next(now)} {
+		if u.URL == "http://c/404" {
+			result(u, 404, nil, now)
+		} else {
+			result(u, 301, nil, now)
+		}
+	}
+	if st := f.Stats(); st.Failed != 2 || st.Done != 1 {
+		t.Fatalf("404/301: %+v", st)
+	}
+}
+
+// TestRevisitLevels ports spyder's SimpleTimestampPrioritizer: a fetched
+// page is due again after delta x level; each 304 raises the level (up to
+// NumPriorities), a change resets it; validators are sent on revisit.
+func TestRevisitLevels(t *testing.T) {
+	now := time.Now()
+	f := open(t, "single_host", Options{CrawlDelta: time.Hour, NumPriorities: 3})
+	f.Add([]string{"http://a/p"}, now)
+	b, _ := f.Next(now, 1)
+	f.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200,
+		RepHeader: map[string]string{"Etag": `"v1"`, "Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}, nil, now)
+	if st := f.Stats(); st.Scheduled != 1 || st.Queued != 0 || !st.Idle() {
+		t.Fatalf("a revisit is scheduled, not queued: %+v", st)
+	}
+	at := now
+	for i, want := range []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 3 * time.Hour} {
+		if b, _ := f.Next(at.Add(want-time.Second), 1); len(b) != 0 {
+			t.Fatalf("visit %d before %v", i, want)
+		}
+		at = at.Add(want)
+		b, _ := f.Next(at, 1)
+		if len(b) != 1 || b[0].ReqHeader["Etag"] != `"v1"` || b[0].ReqHeader["Last-Modified"] == "" {
+			t.Fatalf("revisit %d: %+v", i, b)
+		}
+		f.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 304}, nil, at)
+	}
+	b, _ = f.Next(at.Add(3*time.Hour), 1)
+	f.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200}, nil, at.Add(3*time.Hour))
+	if d := f.NextDue(now).Sub(at.Add(3 * time.Hour)); d != time.Hour {
+		t.Fatalf("a changed page is back at level 1: next visit in %v", d)
 	}
 }

@@ -121,6 +121,11 @@ func New(opts Options) (*Master, error) {
 		m.frontier, err = frontier.Open(s.FrontierClass, frontier.Options{
 			Dir:              s.StateDir,
 			LeaseTimeout:     s.MasterLeaseTimeout,
+			MaxRetries:       s.FrontierMaxRetries,
+			RetryBackoff:     s.FrontierRetryBackoff,
+			MaxRetryAfter:    s.FrontierMaxRetryAfter,
+			CrawlDelta:       s.PrioritizerCrawlDelta,
+			NumPriorities:    s.PrioritizerNumPriorities,
 			MinDelay:         s.FrontierMinDelay,
 			CrawlDelayFactor: s.FrontierCrawlDelayFactor,
 			Logger:           opts.Logger.With().Str("component", "frontier").Logger(),
@@ -685,6 +690,7 @@ func (m *Master) finish(clean bool) error {
 	m.log.Info().Str("event", "SPYDER:MASTER_DOWN").Bool("clean", clean).
 		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
+		Int64("scheduled", fs.Scheduled).Int64("retried", fs.Retried).
 		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).
 		Int64("bad_seeds", m.badSeeds).Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
 		Interface("drops", m.stats.drops).
@@ -709,7 +715,7 @@ func (m *Master) report(now time.Time) {
 	for _, n := range m.stats.drops {
 		drops += n
 	}
-	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int("in_flight", m.inFlight()).
+	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int64("scheduled", fs.Scheduled).Int("in_flight", m.inFlight()).
 		Int64("done", fs.Done).Int64("errors", fs.Failed).Float64("pages_per_s", float64(int(rate*10))/10).
 		Int("workers", m.registry.Live()).Int64("dropped", drops).Msg("progress")
 }

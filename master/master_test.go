@@ -45,7 +45,7 @@ func dispatchOne(t *testing.T, m *Master, now time.Time) *crawluri.CrawlUri {
 }
 
 func newTestMaster(t *testing.T) (*Master, *recordingSink) {
-	m, err := New(Options{Settings: testSettings(t, map[string]any{"master_lease_timeout": "60"}), Identity: "master:t:1", Logger: testLogger(t)})
+	m, err := New(Options{Settings: testSettings(t, map[string]any{"master_lease_timeout": "60", "frontier_max_retries": "0", "prioritizer_crawl_delta": "0"}), Identity: "master:t:1", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,11 @@ type Settings struct {
 	StateDir                 string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
 	FrontierMinDelay         time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
 	FrontierCrawlDelayFactor float64       `koanf:"frontier_crawl_delay_factor" doc:"after a fetch, wait max(factor x request time, frontier_min_delay)"`
+	FrontierMaxRetries       int           `koanf:"frontier_max_retries" doc:"retries of a URL answered with 5xx, 429 or a transport error before it is recorded as failed"`
+	FrontierRetryBackoff     time.Duration `koanf:"frontier_retry_backoff" doc:"wait before the first retry, doubled for each further one (seconds)"`
+	FrontierMaxRetryAfter    time.Duration `koanf:"frontier_max_retry_after" doc:"cap on how long a host's Retry-After (429, 503) holds it (seconds)"`
+	PrioritizerCrawlDelta    time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
+	PrioritizerNumPriorities int           `koanf:"prioritizer_num_priorities" doc:"highest revisit level"`
 	MasterInflightPerWorker  int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`
 	MasterLeaseTimeout       time.Duration `koanf:"master_lease_timeout" doc:"a dispatched URL without a result after this long is queued again (seconds)"`
 	MasterShutdownGrace      time.Duration `koanf:"master_shutdown_grace" doc:"on shutdown, how long the master waits for quit.ack and in-flight results (seconds)"`
@@ -101,6 +106,11 @@ func Defaults() Settings {
 		StateDir:                 "spyder-state",
 		FrontierMinDelay:         5 * time.Second,
 		FrontierCrawlDelayFactor: 4,
+		FrontierMaxRetries:       3,
+		FrontierRetryBackoff:     30 * time.Second,
+		FrontierMaxRetryAfter:    time.Hour,
+		PrioritizerCrawlDelta:    24 * time.Hour,
+		PrioritizerNumPriorities: 10,
 		MasterInflightPerWorker:  20,
 		MasterLeaseTimeout:       90 * time.Second,
 		MasterShutdownGrace:      10 * time.Second,

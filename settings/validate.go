@@ -46,6 +46,12 @@ func (s *Settings) Validate() error {
 			add(key, "must be at least 1, got %d", v)
 		}
 	}
+	if s.FrontierMaxRetries < 0 || s.FrontierMaxRetries > 30 {
+		add("frontier_max_retries", "must be between 0 and 30, got %d", s.FrontierMaxRetries)
+	}
+	if s.PrioritizerNumPriorities < 1 || s.PrioritizerNumPriorities > 255 {
+		add("prioritizer_num_priorities", "must be between 1 and 255, got %d", s.PrioritizerNumPriorities)
+	}
 	if s.MaxRedirects < 0 {
 		add("max_redirects", "must not be negative, got %d", s.MaxRedirects)
 	}
@@ -72,7 +78,11 @@ func (s *Settings) Validate() error {
 			add(key, "must be greater than 0, got %v", d)
 		}
 	}
-	for key, d := range map[string]time.Duration{"frontier_min_delay": s.FrontierMinDelay, "master_progress_interval": s.MasterProgressInterval} {
+	for key, d := range map[string]time.Duration{
+		"frontier_min_delay": s.FrontierMinDelay, "master_progress_interval": s.MasterProgressInterval,
+		"frontier_retry_backoff": s.FrontierRetryBackoff, "frontier_max_retry_after": s.FrontierMaxRetryAfter,
+		"prioritizer_crawl_delta": s.PrioritizerCrawlDelta,
+	} {
 		if d < 0 {
 			add(key, "must not be negative, got %v", d)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,5 +52,56 @@ func TestPolitenessAudit(t *testing.T) {
 		if len(times) < 10 {
 			t.Errorf("%s: only %d requests; the audit needs more", host, len(times))
 		}
+	}
+}
+
+// TestRevisitBacksOffOn304: with a 1 s crawl delta, a page is fetched,
+// revisited after 1 s with its ETag (conditional GET, answered 304), and
+// then revisited only after 2 s: each 304 raises the interval.
+func TestRevisitBacksOffOn304(t *testing.T) {
+	site, err := testsite.Start(testsite.Options{IPs: []string{"127.0.0.2"}, OffsiteIP: "127.0.0.9", Pages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	c := newCluster(t, "SPYDER_PRIORITIZER_CRAWL_DELTA=1")
+	w := start(t, "worker", c.env, "worker")
+	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	seed := site.Seeds()[0]
+	deadline := time.Now().Add(20 * time.Second)
+	var visits []testsite.Request
+	for time.Now().Before(deadline) {
+		visits = visits[:0]
+		for _, r := range site.Log() {
+			if "http://"+r.Host+r.Path == seed {
+				visits = append(visits, r)
+			}
+		}
+		if len(visits) >= 3 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m.signal(syscall.SIGTERM)
+	waitClean(t, m, w)
+	if len(visits) < 3 {
+		t.Fatalf("%d visits of the seed, want 3", len(visits))
+	}
+	if visits[0].Status != 200 || visits[0].IfNoneMatch != "" {
+		t.Fatalf("first visit: %+v", visits[0])
+	}
+	for _, v := range visits[1:3] {
+		if v.IfNoneMatch == "" || v.Status != 304 {
+			t.Fatalf("revisit without the stored validator, or not a 304: %+v", v)
+		}
+	}
+	first, second := visits[1].At.Sub(visits[0].At), visits[2].At.Sub(visits[1].At)
+	if first < 900*time.Millisecond || first > 1800*time.Millisecond {
+		t.Errorf("first revisit after %v, want about 1s", first)
+	}
+	if second < 1900*time.Millisecond || second > 2900*time.Millisecond {
+		t.Errorf("second revisit after %v, want about 2s (level 2 after a 304)", second)
 	}
 }

@@ -25,7 +25,10 @@ type Request struct {
 	Host string // host:port the request arrived at
 	Path string
 	UA   string
-	At   time.Time
+	// IfNoneMatch is the validator the request carried (conditional GET).
+	IfNoneMatch string
+	Status      int
+	At          time.Time
 }
 
 // Options shapes a site.
@@ -112,9 +115,12 @@ func (s *Site) Counts() map[string]int {
 
 func (s *Site) handler(hostIndex int, addr string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.log = append(s.log, Request{Host: addr, Path: r.URL.RequestURI(), UA: r.UserAgent(), At: time.Now()})
-		s.mu.Unlock()
+		req := Request{Host: addr, Path: r.URL.RequestURI(), UA: r.UserAgent(), IfNoneMatch: r.Header.Get("If-None-Match"), At: time.Now()}
+		defer func() {
+			s.mu.Lock()
+			s.log = append(s.log, req)
+			s.mu.Unlock()
+		}()
 		if s.opts.Delay > 0 {
 			select {
 			case <-time.After(s.opts.Delay):
@@ -131,9 +137,18 @@ func (s *Site) handler(hostIndex int, addr string) http.Handler {
 		if location != "" {
 			w.Header().Set("Location", location)
 		}
+		if status == 200 {
+			// Pages never change: a conditional GET gets a 304.
+			etag := fmt.Sprintf("%q", addr+r.URL.Path)
+			w.Header().Set("Etag", etag)
+			if r.Header.Get("If-None-Match") == etag {
+				status, body = 304, ""
+			}
+		}
 		if body != "" {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		}
+		req.Status = status
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)
 	})
