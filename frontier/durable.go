@@ -30,6 +30,8 @@ import (
 //	'H' queue8                        -> queueRecord: politeness clock, size, name
 //	'L' lease8                        -> key16 queue8 deadline8: leases in flight
 //	'M' name                          -> counters and sequence watermarks
+//	'S' host                          -> (empty): the hosts of the seeds
+//	'E' key16 seq8                    -> event: a URL's history, for inspect
 //
 // A queue is one host for multiple_host and the whole crawl for
 // single_host. Writes of one loop turn of the master go into one indexed
@@ -41,6 +43,8 @@ const (
 	pfxHost  = 'H'
 	pfxLease = 'L'
 	pfxMeta  = 'M'
+	pfxSeed  = 'S' // 'S' host -> "": hosts of seeds (the default scope)
+	pfxEvent = 'E' // 'E' key16 seq8 -> event: each URL's history
 )
 
 // URL states in urlRecord.
@@ -51,6 +55,11 @@ const (
 	stateFailed                // 4xx, or 5xx/transport errors beyond the retries
 	stateScheduled             // fetched, queued again for a revisit
 )
+
+var stateNames = map[byte]string{
+	stateQueued: "queued", stateInFlight: "in flight", stateDone: "done",
+	stateFailed: "failed", stateScheduled: "scheduled for a revisit",
+}
 
 // ErrStaleLease is wrapped by Done and Release for a lease that is not
 // outstanding (late, duplicate or forged), or that belongs to another URL.
@@ -89,6 +98,7 @@ type Durable struct {
 	cfg  durableConfig
 	db   *pebble.DB
 	b    *pebble.Batch // the open group commit
+	lock *dirLock
 
 	queues map[uint64]*queueState
 	ready  readyHeap // queues with URLs that may become dispatchable
@@ -228,7 +238,7 @@ func upperBound(p []byte) []byte {
 // openDurable opens (or creates) the store under opts.Dir and rebuilds the
 // in-memory summaries. Leases found in the store belonged to a master that
 // stopped without their results: their URLs are queued again at once.
-func openDurable(opts Options, cfg durableConfig) (*Durable, error) {
+func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 	if opts.LeaseTimeout <= 0 {
 		opts.LeaseTimeout = 90 * time.Second
 	}
@@ -245,17 +255,22 @@ func openDurable(opts Options, cfg durableConfig) (*Durable, error) {
 		po.FS = vfs.NewMem()
 		dir = "mem"
 	}
+	var lock *dirLock
+	if opts.Dir != "" {
+		if lock, err = lockDir(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("state directory %s is in use by another master (%v)", opts.Dir, err)
-		}
+		lock.unlock()
 		return nil, fmt.Errorf("opening frontier store in %s: %w", opts.Dir, err)
 	}
-	f := &Durable{opts: opts, cfg: cfg, db: db, queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
+	f := &Durable{opts: opts, cfg: cfg, db: db, lock: lock, queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
 	f.b = db.NewIndexedBatch()
 	if err := f.load(time.Now()); err != nil {
 		db.Close()
+		lock.unlock()
 		return nil, err
 	}
 	return f, nil
@@ -278,7 +293,7 @@ func (f *Durable) load(now time.Time) error {
 		}
 		q := &queueState{
 			id:          binary.BigEndian.Uint64(k[1:]),
-			nextAllowed: time.Unix(0, int64(binary.BigEndian.Uint64(v))),
+			nextAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
 			queued:      int64(binary.BigEndian.Uint64(v[8:])),
 			name:        string(v[16:]),
 			index:       -1,
@@ -373,7 +388,7 @@ func (f *Durable) writeMeta() error {
 
 func (f *Durable) writeQueue(q *queueState) error {
 	v := make([]byte, 0, 16+len(q.name))
-	v = binary.BigEndian.AppendUint64(v, uint64(q.nextAllowed.UnixNano()))
+	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(q.nextAllowed)))
 	v = binary.BigEndian.AppendUint64(v, uint64(q.queued))
 	v = append(v, q.name...)
 	return f.b.Set(hostKey(q.id), v, nil)
@@ -436,8 +451,53 @@ func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 	return nil
 }
 
+// AddSeeds implements Frontier.
+func (f *Durable) AddSeeds(urls []string, now time.Time) (int, error) {
+	for _, u := range urls {
+		if h := Host(u); h != "" {
+			if err := f.b.Set(append([]byte{pfxSeed}, h...), nil, nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return f.addURLs(urls, now, "seed")
+}
+
+// SeedHosts implements Frontier.
+func (f *Durable) SeedHosts() ([]string, error) {
+	it, err := f.b.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxSeed}, UpperBound: []byte{pfxSeed + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var hosts []string
+	for it.First(); it.Valid(); it.Next() {
+		hosts = append(hosts, string(it.Key()[1:]))
+	}
+	return hosts, it.Error()
+}
+
+// event appends one entry to a URL's history: what happened, when, and
+// the status or lease it concerned.
+func (f *Durable) event(k Key, now time.Time, kind string, n int64) error {
+	f.seq++
+	key := make([]byte, 0, 25)
+	key = append(key, pfxEvent)
+	key = append(key, k[:]...)
+	key = binary.BigEndian.AppendUint64(key, f.seq)
+	v := make([]byte, 0, 16+len(kind))
+	v = binary.BigEndian.AppendUint64(v, uint64(now.UnixNano()))
+	v = binary.BigEndian.AppendUint64(v, uint64(n))
+	v = append(v, kind...)
+	return f.b.Set(key, v, nil)
+}
+
 // Add implements Frontier.
 func (f *Durable) Add(urls []string, now time.Time) (int, error) {
+	return f.addURLs(urls, now, "link")
+}
+
+func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error) {
 	added := 0
 	touched := map[*queueState]bool{}
 	for _, u := range urls {
@@ -456,6 +516,9 @@ func (f *Durable) Add(urls []string, now time.Time) (int, error) {
 			return added, err
 		}
 		if err := f.enqueue(k, &rec, q); err != nil {
+			return added, err
+		}
+		if err := f.event(k, now, "added as "+kind, 0); err != nil {
 			return added, err
 		}
 		touched[q] = true
@@ -558,6 +621,9 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 		return nil, err
 	}
 	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline}
+	if err := f.event(k, now, "dispatched", id); err != nil {
+		return nil, err
+	}
 	q.inFlight++
 	if f.cfg.delayAfterDispatch && f.opts.MinDelay > 0 {
 		q.nextAllowed = now.Add(f.opts.MinDelay)
@@ -691,6 +757,9 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 			return 0, err
 		}
 	}
+	if err := f.event(l.key, now, "result: "+stateNames[rec.state], int64(status)); err != nil {
+		return 0, err
+	}
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
 		return 0, err
 	}
@@ -742,6 +811,9 @@ func (f *Durable) Release(id int64, now time.Time) error {
 func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
 	q, err := f.endLease(id, l)
 	if err != nil {
+		return err
+	}
+	if err := f.event(l.key, now, "lease ended without a result; queued again", id); err != nil {
 		return err
 	}
 	rec, err := f.getRecord(l.key)
@@ -810,6 +882,7 @@ func (f *Durable) Close() error {
 	if cerr := f.db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing frontier store: %w", cerr)
 	}
+	f.lock.unlock()
 	return err
 }
 
@@ -847,4 +920,20 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error().Str("component", "pebble").Msgf(format, args...)
 	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// unixNano is t in nanoseconds since the epoch, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano inverts unixNano.
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }

@@ -24,6 +24,13 @@ type Frontier interface {
 	// new. URLs must already be normalized (see Normalize).
 	Add(urls []string, now time.Time) (added int, err error)
 
+	// AddSeeds is Add for seeds: their hosts are also remembered, durably,
+	// as the crawl's default scope.
+	AddSeeds(urls []string, now time.Time) (added int, err error)
+
+	// SeedHosts lists the hosts of every seed ever added.
+	SeedHosts() ([]string, error)
+
 	// Next returns up to max URLs that may be fetched at now, each under a
 	// new lease (CrawlUri.LeaseID), and applies politeness. It returns none
 	// when nothing is due.

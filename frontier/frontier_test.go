@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -303,7 +302,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err := f.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open("multiple_host", Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use by another master") {
+	if _, err := Open("multiple_host", Options{Dir: dir}); !errors.Is(err, ErrStateDirInUse) {
 		t.Fatalf("second open of a state dir: %v", err)
 	}
 	if err := f.Close(); err != nil {

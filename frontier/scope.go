@@ -49,6 +49,13 @@ func (s *Scope) AddSeed(normalizedURL string) {
 	}
 }
 
+// AddHost widens a host-based scope to host (a lower-case host name).
+func (s *Scope) AddHost(host string) {
+	if host != "" {
+		s.seedHosts[host] = struct{}{}
+	}
+}
+
 // HostBased reports whether the scope is the seeds' hosts.
 func (s *Scope) HostBased() bool { return len(s.positive) == 0 }
 

@@ -121,7 +121,7 @@ func (m *Master) addSeeds(raw []string, where string) (int, error) {
 		m.scope.AddSeed(u)
 		urls = append(urls, u)
 	}
-	n, err := m.frontier.Add(urls, time.Now())
+	n, err := m.frontier.AddSeeds(urls, time.Now())
 	if err != nil {
 		return n, fmt.Errorf("adding seeds: %w", err)
 	}

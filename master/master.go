@@ -134,6 +134,16 @@ func New(opts Options) (*Master, error) {
 			return nil, err
 		}
 	}
+	// The default scope is the hosts of every seed ever added, also by an
+	// earlier run or by `spyder frontier inject`.
+	hosts, err := m.frontier.SeedHosts()
+	if err != nil {
+		m.frontier.Close()
+		return nil, fmt.Errorf("reading the seed hosts: %w", err)
+	}
+	for _, h := range hosts {
+		m.scope.AddHost(h)
+	}
 	if s.OutputJSONL != "" {
 		sink, err := NewJSONLSink(s.OutputJSONL)
 		if err != nil {

@@ -22,6 +22,8 @@ type settingFlags struct {
 	fs      *pflag.FlagSet
 	config  *string
 	aliases map[string]string // flag name -> setting name, for shortcuts like --seeds
+	// args is the number of positional arguments the command takes.
+	args int
 }
 
 func newSettingFlags(name string, stderr io.Writer) *settingFlags {
@@ -84,8 +86,11 @@ func (sf *settingFlags) parse(args, environ []string) (*settings.Settings, error
 		}
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if sf.fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, sf.fs.Arg(0))
+	if sf.fs.NArg() > sf.args {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, sf.fs.Arg(sf.args))
+	}
+	if sf.fs.NArg() < sf.args {
+		return nil, fmt.Errorf("%w: missing argument (run with --help)", errUsage)
 	}
 	flags := map[string]any{}
 	var err error

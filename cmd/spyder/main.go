@@ -38,6 +38,7 @@ func commands() []command {
 	return []command{
 		{"master", "run a master: bind the sockets, seed, dispatch URLs, collect results", runMaster},
 		{"worker", "run a worker: connect to a master, fetch URLs, send results back", runWorker},
+		{"frontier", "offline work on a state directory: `frontier inspect` (read-only report), `frontier inject FILE` (bulk seeding)", runFrontier},
 		{"settings", "print the effective settings as YAML (defaults < --config < SPYDER_* < flags)", runSettings},
 		{"version", "print the version", func(_, _ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "spyder", version)

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+// runFrontier dispatches `spyder frontier inspect|inject`: offline work on a
+// master's state directory (the master must not be running).
+func runFrontier(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "inspect" && args[0] != "inject") {
+		fmt.Fprintln(stderr, "usage: spyder frontier inspect [--state-dir DIR] [--url URL] [--json]")
+		fmt.Fprintln(stderr, "       spyder frontier inject [--state-dir DIR] FILE")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return exitOK
+		}
+		return exitConfig
+	}
+	if args[0] == "inspect" {
+		return runInspect(args[1:], environ, stdout, stderr)
+	}
+	return runInject(args[1:], environ, stdout, stderr)
+}
+
+func runInspect(args, environ []string, stdout, stderr io.Writer) int {
+	sf := newSettingFlags("spyder frontier inspect", stderr)
+	url := sf.fs.String("url", "", "also show this URL's record and full history")
+	asJSON := sf.fs.Bool("json", false, "print the report as JSON")
+	maxLeases := sf.fs.Int("leases", 20, "list at most this many outstanding leases")
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	if s.StateDir == "" {
+		return configError(stderr, fmt.Errorf("%w: state_dir: empty (the state is in memory; nothing to inspect)", settings.ErrInvalid))
+	}
+	rep, err := frontier.Inspect(s.StateDir, *url, *maxLeases)
+	if err != nil {
+		fmt.Fprintf(stderr, "spyder: %v\n", err)
+		return exitFail
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return exitFail
+		}
+		return exitOK
+	}
+	printReport(stdout, rep)
+	return exitOK
+}
+
+func printReport(w io.Writer, r *frontier.Report) {
+	st := r.Stats
+	fmt.Fprintf(w, "state directory: %s\n", r.Dir)
+	fmt.Fprintf(w, "urls:   %d seen, %d queued, %d scheduled for a revisit, %d in flight, %d done, %d failed (%d retries)\n",
+		st.Seen, st.Queued, st.Scheduled, st.InFlight, st.Done, st.Failed, st.Retried)
+	hosts := r.SeedHosts
+	more := ""
+	if len(hosts) > 10 {
+		hosts, more = hosts[:10], fmt.Sprintf(" ... and %d more", len(r.SeedHosts)-10)
+	}
+	fmt.Fprintf(w, "scope:  %d seed hosts: %s%s\n", len(r.SeedHosts), strings.Join(hosts, " "), more)
+	fmt.Fprintf(w, "queues: %d\n", len(r.Queues))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  QUEUE\tQUEUED\tNEXT ALLOWED")
+	for i, q := range r.Queues {
+		if i == 50 {
+			fmt.Fprintf(tw, "  ... %d more\t\t\n", len(r.Queues)-50)
+			break
+		}
+		next := "any time"
+		if !q.NextAllowed.IsZero() {
+			next = q.NextAllowed.UTC().Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", q.Name, q.Queued, next)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "leases: %d outstanding (queued again when a master starts)\n", st.InFlight)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, l := range r.Leases {
+		fmt.Fprintf(tw, "  %d\t%s\tdeadline %s\n", l.ID, l.URL, l.Deadline.UTC().Format(time.RFC3339))
+	}
+	tw.Flush()
+	if u := r.URL; u != nil {
+		fmt.Fprintf(w, "url:    %s\n", u.URL)
+		if !u.Known {
+			fmt.Fprintln(w, "  not known to this frontier")
+			return
+		}
+		fmt.Fprintf(w, "  state %s, last status %d, failed attempts %d, revisit level %d\n", u.State, u.Status, u.Attempts, u.Level)
+		if !u.Due.IsZero() {
+			fmt.Fprintf(w, "  due %s\n", u.Due.UTC().Format(time.RFC3339Nano))
+		}
+		if u.ETag != "" || u.LastMod != "" {
+			fmt.Fprintf(w, "  etag %s, last-modified %s\n", u.ETag, u.LastMod)
+		}
+		for _, h := range u.History {
+			fmt.Fprintf(w, "  %s  %s (%d)\n", h.At.UTC().Format(time.RFC3339Nano), h.Event, h.Value)
+		}
+	}
+}
+
+func runInject(args, environ []string, stdout, stderr io.Writer) int {
+	sf := newSettingFlags("spyder frontier inject [flags] FILE", stderr)
+	sf.args = 1
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	file := sf.fs.Arg(0)
+	if err := checkMaster(s); err != nil {
+		return configError(stderr, err)
+	}
+	if s.StateDir == "" {
+		return configError(stderr, fmt.Errorf("%w: state_dir: empty; inject needs a state directory", settings.ErrInvalid))
+	}
+	in, err := os.Open(file)
+	if err != nil {
+		return configError(stderr, fmt.Errorf("%w: %v", errUsage, err))
+	}
+	defer in.Close()
+	log := newLogger(stderr, s.LogFormat, s.LogLevelMaster, "inject", "")
+	f, err := frontier.Open(s.FrontierClass, frontier.Options{Dir: s.StateDir, LeaseTimeout: s.MasterLeaseTimeout, Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "spyder: %v\n", err)
+		return exitFail
+	}
+	start := time.Now()
+	total, added, bad, err := inject(f, in, log)
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "spyder: inject: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "injected %d new URLs into %s (%d lines, %d already known, %d malformed) in %v\n",
+		added, s.StateDir, total, total-added-bad, bad, time.Since(start).Round(time.Millisecond))
+	return exitOK
+}
+
+// inject adds the URLs of r as seeds, committing every 10,000: everything
+// reported as injected is durable.
+func inject(f frontier.Frontier, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	batch := make([]string, 0, 10000)
+	flush := func() error {
+		n, err := f.AddSeeds(batch, time.Now())
+		if err != nil {
+			return err
+		}
+		added += n
+		batch = batch[:0]
+		return f.Commit()
+	}
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		total++
+		u, err := frontier.Normalize(text)
+		if err != nil {
+			bad++
+			if bad <= 10 {
+				log.Warn().Int("line", line).Err(err).Msg("skipping a malformed URL")
+			}
+			continue
+		}
+		if batch = append(batch, u); len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return total, added, bad, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return total, added, bad, fmt.Errorf("reading line %d: %w", line+1, err)
+	}
+	return total, added, bad, flush()
+}

@@ -1,0 +1,188 @@
+package frontier
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Report is what Inspect finds in a state directory.
+type Report struct {
+	Dir       string        `json:"dir"`
+	Stats     Stats         `json:"stats"`
+	SeedHosts []string      `json:"seed_hosts"`
+	Queues    []QueueReport `json:"queues"`
+	Leases    []LeaseReport `json:"leases"`
+	URL       *URLReport    `json:"url,omitempty"`
+}
+
+// QueueReport describes one politeness queue (a host, or the whole crawl
+// for single_host).
+type QueueReport struct {
+	Name        string    `json:"name"`
+	Queued      int64     `json:"queued"`
+	NextAllowed time.Time `json:"next_allowed,omitzero"`
+}
+
+// LeaseReport is one lease that was outstanding when the master stopped;
+// the next master queues its URL again.
+type LeaseReport struct {
+	ID       int64     `json:"id"`
+	URL      string    `json:"url"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// URLReport is everything the store knows of one URL.
+type URLReport struct {
+	URL      string         `json:"url"`
+	Known    bool           `json:"known"`
+	State    string         `json:"state,omitempty"`
+	Status   int            `json:"last_status,omitempty"`
+	Attempts int            `json:"failed_attempts"`
+	Level    int            `json:"revisit_level"`
+	Due      time.Time      `json:"due,omitempty"`
+	ETag     string         `json:"etag,omitempty"`
+	LastMod  string         `json:"last_modified,omitempty"`
+	History  []HistoryEntry `json:"history,omitempty"`
+}
+
+// HistoryEntry is one event in a URL's life.
+type HistoryEntry struct {
+	At    time.Time `json:"at"`
+	Event string    `json:"event"`
+	Value int64     `json:"value,omitempty"` // the lease or the status
+}
+
+// Inspect reads a state directory without changing it. It fails while a
+// master holds the directory. url, when not empty, asks for that URL's
+// record and history; maxLeases bounds the leases listed.
+func Inspect(dir, url string, maxLeases int) (*Report, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w; inspect reads a stopped master's state", err)
+	}
+	defer lock.unlock()
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: pebbleLogger{}, ErrorIfNotExists: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening state directory %s: %w", dir, err)
+	}
+	defer db.Close()
+	f := &Durable{db: db, b: db.NewIndexedBatch(), queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
+	defer f.b.Close()
+	if err := f.loadMeta(); err != nil {
+		return nil, err
+	}
+	r := &Report{Dir: dir, Stats: f.stats}
+	if r.SeedHosts, err = f.SeedHosts(); err != nil {
+		return nil, err
+	}
+	err = scan(db, pfxHost, func(k, v []byte) error {
+		if len(v) < 16 {
+			return errors.New("frontier store: corrupt queue record")
+		}
+		r.Queues = append(r.Queues, QueueReport{
+			Name:        string(v[16:]),
+			NextAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
+			Queued:      int64(binary.BigEndian.Uint64(v[8:])),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(r.Queues, func(i, j int) bool {
+		if r.Queues[i].Queued != r.Queues[j].Queued {
+			return r.Queues[i].Queued > r.Queues[j].Queued
+		}
+		return r.Queues[i].Name < r.Queues[j].Name
+	})
+	err = scan(db, pfxLease, func(k, v []byte) error {
+		r.Stats.InFlight++
+		if len(r.Leases) >= maxLeases || len(v) != 32 || len(k) != 9 {
+			return nil
+		}
+		var key Key
+		copy(key[:], v[:16])
+		rec, err := f.getRecord(key)
+		if err != nil {
+			return err
+		}
+		r.Leases = append(r.Leases, LeaseReport{
+			ID:       int64(binary.BigEndian.Uint64(k[1:])),
+			URL:      rec.url,
+			Deadline: time.Unix(0, int64(binary.BigEndian.Uint64(v[24:]))),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if url != "" {
+		if r.URL, err = f.urlReport(url); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (f *Durable) urlReport(raw string) (*URLReport, error) {
+	u, err := Normalize(raw)
+	if err != nil {
+		return nil, err
+	}
+	k := KeyOf(u)
+	rep := &URLReport{URL: u}
+	rec, err := f.getRecord(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return rep, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.Known, rep.State, rep.Status = true, stateNames[rec.state], int(rec.status)
+	rep.Attempts, rep.Level, rep.ETag, rep.LastMod = int(rec.attempts), int(rec.level), rec.etag, rec.lastMod
+	if rec.state == stateQueued || rec.state == stateScheduled {
+		rep.Due = time.Unix(0, rec.due)
+	}
+	prefix := append([]byte{pfxEvent}, k[:]...)
+	it, err := f.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		v := it.Value()
+		if len(v) < 16 {
+			continue
+		}
+		rep.History = append(rep.History, HistoryEntry{
+			At:    time.Unix(0, int64(binary.BigEndian.Uint64(v))),
+			Value: int64(binary.BigEndian.Uint64(v[8:])),
+			Event: string(v[16:]),
+		})
+	}
+	return rep, it.Error()
+}
+
+// scan calls fn for every key with the one-byte prefix p.
+func scan(db *pebble.DB, p byte, fn func(k, v []byte) error) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{p}, UpperBound: []byte{p + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(it.Key(), it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
