@@ -31,7 +31,6 @@ import (
 //	'L' lease8                        -> key16 queue8 deadline8: leases in flight
 //	'M' name                          -> counters and sequence watermarks
 //	'S' host                          -> (empty): the hosts of the seeds
-//	'E' key16 seq8                    -> event: a URL's history, for inspect
 //
 // A queue is one host for multiple_host and the whole crawl for
 // single_host. Writes of one loop turn of the master go into one indexed
@@ -44,7 +43,6 @@ const (
 	pfxLease = 'L'
 	pfxMeta  = 'M'
 	pfxSeed  = 'S' // 'S' host -> "": hosts of seeds (the default scope)
-	pfxEvent = 'E' // 'E' key16 seq8 -> event: each URL's history
 )
 
 // URL states in urlRecord.
@@ -99,6 +97,8 @@ type Durable struct {
 	db   *pebble.DB
 	b    *pebble.Batch // the open group commit
 	lock *dirLock
+	// dirty queues get their record written once, at Commit.
+	dirty map[*queueState]struct{}
 
 	queues map[uint64]*queueState
 	ready  readyHeap // queues with URLs that may become dispatchable
@@ -138,6 +138,7 @@ type leaseState struct {
 	url      string
 	queue    uint64
 	deadline time.Time
+	rec      urlRecord // the URL's record as the lease left it
 }
 
 type urlRecord struct {
@@ -152,6 +153,33 @@ type urlRecord struct {
 	url      string
 	etag     string // validators of the last 2xx, for conditional GET
 	lastMod  string
+	history  []event // the latest maxHistory events, oldest first
+}
+
+// An event is one step in a URL's life, kept in its record for inspect.
+type event struct {
+	at    int64 // unix ns
+	value int64 // lease or status
+	kind  byte
+	state byte // the URL's state after the event
+}
+
+const (
+	evAddedSeed byte = iota + 1
+	evAddedLink
+	evDispatched
+	evResult
+	evLeaseEnded
+)
+
+// maxHistory bounds the events a record keeps; older ones are dropped.
+const maxHistory = 16
+
+func (r *urlRecord) note(now time.Time, kind byte, value int64) {
+	if len(r.history) == maxHistory {
+		r.history = append(r.history[:0:0], r.history[1:]...)
+	}
+	r.history = append(r.history, event{at: now.UnixNano(), value: value, kind: kind, state: r.state})
 }
 
 func (r *urlRecord) encode() []byte {
@@ -165,6 +193,12 @@ func (r *urlRecord) encode() []byte {
 	for _, str := range []string{r.url, r.etag, r.lastMod} {
 		b = binary.AppendUvarint(b, uint64(len(str)))
 		b = append(b, str...)
+	}
+	b = append(b, byte(len(r.history)))
+	for _, e := range r.history {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.at))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.value))
+		b = append(b, e.kind, e.state)
 	}
 	return b
 }
@@ -192,6 +226,14 @@ func decodeURLRecord(b []byte) (urlRecord, error) {
 		}
 		*dst = string(rest[w : w+int(n)])
 		rest = rest[w+int(n):]
+	}
+	if len(rest) < 1 || len(rest) != 1+18*int(rest[0]) {
+		return urlRecord{}, bad
+	}
+	r.history = make([]event, rest[0])
+	for i := range r.history {
+		e := rest[1+18*i:]
+		r.history[i] = event{at: int64(binary.BigEndian.Uint64(e)), value: int64(binary.BigEndian.Uint64(e[8:])), kind: e[16], state: e[17]}
 	}
 	return r, nil
 }
@@ -266,7 +308,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		lock.unlock()
 		return nil, fmt.Errorf("opening frontier store in %s: %w", opts.Dir, err)
 	}
-	f := &Durable{opts: opts, cfg: cfg, db: db, lock: lock, queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
+	f := &Durable{opts: opts, cfg: cfg, db: db, lock: lock, queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{}}
 	f.b = db.NewIndexedBatch()
 	if err := f.load(time.Now()); err != nil {
 		db.Close()
@@ -337,7 +379,7 @@ func (f *Durable) load(now time.Time) error {
 		if err != nil {
 			return err
 		}
-		l.url = rec.url
+		l.url, l.rec = rec.url, rec
 		if q := f.queues[l.queue]; q != nil {
 			q.inFlight++
 		}
@@ -477,21 +519,6 @@ func (f *Durable) SeedHosts() ([]string, error) {
 	return hosts, it.Error()
 }
 
-// event appends one entry to a URL's history: what happened, when, and
-// the status or lease it concerned.
-func (f *Durable) event(k Key, now time.Time, kind string, n int64) error {
-	f.seq++
-	key := make([]byte, 0, 25)
-	key = append(key, pfxEvent)
-	key = append(key, k[:]...)
-	key = binary.BigEndian.AppendUint64(key, f.seq)
-	v := make([]byte, 0, 16+len(kind))
-	v = binary.BigEndian.AppendUint64(v, uint64(now.UnixNano()))
-	v = binary.BigEndian.AppendUint64(v, uint64(n))
-	v = append(v, kind...)
-	return f.b.Set(key, v, nil)
-}
-
 // Add implements Frontier.
 func (f *Durable) Add(urls []string, now time.Time) (int, error) {
 	return f.addURLs(urls, now, "link")
@@ -512,13 +539,15 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 		}
 		q := f.queue(f.cfg.queueOf(u))
 		rec := urlRecord{state: stateQueued, priority: 1, due: now.UnixNano(), queue: q.id, url: u}
+		kindCode := evAddedLink
+		if kind == "seed" {
+			kindCode = evAddedSeed
+		}
+		rec.note(now, kindCode, 0)
 		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 			return added, err
 		}
 		if err := f.enqueue(k, &rec, q); err != nil {
-			return added, err
-		}
-		if err := f.event(k, now, "added as "+kind, 0); err != nil {
 			return added, err
 		}
 		touched[q] = true
@@ -526,9 +555,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 		added++
 	}
 	for q := range touched {
-		if err := f.writeQueue(q); err != nil {
-			return added, err
-		}
+		f.dirty[q] = struct{}{}
 		f.updateReady(q)
 	}
 	return added, nil
@@ -610,6 +637,7 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 	id := f.nextLease
 	deadline := now.Add(f.opts.LeaseTimeout)
 	rec.state, rec.lease = stateInFlight, id
+	rec.note(now, evDispatched, id)
 	if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 		return nil, err
 	}
@@ -620,17 +648,12 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 	if err := f.b.Set(leaseKey(id), lv, nil); err != nil {
 		return nil, err
 	}
-	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline}
-	if err := f.event(k, now, "dispatched", id); err != nil {
-		return nil, err
-	}
+	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec}
 	q.inFlight++
 	if f.cfg.delayAfterDispatch && f.opts.MinDelay > 0 {
 		q.nextAllowed = now.Add(f.opts.MinDelay)
 	}
-	if err := f.writeQueue(q); err != nil {
-		return nil, err
-	}
+	f.dirty[q] = struct{}{}
 	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
 	if rec.etag != "" || rec.lastMod != "" {
 		// spyder's header names; the worker turns them into a conditional GET.
@@ -702,10 +725,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	if err != nil {
 		return 0, err
 	}
-	rec, err := f.getRecord(l.key)
-	if err != nil {
-		return 0, err
-	}
+	rec := l.rec
 	rec.lease, rec.status = 0, res.StatusCode
 	if next := now.Add(politeDelay(f.opts, res.ReqTime)); next.After(q.nextAllowed) {
 		q.nextAllowed = next
@@ -757,15 +777,11 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 			return 0, err
 		}
 	}
-	if err := f.event(l.key, now, "result: "+stateNames[rec.state], int64(status)); err != nil {
-		return 0, err
-	}
+	rec.note(now, evResult, int64(status))
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
 		return 0, err
 	}
-	if err := f.writeQueue(q); err != nil {
-		return 0, err
-	}
+	f.dirty[q] = struct{}{}
 	f.updateReady(q)
 	return f.Add(links, now)
 }
@@ -813,14 +829,9 @@ func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := f.event(l.key, now, "lease ended without a result; queued again", id); err != nil {
-		return err
-	}
-	rec, err := f.getRecord(l.key)
-	if err != nil {
-		return err
-	}
+	rec := l.rec
 	rec.state, rec.lease, rec.due = stateQueued, 0, now.UnixNano()
+	rec.note(now, evLeaseEnded, id)
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
 		return err
 	}
@@ -830,9 +841,7 @@ func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
 	if err := f.enqueue(l.key, &rec, q); err != nil {
 		return err
 	}
-	if err := f.writeQueue(q); err != nil {
-		return err
-	}
+	f.dirty[q] = struct{}{}
 	f.updateReady(q)
 	return nil
 }
@@ -861,6 +870,12 @@ func (f *Durable) Stats() Stats {
 
 // Commit implements Frontier: one fsync for everything since the last one.
 func (f *Durable) Commit() error {
+	for q := range f.dirty {
+		if err := f.writeQueue(q); err != nil {
+			return err
+		}
+		delete(f.dirty, q)
+	}
 	if f.b.Empty() {
 		return nil
 	}

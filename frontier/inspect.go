@@ -48,7 +48,7 @@ type URLReport struct {
 	Due      time.Time      `json:"due,omitempty"`
 	ETag     string         `json:"etag,omitempty"`
 	LastMod  string         `json:"last_modified,omitempty"`
-	History  []HistoryEntry `json:"history,omitempty"`
+	History  []HistoryEntry `json:"history,omitempty"` // the latest 16 events
 }
 
 // HistoryEntry is one event in a URL's life.
@@ -152,24 +152,26 @@ func (f *Durable) urlReport(raw string) (*URLReport, error) {
 	if rec.state == stateQueued || rec.state == stateScheduled {
 		rep.Due = time.Unix(0, rec.due)
 	}
-	prefix := append([]byte{pfxEvent}, k[:]...)
-	it, err := f.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
-	if err != nil {
-		return nil, err
+	for _, e := range rec.history {
+		rep.History = append(rep.History, HistoryEntry{At: time.Unix(0, e.at), Value: e.value, Event: e.describe()})
 	}
-	defer it.Close()
-	for it.First(); it.Valid(); it.Next() {
-		v := it.Value()
-		if len(v) < 16 {
-			continue
-		}
-		rep.History = append(rep.History, HistoryEntry{
-			At:    time.Unix(0, int64(binary.BigEndian.Uint64(v))),
-			Value: int64(binary.BigEndian.Uint64(v[8:])),
-			Event: string(v[16:]),
-		})
+	return rep, nil
+}
+
+func (e event) describe() string {
+	switch e.kind {
+	case evAddedSeed:
+		return "added as seed"
+	case evAddedLink:
+		return "added as link"
+	case evDispatched:
+		return "dispatched"
+	case evResult:
+		return "result: " + stateNames[e.state]
+	case evLeaseEnded:
+		return "lease ended without a result; queued again"
 	}
-	return rep, it.Error()
+	return fmt.Sprintf("event %d", e.kind)
 }
 
 // scan calls fn for every key with the one-byte prefix p.
