@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +123,40 @@ type queueState struct {
 	// stay behind as tombstones until compaction, and seeking from the
 	// prefix would walk over all of them (the LSM queue anti-pattern).
 	cursor []byte
+	// buf reads ahead the queue's first entries, in order, so that a
+	// dispatch does not open an iterator each time; bufToEnd says it holds
+	// every entry. Kept only while the queue can dispatch (memory stays
+	// bounded by the queues being drained, not by the URLs queued).
+	buf      []queueEntry
+	bufToEnd bool
+}
+
+type queueEntry struct {
+	key []byte // the 'Q' key
+	k   Key
+}
+
+func (e queueEntry) due() int64 { return int64(binary.BigEndian.Uint64(e.key[9:])) }
+
+// readAhead is how many queue entries one iterator reads.
+const readAhead = 64
+
+// fill reads up to readAhead entries of q from its cursor on.
+func (f *Durable) fill(q *queueState) error {
+	it, err := f.iterFrom(q)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	q.buf, q.bufToEnd = q.buf[:0], false
+	ok := it.First()
+	for ; ok && len(q.buf) < readAhead; ok = it.Next() {
+		e := queueEntry{key: append([]byte(nil), it.Key()...)}
+		copy(e.k[:], it.Value())
+		q.buf = append(q.buf, e)
+	}
+	q.bufToEnd = !ok
+	return it.Error()
 }
 
 // iterFrom returns an iterator over q's entries from its cursor on.
@@ -447,17 +483,18 @@ func (f *Durable) getRecord(k Key) (urlRecord, error) {
 
 // refreshHead reads the due time of q's first queued URL.
 func (f *Durable) refreshHead(q *queueState) error {
-	it, err := f.iterFrom(q)
-	if err != nil {
+	if err := f.fill(q); err != nil {
 		return err
 	}
-	defer it.Close()
-	if it.First() {
-		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
+	if len(q.buf) > 0 {
+		q.headDue = time.Unix(0, q.buf[0].due())
 	} else {
 		q.queued = 0
 	}
-	return it.Error()
+	if !f.dispatchable(q) {
+		q.buf, q.bufToEnd = nil, false
+	}
+	return nil
 }
 
 func (f *Durable) queue(name string) *queueState {
@@ -479,6 +516,13 @@ func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 	}
 	if q.cursor != nil && bytes.Compare(qk, q.cursor) < 0 {
 		q.cursor = qk
+	}
+	if n := len(q.buf); n > 0 || q.bufToEnd {
+		e := queueEntry{key: qk, k: k}
+		i := sort.Search(n, func(i int) bool { return bytes.Compare(q.buf[i].key, qk) > 0 })
+		if i < n || q.bufToEnd {
+			q.buf = slices.Insert(q.buf, i, e)
+		}
 	}
 	due := time.Unix(0, rec.due)
 	if q.queued == 0 || due.Before(q.headDue) {
@@ -574,6 +618,9 @@ func (f *Durable) dispatchable(q *queueState) bool {
 }
 
 func (f *Durable) updateReady(q *queueState) {
+	if !f.dispatchable(q) {
+		q.buf, q.bufToEnd = nil, false // read again when it can dispatch
+	}
 	switch {
 	case f.dispatchable(q) && q.index < 0:
 		heap.Push(&f.ready, q)
@@ -604,26 +651,33 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 
 // pop leases the first URL of q.
 func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) {
-	it, err := f.iterFrom(q)
-	if err != nil {
+	if len(q.buf) == 0 {
+		if err := f.fill(q); err != nil {
+			return nil, err
+		}
+		if len(q.buf) == 0 {
+			q.queued = 0
+			return nil, fmt.Errorf("frontier store: queue %s is empty but counted %d URLs", q.name, q.queued)
+		}
+	}
+	head := q.buf[0]
+	q.buf = q.buf[1:]
+	k := head.k
+	if err := f.b.Delete(head.key, nil); err != nil {
 		return nil, err
 	}
-	defer it.Close()
-	if !it.First() {
-		q.queued = 0
-		return nil, fmt.Errorf("frontier store: queue %s is empty but counted %d URLs", q.name, q.queued)
-	}
-	var k Key
-	copy(k[:], it.Value())
-	head := append([]byte(nil), it.Key()...)
-	if err := f.b.Delete(head, nil); err != nil {
-		return nil, err
-	}
-	q.cursor = append(head, 0) // the next possible key after the one taken
-	if it.Next() {
-		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
-	}
+	q.cursor = append(head.key, 0) // the next possible key after the one taken
 	q.queued--
+	if q.queued > 0 {
+		if len(q.buf) == 0 && !q.bufToEnd {
+			if err := f.fill(q); err != nil {
+				return nil, err
+			}
+		}
+		if len(q.buf) > 0 {
+			q.headDue = time.Unix(0, q.buf[0].due())
+		}
+	}
 	rec, err := f.getRecord(k)
 	if err != nil {
 		return nil, fmt.Errorf("frontier store: queued URL without record: %w", err)

@@ -103,6 +103,7 @@ func redate(t *testing.T, f *Durable, u string, due time.Time) {
 	}
 	// Drop its queue entry and enqueue it again at the new time.
 	q := f.queues[rec.queue]
+	q.buf, q.bufToEnd = nil, false
 	p := queuePrefix(q.id)
 	it, _ := f.b.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
 	for it.First(); it.Valid(); it.Next() {
