@@ -134,6 +134,7 @@ type queueState struct {
 type queueEntry struct {
 	key []byte // the 'Q' key
 	k   Key
+	rec []byte // the URL's record as it was queued
 }
 
 func (e queueEntry) due() int64 { return int64(binary.BigEndian.Uint64(e.key[9:])) }
@@ -149,10 +150,20 @@ func (f *Durable) fill(q *queueState) error {
 	}
 	defer it.Close()
 	q.buf, q.bufToEnd = q.buf[:0], false
+	n := readAhead
+	if f.cfg.maxInFlightPerQueue > 0 {
+		// The queue stops dispatching after that many: its buffer is then
+		// dropped, so reading further would be wasted.
+		n = f.cfg.maxInFlightPerQueue + 1
+	}
 	ok := it.First()
-	for ; ok && len(q.buf) < readAhead; ok = it.Next() {
-		e := queueEntry{key: append([]byte(nil), it.Key()...)}
-		copy(e.k[:], it.Value())
+	for ; ok && len(q.buf) < n; ok = it.Next() {
+		v := it.Value()
+		if len(v) < 16 {
+			return fmt.Errorf("frontier store: corrupt queue entry")
+		}
+		e := queueEntry{key: append([]byte(nil), it.Key()...), rec: append([]byte(nil), v[16:]...)}
+		copy(e.k[:], v)
 		q.buf = append(q.buf, e)
 	}
 	q.bufToEnd = !ok
@@ -483,18 +494,20 @@ func (f *Durable) getRecord(k Key) (urlRecord, error) {
 
 // refreshHead reads the due time of q's first queued URL.
 func (f *Durable) refreshHead(q *queueState) error {
-	if err := f.fill(q); err != nil {
+	// Only the head: at start-up every queue is read, and read-ahead for
+	// all of them would cost memory in proportion to the URLs queued.
+	q.buf, q.bufToEnd = nil, false
+	it, err := f.iterFrom(q)
+	if err != nil {
 		return err
 	}
-	if len(q.buf) > 0 {
-		q.headDue = time.Unix(0, q.buf[0].due())
+	defer it.Close()
+	if it.First() {
+		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
 	} else {
 		q.queued = 0
 	}
-	if !f.dispatchable(q) {
-		q.buf, q.bufToEnd = nil, false
-	}
-	return nil
+	return it.Error()
 }
 
 func (f *Durable) queue(name string) *queueState {
@@ -511,14 +524,19 @@ func (f *Durable) queue(name string) *queueState {
 func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 	f.seq++
 	qk := queueKey(q.id, rec.due, rec.priority, f.seq)
-	if err := f.b.Set(qk, k[:], nil); err != nil {
+	// The entry carries a copy of the record: a queued URL's record does not
+	// change until it is popped, and the pop then needs no read.
+	enc := rec.encode()
+	v := make([]byte, 0, 16+len(enc))
+	v = append(append(v, k[:]...), enc...)
+	if err := f.b.Set(qk, v, nil); err != nil {
 		return err
 	}
 	if q.cursor != nil && bytes.Compare(qk, q.cursor) < 0 {
 		q.cursor = qk
 	}
 	if n := len(q.buf); n > 0 || q.bufToEnd {
-		e := queueEntry{key: qk, k: k}
+		e := queueEntry{key: qk, k: k, rec: enc}
 		i := sort.Search(n, func(i int) bool { return bytes.Compare(q.buf[i].key, qk) > 0 })
 		if i < n || q.bufToEnd {
 			q.buf = slices.Insert(q.buf, i, e)
@@ -678,9 +696,9 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 			q.headDue = time.Unix(0, q.buf[0].due())
 		}
 	}
-	rec, err := f.getRecord(k)
+	rec, err := decodeURLRecord(head.rec)
 	if err != nil {
-		return nil, fmt.Errorf("frontier store: queued URL without record: %w", err)
+		return nil, err
 	}
 	if rec.state == stateScheduled {
 		f.stats.Scheduled--
@@ -826,12 +844,12 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		rec.state = stateFailed
 		f.stats.Failed++
 	}
+	rec.note(now, evResult, int64(status))
 	if rec.state == stateQueued || rec.state == stateScheduled {
 		if err := f.enqueue(l.key, &rec, q); err != nil {
 			return 0, err
 		}
 	}
-	rec.note(now, evResult, int64(status))
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
 		return 0, err
 	}
