@@ -557,11 +557,15 @@ func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 
 // AddSeeds implements Frontier.
 func (f *Durable) AddSeeds(urls []string, now time.Time) (int, error) {
+	hosts := map[string]struct{}{}
 	for _, u := range urls {
 		if h := Host(u); h != "" {
-			if err := f.b.Set(append([]byte{pfxSeed}, h...), nil, nil); err != nil {
-				return 0, err
-			}
+			hosts[h] = struct{}{}
+		}
+	}
+	for h := range hosts {
+		if err := f.b.Set(append([]byte{pfxSeed}, h...), nil, nil); err != nil {
+			return 0, err
 		}
 	}
 	return f.addURLs(urls, now, "seed")
