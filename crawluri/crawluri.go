@@ -9,6 +9,8 @@
 // PROTOCOL.md at the repository root is the normative description.
 package crawluri
 
+import "strings"
+
 // Thrift field ids of CrawlUri. Ids 1-12 are spyder's; new fields take new
 // ids, so a Thrift reader built from spyder's IDL skips them.
 const (
@@ -90,4 +92,18 @@ func (c *CrawlUri) SetVar(key, value string) {
 		c.OptionalVars = make(map[string]string, 2)
 	}
 	c.OptionalVars[key] = value
+}
+
+// HeaderValue looks a header up in a CrawlUri header map, first by exact
+// name, then case-insensitively (peers may not canonicalize names).
+func HeaderValue(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }

@@ -809,7 +809,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	status := res.StatusCode
 	retryAfter := time.Duration(0)
 	if status == 429 || status == 503 {
-		retryAfter = parseRetryAfter(headerValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
+		retryAfter = parseRetryAfter(crawluri.HeaderValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
 		if hold := now.Add(retryAfter); hold.After(q.nextAllowed) {
 			q.nextAllowed = hold
 		}
@@ -821,8 +821,8 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 			rec.level = byte(min(int(max(rec.level, 1))+1, max(f.opts.NumPriorities, 1)))
 		} else {
 			rec.level = 1
-			rec.etag = headerValue(res.RepHeader, "Etag")
-			rec.lastMod = headerValue(res.RepHeader, "Last-Modified")
+			rec.etag = crawluri.HeaderValue(res.RepHeader, "Etag")
+			rec.lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
 		}
 		f.stats.Done++
 		if f.opts.CrawlDelta > 0 {
@@ -860,19 +860,6 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	f.dirty[q] = struct{}{}
 	f.updateReady(q)
 	return f.Add(links, now)
-}
-
-// headerValue looks a response header up case-insensitively.
-func headerValue(h map[string]string, name string) string {
-	if v, ok := h[name]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
 }
 
 // parseRetryAfter reads a Retry-After value (seconds or an HTTP date),

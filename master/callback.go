@@ -1,11 +1,9 @@
 package master
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,35 +69,14 @@ func seedFile(_ context.Context, setup *Setup) error {
 		return fmt.Errorf("%w: seeds_file: %v", settings.ErrInvalid, err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var urls []string
-	line, total, added := 0, 0, 0
-	flush := func() error {
+	added := 0
+	total, err := frontier.ReadURLFile(f, 10000, func(urls []string, line int) error {
 		n, err := setup.m.addSeeds(urls, fmt.Sprintf("%s:%d", path, line))
 		added += n
-		urls = urls[:0]
 		return err
-	}
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		total++
-		urls = append(urls, text)
-		if len(urls) >= 10000 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("seedfile: reading %s line %d: %w", path, line+1, err)
-	}
-	if err := flush(); err != nil {
-		return err
+	})
+	if err != nil {
+		return fmt.Errorf("seedfile: %s: %w", path, err)
 	}
 	setup.Logger.Info().Str("file", path).Int("seeds", total).Int("new", added).Msg("seedfile: seeds loaded")
 	return nil

@@ -6,8 +6,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
 // TestMasterKill9LosesNothing kills the master with SIGKILL at random
@@ -16,16 +14,7 @@ import (
 // fetched, no page more often than once plus the re-dispatches of what was
 // in flight at a kill, and the JSONL output lists every page.
 func TestMasterKill9LosesNothing(t *testing.T) {
-	site, err := testsite.Start(testsite.Options{
-		IPs:       []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"},
-		OffsiteIP: "127.0.0.9",
-		Pages:     500,
-		Delay:     5 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(site.Close)
+	site := startSiteOn(t, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"}, 500, 5*time.Millisecond)
 	expected := site.Expected()
 	if len(expected) < 2000 {
 		t.Fatalf("site too small: %d", len(expected))

@@ -14,15 +14,7 @@ import (
 // and four workers, and audits the servers' own logs: per host, no two
 // request arrivals closer than the delay.
 func TestPolitenessAudit(t *testing.T) {
-	site, err := testsite.Start(testsite.Options{
-		IPs:       []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"},
-		OffsiteIP: "127.0.0.9",
-		Pages:     6,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(site.Close)
+	site := startSiteOn(t, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}, 6, 0)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	const delay = 200 * time.Millisecond
@@ -59,11 +51,7 @@ func TestPolitenessAudit(t *testing.T) {
 // revisited after 1 s with its ETag (conditional GET, answered 304), and
 // then revisited only after 2 s: each 304 raises the interval.
 func TestRevisitBacksOffOn304(t *testing.T) {
-	site, err := testsite.Start(testsite.Options{IPs: []string{"127.0.0.2"}, OffsiteIP: "127.0.0.9", Pages: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(site.Close)
+	site := startSiteOn(t, []string{"127.0.0.2"}, 2, 0)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_PRIORITIZER_CRAWL_DELTA=1")

@@ -11,10 +11,17 @@ import (
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
+// startSite serves a two-host test site (127.0.0.2, 127.0.0.3).
 func startSite(t *testing.T, pages int, delay time.Duration) *testsite.Site {
+	return startSiteOn(t, []string{"127.0.0.2", "127.0.0.3"}, pages, delay)
+}
+
+// startSiteOn serves a test site on the given loopback addresses, with
+// its off-scope host on 127.0.0.9, stopped when the test ends.
+func startSiteOn(t *testing.T, ips []string, pages int, delay time.Duration) *testsite.Site {
 	t.Helper()
 	site, err := testsite.Start(testsite.Options{
-		IPs:       []string{"127.0.0.2", "127.0.0.3"},
+		IPs:       ips,
 		OffsiteIP: "127.0.0.9",
 		Pages:     pages,
 		Delay:     delay,

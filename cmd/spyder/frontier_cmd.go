@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -157,42 +156,25 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 // inject adds the URLs of r as seeds, committing every 10,000: everything
 // reported as injected is durable.
 func inject(f frontier.Frontier, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	batch := make([]string, 0, 10000)
-	flush := func() error {
-		n, err := f.AddSeeds(batch, time.Now())
+	total, err = frontier.ReadURLFile(r, 10000, func(raw []string, line int) error {
+		urls := raw[:0]
+		for _, text := range raw {
+			u, err := frontier.Normalize(text)
+			if err != nil {
+				bad++
+				if bad <= 10 {
+					log.Warn().Int("near_line", line).Err(err).Msg("skipping a malformed URL")
+				}
+				continue
+			}
+			urls = append(urls, u)
+		}
+		n, err := f.AddSeeds(urls, time.Now())
 		if err != nil {
 			return err
 		}
 		added += n
-		batch = batch[:0]
 		return f.Commit()
-	}
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		total++
-		u, err := frontier.Normalize(text)
-		if err != nil {
-			bad++
-			if bad <= 10 {
-				log.Warn().Int("line", line).Err(err).Msg("skipping a malformed URL")
-			}
-			continue
-		}
-		if batch = append(batch, u); len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return total, added, bad, err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return total, added, bad, fmt.Errorf("reading line %d: %w", line+1, err)
-	}
-	return total, added, bad, flush()
+	})
+	return total, added, bad, err
 }

@@ -76,7 +76,7 @@ func (h *httpExtractor) Process(_ context.Context, c *crawluri.CrawlUri) error {
 	if c.StatusCode < 300 || c.StatusCode >= 400 {
 		return nil
 	}
-	loc := header(c.RepHeader, "Location")
+	loc := crawluri.HeaderValue(c.RepHeader, "Location")
 	if loc == "" {
 		return nil
 	}
@@ -94,19 +94,6 @@ func (h *httpExtractor) Process(_ context.Context, c *crawluri.CrawlUri) error {
 	}
 	appendLinks(c, []string{target})
 	return nil
-}
-
-// header looks a response header up case-insensitively.
-func header(h map[string]string, name string) string {
-	if v, ok := h[name]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
 }
 
 // regexScoper is spyder's RegexScoper. With no positive regex configured it

@@ -29,7 +29,7 @@ var htmlContentTypes = map[string]bool{
 // ContentType returns the media type and charset of a fetched page: from
 // the Content-Type header, or sniffed from the body when there is none.
 func ContentType(c *crawluri.CrawlUri) (mediaType, charsetName string) {
-	ct := header(c.RepHeader, "Content-Type")
+	ct := crawluri.HeaderValue(c.RepHeader, "Content-Type")
 	if ct == "" {
 		if len(c.ContentBody) == 0 {
 			return "", ""
@@ -60,7 +60,7 @@ func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri) error {
 	if err != nil {
 		return nil
 	}
-	links := ExtractLinks(c.ContentBody, header(c.RepHeader, "Content-Type"), base)
+	links := ExtractLinks(c.ContentBody, crawluri.HeaderValue(c.RepHeader, "Content-Type"), base)
 	appendLinks(c, links)
 	return nil
 }
