@@ -85,6 +85,22 @@ type outstandingLease struct {
 	worker string
 }
 
+// classes names the non-zero result counts by status class.
+func (c *counters) classes() map[string]int64 {
+	out := map[string]int64{}
+	for i, n := range c.byClass {
+		if n == 0 {
+			continue
+		}
+		name := "other"
+		if i > 0 {
+			name = fmt.Sprintf("%dxx", i)
+		}
+		out[name] = n
+	}
+	return out
+}
+
 type counters struct {
 	dispatched int64
 	results    int64
@@ -702,7 +718,9 @@ func (m *Master) finish(clean bool) error {
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
 		Int64("scheduled", fs.Scheduled).Int64("retried", fs.Retried).
 		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).
-		Int64("bad_seeds", m.badSeeds).Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
+		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
+		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
+		Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")

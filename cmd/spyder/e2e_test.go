@@ -116,6 +116,10 @@ func TestCrawlLocalSiteEndToEnd(t *testing.T) {
 	if len(down) != 1 || down[0]["clean"] != true {
 		t.Fatalf("master did not report a clean stop: %v", down)
 	}
+	classes, _ := down[0]["results_by_class"].(map[string]any)
+	if classes["2xx"] == nil || classes["3xx"] == nil || classes["4xx"] == nil {
+		t.Errorf("results by class %v: the site has 200s, a redirect and 404s", classes)
+	}
 	if down[0]["bad_seeds"].(float64) != 1 {
 		t.Errorf("bad_seeds = %v, want 1 (the 'not a url' line)", down[0]["bad_seeds"])
 	}
