@@ -164,10 +164,11 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 	}
 }
 
-// freeEndpointEnv points the four master sockets at fresh ports, for cases
-// that fail after binding.
+// freeEndpointEnv points the four master sockets at fresh ports and the
+// state at a temporary directory, for cases that fail after start-up.
 func freeEndpointEnv(t *testing.T) []string {
 	eps := testsite.FreeEndpoints(t, 4)
 	return []string{"SPYDER_ZEROMQ_MASTER_PUSH=" + eps[0], "SPYDER_ZEROMQ_MASTER_SUB=" + eps[1],
-		"SPYDER_ZEROMQ_MGMT_MASTER=" + eps[2], "SPYDER_ZEROMQ_MGMT_WORKER=" + eps[3]}
+		"SPYDER_ZEROMQ_MGMT_MASTER=" + eps[2], "SPYDER_ZEROMQ_MGMT_WORKER=" + eps[3],
+		"SPYDER_STATE_DIR=" + t.TempDir()}
 }
