@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -74,22 +75,35 @@ func init() {
 	})
 	Register("multiple_host", func(opts Options) (Frontier, error) {
 		return openDurable(opts, durableConfig{
-			queueOf:             Host,
-			maxInFlightPerQueue: 1,
-			delayAfterDispatch:  true,
+			queueOf:            Host,
+			maxInFlight:        1,
+			delayAfterDispatch: true,
+			slots:              true,
+			byIP:               opts.QueueAssignment == "ip_based",
 		})
 	})
 }
+
+// Queue assignments of multiple_host (spyder's QUEUE_ASSIGNMENT_CLASS).
+var queueAssignments = []string{"host_based", "ip_based"}
+
+// QueueAssignments lists the queue assignments multiple_host knows.
+func QueueAssignments() []string { return slices.Clone(queueAssignments) }
 
 // durableConfig shapes the engine into one of the registered frontiers.
 type durableConfig struct {
 	// queueOf maps a normalized URL to its queue name.
 	queueOf func(url string) string
-	// maxInFlightPerQueue bounds the URLs of one queue in flight (0: no bound).
-	maxInFlightPerQueue int
+	// maxInFlight bounds the URLs of one politeness group in flight (0: no
+	// bound).
+	maxInFlight int
 	// delayAfterDispatch starts the politeness pause at dispatch (spyder's
 	// SingleHostFrontier) rather than only after the result.
 	delayAfterDispatch bool
+	// slots honours Options.ActiveQueues and the queue budget.
+	slots bool
+	// byIP groups host queues by their IP address for politeness.
+	byIP bool
 }
 
 // Durable is a frontier whose state survives kill -9.
@@ -103,22 +117,48 @@ type Durable struct {
 	dirty map[*queueState]struct{}
 
 	queues map[uint64]*queueState
-	ready  readyHeap // queues with URLs that may become dispatchable
+	groups map[string]*group
 	leases map[int64]*leaseState
 
+	// Politeness groups with URLs are in exactly one of: ready (active and
+	// below their in-flight bound), pending (waiting for a slot, not due
+	// yet), eligible (waiting for a slot, due), cooling (just rotated out),
+	// or none (at their in-flight bound).
+	ready    groupHeap
+	pending  groupHeap
+	eligible rankSet
+	cooling  []*group
+	slots    int // active groups allowed (0: every group with URLs is active)
+	active   int
+	selector QueueSelector
+
+	// Answers of the asynchronous DNS lookups of IP-based assignment,
+	// handed over by the resolver's goroutines.
+	resolvedMu sync.Mutex
+	resolved   []resolvedHost
+
 	seq       uint64 // next Q sequence number
+	queueSeq  uint64 // next queue ordinal
 	nextLease int64
 	stats     Stats
 }
 
+type resolvedHost struct {
+	host, ip string
+	err      error
+}
+
 type queueState struct {
-	id          uint64
-	name        string
-	nextAllowed time.Time
-	queued      int64
-	headDue     time.Time // due time of the first queued URL (valid if queued > 0)
-	inFlight    int
-	index       int // in ready, -1 if not
+	id      uint64
+	name    string
+	ordinal uint64 // creation order, persisted
+	queued  int64
+	headDue time.Time // due time of the first queued URL (valid if queued > 0)
+	grp     *group    // nil while its IP is being resolved
+	mIdx    int       // in grp.members, -1 if not
+	// savedAllowed is the politeness clock read from the store, applied to
+	// the group the queue joins.
+	savedAllowed time.Time
 	// cursor is a lower bound of the queue's live entries: popped entries
 	// stay behind as tombstones until compaction, and seeking from the
 	// prefix would walk over all of them (the LSM queue anti-pattern).
@@ -151,10 +191,10 @@ func (f *Durable) fill(q *queueState) error {
 	defer it.Close()
 	q.buf, q.bufToEnd = q.buf[:0], false
 	n := readAhead
-	if f.cfg.maxInFlightPerQueue > 0 {
-		// The queue stops dispatching after that many: its buffer is then
+	if f.cfg.maxInFlight > 0 {
+		// The group stops dispatching after that many: the buffer is then
 		// dropped, so reading further would be wasted.
-		n = f.cfg.maxInFlightPerQueue + 1
+		n = f.cfg.maxInFlight + 1
 	}
 	ok := it.First()
 	for ; ok && len(q.buf) < n; ok = it.Next() {
@@ -333,7 +373,10 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 	}
 	// Bloom filters on every level: most lookups are of links never seen,
 	// and a filter answers those without reading a block.
-	cache := pebble.NewCache(128 << 20)
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}, Cache: cache, MemTableSize: 16 << 20}
 	for i := range po.Levels {
@@ -355,7 +398,29 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		lock.unlock()
 		return nil, fmt.Errorf("opening frontier store in %s: %w", opts.Dir, err)
 	}
-	f := &Durable{opts: opts, cfg: cfg, db: db, lock: lock, queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{}}
+	f := &Durable{
+		opts: opts, cfg: cfg, db: db, lock: lock,
+		queues: map[uint64]*queueState{}, groups: map[string]*group{},
+		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
+		ready:   groupHeap{idx: func(g *group) *int { return &g.readyIdx }},
+		pending: groupHeap{idx: func(g *group) *int { return &g.pendIdx }},
+	}
+	if cfg.slots {
+		f.slots = max(opts.ActiveQueues, 0)
+		f.selector = BiasedSelect
+		if opts.QueueSelector != "" {
+			if f.selector, err = selectors.Get(opts.QueueSelector); err != nil {
+				db.Close()
+				lock.unlock()
+				return nil, err
+			}
+		}
+	}
+	if cfg.byIP && opts.Resolver == nil {
+		db.Close()
+		lock.unlock()
+		return nil, errors.New("ip_based queue assignment needs a DNS resolver")
+	}
 	f.b = db.NewIndexedBatch()
 	if err := f.load(time.Now()); err != nil {
 		db.Close()
@@ -374,30 +439,27 @@ func (f *Durable) load(now time.Time) error {
 	if err != nil {
 		return err
 	}
+	var loaded []*queueState
 	for it.First(); it.Valid(); it.Next() {
-		k, v := it.Key(), it.Value()
-		if len(k) != 9 || len(v) < 16 {
+		q, err := decodeQueueRecord(it.Key(), it.Value())
+		if err != nil {
 			it.Close()
-			return fmt.Errorf("frontier store: corrupt queue record")
-		}
-		q := &queueState{
-			id:          binary.BigEndian.Uint64(k[1:]),
-			nextAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
-			queued:      int64(binary.BigEndian.Uint64(v[8:])),
-			name:        string(v[16:]),
-			index:       -1,
+			return err
 		}
 		f.queues[q.id] = q
+		loaded = append(loaded, q)
+		f.queueSeq = max(f.queueSeq, q.ordinal+1)
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	for _, q := range f.queues {
+	for _, q := range loaded {
 		if q.queued > 0 {
 			if err := f.refreshHead(q); err != nil {
 				return err
 			}
 		}
+		f.assign(q, now)
 	}
 	// Leases of the previous run: their URLs go back to the queue.
 	var expired []int64
@@ -416,6 +478,9 @@ func (f *Durable) load(now time.Time) error {
 		copy(key[:], v[:16])
 		f.leases[id] = &leaseState{key: key, queue: binary.BigEndian.Uint64(v[16:])}
 		expired = append(expired, id)
+		if q := f.queues[binary.BigEndian.Uint64(v[16:])]; q != nil && q.grp != nil {
+			q.grp.inFlight++ // ended by the requeue below
+		}
 	}
 	if err := it.Close(); err != nil {
 		return err
@@ -427,9 +492,6 @@ func (f *Durable) load(now time.Time) error {
 			return err
 		}
 		l.url, l.rec = rec.url, rec
-		if q := f.queues[l.queue]; q != nil {
-			q.inFlight++
-		}
 		if err := f.requeue(id, l, now); err != nil {
 			return err
 		}
@@ -437,8 +499,8 @@ func (f *Durable) load(now time.Time) error {
 	if f.nextLease < now.UnixNano() {
 		f.nextLease = now.UnixNano() // distinct from any lease a worker may still hold
 	}
-	for _, q := range f.queues {
-		f.updateReady(q)
+	for _, q := range loaded {
+		f.touch(q, now)
 	}
 	if err := f.Commit(); err != nil {
 		return err
@@ -458,27 +520,59 @@ func (f *Durable) loadMeta() error {
 		return err
 	}
 	defer closer.Close()
-	if len(v) != 8*8 {
-		return fmt.Errorf("frontier store: corrupt meta record")
+	if len(v) != metaFields*8 {
+		return fmt.Errorf("frontier store: corrupt meta record (%d bytes; written by another version of spyder?)", len(v))
 	}
 	r := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[8*i:])) }
 	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3), Scheduled: r(6), Retried: r(7)}
 	f.seq, f.nextLease = uint64(r(4)), r(5)
+	if r(8) != storeFormat {
+		return fmt.Errorf("frontier store: format %d, this spyder reads format %d", r(8), storeFormat)
+	}
 	return nil
 }
 
 func (f *Durable) writeMeta() error {
-	v := make([]byte, 0, 64)
-	for _, n := range []int64{f.stats.Seen, f.stats.Queued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled, f.stats.Retried} {
+	v := make([]byte, 0, metaFields*8)
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled, f.stats.Retried, storeFormat} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return f.b.Set(metaKey("state"), v, nil)
 }
 
+// The meta record: counters, sequence watermarks and the store format.
+const (
+	metaFields  = 9
+	storeFormat = 2 // 2: queue records carry an ordinal
+)
+
+// queueRecordHeader is the fixed part of a queue record: politeness clock,
+// size, ordinal; the name follows.
+const queueRecordHeader = 24
+
+func decodeQueueRecord(k, v []byte) (*queueState, error) {
+	if len(k) != 9 || len(v) < queueRecordHeader {
+		return nil, errors.New("frontier store: corrupt queue record")
+	}
+	return &queueState{
+		id:           binary.BigEndian.Uint64(k[1:]),
+		savedAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
+		queued:       int64(binary.BigEndian.Uint64(v[8:])),
+		ordinal:      binary.BigEndian.Uint64(v[16:]),
+		name:         string(v[queueRecordHeader:]),
+		mIdx:         -1,
+	}, nil
+}
+
 func (f *Durable) writeQueue(q *queueState) error {
-	v := make([]byte, 0, 16+len(q.name))
-	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(q.nextAllowed)))
+	allowed := q.savedAllowed
+	if q.grp != nil {
+		allowed = q.grp.nextAllowed
+	}
+	v := make([]byte, 0, queueRecordHeader+len(q.name))
+	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(allowed)))
 	v = binary.BigEndian.AppendUint64(v, uint64(q.queued))
+	v = binary.BigEndian.AppendUint64(v, q.ordinal)
 	v = append(v, q.name...)
 	return f.b.Set(hostKey(q.id), v, nil)
 }
@@ -510,14 +604,175 @@ func (f *Durable) refreshHead(q *queueState) error {
 	return it.Error()
 }
 
-func (f *Durable) queue(name string) *queueState {
+func (f *Durable) queue(name string, now time.Time) *queueState {
 	id := queueID(name)
 	q := f.queues[id]
 	if q == nil {
-		q = &queueState{id: id, name: name, index: -1}
+		q = &queueState{id: id, name: name, ordinal: f.queueSeq, mIdx: -1}
+		f.queueSeq++
 		f.queues[id] = q
+		f.dirty[q] = struct{}{}
+		f.assign(q, now)
 	}
 	return q
+}
+
+// assign puts q in its politeness group: its own, or, with IP-based
+// assignment, its IP address's once the lookup answers.
+func (f *Durable) assign(q *queueState, now time.Time) {
+	if !f.cfg.byIP || q.name == "" {
+		f.join(q, q.name)
+		return
+	}
+	host := q.name
+	f.opts.Resolver.LookupAsync(host, func(ip string, err error) {
+		f.resolvedMu.Lock()
+		f.resolved = append(f.resolved, resolvedHost{host: host, ip: ip, err: err})
+		f.resolvedMu.Unlock()
+		if f.opts.Wake != nil {
+			f.opts.Wake()
+		}
+	})
+}
+
+// applyResolved moves the queues whose host has been resolved into their
+// IP's group. A host that does not resolve keeps a group of its own: its
+// URLs are dispatched anyway and the workers report the failure, so the
+// retry policy decides and nothing waits forever.
+func (f *Durable) applyResolved(now time.Time) {
+	if !f.cfg.byIP {
+		return
+	}
+	f.resolvedMu.Lock()
+	done := f.resolved
+	f.resolved = nil
+	f.resolvedMu.Unlock()
+	for _, r := range done {
+		q := f.queues[queueID(r.host)]
+		if q == nil || q.grp != nil {
+			continue
+		}
+		key := "ip " + r.ip
+		if r.err != nil {
+			f.opts.Logger.Debug().Str("host", r.host).Err(r.err).Msg("frontier: host does not resolve; it gets a politeness group of its own")
+			key = "host " + r.host
+		}
+		f.join(q, key)
+		f.touch(q, now)
+	}
+}
+
+// join makes q a member of the group named key, creating the group.
+func (f *Durable) join(q *queueState, key string) {
+	g := f.groups[key]
+	if g == nil {
+		g = newGroup(key, q.ordinal)
+		f.groups[key] = g
+	}
+	q.grp = g
+	if q.savedAllowed.After(g.nextAllowed) {
+		g.nextAllowed = q.savedAllowed
+	}
+}
+
+// touch brings q's group membership and the group's place up to date
+// after q's queue changed.
+func (f *Durable) touch(q *queueState, now time.Time) {
+	g := q.grp
+	if g == nil {
+		q.buf, q.bufToEnd = nil, false
+		return
+	}
+	switch {
+	case q.queued > 0 && q.mIdx < 0:
+		heap.Push(&g.members, q)
+	case q.queued > 0:
+		heap.Fix(&g.members, q.mIdx)
+	case q.mIdx >= 0:
+		heap.Remove(&g.members, q.mIdx)
+	}
+	f.place(g, now)
+}
+
+// free reports whether g may have one more URL in flight.
+func (f *Durable) free(g *group) bool {
+	return f.cfg.maxInFlight == 0 || g.inFlight < f.cfg.maxInFlight
+}
+
+// place puts g where its state says it belongs (see Durable.ready), and
+// retires an active group whose budget is spent or that has nothing due.
+func (f *Durable) place(g *group, now time.Time) {
+	has := len(g.members) > 0
+	if f.slots == 0 {
+		g.active = has
+	} else if g.active && (g.budget <= 0 || (g.inFlight == 0 && (!has || g.members[0].headDue.After(now)))) {
+		f.ready.set(g, false)
+		g.active = false
+		f.active--
+		if g.budget <= 0 && has {
+			g.cooling = true
+			f.cooling = append(f.cooling, g)
+		}
+	}
+	dispatchable := has && f.free(g)
+	if g.active {
+		f.ready.set(g, dispatchable)
+	} else {
+		f.ready.set(g, false)
+	}
+	waiting := !g.active && dispatchable && !g.cooling && f.slots > 0
+	due := waiting && !g.readyAt().After(now)
+	f.pending.set(g, waiting && !due)
+	if due != g.eligible {
+		if due {
+			f.eligible.insert(g)
+		} else {
+			f.eligible.remove(g)
+		}
+		g.eligible = due
+	}
+	if !dispatchable {
+		// Read the queues again when the group can dispatch: memory stays
+		// bounded by the groups being drained, not by the URLs queued.
+		for _, q := range g.members {
+			q.buf, q.bufToEnd = nil, false
+		}
+	}
+}
+
+// fillSlots activates waiting groups while there are free slots: first
+// those that became due, chosen by the queue selector, then the groups
+// rotated out since the last call, so that a spent group gets a new
+// budget only when no other group wants its slot.
+func (f *Durable) fillSlots(now time.Time) {
+	if f.slots == 0 {
+		return
+	}
+	for f.pending.Len() > 0 && !f.pending.top().readyAt().After(now) {
+		f.place(f.pending.top(), now) // due now: moves to eligible
+	}
+	f.offerSlots(now)
+	if len(f.cooling) > 0 {
+		for _, g := range f.cooling {
+			g.cooling = false
+			f.place(g, now)
+		}
+		f.cooling = f.cooling[:0]
+		f.offerSlots(now)
+	}
+}
+
+func (f *Durable) offerSlots(now time.Time) {
+	for f.active < f.slots && f.eligible.n > 0 {
+		rank := f.selector(f.eligible.n)
+		if rank < 0 || rank >= f.eligible.n {
+			rank = 0
+		}
+		g := f.eligible.at(rank)
+		g.active, g.budget = true, max(f.opts.QueueBudget, 1)
+		f.active++
+		f.place(g, now)
+	}
 }
 
 // enqueue writes the queue entry of a URL record and updates its queue.
@@ -603,7 +858,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 		if !errors.Is(err, pebble.ErrNotFound) {
 			return added, fmt.Errorf("frontier store: %w", err)
 		}
-		q := f.queue(f.cfg.queueOf(u))
+		q := f.queue(f.cfg.queueOf(u), now)
 		rec := urlRecord{state: stateQueued, priority: 1, due: now.UnixNano(), queue: q.id, url: u}
 		kindCode := evAddedLink
 		if kind == "seed" {
@@ -622,51 +877,28 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 	}
 	for q := range touched {
 		f.dirty[q] = struct{}{}
-		f.updateReady(q)
+		f.touch(q, now)
 	}
 	return added, nil
 }
 
-// readyAt is when q may next hand out a URL.
-func (q *queueState) readyAt() time.Time {
-	if q.nextAllowed.After(q.headDue) {
-		return q.nextAllowed
-	}
-	return q.headDue
-}
-
-func (f *Durable) dispatchable(q *queueState) bool {
-	return q.queued > 0 && (f.cfg.maxInFlightPerQueue == 0 || q.inFlight < f.cfg.maxInFlightPerQueue)
-}
-
-func (f *Durable) updateReady(q *queueState) {
-	if !f.dispatchable(q) {
-		q.buf, q.bufToEnd = nil, false // read again when it can dispatch
-	}
-	switch {
-	case f.dispatchable(q) && q.index < 0:
-		heap.Push(&f.ready, q)
-	case f.dispatchable(q):
-		heap.Fix(&f.ready, q.index)
-	case q.index >= 0:
-		heap.Remove(&f.ready, q.index)
-	}
-}
-
 // Next implements Frontier.
 func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
+	f.applyResolved(now)
+	f.fillSlots(now)
 	var out []*crawluri.CrawlUri
-	for len(out) < max && len(f.ready) > 0 {
-		q := f.ready[0]
-		if q.readyAt().After(now) {
+	for len(out) < max && f.ready.Len() > 0 {
+		g := f.ready.top()
+		if g.readyAt().After(now) {
 			break
 		}
+		q := g.members[0]
 		c, err := f.pop(q, now)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, c)
-		f.updateReady(q)
+		f.touch(q, now)
 	}
 	return out, nil
 }
@@ -725,9 +957,9 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 		return nil, err
 	}
 	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec}
-	q.inFlight++
+	q.grp.inFlight++
 	if f.cfg.delayAfterDispatch && f.opts.MinDelay > 0 {
-		q.nextAllowed = now.Add(f.opts.MinDelay)
+		q.grp.nextAllowed = now.Add(f.opts.MinDelay)
 	}
 	f.dirty[q] = struct{}{}
 	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
@@ -745,11 +977,21 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 }
 
 // NextDue implements Frontier.
-func (f *Durable) NextDue(time.Time) time.Time {
-	if len(f.ready) == 0 {
-		return time.Time{}
+func (f *Durable) NextDue(now time.Time) time.Time {
+	f.applyResolved(now)
+	var due time.Time
+	if f.ready.Len() > 0 {
+		due = f.ready.top().readyAt()
 	}
-	return f.ready[0].readyAt()
+	if f.active < f.slots {
+		if f.eligible.n > 0 || len(f.cooling) > 0 {
+			return now
+		}
+		if f.pending.Len() > 0 && (due.IsZero() || f.pending.top().readyAt().Before(due)) {
+			due = f.pending.top().readyAt()
+		}
+	}
+	return due
 }
 
 // lease returns the outstanding lease id for url, or an error.
@@ -772,11 +1014,12 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	}
 	q := f.queues[l.queue]
 	if q == nil {
-		q = &queueState{id: l.queue, index: -1}
-		f.queues[l.queue] = q
+		// A lease whose queue record was lost: rebuild the queue from the
+		// URL so that the URL is not.
+		q = f.queue(f.cfg.queueOf(l.url), time.Now())
 	}
-	if q.inFlight > 0 {
-		q.inFlight--
+	if q.grp != nil && q.grp.inFlight > 0 {
+		q.grp.inFlight--
 	}
 	return q, nil
 }
@@ -803,15 +1046,22 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	}
 	rec := l.rec
 	rec.lease, rec.status = 0, res.StatusCode
-	if next := now.Add(politeDelay(f.opts, res.ReqTime)); next.After(q.nextAllowed) {
-		q.nextAllowed = next
-	}
 	status := res.StatusCode
 	retryAfter := time.Duration(0)
 	if status == 429 || status == 503 {
 		retryAfter = parseRetryAfter(crawluri.HeaderValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
-		if hold := now.Add(retryAfter); hold.After(q.nextAllowed) {
-			q.nextAllowed = hold
+	}
+	if g := q.grp; g != nil {
+		hold := max(politeDelay(f.opts, res.ReqTime), retryAfter)
+		if next := now.Add(hold); next.After(g.nextAllowed) {
+			g.nextAllowed = next
+		}
+		// The queue budget: spyder charged 1 per response and
+		// QUEUE_BUDGET_PUNISH per server error.
+		if status >= 500 || status < 100 {
+			g.budget -= max(f.opts.QueueBudgetPunish, 0)
+		} else {
+			g.budget--
 		}
 	}
 	switch {
@@ -858,7 +1108,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		return 0, err
 	}
 	f.dirty[q] = struct{}{}
-	f.updateReady(q)
+	f.touch(q, now)
 	return f.Add(links, now)
 }
 
@@ -898,14 +1148,11 @@ func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
 		return err
 	}
-	if q.name == "" {
-		q.name = f.cfg.queueOf(rec.url)
-	}
 	if err := f.enqueue(l.key, &rec, q); err != nil {
 		return err
 	}
 	f.dirty[q] = struct{}{}
-	f.updateReady(q)
+	f.touch(q, now)
 	return nil
 }
 
@@ -962,29 +1209,6 @@ func (f *Durable) Close() error {
 	}
 	f.lock.unlock()
 	return err
-}
-
-// readyHeap orders queues by the moment they may hand out a URL.
-type readyHeap []*queueState
-
-func (h readyHeap) Len() int           { return len(h) }
-func (h readyHeap) Less(i, j int) bool { return h[i].readyAt().Before(h[j].readyAt()) }
-func (h readyHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *readyHeap) Push(x any) {
-	q := x.(*queueState)
-	q.index = len(*h)
-	*h = append(*h, q)
-}
-func (h *readyHeap) Pop() any {
-	old := *h
-	q := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	q.index = -1
-	return q
 }
 
 // pebbleLogger passes Pebble's errors to the frontier's logger and keeps

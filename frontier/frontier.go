@@ -108,13 +108,48 @@ type Options struct {
 	CrawlDelta time.Duration
 	// NumPriorities caps the revisit level.
 	NumPriorities int
+	// ActiveQueues is how many politeness groups (hosts, or IP addresses)
+	// multiple_host lets dispatch at once (spyder's FRONTIER_ACTIVE_QUEUES);
+	// 0 lets every group with URLs dispatch.
+	ActiveQueues int
+	// QueueBudget is what an activated group may spend before it is rotated
+	// out for a waiting one: each result costs 1, a 5xx or transport error
+	// QueueBudgetPunish.
+	QueueBudget       int
+	QueueBudgetPunish int
+	// QueueSelector names the registered QueueSelector that picks which
+	// waiting group takes a free slot ("biased" when empty).
+	QueueSelector string
+	// QueueAssignment is "host_based" (a group per host, the default) or
+	// "ip_based" (a group per IP address, resolved by Resolver).
+	QueueAssignment string
+	// Resolver looks host names up without blocking, for ip_based.
+	Resolver Resolver
+	// Wake is called from another goroutine when something the frontier
+	// was waiting for (a DNS answer) arrived; the owner's loop should call
+	// NextDue or Next soon.
+	Wake func()
 	// Dir is the state directory of a durable frontier; empty keeps the
 	// state in memory (tests).
 	Dir string
+	// CacheSize is the store's block cache in bytes (DefaultCacheSize when
+	// 0): a fixed part of the master's memory, not growing with the crawl.
+	CacheSize int64
 	// LeaseTimeout is how long a dispatched URL may stay without a result.
 	LeaseTimeout time.Duration
 	// Logger receives the frontier's own log events.
 	Logger zerolog.Logger
+}
+
+// DefaultCacheSize is the block cache of the store when Options.CacheSize
+// is 0.
+const DefaultCacheSize = 64 << 20
+
+// Resolver resolves host names for IP-based queue assignment. LookupAsync
+// calls done with the host's IP address, or an error, either at once or
+// later from another goroutine; it must not block.
+type Resolver interface {
+	LookupAsync(host string, done func(ip string, err error))
 }
 
 // Factory opens a frontier.

@@ -122,7 +122,7 @@ func redate(t *testing.T, f *Durable, u string, due time.Time) {
 	if err := f.refreshHead(q); err != nil {
 		t.Fatal(err)
 	}
-	f.updateReady(q)
+	f.touch(q, time.Now())
 }
 
 // TestDueOrder ports spyder's test_frontier "get_next returns only due URLs,
@@ -198,7 +198,7 @@ func TestPoliteness(t *testing.T) {
 	g.Add([]string{"http://a/x"}, now)
 	b, _ = g.Next(now, 1)
 	g.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200, ReqTime: 1e300}, nil, now)
-	if d := g.queue("*").nextAllowed.Sub(now); d != 4*maxReqTime {
+	if d := g.queue("*", now).grp.nextAllowed.Sub(now); d != 4*maxReqTime {
 		t.Fatalf("delay %v, want capped at %v", d, 4*maxReqTime)
 	}
 }

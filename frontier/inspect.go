@@ -85,14 +85,11 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 		return nil, err
 	}
 	err = scan(db, pfxHost, func(k, v []byte) error {
-		if len(v) < 16 {
-			return errors.New("frontier store: corrupt queue record")
+		q, err := decodeQueueRecord(k, v)
+		if err != nil {
+			return err
 		}
-		r.Queues = append(r.Queues, QueueReport{
-			Name:        string(v[16:]),
-			NextAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
-			Queued:      int64(binary.BigEndian.Uint64(v[8:])),
-		})
+		r.Queues = append(r.Queues, QueueReport{Name: q.name, NextAllowed: q.savedAllowed, Queued: q.queued})
 		return nil
 	})
 	if err != nil {

@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
@@ -55,6 +57,11 @@ type Master struct {
 	registry *mgmt.Registry
 
 	waker *zsock.Waker
+	// wakeable is waker once the loop runs: goroutines of the frontier
+	// (DNS answers) wake the loop through it.
+	wakeable atomic.Pointer[zsock.Waker]
+	// dns resolves hosts for ip_based queue assignment (nil otherwise).
+	dns *dnscache.Cache
 	// outstanding are the leases handed out by this master, with the
 	// worker that reported holding each (empty until a heartbeat does).
 	outstanding map[int64]*outstandingLease
@@ -134,19 +141,39 @@ func New(opts Options) (*Master, error) {
 	}
 	m.frontier = opts.Frontier
 	if m.frontier == nil {
+		var resolver frontier.Resolver
+		if s.QueueAssignmentClass == "ip_based" {
+			static, err := dnscache.ParseStatic(s.StaticDNSMappings)
+			if err != nil {
+				return nil, err
+			}
+			m.dns = dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache})
+			resolver = m.dns
+		}
 		m.frontier, err = frontier.Open(s.FrontierClass, frontier.Options{
-			Dir:              s.StateDir,
-			LeaseTimeout:     s.MasterLeaseTimeout,
-			MaxRetries:       s.FrontierMaxRetries,
-			RetryBackoff:     s.FrontierRetryBackoff,
-			MaxRetryAfter:    s.FrontierMaxRetryAfter,
-			CrawlDelta:       s.PrioritizerCrawlDelta,
-			NumPriorities:    s.PrioritizerNumPriorities,
-			MinDelay:         s.FrontierMinDelay,
-			CrawlDelayFactor: s.FrontierCrawlDelayFactor,
-			Logger:           opts.Logger.With().Str("component", "frontier").Logger(),
+			Dir:               s.StateDir,
+			LeaseTimeout:      s.MasterLeaseTimeout,
+			MaxRetries:        s.FrontierMaxRetries,
+			RetryBackoff:      s.FrontierRetryBackoff,
+			MaxRetryAfter:     s.FrontierMaxRetryAfter,
+			CrawlDelta:        s.PrioritizerCrawlDelta,
+			NumPriorities:     s.PrioritizerNumPriorities,
+			MinDelay:          s.FrontierMinDelay,
+			CrawlDelayFactor:  s.FrontierCrawlDelayFactor,
+			ActiveQueues:      s.FrontierActiveQueues,
+			QueueBudget:       s.FrontierQueueBudget,
+			QueueBudgetPunish: s.FrontierQueueBudgetPunish,
+			QueueSelector:     s.QueueSelectorClass,
+			QueueAssignment:   s.QueueAssignmentClass,
+			Resolver:          resolver,
+			Wake:              m.wake,
+			CacheSize:         s.FrontierCacheSize,
+			Logger:            opts.Logger.With().Str("component", "frontier").Logger(),
 		})
 		if err != nil {
+			if m.dns != nil {
+				m.dns.Close()
+			}
 			return nil, err
 		}
 	}
@@ -154,7 +181,7 @@ func New(opts Options) (*Master, error) {
 	// earlier run or by `spyder frontier inject`.
 	hosts, err := m.frontier.SeedHosts()
 	if err != nil {
-		m.frontier.Close()
+		m.closeState()
 		return nil, fmt.Errorf("reading the seed hosts: %w", err)
 	}
 	for _, h := range hosts {
@@ -163,7 +190,7 @@ func New(opts Options) (*Master, error) {
 	if s.OutputJSONL != "" {
 		sink, err := NewJSONLSink(s.OutputJSONL)
 		if err != nil {
-			m.frontier.Close()
+			m.closeState()
 			return nil, err
 		}
 		m.sinks = append(m.sinks, sink)
@@ -254,7 +281,9 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		socks.close()
 		return err
 	}
+	m.wakeable.Store(m.waker)
 	defer func() {
+		m.wakeable.Store(nil)
 		m.waker.Close()
 		socks.close()
 	}()
@@ -290,8 +319,19 @@ func (s *sockets) close() {
 	s.msub.Close()
 }
 
+// wake interrupts the loop's poll from any goroutine; before the loop runs
+// it does nothing (the loop looks at everything when it starts).
+func (m *Master) wake() {
+	if w := m.wakeable.Load(); w != nil {
+		w.Wake()
+	}
+}
+
 func (m *Master) closeState() error {
 	var errs []error
+	if m.dns != nil {
+		m.dns.Close()
+	}
 	for _, sink := range m.sinks {
 		if err := sink.Close(); err != nil {
 			errs = append(errs, err)

@@ -40,25 +40,33 @@ type Settings struct {
 	RemoveAnchorsFromLinks   bool     `koanf:"remove_anchors_from_links" doc:"cut the #fragment from extracted links"`
 
 	// Master and frontier.
-	MasterCallback           string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
-	SeedsFile                string        `koanf:"seeds_file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
-	OutputJSONL              string        `koanf:"output_jsonl" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
-	FrontierClass            string        `koanf:"frontier_class" doc:"frontier implementation (registered name): single_host or multiple_host"`
-	StateDir                 string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
-	FrontierMinDelay         time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
-	FrontierCrawlDelayFactor float64       `koanf:"frontier_crawl_delay_factor" doc:"after a fetch, wait max(factor x request time, frontier_min_delay)"`
-	FrontierMaxRetries       int           `koanf:"frontier_max_retries" doc:"retries of a URL answered with 5xx, 429 or a transport error before it is recorded as failed"`
-	FrontierRetryBackoff     time.Duration `koanf:"frontier_retry_backoff" doc:"wait before the first retry, doubled for each further one (seconds)"`
-	FrontierMaxRetryAfter    time.Duration `koanf:"frontier_max_retry_after" doc:"cap on how long a host's Retry-After (429, 503) holds it (seconds)"`
-	PrioritizerCrawlDelta    time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
-	PrioritizerNumPriorities int           `koanf:"prioritizer_num_priorities" doc:"highest revisit level"`
-	MasterInflightPerWorker  int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`
-	MasterLeaseTimeout       time.Duration `koanf:"master_lease_timeout" doc:"a dispatched URL without a result after this long is queued again (seconds)"`
-	MasterShutdownGrace      time.Duration `koanf:"master_shutdown_grace" doc:"on shutdown, how long the master waits for quit.ack and in-flight results (seconds)"`
-	MasterProgressInterval   time.Duration `koanf:"master_progress_interval" doc:"interval of the progress line on stderr (seconds; 0 = off)"`
-	WorkerShutdownGrace      time.Duration `koanf:"worker_shutdown_grace" doc:"on shutdown, how long a worker lets running fetches finish (seconds)"`
-	HeartbeatInterval        time.Duration `koanf:"heartbeat_interval" doc:"interval of announcements and heartbeats on the management bus (seconds)"`
-	HeartbeatLiveness        int           `koanf:"heartbeat_liveness" doc:"missed heartbeats after which a peer is considered gone"`
+	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
+	SeedsFile                 string        `koanf:"seeds_file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
+	OutputJSONL               string        `koanf:"output_jsonl" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
+	FrontierClass             string        `koanf:"frontier_class" doc:"frontier implementation (registered name): single_host or multiple_host"`
+	StateDir                  string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
+	FrontierMinDelay          time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
+	FrontierCrawlDelayFactor  float64       `koanf:"frontier_crawl_delay_factor" doc:"after a fetch, wait max(factor x request time, frontier_min_delay)"`
+	FrontierMaxRetries        int           `koanf:"frontier_max_retries" doc:"retries of a URL answered with 5xx, 429 or a transport error before it is recorded as failed"`
+	FrontierRetryBackoff      time.Duration `koanf:"frontier_retry_backoff" doc:"wait before the first retry, doubled for each further one (seconds)"`
+	FrontierMaxRetryAfter     time.Duration `koanf:"frontier_max_retry_after" doc:"cap on how long a host's Retry-After (429, 503) holds it (seconds)"`
+	FrontierActiveQueues      int           `koanf:"frontier_active_queues" doc:"multiple_host: hosts (or IPs) dispatching at once; the others wait for a slot (0 = all)"`
+	FrontierQueueBudget       int           `koanf:"frontier_queue_budget" doc:"multiple_host: results an active host may have before it is rotated out for a waiting one"`
+	FrontierQueueBudgetPunish int           `koanf:"frontier_queue_budget_punish" doc:"multiple_host: budget a 5xx or transport error costs (other results cost 1)"`
+	QueueSelectorClass        string        `koanf:"queue_selector_class" doc:"multiple_host: which waiting host takes a free slot: biased (older hosts more often, P ~ 1/rank) or uniform"`
+	QueueAssignmentClass      string        `koanf:"queue_assignment_class" doc:"multiple_host: politeness per host (host_based) or per IP address (ip_based, resolved by the master)"`
+	StaticDNSMappings         []string      `koanf:"static_dns_mappings" doc:"host=ip entries used instead of DNS"`
+	SizeDNSCache              int           `koanf:"size_dns_cache" doc:"host names whose address is cached"`
+	FrontierCacheSize         int64         `koanf:"frontier_cache_size" doc:"bytes of the frontier store's block cache (fixed, not growing with the crawl)"`
+	PrioritizerCrawlDelta     time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
+	PrioritizerNumPriorities  int           `koanf:"prioritizer_num_priorities" doc:"highest revisit level"`
+	MasterInflightPerWorker   int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`
+	MasterLeaseTimeout        time.Duration `koanf:"master_lease_timeout" doc:"a dispatched URL without a result after this long is queued again (seconds)"`
+	MasterShutdownGrace       time.Duration `koanf:"master_shutdown_grace" doc:"on shutdown, how long the master waits for quit.ack and in-flight results (seconds)"`
+	MasterProgressInterval    time.Duration `koanf:"master_progress_interval" doc:"interval of the progress line on stderr (seconds; 0 = off)"`
+	WorkerShutdownGrace       time.Duration `koanf:"worker_shutdown_grace" doc:"on shutdown, how long a worker lets running fetches finish (seconds)"`
+	HeartbeatInterval         time.Duration `koanf:"heartbeat_interval" doc:"interval of announcements and heartbeats on the management bus (seconds)"`
+	HeartbeatLiveness         int           `koanf:"heartbeat_liveness" doc:"missed heartbeats after which a peer is considered gone"`
 
 	// ZeroMQ endpoints. The master binds, workers connect.
 	ZeromqMasterPush                string `koanf:"zeromq_master_push" doc:"master PUSH bind: URLs to workers"`
@@ -101,23 +109,31 @@ func Defaults() Settings {
 		HTTPExtractor404Redirect: []string{},
 		RemoveAnchorsFromLinks:   true,
 
-		MasterCallback:           "seedfile",
-		FrontierClass:            "single_host",
-		StateDir:                 "spyder-state",
-		FrontierMinDelay:         5 * time.Second,
-		FrontierCrawlDelayFactor: 4,
-		FrontierMaxRetries:       3,
-		FrontierRetryBackoff:     30 * time.Second,
-		FrontierMaxRetryAfter:    time.Hour,
-		PrioritizerCrawlDelta:    24 * time.Hour,
-		PrioritizerNumPriorities: 10,
-		MasterInflightPerWorker:  20,
-		MasterLeaseTimeout:       90 * time.Second,
-		MasterShutdownGrace:      10 * time.Second,
-		MasterProgressInterval:   5 * time.Second,
-		WorkerShutdownGrace:      5 * time.Second,
-		HeartbeatInterval:        time.Second,
-		HeartbeatLiveness:        3,
+		MasterCallback:            "seedfile",
+		FrontierClass:             "single_host",
+		StateDir:                  "spyder-state",
+		FrontierMinDelay:          5 * time.Second,
+		FrontierCrawlDelayFactor:  4,
+		FrontierMaxRetries:        3,
+		FrontierRetryBackoff:      30 * time.Second,
+		FrontierMaxRetryAfter:     time.Hour,
+		FrontierActiveQueues:      100,
+		FrontierQueueBudget:       50,
+		FrontierQueueBudgetPunish: 5,
+		QueueSelectorClass:        "biased",
+		QueueAssignmentClass:      "host_based",
+		StaticDNSMappings:         []string{},
+		SizeDNSCache:              1000,
+		FrontierCacheSize:         64 << 20,
+		PrioritizerCrawlDelta:     24 * time.Hour,
+		PrioritizerNumPriorities:  10,
+		MasterInflightPerWorker:   20,
+		MasterLeaseTimeout:        90 * time.Second,
+		MasterShutdownGrace:       10 * time.Second,
+		MasterProgressInterval:    5 * time.Second,
+		WorkerShutdownGrace:       5 * time.Second,
+		HeartbeatInterval:         time.Second,
+		HeartbeatLiveness:         3,
 
 		ZeromqMasterPush:                "tcp://127.0.0.1:5550",
 		ZeromqMasterPushHWM:             10,

@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"net"
 	"regexp"
 	"strconv"
@@ -40,11 +41,29 @@ func (s *Settings) Validate() error {
 		"heartbeat_liveness":                   s.HeartbeatLiveness,
 		"zeromq_master_push_hwm":               s.ZeromqMasterPushHWM,
 		"zeromq_worker_proc_extractor_pub_hwm": s.ZeromqWorkerProcExtractorPubHWM,
+		"frontier_queue_budget":                s.FrontierQueueBudget,
+		"size_dns_cache":                       s.SizeDNSCache,
 	}
 	for key, v := range positive {
 		if v < 1 {
 			add(key, "must be at least 1, got %d", v)
 		}
+	}
+	for key, v := range map[string]int{"frontier_active_queues": s.FrontierActiveQueues, "frontier_queue_budget_punish": s.FrontierQueueBudgetPunish} {
+		if v < 0 {
+			add(key, "must not be negative, got %d", v)
+		}
+	}
+	switch s.QueueAssignmentClass {
+	case "host_based", "ip_based":
+	default:
+		add("queue_assignment_class", "%q is not one of host_based, ip_based", s.QueueAssignmentClass)
+	}
+	if _, err := dnscache.ParseStatic(s.StaticDNSMappings); err != nil {
+		add("static_dns_mappings", "%v", err)
+	}
+	if s.FrontierCacheSize < 1<<20 {
+		add("frontier_cache_size", "must be at least 1 MiB (1048576), got %d", s.FrontierCacheSize)
 	}
 	if s.FrontierMaxRetries < 0 || s.FrontierMaxRetries > 30 {
 		add("frontier_max_retries", "must be between 0 and 30, got %d", s.FrontierMaxRetries)

@@ -11,39 +11,74 @@ import (
 )
 
 // TestPolitenessAudit crawls five hosts with multiple_host, a 200 ms delay
-// and four workers, and audits the servers' own logs: per host, no two
-// request arrivals closer than the delay.
+// and four workers, and audits the servers' own logs: per politeness group
+// (a host, or with ip_based every host on one IP address), no two request
+// arrivals closer than the delay. The cases also run the hosts through
+// fewer active slots than hosts with a small budget (rotation), and group
+// them by IP through static DNS mappings on the master.
 func TestPolitenessAudit(t *testing.T) {
-	site := startSiteOn(t, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}, 6, 0)
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	const delay = 200 * time.Millisecond
-	c := newCluster(t, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.2")
-	var workers []*proc
-	for _, name := range []string{"w1", "w2", "w3", "w4"} {
-		workers = append(workers, start(t, name, c.env, "worker"))
-	}
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
-	waitClean(t, m, workers...)
-	checkCrawl(t, site, dir+"/out.jsonl")
-
-	byHost := map[string][]time.Time{}
-	for _, r := range site.Log() {
-		byHost[r.Host] = append(byHost[r.Host], r.At)
-	}
-	if len(byHost) != 5 {
-		t.Fatalf("requests reached %d hosts, want 5", len(byHost))
-	}
-	for host, times := range byHost {
-		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-		for i := 1; i < len(times); i++ {
-			if gap := times[i].Sub(times[i-1]); gap < delay {
-				t.Errorf("%s: two requests %v apart (delay %v)", host, gap, delay)
+	hosts := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		group func(host string) string // politeness group of a host in the server log
+	}{
+		{name: "host_based", group: func(h string) string { return h }},
+		{
+			name:  "two_slots_budget_3",
+			env:   []string{"SPYDER_FRONTIER_ACTIVE_QUEUES=2", "SPYDER_FRONTIER_QUEUE_BUDGET=3"},
+			group: func(h string) string { return h },
+		},
+		{
+			name: "ip_based",
+			env: []string{"SPYDER_QUEUE_ASSIGNMENT_CLASS=ip_based",
+				`SPYDER_STATIC_DNS_MAPPINGS=["127.0.0.2=10.0.0.1", "127.0.0.3=10.0.0.1", "127.0.0.4=10.0.0.2", "127.0.0.5=10.0.0.2"]`},
+			group: func(h string) string {
+				switch {
+				case strings.HasPrefix(h, "127.0.0.2:"), strings.HasPrefix(h, "127.0.0.3:"):
+					return "10.0.0.1"
+				case strings.HasPrefix(h, "127.0.0.4:"), strings.HasPrefix(h, "127.0.0.5:"):
+					return "10.0.0.2"
+				}
+				return h
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := startSiteOn(t, hosts, 6, 0)
+			dir := t.TempDir()
+			seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+			const delay = 200 * time.Millisecond
+			c := newCluster(t, append([]string{"SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.2"}, tc.env...)...)
+			var workers []*proc
+			for _, name := range []string{"w1", "w2", "w3", "w4"} {
+				workers = append(workers, start(t, name, c.env, "worker"))
 			}
-		}
-		if len(times) < 10 {
-			t.Errorf("%s: only %d requests; the audit needs more", host, len(times))
-		}
+			m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+			waitClean(t, m, workers...)
+			checkCrawl(t, site, dir+"/out.jsonl")
+
+			byGroup := map[string][]time.Time{}
+			hostsSeen := map[string]bool{}
+			for _, r := range site.Log() {
+				hostsSeen[r.Host] = true
+				byGroup[tc.group(r.Host)] = append(byGroup[tc.group(r.Host)], r.At)
+			}
+			if len(hostsSeen) != len(hosts) {
+				t.Fatalf("requests reached %d hosts, want %d", len(hostsSeen), len(hosts))
+			}
+			for group, times := range byGroup {
+				sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+				for i := 1; i < len(times); i++ {
+					if gap := times[i].Sub(times[i-1]); gap < delay {
+						t.Errorf("%s: two requests %v apart (delay %v)", group, gap, delay)
+					}
+				}
+				if len(times) < 10 {
+					t.Errorf("%s: only %d requests; the audit needs more", group, len(times))
+				}
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -79,6 +80,9 @@ func runSettings(args, environ []string, stdout, stderr io.Writer) int {
 func checkMaster(s *settings.Settings) error {
 	if !frontier.Registered(s.FrontierClass) {
 		return fmt.Errorf("%w: frontier_class: %q is not registered (known: %v)", settings.ErrInvalid, s.FrontierClass, frontier.Names())
+	}
+	if !slices.Contains(frontier.SelectorNames(), s.QueueSelectorClass) {
+		return fmt.Errorf("%w: queue_selector_class: %q is not registered (known: %v)", settings.ErrInvalid, s.QueueSelectorClass, frontier.SelectorNames())
 	}
 	if !master.CallbackRegistered(s.MasterCallback) {
 		return fmt.Errorf("%w: master_callback: %q is not registered (known: %v)", settings.ErrInvalid, s.MasterCallback, master.CallbackNames())

@@ -1,0 +1,225 @@
+package frontier
+
+import (
+	"container/heap"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/spyder-crawl/spyder/internal/registry"
+)
+
+// group is a politeness unit: the URLs of its queues share one clock
+// (never two requests closer than the delay) and one bound on URLs in
+// flight. With host-based assignment a group is one host's queue; with
+// IP-based assignment every host on one IP address; for single_host the
+// whole crawl.
+//
+// With a limit on active queues (spyder's FRONTIER_ACTIVE_QUEUES), only
+// active groups dispatch. A group is activated with a budget
+// (FRONTIER_QUEUE_BUDGET) that each result spends, a 5xx more
+// (FRONTIER_QUEUE_BUDGET_PUNISH); a spent group is rotated out so that
+// other hosts get their turn, and the queue selector picks which waiting
+// group takes a free slot.
+type group struct {
+	key         string
+	ordinal     uint64 // creation order: the selector prefers older groups
+	nextAllowed time.Time
+	inFlight    int
+	members     memberHeap // queues of the group with URLs, earliest head first
+
+	active   bool
+	budget   int
+	readyIdx int  // position in Durable.ready (active groups), -1 if not there
+	pendIdx  int  // position in Durable.pending (waiting groups not due yet), -1 if not there
+	eligible bool // in Durable.eligible: waiting, due, and may take a slot
+	cooling  bool // rotated out: offered a slot again only after the others
+}
+
+func newGroup(key string, ordinal uint64) *group {
+	return &group{key: key, ordinal: ordinal, readyIdx: -1, pendIdx: -1}
+}
+
+// readyAt is when the group may next hand out a URL; valid while it has
+// members.
+func (g *group) readyAt() time.Time {
+	head := g.members[0].headDue
+	if g.nextAllowed.After(head) {
+		return g.nextAllowed
+	}
+	return head
+}
+
+// memberHeap orders a group's queues by the due time of their heads.
+type memberHeap []*queueState
+
+func (h memberHeap) Len() int           { return len(h) }
+func (h memberHeap) Less(i, j int) bool { return h[i].headDue.Before(h[j].headDue) }
+func (h memberHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].mIdx, h[j].mIdx = i, j
+}
+func (h *memberHeap) Push(x any) {
+	q := x.(*queueState)
+	q.mIdx = len(*h)
+	*h = append(*h, q)
+}
+func (h *memberHeap) Pop() any {
+	old := *h
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	q.mIdx = -1
+	return q
+}
+
+// groupHeap orders groups by readyAt; idx selects which of the group's
+// positions it maintains, so a group can be tracked by two heaps.
+type groupHeap struct {
+	gs  []*group
+	idx func(*group) *int
+}
+
+func (h *groupHeap) Len() int           { return len(h.gs) }
+func (h *groupHeap) Less(i, j int) bool { return h.gs[i].readyAt().Before(h.gs[j].readyAt()) }
+func (h *groupHeap) Swap(i, j int) {
+	h.gs[i], h.gs[j] = h.gs[j], h.gs[i]
+	*h.idx(h.gs[i]), *h.idx(h.gs[j]) = i, j
+}
+func (h *groupHeap) Push(x any) {
+	g := x.(*group)
+	*h.idx(g) = len(h.gs)
+	h.gs = append(h.gs, g)
+}
+func (h *groupHeap) Pop() any {
+	g := h.gs[len(h.gs)-1]
+	h.gs[len(h.gs)-1] = nil
+	h.gs = h.gs[:len(h.gs)-1]
+	*h.idx(g) = -1
+	return g
+}
+
+// set puts g in the heap (or fixes its place) when in is true, and takes it
+// out otherwise.
+func (h *groupHeap) set(g *group, in bool) {
+	i := *h.idx(g)
+	switch {
+	case in && i < 0:
+		heap.Push(h, g)
+	case in:
+		heap.Fix(h, i)
+	case i >= 0:
+		heap.Remove(h, i)
+	}
+}
+
+func (h *groupHeap) top() *group { return h.gs[0] }
+
+// rankSet holds the waiting groups that may take a slot, by ordinal, and
+// finds the k-th oldest in O(log n): a Fenwick tree of 0/1 counts.
+type rankSet struct {
+	tree  []int32  // 1-based Fenwick tree over ordinals
+	byOrd []*group // group per ordinal, nil where not in the set
+	n     int
+}
+
+func (s *rankSet) add(i int, d int32) {
+	for i++; i < len(s.tree); i += i & -i {
+		s.tree[i] += d
+	}
+}
+
+func (s *rankSet) grow(ord uint64) {
+	if int(ord) < len(s.byOrd) {
+		return
+	}
+	size := max(64, len(s.byOrd))
+	for size <= int(ord) {
+		size *= 2
+	}
+	old := s.byOrd
+	s.byOrd = make([]*group, size)
+	copy(s.byOrd, old)
+	s.tree = make([]int32, size+1)
+	for i, g := range s.byOrd {
+		if g != nil {
+			s.add(i, 1)
+		}
+	}
+}
+
+func (s *rankSet) insert(g *group) {
+	s.grow(g.ordinal)
+	s.byOrd[g.ordinal] = g
+	s.add(int(g.ordinal), 1)
+	s.n++
+}
+
+func (s *rankSet) remove(g *group) {
+	s.byOrd[g.ordinal] = nil
+	s.add(int(g.ordinal), -1)
+	s.n--
+}
+
+// at returns the group of rank k (0 = oldest).
+func (s *rankSet) at(k int) *group {
+	pos, rem := 0, int32(k+1)
+	for step := highBit(len(s.tree) - 1); step > 0; step >>= 1 {
+		if next := pos + step; next < len(s.tree) && s.tree[next] < rem {
+			pos, rem = next, rem-s.tree[next]
+		}
+	}
+	return s.byOrd[pos]
+}
+
+func highBit(n int) int {
+	b := 1
+	for b<<1 <= n {
+		b <<= 1
+	}
+	return b
+}
+
+// QueueSelector picks which of n waiting queues, ranked oldest first,
+// takes a free slot (spyder's QUEUE_SELECTOR_CLASS). It returns a rank in
+// [0, n).
+type QueueSelector func(n int) int
+
+var selectors = registry.New[QueueSelector]("queue selector")
+
+func init() {
+	selectors.Register("biased", BiasedSelect)
+	selectors.Register("uniform", func(n int) int { return rand.IntN(n) })
+}
+
+// SelectorNames lists the registered queue selectors, sorted.
+func SelectorNames() []string { return selectors.Names() }
+
+// RegisterSelector makes a queue selector available by name; it panics if
+// the name is taken.
+func RegisterSelector(name string, s QueueSelector) { selectors.Register(name, s) }
+
+// BiasedSelect is spyder's BiasedQueueSelector: rank i (1-based) is chosen
+// with probability proportional to 1/i, a harmonic bias towards older
+// queues that still lets every queue come up. Spyder walked the n
+// cumulative weights on each pick; this samples the same distribution in
+// O(1) expected time by rejection from the continuous density 1/x on
+// [1, n+1).
+func BiasedSelect(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	logN := math.Log(float64(n) + 1)
+	for {
+		x := math.Exp(rand.Float64() * logN)
+		i := int(x)
+		if i < 1 || i > n {
+			continue
+		}
+		// Accept with P(i) / (M * g(i)) where g(i) = ln(1+1/i)/ln(n+1) is
+		// the chance of landing on i, so accepted ranks follow 1/i.
+		if rand.Float64()*float64(i)*math.Log1p(1/float64(i)) <= math.Ln2 {
+			return i - 1
+		}
+	}
+}
