@@ -75,7 +75,7 @@ func init() {
 	})
 	Register("multiple_host", func(opts Options) (Frontier, error) {
 		return openDurable(opts, durableConfig{
-			queueOf:            Host,
+			queueOf:            func(host string) string { return host },
 			maxInFlight:        1,
 			delayAfterDispatch: true,
 			slots:              true,
@@ -92,8 +92,8 @@ func QueueAssignments() []string { return slices.Clone(queueAssignments) }
 
 // durableConfig shapes the engine into one of the registered frontiers.
 type durableConfig struct {
-	// queueOf maps a normalized URL to its queue name.
-	queueOf func(url string) string
+	// queueOf maps the host of a URL to its queue name.
+	queueOf func(host string) string
 	// maxInFlight bounds the URLs of one politeness group in flight (0: no
 	// bound).
 	maxInFlight int
@@ -111,6 +111,8 @@ type Durable struct {
 	opts Options
 	cfg  durableConfig
 	db   *pebble.DB
+	po   *pebble.Options
+	dir  string        // the store's directory in po.FS
 	b    *pebble.Batch // the open group commit
 	lock *dirLock
 	// dirty queues get their record written once, at Commit.
@@ -137,6 +139,11 @@ type Durable struct {
 	resolvedMu sync.Mutex
 	resolved   []resolvedHost
 
+	// broken is set when memory and store disagree after a failed bulk
+	// load: nothing more is committed.
+	broken error
+
+	bulkGen   uint64 // bulk loads so far
 	seq       uint64 // next Q sequence number
 	queueSeq  uint64 // next queue ordinal
 	nextLease int64
@@ -156,6 +163,7 @@ type queueState struct {
 	headDue time.Time // due time of the first queued URL (valid if queued > 0)
 	grp     *group    // nil while its IP is being resolved
 	mIdx    int       // in grp.members, -1 if not
+	bulkGen uint64    // the last bulk load that added to the queue
 	// savedAllowed is the politeness clock read from the store, applied to
 	// the group the queue joins.
 	savedAllowed time.Time
@@ -387,6 +395,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		po.FS = vfs.NewMem()
 		dir = "mem"
 	}
+	po.EnsureDefaults() // the bulk loader writes tables with these options
 	var lock *dirLock
 	if opts.Dir != "" {
 		if lock, err = lockDir(opts.Dir); err != nil {
@@ -399,7 +408,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		return nil, fmt.Errorf("opening frontier store in %s: %w", opts.Dir, err)
 	}
 	f := &Durable{
-		opts: opts, cfg: cfg, db: db, lock: lock,
+		opts: opts, cfg: cfg, db: db, lock: lock, po: po, dir: dir,
 		queues: map[uint64]*queueState{}, groups: map[string]*group{},
 		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
 		ready:   groupHeap{idx: func(g *group) *int { return &g.readyIdx }},
@@ -532,12 +541,14 @@ func (f *Durable) loadMeta() error {
 	return nil
 }
 
-func (f *Durable) writeMeta() error {
+func (f *Durable) writeMeta() error { return f.b.Set(metaKey("state"), f.metaRecord(), nil) }
+
+func (f *Durable) metaRecord() []byte {
 	v := make([]byte, 0, metaFields*8)
 	for _, n := range []int64{f.stats.Seen, f.stats.Queued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled, f.stats.Retried, storeFormat} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
-	return f.b.Set(metaKey("state"), v, nil)
+	return v
 }
 
 // The meta record: counters, sequence watermarks and the store format.
@@ -565,6 +576,10 @@ func decodeQueueRecord(k, v []byte) (*queueState, error) {
 }
 
 func (f *Durable) writeQueue(q *queueState) error {
+	return f.b.Set(hostKey(q.id), f.queueRecord(q), nil)
+}
+
+func (f *Durable) queueRecord(q *queueState) []byte {
 	allowed := q.savedAllowed
 	if q.grp != nil {
 		allowed = q.grp.nextAllowed
@@ -573,8 +588,7 @@ func (f *Durable) writeQueue(q *queueState) error {
 	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(allowed)))
 	v = binary.BigEndian.AppendUint64(v, uint64(q.queued))
 	v = binary.BigEndian.AppendUint64(v, q.ordinal)
-	v = append(v, q.name...)
-	return f.b.Set(hostKey(q.id), v, nil)
+	return append(v, q.name...)
 }
 
 func (f *Durable) getRecord(k Key) (urlRecord, error) {
@@ -731,9 +745,12 @@ func (f *Durable) place(g *group, now time.Time) {
 		}
 		g.eligible = due
 	}
-	if !dispatchable {
-		// Read the queues again when the group can dispatch: memory stays
-		// bounded by the groups being drained, not by the URLs queued.
+	if !g.active {
+		// Read the queues again when the group is active: memory stays
+		// bounded by the groups being drained (a few entries each), not by
+		// the URLs queued. An active group keeps its read-ahead across the
+		// pause between two of its URLs, so that not every dispatch opens
+		// an iterator.
 		for _, q := range g.members {
 			q.buf, q.bufToEnd = nil, false
 		}
@@ -846,25 +863,43 @@ func (f *Durable) Add(urls []string, now time.Time) (int, error) {
 }
 
 func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error) {
+	if len(urls) == 0 {
+		return 0, nil
+	}
+	// The seen-set lookups go through an iterator with Bloom filters on
+	// every level: a point Get skips the filters of the bottom level, where
+	// most of the seen set lives, and reads a data block for every link
+	// never seen. The iterator sees the batch as it is now; URLs repeated
+	// within this call are caught by mine.
+	it, err := f.b.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxURL}, UpperBound: []byte{pfxURL + 1}, UseL6Filters: true})
+	if err != nil {
+		return 0, fmt.Errorf("frontier store: %w", err)
+	}
+	defer it.Close()
+	var mine map[Key]struct{}
+	if len(urls) > 1 {
+		mine = make(map[Key]struct{}, len(urls))
+	}
 	added := 0
 	touched := map[*queueState]bool{}
+	var uk []byte
 	for _, u := range urls {
 		k := KeyOf(u)
-		_, closer, err := f.b.Get(urlKey(k))
-		if err == nil {
-			closer.Close()
+		if _, dup := mine[k]; dup {
 			continue
 		}
-		if !errors.Is(err, pebble.ErrNotFound) {
+		uk = append(append(uk[:0], pfxURL), k[:]...)
+		if it.SeekPrefixGE(uk) && bytes.Equal(it.Key(), uk) {
+			continue
+		}
+		if err := it.Error(); err != nil {
 			return added, fmt.Errorf("frontier store: %w", err)
 		}
-		q := f.queue(f.cfg.queueOf(u), now)
-		rec := urlRecord{state: stateQueued, priority: 1, due: now.UnixNano(), queue: q.id, url: u}
-		kindCode := evAddedLink
-		if kind == "seed" {
-			kindCode = evAddedSeed
+		if mine != nil {
+			mine[k] = struct{}{}
 		}
-		rec.note(now, kindCode, 0)
+		q := f.queue(f.cfg.queueOf(Host(u)), now)
+		rec := newRecord(u, q.id, now, kind)
 		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 			return added, err
 		}
@@ -880,6 +915,17 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 		f.touch(q, now)
 	}
 	return added, nil
+}
+
+// newRecord is the record of a URL just admitted to q.
+func newRecord(u string, queue uint64, now time.Time, kind string) urlRecord {
+	rec := urlRecord{state: stateQueued, priority: 1, due: now.UnixNano(), queue: queue, url: u}
+	kindCode := evAddedLink
+	if kind == "seed" {
+		kindCode = evAddedSeed
+	}
+	rec.note(now, kindCode, 0)
+	return rec
 }
 
 // Next implements Frontier.
@@ -1016,7 +1062,7 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	if q == nil {
 		// A lease whose queue record was lost: rebuild the queue from the
 		// URL so that the URL is not.
-		q = f.queue(f.cfg.queueOf(l.url), time.Now())
+		q = f.queue(f.cfg.queueOf(Host(l.url)), time.Now())
 	}
 	if q.grp != nil && q.grp.inFlight > 0 {
 		q.grp.inFlight--
@@ -1180,6 +1226,9 @@ func (f *Durable) Stats() Stats {
 
 // Commit implements Frontier: one fsync for everything since the last one.
 func (f *Durable) Commit() error {
+	if f.broken != nil {
+		return f.broken
+	}
 	for q := range f.dirty {
 		if err := f.writeQueue(q); err != nil {
 			return err

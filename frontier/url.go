@@ -78,3 +78,25 @@ func Host(rawURL string) string {
 	}
 	return strings.ToLower(u.Hostname())
 }
+
+// NormalizeAll normalizes a batch of URLs on every core. It returns the
+// normalized URLs in input order without the malformed ones, which it
+// reports to bad (in input order, from the caller's goroutine).
+func NormalizeAll(raw []string, bad func(i int, err error)) []string {
+	out := make([]string, len(raw))
+	errs := make([]error, len(raw))
+	parallel(len(raw), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i], errs[i] = Normalize(raw[i])
+		}
+	})
+	kept := out[:0]
+	for i, u := range out {
+		if errs[i] != nil {
+			bad(i, errs[i])
+			continue
+		}
+		kept = append(kept, u)
+	}
+	return kept
+}

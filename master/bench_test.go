@@ -7,22 +7,30 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/frontier"
 )
 
 // BenchmarkDispatchRoundTrip measures the master's loop end to end: b.N
-// URLs (on 1,000 hosts, politeness 0) dispatched under leases over TCP
-// loopback to no-op workers that answer 200 at once, results decoded,
-// leases matched, frontier updated. It reports round trips per second.
+// URLs (on 1,000 hosts, politeness 0, single_host) dispatched under leases
+// over TCP loopback to no-op workers that answer 200 at once, results
+// decoded, leases matched, frontier updated and committed (on disk). It
+// reports round trips per second. The multiple_host case spreads the URLs
+// over 100k hosts, every host active, one URL per host in flight; run it
+// with -benchtime 1000000x for the 1M-URL figure.
 func BenchmarkDispatchRoundTrip(b *testing.B) {
 	for _, tc := range []struct {
 		workers, credit int
 	}{{2, 100}, {2, 1000}} {
 		b.Run(fmt.Sprintf("workers=%d/credit=%d", tc.workers, tc.credit), func(b *testing.B) {
-			benchRoundTrip(b, tc.workers, tc.credit, nil)
+			benchRoundTrip(b, tc.workers, tc.credit, 1000, nil, nil)
 		})
 	}
+	b.Run("multiple_host/hosts=100k/workers=2/credit=1000", func(b *testing.B) {
+		benchRoundTrip(b, 2, 1000, 100000, map[string]any{"frontier_class": "multiple_host", "frontier_active_queues": "0"}, nil)
+	})
 	b.Run("workers=2/credit=1000/links=10", func(b *testing.B) {
-		benchRoundTrip(b, 2, 1000, func(u string) []string {
+		benchRoundTrip(b, 2, 1000, 1000, nil, func(u string) []string {
 			out := make([]string, 10)
 			for i := range out {
 				out[i] = fmt.Sprintf("%s/%d", u, i) // all new: the frontier grows by 10 per result
@@ -32,18 +40,22 @@ func BenchmarkDispatchRoundTrip(b *testing.B) {
 	})
 }
 
-func benchRoundTrip(b *testing.B, workers, credit int, links func(string) []string) {
-	s := testSettings(b, map[string]any{"master_inflight_per_worker": fmt.Sprint(credit / workers), "zeromq_master_push_hwm": "1000", "state_dir": b.TempDir()})
+func benchRoundTrip(b *testing.B, workers, credit, hosts int, extra map[string]any, links func(string) []string) {
+	flags := map[string]any{"master_inflight_per_worker": fmt.Sprint(credit / workers), "zeromq_master_push_hwm": "1000", "state_dir": b.TempDir()}
+	for k, v := range extra {
+		flags[k] = v
+	}
+	s := testSettings(b, flags)
 	m, err := New(Options{Settings: s, Identity: "master:bench:1", Logger: zerolog.Nop(), UntilDone: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	seeds := make([]string, b.N)
 	for i := range seeds {
-		seeds[i] = fmt.Sprintf("http://host%d.test/page/%d", i%1000, i)
+		seeds[i] = fmt.Sprintf("http://host%d.test/page/%d", i%hosts, i)
 	}
 	m.scope, _ = newAllowAll()
-	if _, err := m.frontier.Add(seeds, time.Now()); err != nil {
+	if _, err := m.frontier.(frontier.BulkLoader).BulkAddSeeds(seeds, time.Now()); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

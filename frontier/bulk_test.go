@@ -1,0 +1,127 @@
+package frontier
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// TestBulkAddSeeds: the bulk load admits exactly what AddSeeds would (new
+// URLs once, known ones not again, duplicates within the input once), the
+// result survives a reopen, and the URLs are then dispatched like any
+// others.
+func TestBulkAddSeeds(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	opts := Options{Dir: dir}
+	f, err := Open("multiple_host", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.(*Durable)
+	d.AddSeeds([]string{"http://a.test/known"}, now)
+	// A lease in flight and uncommitted changes must survive the bulk load.
+	b, _ := d.Next(now, 1)
+	d.Add([]string{"http://b.test/pending"}, now)
+
+	var urls []string
+	for i := range 300 {
+		urls = append(urls, fmt.Sprintf("http://h%d.test/%d", i%7, i))
+	}
+	// b.test has a URL queued already: its queue record must count both.
+	urls = append(urls, "http://a.test/known", "http://h1.test/1", "http://b.test/pending", "http://b.test/bulk")
+	added, err := d.BulkAddSeeds(urls, now)
+	if err != nil || added != 301 {
+		t.Fatalf("added %d, %v; want 301", added, err)
+	}
+	if again, err := d.BulkAddSeeds(urls, now); err != nil || again != 0 {
+		t.Fatalf("second load added %d, %v", again, err)
+	}
+	want := Stats{Seen: 303, Queued: 302, InFlight: 1}
+	if st := d.Stats(); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	g := open(t, "multiple_host", opts)
+	want.InFlight = 0
+	want.Queued++ // the lease of the closed run is queued again
+	if st := g.Stats(); st != want {
+		t.Fatalf("after reopen: stats %+v, want %+v", st, want)
+	}
+	hosts, _ := g.SeedHosts()
+	slices.Sort(hosts)
+	if len(hosts) != 9 || hosts[0] != "a.test" || hosts[1] != "b.test" || hosts[2] != "h0.test" {
+		t.Fatalf("seed hosts %v", hosts)
+	}
+	got := map[string]bool{}
+	for round := 0; round < 1000 && len(got) < 303; round++ {
+		batch, err := g.Next(time.Now(), 100) // the requeued lease is due from the reopen on
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range batch {
+			if got[c.URL] {
+				t.Fatalf("%s twice", c.URL)
+			}
+			got[c.URL] = true
+			g.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, nil, now)
+		}
+	}
+	for _, u := range append(urls, b[0].URL) {
+		if !got[u] {
+			t.Logf("missing %s", u)
+		}
+	}
+	if len(got) != 303 || !got[b[0].URL] || !got["http://b.test/pending"] || !got["http://h5.test/299"] {
+		t.Fatalf("dispatched %d of 303 URLs", len(got))
+	}
+}
+
+// BenchmarkSeeding admits new URLs over 100k hosts as seeds, as `spyder
+// frontier inject` does: through AddSeeds and Commit in batches of 10,000
+// (the master's path), and through the bulk loader in chunks of 500,000.
+// Run with -benchtime 1000000x for the 1M-URL figures.
+func BenchmarkSeeding(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		chunk int
+		add   func(f *Durable, urls []string, now time.Time) error
+	}{
+		{"AddSeeds", 10000, func(f *Durable, urls []string, now time.Time) error {
+			if _, err := f.AddSeeds(urls, now); err != nil {
+				return err
+			}
+			return f.Commit()
+		}},
+		{"BulkAddSeeds", 500000, func(f *Durable, urls []string, now time.Time) error {
+			_, err := f.BulkAddSeeds(urls, now)
+			return err
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := open(b, "multiple_host", Options{Dir: b.TempDir()})
+			now := time.Now()
+			chunk := make([]string, 0, tc.chunk)
+			b.ReportAllocs()
+			flush := func() {
+				if err := tc.add(f, chunk, now); err != nil {
+					b.Fatal(err)
+				}
+				chunk = chunk[:0]
+			}
+			b.ResetTimer()
+			for i := range b.N { // not b.Loop: the last flush must be timed
+				chunk = append(chunk, fmt.Sprintf("http://host%d.example/page/%d.html", i%100000, i))
+				if len(chunk) == cap(chunk) || i == b.N-1 {
+					flush()
+				}
+			}
+		})
+	}
+}
