@@ -196,6 +196,10 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 		err = uErr
 	}
 	if err == nil {
+		// The shared queue iterator would keep seeing the store as it was.
+		err = f.closeQueueIter()
+	}
+	if err == nil {
 		err = f.db.Ingest(context.Background(), []string{rest.path, uTable.path})
 	}
 	if err != nil {

@@ -125,3 +125,45 @@ func BenchmarkSeeding(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDrain is the frontier's share of the master's round trip on
+// 100k hosts: b.N URLs bulk-loaded over 100k hosts (multiple_host, every
+// host active, politeness 0), then leased 1,000 at a time, each answered
+// 200, one commit per 1,000, as the master's loop does.
+func BenchmarkDrain(b *testing.B) {
+	f := open(b, "multiple_host", Options{Dir: b.TempDir()})
+	now := time.Now()
+	urls := make([]string, b.N)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://host%d.example/page/%d.html", i%100000, i)
+	}
+	if _, err := f.BulkAddSeeds(urls, now); err != nil {
+		b.Fatal(err)
+	}
+	res := &crawluri.CrawlUri{StatusCode: 200}
+	b.ResetTimer()
+	done := 0
+	for done < b.N {
+		batch, err := f.Next(now, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(batch) == 0 {
+			b.Fatalf("nothing to dispatch after %d of %d", done, b.N)
+		}
+		for _, c := range batch {
+			res.URL, res.LeaseID = c.URL, c.LeaseID
+			if _, err := f.Done(res, nil, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += len(batch)
+		if err := f.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	m := f.db.Metrics()
+	b.ReportMetric(float64(m.Total().TableBytesCompacted)/float64(b.N), "compacted-B/url")
+	b.ReportMetric(float64(m.Total().TableBytesFlushed)/float64(b.N), "flushed-B/url")
+}

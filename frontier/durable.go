@@ -112,8 +112,9 @@ type Durable struct {
 	cfg  durableConfig
 	db   *pebble.DB
 	po   *pebble.Options
-	dir  string        // the store's directory in po.FS
-	b    *pebble.Batch // the open group commit
+	dir  string           // the store's directory in po.FS
+	b    *pebble.Batch    // the open group commit
+	qit  *pebble.Iterator // over b's queue entries; see iterFrom
 	lock *dirLock
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
@@ -196,7 +197,6 @@ func (f *Durable) fill(q *queueState) error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
 	q.buf, q.bufToEnd = q.buf[:0], false
 	n := readAhead
 	if f.cfg.maxInFlight > 0 {
@@ -218,14 +218,38 @@ func (f *Durable) fill(q *queueState) error {
 	return it.Error()
 }
 
-// iterFrom returns an iterator over q's entries from its cursor on.
+// iterFrom returns an iterator over q's entries from its cursor on, valid
+// until the next call or Commit. It is one iterator for every queue,
+// re-aimed and refreshed to the batch's current state each time: opening
+// one per read cost more than the read (with 100k hosts nearly every
+// dispatch reads a different queue).
 func (f *Durable) iterFrom(q *queueState) (*pebble.Iterator, error) {
 	p := queuePrefix(q.id)
 	lower := p
 	if q.cursor != nil {
 		lower = q.cursor
 	}
-	return f.b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(p)})
+	opts := &pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(p)}
+	if f.qit != nil {
+		f.qit.SetOptions(opts)
+		return f.qit, nil
+	}
+	it, err := f.b.NewIter(opts)
+	if err != nil {
+		return nil, err
+	}
+	f.qit = it
+	return it, nil
+}
+
+// closeQueueIter closes the shared queue iterator before its batch goes.
+func (f *Durable) closeQueueIter() error {
+	if f.qit == nil {
+		return nil
+	}
+	err := f.qit.Close()
+	f.qit = nil
+	return err
 }
 
 type leaseState struct {
@@ -609,7 +633,6 @@ func (f *Durable) refreshHead(q *queueState) error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
 	if it.First() {
 		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
 	} else {
@@ -1241,6 +1264,9 @@ func (f *Durable) Commit() error {
 	if err := f.writeMeta(); err != nil {
 		return err
 	}
+	if err := f.closeQueueIter(); err != nil {
+		return fmt.Errorf("frontier store: %w", err)
+	}
 	if err := f.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("committing frontier state: %w", err)
 	}
@@ -1252,6 +1278,9 @@ func (f *Durable) Commit() error {
 // Close implements Frontier: it commits and closes the store.
 func (f *Durable) Close() error {
 	err := f.Commit()
+	if cerr := f.closeQueueIter(); err == nil {
+		err = cerr
+	}
 	f.b.Close()
 	if cerr := f.db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing frontier store: %w", cerr)
