@@ -31,7 +31,7 @@ import (
 //	'U' key16                         -> urlRecord: the seen set and each URL's state
 //	'Q' queue8 due8 prio2 seq8        -> key16: queued URLs, per queue by due time
 //	'H' queue8                        -> queueRecord: politeness clock, size, name
-//	'L' lease8                        -> key16 queue8 deadline8: leases in flight
+//	'L' lease8                        -> (lease8 qkey27 deadline8)*: a dispatch batch's leases
 //	'M' name                          -> counters and sequence watermarks
 //	'S' host                          -> (empty): the hosts of the seeds
 //
@@ -39,6 +39,13 @@ import (
 // single_host. Writes of one loop turn of the master go into one indexed
 // batch (reads see it) and are committed with fsync by Commit: a group
 // commit.
+//
+// A dispatched URL's queue entry stays in the store until its result is
+// applied: the result deletes it and rewrites the URL's record in one
+// commit, so a URL in flight at a kill -9 is simply still queued, and
+// dispatch itself writes one lease record per batch of URLs (for inspect),
+// not a record per URL. In memory, leased entries are skipped when a queue
+// is read.
 const (
 	pfxURL   = 'U'
 	pfxQueue = 'Q'
@@ -122,6 +129,17 @@ type Durable struct {
 	queues map[uint64]*queueState
 	groups map[string]*group
 	leases map[int64]*leaseState
+	// leasedQ maps the queue entry of each lease to it: those entries stay
+	// in the store until the result, and are skipped when a queue is read.
+	leasedQ map[string]int64
+	// batches counts the open leases of each lease record; batch collects
+	// the record of the Next call in progress.
+	batches map[int64]int
+	batch   []byte
+	batchID int64
+	// leasedQueued and leasedScheduled count the leases by what their URL
+	// was before: stored, they are queued or scheduled.
+	leasedQueued, leasedScheduled int64
 
 	// Politeness groups with URLs are in exactly one of: ready (active and
 	// below their in-flight bound), pending (waiting for a slot, not due
@@ -163,6 +181,7 @@ type queueState struct {
 	queued  int64
 	headDue time.Time // due time of the first queued URL (valid if queued > 0)
 	grp     *group    // nil while its IP is being resolved
+	leased  int       // entries of the queue in flight (still stored)
 	mIdx    int       // in grp.members, -1 if not
 	bulkGen uint64    // the last bulk load that added to the queue
 	// savedAllowed is the politeness clock read from the store, applied to
@@ -206,6 +225,9 @@ func (f *Durable) fill(q *queueState) error {
 	}
 	ok := it.First()
 	for ; ok && len(q.buf) < n; ok = it.Next() {
+		if _, leased := f.leasedQ[string(it.Key())]; leased {
+			continue
+		}
 		v := it.Value()
 		if len(v) < 16 {
 			return fmt.Errorf("frontier store: corrupt queue entry")
@@ -253,11 +275,14 @@ func (f *Durable) closeQueueIter() error {
 }
 
 type leaseState struct {
-	key      Key
-	url      string
-	queue    uint64
-	deadline time.Time
-	rec      urlRecord // the URL's record as the lease left it
+	key       Key
+	url       string
+	queue     uint64
+	deadline  time.Time
+	rec       urlRecord // the URL's record as the lease left it
+	qkey      []byte    // its queue entry, deleted when the lease ends
+	batch     int64     // the lease record that lists it
+	scheduled bool      // it was waiting for a revisit (counts as Scheduled again if the master stops)
 }
 
 type urlRecord struct {
@@ -376,6 +401,31 @@ func hostKey(queue uint64) []byte { return binary.BigEndian.AppendUint64([]byte{
 
 func leaseKey(id int64) []byte { return binary.BigEndian.AppendUint64([]byte{pfxLease}, uint64(id)) }
 
+// leaseEntryLen is the size of one lease in a lease record: the lease id,
+// its queue entry's key and its deadline.
+const leaseEntryLen = 8 + 27 + 8
+
+type leaseEntry struct {
+	id       int64
+	qkey     []byte
+	deadline time.Time
+}
+
+func decodeLeaseRecord(k, v []byte) ([]leaseEntry, error) {
+	if len(k) != 9 || len(v)%leaseEntryLen != 0 {
+		return nil, errors.New("frontier store: corrupt lease record")
+	}
+	out := make([]leaseEntry, 0, len(v)/leaseEntryLen)
+	for ; len(v) > 0; v = v[leaseEntryLen:] {
+		out = append(out, leaseEntry{
+			id:       int64(binary.BigEndian.Uint64(v)),
+			qkey:     append([]byte(nil), v[8:35]...),
+			deadline: time.Unix(0, int64(binary.BigEndian.Uint64(v[35:]))),
+		})
+	}
+	return out, nil
+}
+
 func metaKey(name string) []byte { return append([]byte{pfxMeta}, name...) }
 
 // queueID names a queue by the first 8 bytes of its name's key.
@@ -435,6 +485,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		opts: opts, cfg: cfg, db: db, lock: lock, po: po, dir: dir,
 		queues: map[uint64]*queueState{}, groups: map[string]*group{},
 		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
+		leasedQ: map[string]int64{}, batches: map[int64]int{},
 		ready:   groupHeap{idx: func(g *group) *int { return &g.readyIdx }},
 		pending: groupHeap{idx: func(g *group) *int { return &g.pendIdx }},
 	}
@@ -494,40 +545,33 @@ func (f *Durable) load(now time.Time) error {
 		}
 		f.assign(q, now)
 	}
-	// Leases of the previous run: their URLs go back to the queue.
-	var expired []int64
+	// Lease records of the previous run: the entries they list that are
+	// still stored were in flight at the stop, and are queued again simply
+	// by being there. The records go.
+	inFlight := 0
 	it, err = f.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxLease}, UpperBound: []byte{pfxLease + 1}})
 	if err != nil {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		k, v := it.Key(), it.Value()
-		if len(k) != 9 || len(v) != 32 {
+		entries, err := decodeLeaseRecord(it.Key(), it.Value())
+		if err != nil {
 			it.Close()
-			return fmt.Errorf("frontier store: corrupt lease record")
+			return err
 		}
-		id := int64(binary.BigEndian.Uint64(k[1:]))
-		var key Key
-		copy(key[:], v[:16])
-		f.leases[id] = &leaseState{key: key, queue: binary.BigEndian.Uint64(v[16:])}
-		expired = append(expired, id)
-		if q := f.queues[binary.BigEndian.Uint64(v[16:])]; q != nil && q.grp != nil {
-			q.grp.inFlight++ // ended by the requeue below
+		for _, e := range entries {
+			if _, closer, err := f.db.Get(e.qkey); err == nil {
+				closer.Close()
+				inFlight++
+			}
+		}
+		if err := f.b.Delete(append([]byte(nil), it.Key()...), nil); err != nil {
+			it.Close()
+			return err
 		}
 	}
 	if err := it.Close(); err != nil {
 		return err
-	}
-	for _, id := range expired {
-		l := f.leases[id]
-		rec, err := f.getRecord(l.key)
-		if err != nil {
-			return err
-		}
-		l.url, l.rec = rec.url, rec
-		if err := f.requeue(id, l, now); err != nil {
-			return err
-		}
 	}
 	if f.nextLease < now.UnixNano() {
 		f.nextLease = now.UnixNano() // distinct from any lease a worker may still hold
@@ -538,8 +582,8 @@ func (f *Durable) load(now time.Time) error {
 	if err := f.Commit(); err != nil {
 		return err
 	}
-	if len(expired) > 0 {
-		f.opts.Logger.Info().Int("leases", len(expired)).Msg("frontier: URLs in flight at the last stop are queued again")
+	if inFlight > 0 {
+		f.opts.Logger.Info().Int("leases", inFlight).Msg("frontier: URLs in flight at the last stop are queued again")
 	}
 	return nil
 }
@@ -569,7 +613,8 @@ func (f *Durable) writeMeta() error { return f.b.Set(metaKey("state"), f.metaRec
 
 func (f *Durable) metaRecord() []byte {
 	v := make([]byte, 0, metaFields*8)
-	for _, n := range []int64{f.stats.Seen, f.stats.Queued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled, f.stats.Retried, storeFormat} {
+	// Leased URLs are stored as what they were: a restart queues them again.
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return v
@@ -578,7 +623,7 @@ func (f *Durable) metaRecord() []byte {
 // The meta record: counters, sequence watermarks and the store format.
 const (
 	metaFields  = 9
-	storeFormat = 2 // 2: queue records carry an ordinal
+	storeFormat = 3 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result
 )
 
 // queueRecordHeader is the fixed part of a queue record: politeness clock,
@@ -610,7 +655,7 @@ func (f *Durable) queueRecord(q *queueState) []byte {
 	}
 	v := make([]byte, 0, queueRecordHeader+len(q.name))
 	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(allowed)))
-	v = binary.BigEndian.AppendUint64(v, uint64(q.queued))
+	v = binary.BigEndian.AppendUint64(v, uint64(q.queued+int64(q.leased))) // entries stored
 	v = binary.BigEndian.AppendUint64(v, q.ordinal)
 	return append(v, q.name...)
 }
@@ -633,7 +678,14 @@ func (f *Durable) refreshHead(q *queueState) error {
 	if err != nil {
 		return err
 	}
-	if it.First() {
+	ok := it.First()
+	for ok {
+		if _, leased := f.leasedQ[string(it.Key())]; !leased {
+			break
+		}
+		ok = it.Next()
+	}
+	if ok {
 		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
 	} else {
 		q.queued = 0
@@ -956,6 +1008,7 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 	f.applyResolved(now)
 	f.fillSlots(now)
 	var out []*crawluri.CrawlUri
+	f.batch, f.batchID = f.batch[:0], f.nextLease+1
 	for len(out) < max && f.ready.Len() > 0 {
 		g := f.ready.top()
 		if g.readyAt().After(now) {
@@ -964,12 +1017,12 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 		q := g.members[0]
 		c, err := f.pop(q, now)
 		if err != nil {
-			return out, err
+			return out, errors.Join(err, f.writeBatch())
 		}
 		out = append(out, c)
 		f.touch(q, now)
 	}
-	return out, nil
+	return out, f.writeBatch()
 }
 
 // pop leases the first URL of q.
@@ -986,11 +1039,9 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 	head := q.buf[0]
 	q.buf = q.buf[1:]
 	k := head.k
-	if err := f.b.Delete(head.key, nil); err != nil {
-		return nil, err
-	}
-	q.cursor = append(head.key, 0) // the next possible key after the one taken
+	q.cursor = append(head.key[:len(head.key):len(head.key)], 0) // the next possible key after the one taken
 	q.queued--
+	q.leased++
 	if q.queued > 0 {
 		if len(q.buf) == 0 && !q.bufToEnd {
 			if err := f.fill(q); err != nil {
@@ -1005,32 +1056,29 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 	if err != nil {
 		return nil, err
 	}
-	if rec.state == stateScheduled {
+	scheduled := rec.state == stateScheduled
+	if scheduled {
 		f.stats.Scheduled--
+		f.leasedScheduled++
 	} else {
 		f.stats.Queued--
+		f.leasedQueued++
 	}
 	f.nextLease++
 	id := f.nextLease
 	deadline := now.Add(f.opts.LeaseTimeout)
 	rec.state, rec.lease = stateInFlight, id
-	rec.note(now, evDispatched, id)
-	if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
-		return nil, err
-	}
-	lv := make([]byte, 0, 32)
-	lv = append(lv, k[:]...)
-	lv = binary.BigEndian.AppendUint64(lv, q.id)
-	lv = binary.BigEndian.AppendUint64(lv, uint64(deadline.UnixNano()))
-	if err := f.b.Set(leaseKey(id), lv, nil); err != nil {
-		return nil, err
-	}
-	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec}
+	rec.note(now, evDispatched, id) // stored with the result
+	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(id))
+	f.batch = append(f.batch, head.key...)
+	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(deadline.UnixNano()))
+	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec, qkey: head.key, batch: f.batchID, scheduled: scheduled}
+	f.leasedQ[string(head.key)] = id
 	q.grp.inFlight++
 	if f.cfg.delayAfterDispatch && f.opts.MinDelay > 0 {
 		q.grp.nextAllowed = now.Add(f.opts.MinDelay)
+		f.dirty[q] = struct{}{} // the clock must survive a restart
 	}
-	f.dirty[q] = struct{}{}
 	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
 	if rec.etag != "" || rec.lastMod != "" {
 		// spyder's header names; the worker turns them into a conditional GET.
@@ -1043,6 +1091,15 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 		}
 	}
 	return c, nil
+}
+
+// writeBatch stores the lease record of the Next call in progress.
+func (f *Durable) writeBatch() error {
+	if len(f.batch) == 0 {
+		return nil
+	}
+	f.batches[f.batchID] = len(f.batch) / leaseEntryLen
+	return f.b.Set(leaseKey(f.batchID), f.batch, nil)
 }
 
 // NextDue implements Frontier.
@@ -1078,8 +1135,22 @@ func (f *Durable) lease(id int64, url string) (*leaseState, error) {
 // endLease removes a lease from memory and store and frees its queue slot.
 func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	delete(f.leases, id)
-	if err := f.b.Delete(leaseKey(id), nil); err != nil {
+	delete(f.leasedQ, string(l.qkey))
+	if err := f.b.Delete(l.qkey, nil); err != nil {
 		return nil, err
+	}
+	if n := f.batches[l.batch] - 1; n > 0 {
+		f.batches[l.batch] = n
+	} else {
+		delete(f.batches, l.batch)
+		if err := f.b.Delete(leaseKey(l.batch), nil); err != nil {
+			return nil, err
+		}
+	}
+	if l.scheduled {
+		f.leasedScheduled--
+	} else {
+		f.leasedQueued--
 	}
 	q := f.queues[l.queue]
 	if q == nil {
@@ -1090,6 +1161,10 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	if q.grp != nil && q.grp.inFlight > 0 {
 		q.grp.inFlight--
 	}
+	if q.leased > 0 {
+		q.leased--
+	}
+	f.dirty[q] = struct{}{}
 	return q, nil
 }
 

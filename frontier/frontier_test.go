@@ -309,6 +309,19 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Offline, the URLs that were in flight show as such, with their leases.
+	r, err := Inspect(dir, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leased []string
+	for _, l := range r.Leases {
+		leased = append(leased, l.URL)
+	}
+	sort.Strings(leased)
+	if r.Stats.InFlight != 2 || r.Stats.Queued != 2 || fmt.Sprint(leased) != "[http://b/1 http://c/1]" {
+		t.Fatalf("inspect: %+v, leases %v", r.Stats, leased)
+	}
 
 	g, err := Open("multiple_host", Options{Dir: dir})
 	if err != nil {

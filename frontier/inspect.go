@@ -1,7 +1,6 @@
 package frontier
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -101,22 +100,37 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 		}
 		return r.Queues[i].Name < r.Queues[j].Name
 	})
+	// A lease record lists a dispatch batch; its URLs whose queue entries
+	// are still stored were in flight when the master stopped. They are
+	// counted as such here, and the next master queues them again.
 	err = scan(db, pfxLease, func(k, v []byte) error {
-		r.Stats.InFlight++
-		if len(r.Leases) >= maxLeases || len(v) != 32 || len(k) != 9 {
-			return nil
-		}
-		var key Key
-		copy(key[:], v[:16])
-		rec, err := f.getRecord(key)
+		entries, err := decodeLeaseRecord(k, v)
 		if err != nil {
 			return err
 		}
-		r.Leases = append(r.Leases, LeaseReport{
-			ID:       int64(binary.BigEndian.Uint64(k[1:])),
-			URL:      rec.url,
-			Deadline: time.Unix(0, int64(binary.BigEndian.Uint64(v[24:]))),
-		})
+		for _, e := range entries {
+			qv, closer, err := db.Get(e.qkey)
+			if errors.Is(err, pebble.ErrNotFound) {
+				continue // its result was applied
+			}
+			if err != nil {
+				return err
+			}
+			rec, err := decodeURLRecord(qv[16:])
+			closer.Close()
+			if err != nil {
+				return err
+			}
+			r.Stats.InFlight++
+			if rec.state == stateScheduled {
+				r.Stats.Scheduled--
+			} else {
+				r.Stats.Queued--
+			}
+			if len(r.Leases) < maxLeases {
+				r.Leases = append(r.Leases, LeaseReport{ID: e.id, URL: rec.url, Deadline: e.deadline})
+			}
+		}
 		return nil
 	})
 	if err != nil {
