@@ -36,6 +36,9 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 	if err := f.Commit(); err != nil { // what came before stays before
 		return 0, err
 	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
 	// Hashing, parsing and encoding the URLs is most of the work: spread
 	// it over the cores. Records are encoded once and written twice (the
 	// URL's record, and its copy in the queue entry).

@@ -119,10 +119,12 @@ type Durable struct {
 	cfg  durableConfig
 	db   *pebble.DB
 	po   *pebble.Options
-	dir  string           // the store's directory in po.FS
-	b    *pebble.Batch    // the open group commit
-	qit  *pebble.Iterator // over b's queue entries; see iterFrom
-	lock *dirLock
+	dir  string        // the store's directory in po.FS
+	b    *pebble.Batch // the open group commit
+	// syncing is the last committed batch while its fsync may still run.
+	syncing *pebble.Batch
+	qit     *pebble.Iterator // over b's queue entries; see iterFrom
+	lock    *dirLock
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
 
@@ -1342,17 +1344,45 @@ func (f *Durable) Commit() error {
 	if err := f.closeQueueIter(); err != nil {
 		return fmt.Errorf("frontier store: %w", err)
 	}
-	if err := f.b.Commit(pebble.Sync); err != nil {
+	// The batch is applied (visible to the next one) at once; its fsync
+	// runs while the caller goes on, and is waited for by the next Commit,
+	// which by then rarely waits. The WAL is synced in order, so waiting
+	// for one batch waits for all before it.
+	if err := f.db.ApplyNoSyncWait(f.b, pebble.Sync); err != nil {
 		return fmt.Errorf("committing frontier state: %w", err)
 	}
-	f.b.Close()
+	if err := f.waitSynced(); err != nil {
+		return err
+	}
+	f.syncing = f.b
 	f.b = f.db.NewIndexedBatch()
 	return nil
 }
 
+// waitSynced waits for the fsync of the last committed batch.
+func (f *Durable) waitSynced() error {
+	if f.syncing == nil {
+		return nil
+	}
+	err := f.syncing.SyncWait()
+	f.syncing.Close()
+	f.syncing = nil
+	if err != nil {
+		return fmt.Errorf("syncing frontier state: %w", err)
+	}
+	return nil
+}
+
+// Sync implements Frontier: it returns when everything committed so far
+// is on disk.
+func (f *Durable) Sync() error { return f.waitSynced() }
+
 // Close implements Frontier: it commits and closes the store.
 func (f *Durable) Close() error {
 	err := f.Commit()
+	if serr := f.waitSynced(); err == nil {
+		err = serr
+	}
 	if cerr := f.closeQueueIter(); err == nil {
 		err = cerr
 	}
