@@ -124,6 +124,7 @@ type Durable struct {
 	// syncing is the last committed batch while its fsync may still run.
 	syncing *pebble.Batch
 	qit     *pebble.Iterator // over b's queue entries; see iterFrom
+	uit     *pebble.Iterator // over b's seen set; see seenIter
 	lock    *dirLock
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
@@ -209,8 +210,13 @@ type queueEntry struct {
 
 func (e queueEntry) due() int64 { return int64(binary.BigEndian.Uint64(e.key[9:])) }
 
-// readAhead is how many queue entries one iterator reads.
-const readAhead = 64
+// readAhead is how many queue entries one iterator reads, at most;
+// readAheadBudget bounds the entries all active groups of multiple_host
+// hold in memory together (about 10 MiB).
+const (
+	readAhead       = 64
+	readAheadBudget = 64 << 10
+)
 
 // fill reads up to readAhead entries of q from its cursor on.
 func (f *Durable) fill(q *queueState) error {
@@ -221,9 +227,14 @@ func (f *Durable) fill(q *queueState) error {
 	q.buf, q.bufToEnd = q.buf[:0], false
 	n := readAhead
 	if f.cfg.maxInFlight > 0 {
-		// The group stops dispatching after that many: the buffer is then
-		// dropped, so reading further would be wasted.
-		n = f.cfg.maxInFlight + 1
+		// Active groups keep their read-ahead, so share a budget among
+		// them: 64 entries each with up to 1,000 active, down to what one
+		// dispatch and the head after it need when all of 100k hosts are.
+		active := f.active
+		if f.slots == 0 {
+			active = f.ready.Len()
+		}
+		n = min(max(readAheadBudget/max(active, 1), f.cfg.maxInFlight+1), readAhead)
 	}
 	ok := it.First()
 	for ; ok && len(q.buf) < n; ok = it.Next() {
@@ -266,14 +277,33 @@ func (f *Durable) iterFrom(q *queueState) (*pebble.Iterator, error) {
 	return it, nil
 }
 
-// closeQueueIter closes the shared queue iterator before its batch goes.
-func (f *Durable) closeQueueIter() error {
-	if f.qit == nil {
-		return nil
+// seenIter returns the iterator over the seen set, refreshed to the
+// batch's current state; like iterFrom's, it is kept between calls.
+func (f *Durable) seenIter() (*pebble.Iterator, error) {
+	opts := &pebble.IterOptions{LowerBound: []byte{pfxURL}, UpperBound: []byte{pfxURL + 1}, UseL6Filters: true}
+	if f.uit != nil {
+		f.uit.SetOptions(opts)
+		return f.uit, nil
 	}
-	err := f.qit.Close()
-	f.qit = nil
-	return err
+	it, err := f.b.NewIter(opts)
+	if err != nil {
+		return nil, err
+	}
+	f.uit = it
+	return it, nil
+}
+
+// closeQueueIter closes the shared iterators before their batch goes, or
+// before the store changes under them (a bulk ingestion).
+func (f *Durable) closeQueueIter() error {
+	var errs []error
+	for _, it := range []**pebble.Iterator{&f.qit, &f.uit} {
+		if *it != nil {
+			errs = append(errs, (*it).Close())
+			*it = nil
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type leaseState struct {
@@ -948,11 +978,10 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 	// most of the seen set lives, and reads a data block for every link
 	// never seen. The iterator sees the batch as it is now; URLs repeated
 	// within this call are caught by mine.
-	it, err := f.b.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxURL}, UpperBound: []byte{pfxURL + 1}, UseL6Filters: true})
+	it, err := f.seenIter()
 	if err != nil {
 		return 0, fmt.Errorf("frontier store: %w", err)
 	}
-	defer it.Close()
 	var mine map[Key]struct{}
 	if len(urls) > 1 {
 		mine = make(map[Key]struct{}, len(urls))
