@@ -264,32 +264,27 @@ func (f *Durable) iterFrom(q *queueState) (*pebble.Iterator, error) {
 	if q.cursor != nil {
 		lower = q.cursor
 	}
-	opts := &pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(p)}
-	if f.qit != nil {
-		f.qit.SetOptions(opts)
-		return f.qit, nil
-	}
-	it, err := f.b.NewIter(opts)
-	if err != nil {
-		return nil, err
-	}
-	f.qit = it
-	return it, nil
+	return f.sharedIter(&f.qit, &pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(p)})
 }
 
 // seenIter returns the iterator over the seen set, refreshed to the
-// batch's current state; like iterFrom's, it is kept between calls.
+// batch's current state, with the Bloom filters of every level.
 func (f *Durable) seenIter() (*pebble.Iterator, error) {
-	opts := &pebble.IterOptions{LowerBound: []byte{pfxURL}, UpperBound: []byte{pfxURL + 1}, UseL6Filters: true}
-	if f.uit != nil {
-		f.uit.SetOptions(opts)
-		return f.uit, nil
+	return f.sharedIter(&f.uit, &pebble.IterOptions{LowerBound: []byte{pfxURL}, UpperBound: []byte{pfxURL + 1}, UseL6Filters: true})
+}
+
+// sharedIter re-aims the iterator kept in *slot (SetOptions also refreshes
+// its view of the batch), or opens it.
+func (f *Durable) sharedIter(slot **pebble.Iterator, opts *pebble.IterOptions) (*pebble.Iterator, error) {
+	if *slot != nil {
+		(*slot).SetOptions(opts)
+		return *slot, nil
 	}
 	it, err := f.b.NewIter(opts)
 	if err != nil {
 		return nil, err
 	}
-	f.uit = it
+	*slot = it
 	return it, nil
 }
 
