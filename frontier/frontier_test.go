@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,6 +322,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 	sort.Strings(leased)
 	if r.Stats.InFlight != 2 || r.Stats.Queued != 2 || fmt.Sprint(leased) != "[http://b/1 http://c/1]" {
 		t.Fatalf("inspect: %+v, leases %v", r.Stats, leased)
+	}
+	if r, err := Inspect(dir, "http://b/1", 0); err != nil || !strings.HasPrefix(r.URL.State, "in flight") {
+		t.Fatalf("inspect --url of a URL in flight: %+v, %v", r.URL, err)
 	}
 
 	g, err := Open("multiple_host", Options{Dir: dir})

@@ -103,6 +103,7 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 	// A lease record lists a dispatch batch; its URLs whose queue entries
 	// are still stored were in flight when the master stopped. They are
 	// counted as such here, and the next master queues them again.
+	inFlight := map[Key]int64{} // URL -> its lease
 	err = scan(db, pfxLease, func(k, v []byte) error {
 		entries, err := decodeLeaseRecord(k, v)
 		if err != nil {
@@ -116,11 +117,14 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 			if err != nil {
 				return err
 			}
+			var key Key
+			copy(key[:], qv)
 			rec, err := decodeURLRecord(qv[16:])
 			closer.Close()
 			if err != nil {
 				return err
 			}
+			inFlight[key] = e.id
 			r.Stats.InFlight++
 			if rec.state == stateScheduled {
 				r.Stats.Scheduled--
@@ -139,6 +143,11 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 	if url != "" {
 		if r.URL, err = f.urlReport(url); err != nil {
 			return nil, err
+		}
+		if id, ok := inFlight[KeyOf(r.URL.URL)]; ok {
+			// Its record, and so its history, was last written before
+			// the dispatch.
+			r.URL.State = fmt.Sprintf("in flight (lease %d) when the master stopped; queued again at its next start", id)
 		}
 	}
 	return r, nil
