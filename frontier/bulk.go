@@ -126,8 +126,8 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 		}
 		f.seq++
 		seqs[r.i] = f.seq
-		if q.queued == 0 || now.Before(q.headDue) {
-			q.headDue = now
+		if head := time.Unix(0, newURLDue); q.queued == 0 || head.Before(q.headDue) {
+			q.headDue = head
 		}
 		q.queued++
 	}
@@ -181,7 +181,7 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 		}
 		var qv []byte
 		for _, r := range byQueue {
-			qk := queueKey(r.queue, now.UnixNano(), 1, seqs[r.i])
+			qk := queueKey(r.queue, newURLDue, 1, seqs[r.i])
 			qv = append(append(qv[:0], keys[r.i][:]...), recs[r.i]...)
 			if err := set(qk, qv); err != nil {
 				return err

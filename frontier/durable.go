@@ -897,7 +897,7 @@ func (f *Durable) offerSlots(now time.Time) {
 // enqueue writes the queue entry of a URL record and updates its queue.
 func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 	f.seq++
-	qk := queueKey(q.id, rec.due, rec.priority, f.seq)
+	qk := queueKey(q.id, rec.queueDue(), rec.priority, f.seq)
 	// The entry carries a copy of the record: a queued URL's record does not
 	// change until it is popped, and the pop then needs no read.
 	enc := rec.encode()
@@ -916,7 +916,7 @@ func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
 			q.buf = slices.Insert(q.buf, i, e)
 		}
 	}
-	due := time.Unix(0, rec.due)
+	due := time.Unix(0, rec.queueDue())
 	if q.queued == 0 || due.Before(q.headDue) {
 		q.headDue = due
 	}
@@ -1016,6 +1016,20 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 		f.touch(q, now)
 	}
 	return added, nil
+}
+
+// newURLDue is where URLs never fetched sort in their queue: before every
+// known URL, as spyder 0.2.x did with next_date = 10000 ("new URLs are
+// preferred over known ones"), in the order they were admitted.
+const newURLDue = 10000 * int64(time.Second)
+
+// queueDue is the due time a record is queued under: its own, or, for a
+// URL that never had a result and is due, newURLDue.
+func (r *urlRecord) queueDue() int64 {
+	if r.status == 0 && r.state == stateQueued {
+		return min(r.due, newURLDue)
+	}
+	return r.due
 }
 
 // newRecord is the record of a URL just admitted to q.

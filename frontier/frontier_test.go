@@ -116,6 +116,7 @@ func redate(t *testing.T, f *Durable, u string, due time.Time) {
 	q.queued--
 	f.stats.Queued--
 	rec.due = due.UnixNano()
+	rec.status = 200 // a known URL, as the rows of spyder's test were
 	f.b.Set(urlKey(k), rec.encode(), nil)
 	if err := f.enqueue(k, &rec, q); err != nil {
 		t.Fatal(err)
@@ -469,5 +470,35 @@ func TestRevisitLevels(t *testing.T) {
 	f.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200}, nil, at.Add(3*time.Hour))
 	if d := f.NextDue(now).Sub(at.Add(3 * time.Hour)); d != time.Hour {
 		t.Fatalf("a changed page is back at level 1: next visit in %v", d)
+	}
+}
+
+// TestNewURLsPreferred: as in spyder 0.2.x, a URL never fetched goes
+// before known URLs that are due (revisits, retries), whatever their due
+// times, and new URLs keep the order they were admitted in.
+func TestNewURLsPreferred(t *testing.T) {
+	now := time.Now()
+	f := open(t, "single_host", Options{CrawlDelta: time.Second, RetryBackoff: time.Second, MaxRetries: 3})
+	f.Add([]string{"http://a/revisit", "http://a/retry"}, now)
+	b, _ := f.Next(now, 10)
+	for _, c := range b {
+		status := 200
+		if c.URL == "http://a/retry" {
+			status = 503
+		}
+		f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: int16(status)}, nil, now)
+	}
+	later := now.Add(time.Minute) // both known URLs long due
+	f.Add([]string{"http://a/new1", "http://a/new2"}, later)
+	var got []string
+	for range 4 {
+		b, _ := f.Next(later, 1)
+		if len(b) != 1 {
+			t.Fatalf("got %v after %v", b, got)
+		}
+		got = append(got, b[0].URL)
+	}
+	if got[0] != "http://a/new1" || got[1] != "http://a/new2" {
+		t.Fatalf("order %v: new URLs must come first, in order", got)
 	}
 }
