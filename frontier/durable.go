@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -1120,6 +1121,14 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 		f.dirty[q] = struct{}{} // the clock must survive a restart
 	}
 	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
+	if strings.Contains(rec.url, "@") {
+		// spyder's frontier passed URL credentials to the fetcher this way.
+		if u, err := url.Parse(rec.url); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				c.OptionalVars = map[string]string{"username": u.User.Username(), "password": pw}
+			}
+		}
+	}
 	if rec.etag != "" || rec.lastMod != "" {
 		// spyder's header names; the worker turns them into a conditional GET.
 		c.ReqHeader = map[string]string{}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 )
 
 func init() {
@@ -307,5 +308,70 @@ func TestQueueOrdinalsSurviveRestart(t *testing.T) {
 	g.Add([]string{"http://new.test/"}, now)
 	if got := g.groups["new.test"].ordinal; got != 3 {
 		t.Errorf("new queue after restart: ordinal %d, want 3", got)
+	}
+}
+
+// TestQueueAssignment ports spyder's test_queue_assignment: host-based
+// assignment names the host; IP-based, the host's address.
+func TestQueueAssignment(t *testing.T) {
+	now := time.Now()
+	f := open(t, "multiple_host", Options{})
+	f.Add([]string{"http://www.google.com/pille/palle"}, now)
+	if _, ok := f.groups["www.google.com"]; !ok || len(f.groups) != 1 {
+		t.Fatalf("host-based groups: %v", f.groups)
+	}
+	dns := dnscache.New(dnscache.Options{})
+	defer dns.Close()
+	woken := make(chan struct{}, 1)
+	g := open(t, "multiple_host", Options{QueueAssignment: "ip_based", Resolver: dns, Wake: func() {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+	}})
+	g.Add([]string{"http://localhost:12345/this"}, now)
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("localhost was not resolved")
+	}
+	g.Next(now, 1)
+	if _, ok := g.groups["ip 127.0.0.1"]; !ok {
+		t.Fatalf("IP-based groups: %v", g.groups)
+	}
+}
+
+// TestSelectorMonotone ports spyder's test_queue_selector: over 100,000
+// draws among 10 queues, each rank is drawn more often than the next.
+func TestSelectorMonotone(t *testing.T) {
+	var hist [10]int
+	for range 100000 {
+		hist[BiasedSelect(10)]++
+	}
+	for i := 0; i+1 < len(hist); i++ {
+		if hist[i] <= hist[i+1] {
+			t.Fatalf("histogram %v is not decreasing at rank %d", hist, i)
+		}
+	}
+}
+
+// TestCredentialsForTheFetcher ports the credential part of spyder's
+// test_frontier: a URL with user and password hands them to the fetcher
+// in optional_vars.
+func TestCredentialsForTheFetcher(t *testing.T) {
+	f := open(t, "single_host", Options{})
+	f.Add([]string{"http://user:secret@a.test/private", "http://b.test/public"}, time.Now())
+	b, _ := f.Next(time.Now(), 10)
+	for _, c := range b {
+		switch Host(c.URL) {
+		case "a.test":
+			if c.OptionalVars["username"] != "user" || c.OptionalVars["password"] != "secret" {
+				t.Errorf("credentials: %v", c.OptionalVars)
+			}
+		default:
+			if len(c.OptionalVars) != 0 {
+				t.Errorf("optional vars without credentials: %v", c.OptionalVars)
+			}
+		}
 	}
 }
