@@ -57,10 +57,11 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 	if len(counts) != len(expected) {
 		t.Errorf("%d distinct URLs fetched, %d expected", len(counts), len(expected))
 	}
-	// What was in flight at a kill is fetched again: the leases of the last
-	// commit (at most the credit, workers x master_inflight_per_worker) and
-	// the URLs dispatched in the turn the kill cut short, before their
-	// group commit (at most the credit again).
+	// What was in flight at a kill is fetched again: at most the credit
+	// (workers x master_inflight_per_worker), plus the URLs whose results
+	// were applied in the last loop turn but whose group commit had not
+	// reached the disk (its fsync overlaps the next turn; at most the
+	// credit again).
 	if limit := kills * 2 * (2 * perWorker); extra > limit {
 		t.Errorf("%d repeated fetches, more than the %d URLs that can have been in flight at the kills", extra, limit)
 	}
