@@ -200,7 +200,7 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 	}
 	if err == nil {
 		// The shared queue iterator would keep seeing the store as it was.
-		err = f.closeQueueIter()
+		err = f.closeIters()
 	}
 	if err == nil {
 		err = f.db.Ingest(context.Background(), []string{rest.path, uTable.path})

@@ -191,9 +191,10 @@ type queueState struct {
 	// savedAllowed is the politeness clock read from the store, applied to
 	// the group the queue joins.
 	savedAllowed time.Time
-	// cursor is a lower bound of the queue's live entries: popped entries
-	// stay behind as tombstones until compaction, and seeking from the
-	// prefix would walk over all of them (the LSM queue anti-pattern).
+	// cursor is a lower bound of the entries not yet dispatched: the ones
+	// before it are leased (still stored until their results) or gone as
+	// tombstones until compaction, and seeking from the prefix would walk
+	// over all of them (the LSM queue anti-pattern).
 	cursor []byte
 	// buf reads ahead the queue's first entries, in order, so that a
 	// dispatch does not open an iterator each time; bufToEnd says it holds
@@ -239,7 +240,7 @@ func (f *Durable) fill(q *queueState) error {
 	}
 	ok := it.First()
 	for ; ok && len(q.buf) < n; ok = it.Next() {
-		if _, leased := f.leasedQ[string(it.Key())]; leased {
+		if f.isLeased(it.Key()) {
 			continue
 		}
 		v := it.Value()
@@ -252,6 +253,12 @@ func (f *Durable) fill(q *queueState) error {
 	}
 	q.bufToEnd = !ok
 	return it.Error()
+}
+
+// isLeased reports whether a queue entry is in flight.
+func (f *Durable) isLeased(qkey []byte) bool {
+	_, ok := f.leasedQ[string(qkey)]
+	return ok
 }
 
 // iterFrom returns an iterator over q's entries from its cursor on, valid
@@ -289,9 +296,9 @@ func (f *Durable) sharedIter(slot **pebble.Iterator, opts *pebble.IterOptions) (
 	return it, nil
 }
 
-// closeQueueIter closes the shared iterators before their batch goes, or
+// closeIters closes the shared iterators before their batch goes, or
 // before the store changes under them (a bulk ingestion).
-func (f *Durable) closeQueueIter() error {
+func (f *Durable) closeIters() error {
 	var errs []error
 	for _, it := range []**pebble.Iterator{&f.qit, &f.uit} {
 		if *it != nil {
@@ -509,6 +516,12 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		lock.unlock()
 		return nil, fmt.Errorf("opening frontier store in %s: %w", opts.Dir, err)
 	}
+	defer func() {
+		if err != nil {
+			db.Close()
+			lock.unlock()
+		}
+	}()
 	f := &Durable{
 		opts: opts, cfg: cfg, db: db, lock: lock, po: po, dir: dir,
 		queues: map[uint64]*queueState{}, groups: map[string]*group{},
@@ -522,21 +535,15 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		f.selector = BiasedSelect
 		if opts.QueueSelector != "" {
 			if f.selector, err = selectors.Get(opts.QueueSelector); err != nil {
-				db.Close()
-				lock.unlock()
 				return nil, err
 			}
 		}
 	}
 	if cfg.byIP && opts.Resolver == nil {
-		db.Close()
-		lock.unlock()
 		return nil, errors.New("ip_based queue assignment needs a DNS resolver")
 	}
 	f.b = db.NewIndexedBatch()
-	if err := f.load(time.Now()); err != nil {
-		db.Close()
-		lock.unlock()
+	if err = f.load(time.Now()); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -707,10 +714,7 @@ func (f *Durable) refreshHead(q *queueState) error {
 		return err
 	}
 	ok := it.First()
-	for ok {
-		if _, leased := f.leasedQ[string(it.Key())]; !leased {
-			break
-		}
+	for ok && f.isLeased(it.Key()) {
 		ok = it.Next()
 	}
 	if ok {
@@ -1388,7 +1392,7 @@ func (f *Durable) Commit() error {
 	if err := f.writeMeta(); err != nil {
 		return err
 	}
-	if err := f.closeQueueIter(); err != nil {
+	if err := f.closeIters(); err != nil {
 		return fmt.Errorf("frontier store: %w", err)
 	}
 	// The batch is applied (visible to the next one) at once; its fsync
@@ -1430,7 +1434,7 @@ func (f *Durable) Close() error {
 	if serr := f.waitSynced(); err == nil {
 		err = serr
 	}
-	if cerr := f.closeQueueIter(); err == nil {
+	if cerr := f.closeIters(); err == nil {
 		err = cerr
 	}
 	f.b.Close()
