@@ -55,7 +55,7 @@ type Settings struct {
 	FrontierQueueBudgetPunish int           `koanf:"frontier_queue_budget_punish" doc:"multiple_host: budget a 5xx or transport error costs (other results cost 1)"`
 	QueueSelectorClass        string        `koanf:"queue_selector_class" doc:"multiple_host: which waiting host takes a free slot: biased (older hosts more often, P ~ 1/rank) or uniform"`
 	QueueAssignmentClass      string        `koanf:"queue_assignment_class" doc:"multiple_host: politeness per host (host_based) or per IP address (ip_based, resolved by the master)"`
-	StaticDNSMappings         []string      `koanf:"static_dns_mappings" doc:"host=ip entries used instead of DNS"`
+	StaticDNSMappings         []string      `koanf:"static_dns_mappings" doc:"host=ip entries used instead of DNS (by the master for ip_based queue assignment)"`
 	SizeDNSCache              int           `koanf:"size_dns_cache" doc:"host names whose address is cached"`
 	FrontierCacheSize         int64         `koanf:"frontier_cache_size" doc:"bytes of the frontier store's block cache (fixed, not growing with the crawl)"`
 	PrioritizerCrawlDelta     time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
