@@ -14,28 +14,6 @@ import (
 	"github.com/spyder-crawl/spyder/crawluri"
 )
 
-func TestNormalize(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"HTTP://Example.COM:80/a/b?x=1#frag", "http://example.com/a/b?x=1"},
-		{"https://example.com:443", "https://example.com/"},
-		{"http://example.com:8080/", "http://example.com:8080/"},
-		{"  http://127.0.0.2:1234/page/1.html  ", "http://127.0.0.2:1234/page/1.html"},
-		{"http://[::1]:80/x", "http://[::1]/x"},
-		{"http://user:pw@example.com/", "http://user:pw@example.com/"},
-	}
-	for _, c := range cases {
-		got, err := Normalize(c.in)
-		if err != nil || got != c.want {
-			t.Errorf("Normalize(%q) = %q, %v; want %q", c.in, got, err, c.want)
-		}
-	}
-	for _, bad := range []string{"", "not a url", "ftp://example.com/", "mailto:a@b", "http:///path", "http://%zz/", "/relative", "http://x/" + string(make([]byte, MaxURLLength))} {
-		if _, err := Normalize(bad); !errors.Is(err, ErrBadURL) {
-			t.Errorf("Normalize(%q): err = %v, want ErrBadURL", bad, err)
-		}
-	}
-}
-
 // TestScope ports spyder's test_regex_scoper vector and checks the default
 // scope (the seeds' hosts).
 func TestScope(t *testing.T) {
@@ -312,7 +290,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Offline, the URLs that were in flight show as such, with their leases.
-	r, err := Inspect(dir, "", 10)
+	r, err := Inspect(dir, "", 10, FullCanonicalization())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +302,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if r.Stats.InFlight != 2 || r.Stats.Queued != 2 || fmt.Sprint(leased) != "[http://b/1 http://c/1]" {
 		t.Fatalf("inspect: %+v, leases %v", r.Stats, leased)
 	}
-	if r, err := Inspect(dir, "http://b/1", 0); err != nil || !strings.HasPrefix(r.URL.State, "in flight") {
+	if r, err := Inspect(dir, "http://b/1", 0, FullCanonicalization()); err != nil || !strings.HasPrefix(r.URL.State, "in flight") {
 		t.Fatalf("inspect --url of a URL in flight: %+v, %v", r.URL, err)
 	}
 

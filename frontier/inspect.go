@@ -60,7 +60,7 @@ type HistoryEntry struct {
 // Inspect reads a state directory without changing it. It fails while a
 // master holds the directory. url, when not empty, asks for that URL's
 // record and history; maxLeases bounds the leases listed.
-func Inspect(dir, url string, maxLeases int) (*Report, error) {
+func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -141,7 +141,7 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 		return nil, err
 	}
 	if url != "" {
-		if r.URL, err = f.urlReport(url); err != nil {
+		if r.URL, err = f.urlReport(url, canon); err != nil {
 			return nil, err
 		}
 		if id, ok := inFlight[KeyOf(r.URL.URL)]; ok {
@@ -153,8 +153,8 @@ func Inspect(dir, url string, maxLeases int) (*Report, error) {
 	return r, nil
 }
 
-func (f *Durable) urlReport(raw string) (*URLReport, error) {
-	u, err := Normalize(raw)
+func (f *Durable) urlReport(raw string, canon Canonicalization) (*URLReport, error) {
+	u, err := canon.Normalize(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -15,10 +15,64 @@ const MaxURLLength = 2048
 // ErrBadURL is wrapped by every Normalize error.
 var ErrBadURL = errors.New("bad url")
 
-// Normalize turns raw into the form the frontier keys on: an absolute http or
-// https URL with a host, scheme and host lower-cased, the default port and
-// the fragment removed, and an empty path written as "/".
-func Normalize(raw string) (string, error) {
+// Canonicalization selects the optional steps of URL canonicalization
+// (RFC 3986 section 6) applied before a URL is keyed. The scheme and host
+// are always lower-cased, the default port always dropped and an empty
+// path always written as "/": those never change what a URL names.
+type Canonicalization struct {
+	// ResolveDotSegments removes "." and ".." path segments (RFC 3986
+	// section 5.2.4): /a/./b/../c is /a/c.
+	ResolveDotSegments bool
+	// NormalizePercentEncoding decodes percent-encoded unreserved
+	// characters and upper-cases the hex digits of the others, in path and
+	// query: /%7euser?q=%2a is /~user?q=%2A.
+	NormalizePercentEncoding bool
+	// RemoveFragment drops the #fragment, which the server never sees.
+	RemoveFragment bool
+}
+
+// Canonicalization step names, as the url_canonicalization setting lists
+// them.
+const (
+	StepResolveDotSegments       = "resolve_dot_segments"
+	StepNormalizePercentEncoding = "normalize_percent_encoding"
+	StepRemoveFragment           = "remove_fragment"
+)
+
+// CanonicalizationSteps lists the step names, in the order they apply.
+func CanonicalizationSteps() []string {
+	return []string{StepResolveDotSegments, StepNormalizePercentEncoding, StepRemoveFragment}
+}
+
+// FullCanonicalization applies every step; Normalize uses it.
+func FullCanonicalization() Canonicalization {
+	return Canonicalization{ResolveDotSegments: true, NormalizePercentEncoding: true, RemoveFragment: true}
+}
+
+// ParseCanonicalization turns step names into a Canonicalization.
+func ParseCanonicalization(steps []string) (Canonicalization, error) {
+	var c Canonicalization
+	for _, s := range steps {
+		switch strings.TrimSpace(s) {
+		case StepResolveDotSegments:
+			c.ResolveDotSegments = true
+		case StepNormalizePercentEncoding:
+			c.NormalizePercentEncoding = true
+		case StepRemoveFragment:
+			c.RemoveFragment = true
+		default:
+			return c, fmt.Errorf("unknown URL canonicalization step %q (known: %s)", s, strings.Join(CanonicalizationSteps(), ", "))
+		}
+	}
+	return c, nil
+}
+
+// Normalize is FullCanonicalization().Normalize.
+func Normalize(raw string) (string, error) { return FullCanonicalization().Normalize(raw) }
+
+// Normalize turns raw into the form the frontier keys on: an absolute http
+// or https URL with a host, canonicalized as c says.
+func (c Canonicalization) Normalize(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", fmt.Errorf("%w: empty", ErrBadURL)
@@ -49,11 +103,122 @@ func Normalize(raw string) (string, error) {
 		host += ":" + port
 	}
 	u.Host = host
-	u.Fragment, u.RawFragment = "", ""
+	if c.RemoveFragment {
+		u.Fragment, u.RawFragment = "", ""
+	}
+	if c.ResolveDotSegments || c.NormalizePercentEncoding {
+		p := u.EscapedPath()
+		if c.NormalizePercentEncoding {
+			p = normalizePercents(p)
+			u.RawQuery = normalizePercents(u.RawQuery)
+		}
+		if c.ResolveDotSegments {
+			p = removeDotSegments(p)
+		}
+		if err := setEscapedPath(u, p); err != nil {
+			return "", fmt.Errorf("%w: %q: %v", ErrBadURL, raw, err)
+		}
+	}
 	if u.Path == "" && u.RawPath == "" {
 		u.Path = "/"
 	}
 	return u.String(), nil
+}
+
+// setEscapedPath sets u's path from its escaped form, keeping that form.
+func setEscapedPath(u *url.URL, escaped string) error {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		return err
+	}
+	u.Path, u.RawPath = p, escaped
+	if u.EscapedPath() != escaped {
+		u.RawPath = "" // Go's own escaping is this form
+	}
+	return nil
+}
+
+// unreserved reports whether b may appear unescaped anywhere (RFC 3986
+// section 2.3).
+func unreserved(b byte) bool {
+	return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-' || b == '.' || b == '_' || b == '~'
+}
+
+// normalizePercents decodes percent-encoded unreserved characters and
+// upper-cases the hex digits of every other percent-encoding (RFC 3986
+// section 6.2.2.2). Malformed escapes are left as they are.
+func normalizePercents(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			b.WriteByte(s[i])
+			continue
+		}
+		v := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if unreserved(v) {
+			b.WriteByte(v)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[v>>4])
+			b.WriteByte(hex[v&15])
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// removeDotSegments is RFC 3986 section 5.2.4 on an absolute path: "."
+// segments go, ".." removes the segment before it (never above the
+// root), and a trailing "." or ".." leaves the path ending in "/".
+func removeDotSegments(p string) string {
+	if !strings.Contains(p, ".") {
+		return p
+	}
+	var out []string
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 1 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	r := strings.Join(out, "/")
+	if strings.HasPrefix(p, "/") && !strings.HasPrefix(r, "/") {
+		r = "/" + r
+	}
+	return r
 }
 
 // Key is the 16-byte digest a frontier dedups on: FNV-128a of the normalized
@@ -82,12 +247,12 @@ func Host(rawURL string) string {
 // NormalizeAll normalizes a batch of URLs on every core. It returns the
 // normalized URLs in input order without the malformed ones, which it
 // reports to bad (in input order, from the caller's goroutine).
-func NormalizeAll(raw []string, bad func(i int, err error)) []string {
+func (c Canonicalization) NormalizeAll(raw []string, bad func(i int, err error)) []string {
 	out := make([]string, len(raw))
 	errs := make([]error, len(raw))
 	parallel(len(raw), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out[i], errs[i] = Normalize(raw[i])
+			out[i], errs[i] = c.Normalize(raw[i])
 		}
 	})
 	kept := out[:0]

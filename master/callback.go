@@ -85,7 +85,7 @@ func seedFile(_ context.Context, setup *Setup) error {
 func (m *Master) addSeeds(raw []string, where string) (int, error) {
 	urls := make([]string, 0, len(raw))
 	for _, r := range raw {
-		u, err := frontier.Normalize(r)
+		u, err := m.canon.Normalize(r)
 		if err != nil {
 			m.badSeeds++
 			ev := m.log.Warn().Err(err)

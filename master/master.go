@@ -53,6 +53,7 @@ type Master struct {
 	opts     Options
 	frontier frontier.Frontier
 	scope    *frontier.Scope
+	canon    frontier.Canonicalization // of seeds and links
 	sinks    []Sink
 	registry *mgmt.Registry
 
@@ -138,6 +139,9 @@ func New(opts Options) (*Master, error) {
 		registry:    mgmt.NewRegistry(s.HeartbeatTimeout()),
 		stats:       counters{drops: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},
+	}
+	if m.canon, err = frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
+		return nil, fmt.Errorf("url_canonicalization: %w", err)
 	}
 	m.frontier = opts.Frontier
 	if m.frontier == nil {
@@ -620,7 +624,7 @@ func (m *Master) staleOrFail(c *crawluri.CrawlUri, err error) {
 func (m *Master) admissible(raw []string) (links []string, outOfScope, invalid int64) {
 	links = make([]string, 0, len(raw))
 	for _, r := range raw {
-		u, err := frontier.Normalize(r)
+		u, err := m.canon.Normalize(r)
 		if err != nil {
 			invalid++
 			continue

@@ -160,3 +160,31 @@ func TestRunFailsOnAnEndpointInUse(t *testing.T) {
 		t.Fatalf("first master: %v", err)
 	}
 }
+
+// TestLinksAreCanonicalizedAsConfigured: the master keys links the way
+// url_canonicalization says, so equivalent spellings are one URL, and a
+// step left out keeps its distinction.
+func TestLinksAreCanonicalizedAsConfigured(t *testing.T) {
+	raw := []string{"http://a.test/x/../p%7e#one", "HTTP://A.test:80/p~#two", "http://a.test/p~"}
+	for _, tc := range []struct {
+		steps []string
+		want  int
+	}{
+		{[]string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"}, 1},
+		{[]string{"resolve_dot_segments", "normalize_percent_encoding"}, 3}, // the fragments keep them apart
+		{[]string{}, 3},
+	} {
+		s := testSettings(t, map[string]any{"url_canonicalization": tc.steps})
+		m, err := New(Options{Settings: s, Identity: "master:t:1", Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.scope, _ = newAllowAll()
+		links, _, invalid := m.admissible(raw)
+		n, err := m.frontier.Add(links, time.Now())
+		m.closeState()
+		if err != nil || invalid != 0 || n != tc.want {
+			t.Errorf("steps %v: %d new URLs from %v (invalid %d, %v), want %d", tc.steps, n, links, invalid, err, tc.want)
+		}
+	}
+}

@@ -38,6 +38,7 @@ type Settings struct {
 	RegexScopeNegative       []string `koanf:"regex_scope_negative" doc:"a link matching one of these regexes is out of scope"`
 	HTTPExtractor404Redirect []string `koanf:"http_extractor_404_redirect" doc:"redirect targets that are never queued (soft-404 landing pages)"`
 	RemoveAnchorsFromLinks   bool     `koanf:"remove_anchors_from_links" doc:"cut the #fragment from extracted links"`
+	URLCanonicalization      []string `koanf:"url_canonicalization" doc:"canonicalization steps before a URL is deduplicated: resolve_dot_segments, normalize_percent_encoding, remove_fragment (scheme and host lower-casing and default-port removal always apply)"`
 
 	// Master and frontier.
 	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
@@ -108,6 +109,7 @@ func Defaults() Settings {
 		RegexScopeNegative:       []string{},
 		HTTPExtractor404Redirect: []string{},
 		RemoveAnchorsFromLinks:   true,
+		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},
 
 		MasterCallback:            "seedfile",
 		FrontierClass:             "single_host",

@@ -45,7 +45,11 @@ func runInspect(args, environ []string, stdout, stderr io.Writer) int {
 	if s.StateDir == "" {
 		return configError(stderr, fmt.Errorf("%w: state_dir: empty (the state is in memory; nothing to inspect)", settings.ErrInvalid))
 	}
-	rep, err := frontier.Inspect(s.StateDir, *url, *maxLeases)
+	canon, err := frontier.ParseCanonicalization(s.URLCanonicalization)
+	if err != nil {
+		return configError(stderr, fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err))
+	}
+	rep, err := frontier.Inspect(s.StateDir, *url, *maxLeases, canon)
 	if err != nil {
 		fmt.Fprintf(stderr, "spyder: %v\n", err)
 		return exitFail
@@ -140,7 +144,8 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	start := time.Now()
-	total, added, bad, err := inject(f, in, log)
+	canon, _ := frontier.ParseCanonicalization(s.URLCanonicalization) // checked by checkMaster
+	total, added, bad, err := inject(f, canon, in, log)
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -161,9 +166,9 @@ const injectChunk = 500000
 
 // inject adds the URLs of r as seeds, a chunk at a time, each chunk durable
 // before the next is read: everything reported as injected is durable.
-func inject(f frontier.Frontier, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
+func inject(f frontier.Frontier, canon frontier.Canonicalization, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
 	total, err = frontier.ReadURLFile(r, injectChunk, func(raw []string, line int) error {
-		urls := frontier.NormalizeAll(raw, func(_ int, err error) {
+		urls := canon.NormalizeAll(raw, func(_ int, err error) {
 			bad++
 			if bad <= 10 {
 				log.Warn().Int("near_line", line).Err(err).Msg("skipping a malformed URL")

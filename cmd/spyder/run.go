@@ -81,6 +81,9 @@ func checkMaster(s *settings.Settings) error {
 	if !frontier.Registered(s.FrontierClass) {
 		return fmt.Errorf("%w: frontier_class: %q is not registered (known: %v)", settings.ErrInvalid, s.FrontierClass, frontier.Names())
 	}
+	if _, err := frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
+		return fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err)
+	}
 	if !slices.Contains(frontier.SelectorNames(), s.QueueSelectorClass) {
 		return fmt.Errorf("%w: queue_selector_class: %q is not registered (known: %v)", settings.ErrInvalid, s.QueueSelectorClass, frontier.SelectorNames())
 	}

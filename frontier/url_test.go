@@ -1,0 +1,89 @@
+package frontier
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestCanonicalization checks each optional step on and off, with RFC
+// 3986's examples of dot-segment removal (section 5.4) and
+// percent-encoding normalization (section 6.2.2.2).
+func TestCanonicalization(t *testing.T) {
+	full := FullCanonicalization()
+	none := Canonicalization{}
+	for _, tc := range []struct {
+		name  string
+		canon Canonicalization
+		in    string
+		want  string
+	}{
+		{"always: case, default port, empty path", none, "HTTP://Example.COM:80", "http://example.com/"},
+		{"always: https default port", none, "https://A.example:443/x", "https://a.example/x"},
+		{"other ports stay", full, "http://example.com:8080/", "http://example.com:8080/"},
+
+		{"dots: RFC 5.4.1 ../../g", full, "http://a/b/c/d;p/../../g", "http://a/b/g"},
+		{"dots: RFC 5.4.1 ./g", full, "http://a/b/c/./g", "http://a/b/c/g"},
+		{"dots: RFC 5.4.2 above the root", full, "http://a/../../../g", "http://a/g"},
+		{"dots: RFC 5.4.2 g. is a name", full, "http://a/b/c/g.", "http://a/b/c/g."},
+		{"dots: RFC 5.4.2 ..g is a name", full, "http://a/b/c/..g", "http://a/b/c/..g"},
+		{"dots: RFC 5.4.2 ./../g", full, "http://a/b/c/./../g", "http://a/b/g"},
+		{"dots: RFC 5.4.2 g/./h", full, "http://a/b/c/g/./h", "http://a/b/c/g/h"},
+		{"dots: trailing .. keeps the slash", full, "http://a/b/c/..", "http://a/b/"},
+		{"dots: trailing . keeps the slash", full, "http://a/b/c/.", "http://a/b/c/"},
+		{"dots: empty segments stay", full, "http://a/b//c/../d", "http://a/b//d"},
+		{"dots: query untouched", full, "http://a/b/../c?x=../y", "http://a/c?x=../y"},
+		{"dots: off", none, "http://a/b/../c", "http://a/b/../c"},
+
+		{"percent: unreserved decoded", full, "http://a/%7Euser/%41%62%2d%5F%2E", "http://a/~user/Ab-_."},
+		{"percent: reserved upper-cased, kept", full, "http://a/x%2fy%3a", "http://a/x%2Fy%3A"},
+		{"percent: query too", full, "http://a/?q=%7e%2a&r=%41", "http://a/?q=~%2A&r=A"},
+		{"percent: spaces stay encoded", full, "http://a/a%20b", "http://a/a%20b"},
+		{"percent: malformed escapes left alone in the query", full, "http://a/?q=%zz%4", "http://a/?q=%zz%4"},
+		{"percent: off", none, "http://a/%7euser?q=%7e", "http://a/%7euser?q=%7e"},
+
+		{"fragment: removed", full, "http://a/b?x=1#frag", "http://a/b?x=1"},
+		{"fragment: kept when off", none, "http://a/b#frag", "http://a/b#frag"},
+
+		{"credentials stay", full, "http://user:pw@Example.com/", "http://user:pw@example.com/"},
+		{"IPv6 host", full, "http://[::1]:80/x", "http://[::1]/x"},
+		{"spaces trimmed", full, "  http://127.0.0.2:1234/page/1.html  ", "http://127.0.0.2:1234/page/1.html"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.canon.Normalize(tc.in)
+			if err != nil || got != tc.want {
+				t.Fatalf("Normalize(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			// Canonical forms are fixed points.
+			if again, err := tc.canon.Normalize(got); err != nil || again != got {
+				t.Fatalf("Normalize(%q) = %q, %v; not a fixed point", got, again, err)
+			}
+		})
+	}
+	// Equivalent spellings get one key.
+	a, _ := full.Normalize("HTTP://Example.com:80/a/./b/../%7Ec#x")
+	b, _ := full.Normalize("http://example.com/a/~c")
+	if KeyOf(a) != KeyOf(b) {
+		t.Fatalf("%q and %q have different keys", a, b)
+	}
+}
+
+func TestParseCanonicalization(t *testing.T) {
+	c, err := ParseCanonicalization(CanonicalizationSteps())
+	if err != nil || c != FullCanonicalization() {
+		t.Fatalf("all steps: %+v, %v", c, err)
+	}
+	if c, err := ParseCanonicalization(nil); err != nil || c != (Canonicalization{}) {
+		t.Fatalf("no steps: %+v, %v", c, err)
+	}
+	if _, err := ParseCanonicalization([]string{"remove_fragment", "lowercase_everything"}); err == nil {
+		t.Fatal("an unknown step was accepted")
+	}
+}
+
+func TestNormalizeRejects(t *testing.T) {
+	for _, bad := range []string{"", "not a url", "ftp://example.com/", "mailto:a@b", "http:///path", "http://%zz/", "/relative", "http://x/" + string(make([]byte, MaxURLLength))} {
+		if _, err := Normalize(bad); !errors.Is(err, ErrBadURL) {
+			t.Errorf("Normalize(%q): err = %v, want ErrBadURL", bad, err)
+		}
+	}
+}
