@@ -30,6 +30,10 @@ type Settings struct {
 	MaxRedirects         int           `koanf:"max_redirects" doc:"redirects followed per fetch when follow_redirects is true"`
 	ValidateCertificates bool          `koanf:"validate_certificates" doc:"verify TLS certificates"`
 	MaxContentLength     int64         `koanf:"max_content_length" doc:"bytes of a response body kept; longer bodies are truncated and marked"`
+	ProxyHost            string        `koanf:"proxy_host" doc:"HTTP proxy every fetch goes through (empty: the HTTP_PROXY/HTTPS_PROXY environment, if set)"`
+	ProxyPort            int           `koanf:"proxy_port" doc:"port of proxy_host (required with it)"`
+	ProxyUsername        string        `koanf:"proxy_username" doc:"proxy authentication (optional)"`
+	ProxyPassword        string        `koanf:"proxy_password" doc:"proxy authentication (optional)"`
 
 	// Processors (workers).
 	SpyderExtractorPipeline  []string `koanf:"spyder_extractor_pipeline" doc:"processors run on every fetched page, in order"`
@@ -56,8 +60,8 @@ type Settings struct {
 	FrontierQueueBudgetPunish int           `koanf:"frontier_queue_budget_punish" doc:"multiple_host: budget a 5xx or transport error costs (other results cost 1)"`
 	QueueSelectorClass        string        `koanf:"queue_selector_class" doc:"multiple_host: which waiting host takes a free slot: biased (older hosts more often, P ~ 1/rank) or uniform"`
 	QueueAssignmentClass      string        `koanf:"queue_assignment_class" doc:"multiple_host: politeness per host (host_based) or per IP address (ip_based, resolved by the master)"`
-	StaticDNSMappings         []string      `koanf:"static_dns_mappings" doc:"host=ip entries used instead of DNS (by the master for ip_based queue assignment)"`
-	SizeDNSCache              int           `koanf:"size_dns_cache" doc:"host names whose address is cached"`
+	StaticDNSMappings         []string      `koanf:"static_dns_mappings" doc:"host=ip entries used instead of DNS (by workers to connect, and by the master for ip_based queue assignment)"`
+	SizeDNSCache              int           `koanf:"size_dns_cache" doc:"host names whose address is cached (each worker resolves a host once per 10 minutes)"`
 	FrontierCacheSize         int64         `koanf:"frontier_cache_size" doc:"bytes of the frontier store's block cache (fixed, not growing with the crawl)"`
 	PrioritizerCrawlDelta     time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
 	PrioritizerNumPriorities  int           `koanf:"prioritizer_num_priorities" doc:"highest revisit level"`

@@ -74,6 +74,9 @@ func (s *Settings) Validate() error {
 	if s.MaxRedirects < 0 {
 		add("max_redirects", "must not be negative, got %d", s.MaxRedirects)
 	}
+	if strings.TrimSpace(s.ProxyHost) != "" && (s.ProxyPort < 1 || s.ProxyPort > 65535) {
+		add("proxy_port", "must be a port (1-65535) when proxy_host is set, got %d", s.ProxyPort)
+	}
 	if s.MaxContentLength < 1 {
 		add("max_content_length", "must be at least 1 byte, got %d", s.MaxContentLength)
 	}

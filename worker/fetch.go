@@ -8,11 +8,27 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 )
+
+// ProxyURL builds the proxy address of the proxy_* settings, or nil when
+// host is empty.
+func ProxyURL(host string, port int, username, password string) *url.URL {
+	if strings.TrimSpace(host) == "" {
+		return nil
+	}
+	u := &url.URL{Scheme: "http", Host: net.JoinHostPort(strings.TrimSpace(host), strconv.Itoa(port))}
+	if username != "" {
+		u.User = url.UserPassword(username, password)
+	}
+	return u
+}
 
 // FetchOptions configures a Fetcher.
 type FetchOptions struct {
@@ -24,6 +40,12 @@ type FetchOptions struct {
 	MaxRedirects         int
 	ValidateCertificates bool
 	MaxContentLength     int64
+	// Proxy, when set, is the HTTP proxy of every fetch (its user info
+	// authenticates); nil uses the environment's, if any.
+	Proxy *url.URL
+	// DNS resolves host names once per host (with static mappings); nil
+	// resolves at every connection.
+	DNS *dnscache.Cache
 }
 
 // Fetcher performs the HTTP GET of a CrawlUri and records the response in it.
@@ -35,9 +57,27 @@ type Fetcher struct {
 // NewFetcher builds a fetcher with its own connection pool.
 func NewFetcher(opts FetchOptions) *Fetcher {
 	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if opts.DNS != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			ip, err := opts.DNS.Lookup(ctx, host)
+			if err != nil {
+				return nil, err
+			}
+			return dialer.DialContext(ctx, network, net.JoinHostPort(ip, port))
+		}
+	}
+	proxy := http.ProxyFromEnvironment
+	if opts.Proxy != nil {
+		proxy = http.ProxyURL(opts.Proxy)
+	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy:                 proxy,
+		DialContext:           dial,
 		MaxIdleConns:          opts.MaxClients * 4,
 		MaxIdleConnsPerHost:   opts.MaxClients,
 		IdleConnTimeout:       90 * time.Second,

@@ -5,11 +5,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 )
 
 func testFetcher() *Fetcher {
@@ -79,5 +81,97 @@ func TestFetch(t *testing.T) {
 	f.Fetch(context.Background(), refused)
 	if refused.StatusCode != crawluri.StatusTransportError || !strings.Contains(refused.Error, "refused") {
 		t.Fatalf("refused: %d %q", refused.StatusCode, refused.Error)
+	}
+}
+
+// TestFetchThroughProxy: with a proxy configured every request goes to it,
+// with its credentials; the origin is never contacted directly.
+func TestFetchThroughProxy(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the origin was contacted directly: %s", r.URL)
+	}))
+	defer origin.Close()
+	var seen []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := parseProxyAuth(r.Header.Get("Proxy-Authorization")); !ok || user != "crawler" || pass != "s3cret" {
+			w.WriteHeader(http.StatusProxyAuthRequired)
+			return
+		}
+		seen = append(seen, r.URL.String()) // a forward proxy gets the absolute URL
+		w.Write([]byte("via proxy"))
+	}))
+	defer proxy.Close()
+	host, port, _ := net.SplitHostPort(proxy.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	f := NewFetcher(FetchOptions{
+		UserAgent: "spyder-test/1", MaxClients: 2, RequestTimeout: time.Second, ConnectTimeout: time.Second,
+		MaxContentLength: 1000, Proxy: ProxyURL(host, p, "crawler", "s3cret"),
+	})
+	defer f.Close()
+	c := &crawluri.CrawlUri{URL: origin.URL + "/page"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 200 || string(c.ContentBody) != "via proxy" || len(seen) != 1 || seen[0] != origin.URL+"/page" {
+		t.Fatalf("status %d body %q, proxy saw %v", c.StatusCode, c.ContentBody, seen)
+	}
+	if ProxyURL("", 3128, "u", "p") != nil {
+		t.Fatal("a proxy without a host")
+	}
+}
+
+func parseProxyAuth(h string) (user, pass string, ok bool) {
+	r := &http.Request{Header: http.Header{"Authorization": {h}}}
+	return r.BasicAuth()
+}
+
+// TestFetchBasicAuthFromURL: user:pass@host in a URL authenticates.
+func TestFetchBasicAuthFromURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "alice" || pass != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte("secret"))
+	}))
+	defer srv.Close()
+	f := testFetcher()
+	defer f.Close()
+	c := &crawluri.CrawlUri{URL: strings.Replace(srv.URL, "http://", "http://alice:pw@", 1) + "/private"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 200 || string(c.ContentBody) != "secret" {
+		t.Fatalf("status %d body %q", c.StatusCode, c.ContentBody)
+	}
+}
+
+// TestFetchUsesStaticDNS: a static mapping sends a name that does not
+// resolve to a local server, which sees the name in its Host header.
+func TestFetchUsesStaticDNS(t *testing.T) {
+	var hostHeader string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hostHeader = r.Host
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	static, err := dnscache.ParseStatic([]string{"crawl-target.invalid=127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := dnscache.New(dnscache.Options{Static: static})
+	defer dns.Close()
+	f := NewFetcher(FetchOptions{
+		UserAgent: "spyder-test/1", MaxClients: 2, RequestTimeout: time.Second, ConnectTimeout: time.Second,
+		MaxContentLength: 1000, DNS: dns,
+	})
+	defer f.Close()
+	c := &crawluri.CrawlUri{URL: "http://crawl-target.invalid:" + port + "/"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 200 || hostHeader != "crawl-target.invalid:"+port {
+		t.Fatalf("status %d (%s), Host %q", c.StatusCode, c.Error, hostHeader)
+	}
+	// A name that resolves nowhere is a transport error, not a crash.
+	c = &crawluri.CrawlUri{URL: "http://no-such-host.invalid/"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != crawluri.StatusTransportError || c.Error == "" {
+		t.Fatalf("unresolvable host: status %d, error %q", c.StatusCode, c.Error)
 	}
 }

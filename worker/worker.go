@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
@@ -44,6 +45,7 @@ type Worker struct {
 	id       string
 	log      zerolog.Logger
 	fetcher  *Fetcher
+	dns      *dnscache.Cache // the fetcher's; closed with it
 	pipeline *processor.Pipeline
 
 	jobs    chan *job
@@ -92,6 +94,11 @@ func New(opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	static, err := dnscache.ParseStatic(s.StaticDNSMappings)
+	if err != nil {
+		return nil, fmt.Errorf("static_dns_mappings: %w", err)
+	}
+	dns := dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache, Timeout: s.ConnectTimeout})
 	return &Worker{
 		s:        s,
 		id:       opts.Identity,
@@ -106,7 +113,10 @@ func New(opts Options) (*Worker, error) {
 			MaxRedirects:         s.MaxRedirects,
 			ValidateCertificates: s.ValidateCertificates,
 			MaxContentLength:     s.MaxContentLength,
+			Proxy:                ProxyURL(s.ProxyHost, s.ProxyPort, s.ProxyUsername, s.ProxyPassword),
+			DNS:                  dns,
 		}),
+		dns:     dns,
 		jobs:    make(chan *job, s.MaxClients),
 		results: make(chan *job, s.MaxClients),
 		dropped: map[string]int64{},
@@ -209,6 +219,7 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 		socks.msub.Close()
 		socks.mpub.Close()
 		w.fetcher.Close()
+		w.dns.Close()
 	}()
 
 	fetchCtx, abortFetches := context.WithCancel(context.Background())

@@ -38,6 +38,7 @@ func TestBadConfigExitsWithCode2(t *testing.T) {
 		{name: "unknown canonicalization step", file: "url_canonicalization: [remove_fragment, lowercase_path]\n", wantKey: "url_canonicalization", wantMsg: "lowercase_path"},
 		{name: "unknown queue selector", args: []string{"--queue-selector-class", "nope"}, wantKey: "queue_selector_class", wantMsg: "not registered"},
 		{name: "unknown queue assignment", env: []string{"SPYDER_QUEUE_ASSIGNMENT_CLASS=dns"}, wantKey: "queue_assignment_class", wantMsg: "host_based, ip_based"},
+		{name: "proxy without a port", env: []string{"SPYDER_PROXY_HOST=proxy.example"}, wantKey: "proxy_port", wantMsg: "when proxy_host is set"},
 		{name: "bad static DNS mapping", args: []string{"--static-dns-mappings", "example.com=not-an-ip"}, wantKey: "static_dns_mappings", wantMsg: "IP address"},
 		{name: "lease shorter than request", args: []string{"--master-lease-timeout", "5", "--request-timeout", "10"}, wantKey: "master_lease_timeout", wantMsg: "longer than request_timeout"},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantKey: "no-such-flag", wantMsg: "unknown flag"},

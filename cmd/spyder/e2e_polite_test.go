@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,9 +20,10 @@ import (
 func TestPolitenessAudit(t *testing.T) {
 	hosts := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}
 	for _, tc := range []struct {
-		name  string
-		env   []string
-		group func(host string) string // politeness group of a host in the server log
+		name      string
+		env       []string
+		masterEnv []string                 // for the master only
+		group     func(host string) string // politeness group of a host in the server log
 	}{
 		{name: "host_based", group: func(h string) string { return h }},
 		{
@@ -31,8 +33,10 @@ func TestPolitenessAudit(t *testing.T) {
 		},
 		{
 			name: "ip_based",
-			env: []string{"SPYDER_QUEUE_ASSIGNMENT_CLASS=ip_based",
-				`SPYDER_STATIC_DNS_MAPPINGS=["127.0.0.2=10.0.0.1", "127.0.0.3=10.0.0.1", "127.0.0.4=10.0.0.2", "127.0.0.5=10.0.0.2"]`},
+			env:  []string{"SPYDER_QUEUE_ASSIGNMENT_CLASS=ip_based"},
+			// The workers must reach the real addresses: only the master
+			// believes two pairs of hosts share an address.
+			masterEnv: []string{`SPYDER_STATIC_DNS_MAPPINGS=["127.0.0.2=10.0.0.1", "127.0.0.3=10.0.0.1", "127.0.0.4=10.0.0.2", "127.0.0.5=10.0.0.2"]`},
 			group: func(h string) string {
 				switch {
 				case strings.HasPrefix(h, "127.0.0.2:"), strings.HasPrefix(h, "127.0.0.3:"):
@@ -54,7 +58,7 @@ func TestPolitenessAudit(t *testing.T) {
 			for _, name := range []string{"w1", "w2", "w3", "w4"} {
 				workers = append(workers, start(t, name, c.env, "worker"))
 			}
-			m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+			m := start(t, "master", append(slices.Clone(c.env), tc.masterEnv...), "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
 			waitClean(t, m, workers...)
 			checkCrawl(t, site, dir+"/out.jsonl")
 
