@@ -42,6 +42,8 @@ type Settings struct {
 	RegexScopeNegative       []string `koanf:"regex_scope_negative" doc:"a link matching one of these regexes is out of scope"`
 	HTTPExtractor404Redirect []string `koanf:"http_extractor_404_redirect" doc:"redirect targets that are never queued (soft-404 landing pages)"`
 	RemoveAnchorsFromLinks   bool     `koanf:"remove_anchors_from_links" doc:"cut the #fragment from extracted links"`
+	HTMLLinkExtractorTags    []string `koanf:"html_link_extractor_tags" doc:"elements whose links html_link_extractor follows: a, area, frame, iframe, link"`
+	RemoveQueryNames         []string `koanf:"remove_query_names" doc:"query parameters strip_query_params removes from links (case-insensitive)"`
 	URLCanonicalization      []string `koanf:"url_canonicalization" doc:"canonicalization steps before a URL is deduplicated: resolve_dot_segments, normalize_percent_encoding, remove_fragment (scheme and host lower-casing and default-port removal always apply)"`
 
 	// Master and frontier.
@@ -108,11 +110,13 @@ func Defaults() Settings {
 		MaxContentLength:     10 << 20,
 
 		SpyderExtractorPipeline:  []string{"limiter", "html_link_extractor", "http_extractor"},
-		SpyderScoperPipeline:     []string{"regex_scoper", "strip_session_ids", "cleanup_query_string"},
+		SpyderScoperPipeline:     []string{"regex_scoper", "strip_session_ids", "strip_query_params", "cleanup_query_string"},
 		RegexScopePositive:       []string{},
 		RegexScopeNegative:       []string{},
 		HTTPExtractor404Redirect: []string{},
 		RemoveAnchorsFromLinks:   true,
+		HTMLLinkExtractorTags:    []string{"a"},
+		RemoveQueryNames:         []string{},
 		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},
 
 		MasterCallback:            "seedfile",

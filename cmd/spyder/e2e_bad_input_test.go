@@ -63,6 +63,13 @@ func TestBadConfigExitsWithCode2(t *testing.T) {
 			}
 		})
 	}
+	t.Run("worker with an unknown link tag", func(t *testing.T) {
+		cmd := exec.Command(spyderBin, "worker", "--html-link-extractor-tags", "a", "--html-link-extractor-tags", "img")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "html_link_extractor_tags") {
+			t.Fatalf("exit %v, output:\n%s", err, out)
+		}
+	})
 	t.Run("worker with a wildcard master address", func(t *testing.T) {
 		cmd := exec.Command(spyderBin, "worker", "--zeromq-master-push", "tcp://*:5550")
 		out, err := cmd.CombinedOutput()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -100,6 +101,11 @@ func checkWorker(s *settings.Settings) error {
 			if !processor.Registered(name) {
 				return fmt.Errorf("%w: %s: processor %q is not registered (known: %v)", settings.ErrInvalid, key, name, processor.Names())
 			}
+		}
+	}
+	for _, tag := range s.HTMLLinkExtractorTags {
+		if !slices.Contains(processor.LinkTags(), strings.ToLower(strings.TrimSpace(tag))) {
+			return fmt.Errorf("%w: html_link_extractor_tags: %q is not one of %v", settings.ErrInvalid, tag, processor.LinkTags())
 		}
 	}
 	for key, ep := range map[string]string{

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -12,7 +13,29 @@ import (
 
 func init() {
 	Register("limiter", func(*settings.Settings) (Processor, error) { return Func(limit), nil })
-	Register("html_link_extractor", func(*settings.Settings) (Processor, error) { return Func(extractHTMLLinks), nil })
+	Register("html_link_extractor", func(s *settings.Settings) (Processor, error) {
+		tags := map[string]string{}
+		for _, t := range s.HTMLLinkExtractorTags {
+			attr, ok := linkAttrs[strings.ToLower(strings.TrimSpace(t))]
+			if !ok {
+				return nil, fmt.Errorf("html_link_extractor_tags: %q is not one of %s", t, strings.Join(LinkTags(), ", "))
+			}
+			tags[strings.ToLower(strings.TrimSpace(t))] = attr
+		}
+		return Func(func(ctx context.Context, c *crawluri.CrawlUri) error { return extractHTMLLinks(ctx, c, tags) }), nil
+	})
+	Register("strip_query_params", func(s *settings.Settings) (Processor, error) {
+		names := map[string]bool{}
+		for _, n := range s.RemoveQueryNames {
+			names[strings.ToLower(strings.TrimSpace(n))] = true
+		}
+		return Func(func(_ context.Context, c *crawluri.CrawlUri) error {
+			if len(names) > 0 {
+				rewriteLinks(c, func(u string) string { return StripQueryParams(u, names) })
+			}
+			return nil
+		}), nil
+	})
 	Register("http_extractor", newHTTPExtractor)
 	Register("regex_scoper", newRegexScoper)
 	Register("strip_session_ids", func(*settings.Settings) (Processor, error) {
@@ -131,6 +154,35 @@ func (r *regexScoper) Process(_ context.Context, c *crawluri.CrawlUri) error {
 // sessionParams are the session-id parameters spyder's StripSessionIds
 // removes, found case-insensitively anywhere in the URL.
 var sessionParams = []string{"jsessionid=", "phpsessid=", "aspsessionid=", "sid="}
+
+// StripQueryParams removes the query parameters whose (decoded,
+// case-insensitive) names are in names, keeping the others as written and
+// in order; spyder 0.2.x's StripQueryParams (REMOVE_QUERY_NAMES). A query
+// left empty goes with its "?".
+func StripQueryParams(u string, names map[string]bool) string {
+	q := strings.IndexByte(u, '?')
+	if q < 0 {
+		return u
+	}
+	base, query, frag := u[:q], u[q+1:], ""
+	if h := strings.IndexByte(query, '#'); h >= 0 {
+		query, frag = query[:h], query[h:]
+	}
+	var kept []string
+	for _, part := range strings.Split(query, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if part != "" && !names[strings.ToLower(name)] {
+			kept = append(kept, part)
+		}
+	}
+	if len(kept) == 0 {
+		return base + frag
+	}
+	return base + "?" + strings.Join(kept, "&") + frag
+}
 
 // StripSessionIDs removes session-id parameters from u, each from its name to
 // the next '&' (exclusive) or the end, as spyder did:

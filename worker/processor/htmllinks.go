@@ -48,7 +48,7 @@ func ContentType(c *crawluri.CrawlUri) (mediaType, charsetName string) {
 // tokenizer: links of <a href> resolved against the page URL or the first
 // <base href>, entities decoded, the body decoded from its charset (header,
 // BOM or <meta>), mailto:, javascript: and other non-http links dropped.
-func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri) error {
+func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri, tags map[string]string) error {
 	if c.Var(crawluri.VarExtractionFinished) == crawluri.VarTrue || len(c.ContentBody) == 0 {
 		return nil
 	}
@@ -60,14 +60,27 @@ func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri) error {
 	if err != nil {
 		return nil
 	}
-	links := ExtractLinks(c.ContentBody, crawluri.HeaderValue(c.RepHeader, "Content-Type"), base)
+	links := extractLinks(c.ContentBody, crawluri.HeaderValue(c.RepHeader, "Content-Type"), base, tags)
 	appendLinks(c, links)
 	return nil
 }
 
+// linkAttrs maps the elements whose links can be followed to the
+// attribute that holds the link.
+var linkAttrs = map[string]string{"a": "href", "area": "href", "link": "href", "frame": "src", "iframe": "src"}
+
+// LinkTags lists the elements html_link_extractor_tags may name.
+func LinkTags() []string { return []string{"a", "area", "frame", "iframe", "link"} }
+
 // ExtractLinks tokenizes an HTML body and returns the absolute http(s) links
 // of its <a href> elements, in document order, without duplicates.
 func ExtractLinks(body []byte, contentType string, base *url.URL) []string {
+	return extractLinks(body, contentType, base, map[string]string{"a": "href"})
+}
+
+// extractLinks is ExtractLinks for the elements of tags (element ->
+// attribute).
+func extractLinks(body []byte, contentType string, base *url.URL, tags map[string]string) []string {
 	var r io.Reader = bytes.NewReader(body)
 	if cr, err := charset.NewReader(r, contentType); err == nil {
 		r = cr
@@ -86,13 +99,11 @@ func ExtractLinks(body []byte, contentType string, base *url.URL) []string {
 			if !hasAttr {
 				continue
 			}
-			var want string
-			switch string(name) {
-			case "a":
-				want = "href"
-			case "base":
-				want = "href"
-			default:
+			want, ok := tags[string(name)]
+			if string(name) == "base" {
+				want, ok = "href", true
+			}
+			if !ok {
 				continue
 			}
 			val, ok := attr(z, want)

@@ -248,3 +248,68 @@ func BenchmarkDefaultPipeline20KB(b *testing.B) {
 		}
 	}
 }
+
+// TestLinkExtractorTags: by default only <a href> is followed, as spyder
+// did; html_link_extractor_tags adds <area>, <link>, <frame> and <iframe>.
+func TestLinkExtractorTags(t *testing.T) {
+	page := `<html><head><link rel="next" href="/next.html"><base href="http://h.test/dir/"></head><body>
+<a href="a.html">a</a><map><area href="area.html"></map>
+<frameset><frame src="frame.html"></frameset><iframe src="/iframe.html"></iframe>
+<img src="img.png"><iframe>no source</iframe></body></html>`
+	for _, tc := range []struct {
+		tags []string
+		want []string
+	}{
+		{nil, []string{"http://h.test/dir/a.html"}}, // the default: ["a"]
+		{[]string{"a", "area", "link", "frame", "IFrame"}, []string{
+			"http://h.test/next.html", "http://h.test/dir/a.html", "http://h.test/dir/area.html",
+			"http://h.test/dir/frame.html", "http://h.test/iframe.html",
+		}},
+		{[]string{"iframe"}, []string{"http://h.test/iframe.html"}},
+	} {
+		s := defaults(t)
+		if tc.tags != nil {
+			s.HTMLLinkExtractorTags = tc.tags
+		}
+		c := &crawluri.CrawlUri{URL: "http://h.test/page", StatusCode: 200, ContentBody: []byte(page), RepHeader: map[string]string{"Content-Type": "text/html"}}
+		run(t, build(t, s, "html_link_extractor"), c)
+		if got := c.ExtractedURLs(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tags %v: links %v, want %v", tc.tags, got, tc.want)
+		}
+	}
+	s := defaults(t)
+	s.HTMLLinkExtractorTags = []string{"img"}
+	if _, err := Build([]string{"html_link_extractor"}, s); err == nil || !strings.Contains(err.Error(), "img") {
+		t.Fatalf("an unknown tag: %v", err)
+	}
+}
+
+// TestStripQueryParams ports spyder 0.2.x's StripQueryParams
+// (REMOVE_QUERY_NAMES), parsing the query instead of matching substrings.
+func TestStripQueryParams(t *testing.T) {
+	names := map[string]bool{"utm_source": true, "ref": true, "sessionid": true}
+	for in, want := range map[string]string{
+		"http://a/p?utm_source=x&id=1":           "http://a/p?id=1",
+		"http://a/p?id=1&UTM_SOURCE=x&ref=y&b=2": "http://a/p?id=1&b=2",
+		"http://a/p?ref=y":                       "http://a/p",
+		"http://a/p?ref":                         "http://a/p",
+		"http://a/p?utm%5Fsource=x&k=v":          "http://a/p?k=v",
+		"http://a/p?preference=1":                "http://a/p?preference=1", // a name, not a substring
+		"http://a/p?id=1&ref=2#top":              "http://a/p?id=1#top",
+		"http://a/p":                             "http://a/p",
+		"http://a/p?&&id=1&":                     "http://a/p?id=1",
+	} {
+		if got := StripQueryParams(in, names); got != want {
+			t.Errorf("StripQueryParams(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// In the default pipeline, with names configured.
+	s := defaults(t)
+	s.RemoveQueryNames = []string{"utm_source"}
+	c := &crawluri.CrawlUri{URL: "http://a/", StatusCode: 200}
+	c.SetExtractedURLs([]string{"http://a/x?utm_source=feed", "http://a/y?utm_source=feed&z=1"})
+	run(t, build(t, s, s.SpyderScoperPipeline[1:]...), c)
+	if got, want := c.ExtractedURLs(), []string{"http://a/x", "http://a/y?z=1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("pipeline: %v, want %v", got, want)
+	}
+}
