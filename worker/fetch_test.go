@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"net"
 	"net/http"
@@ -173,5 +175,44 @@ func TestFetchUsesStaticDNS(t *testing.T) {
 	f.Fetch(context.Background(), c)
 	if c.StatusCode != crawluri.StatusTransportError || c.Error == "" {
 		t.Fatalf("unresolvable host: status %d, error %q", c.StatusCode, c.Error)
+	}
+}
+
+// TestFetchGzip: the fetcher asks for gzip and stores the decoded body;
+// max_content_length applies to the decoded bytes (a small compressed
+// body that inflates hugely is cut, not swallowed whole).
+func TestFetchGzip(t *testing.T) {
+	gz := func(n int) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(make([]byte, n))
+		zw.Close()
+		return b.Bytes()
+	}
+	page, bomb := gz(500), gz(10<<20) // the bomb: 10 MiB of zeros, 10 KiB on the wire
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			t.Errorf("no gzip asked for: %q", r.Header.Get("Accept-Encoding"))
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/bomb" {
+			w.Write(bomb)
+		} else {
+			w.Write(page)
+		}
+	}))
+	defer srv.Close()
+	f := testFetcher() // max_content_length 1000
+	defer f.Close()
+	c := &crawluri.CrawlUri{URL: srv.URL + "/page"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 200 || len(c.ContentBody) != 500 || c.Var(crawluri.VarTruncated) == crawluri.VarTrue {
+		t.Fatalf("status %d, %d bytes", c.StatusCode, len(c.ContentBody))
+	}
+	c = &crawluri.CrawlUri{URL: srv.URL + "/bomb"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 200 || len(c.ContentBody) != 1000 || c.Var(crawluri.VarTruncated) != crawluri.VarTrue {
+		t.Fatalf("bomb: status %d (%s), %d bytes, truncated %q", c.StatusCode, c.Error, len(c.ContentBody), c.Var(crawluri.VarTruncated))
 	}
 }
