@@ -199,6 +199,14 @@ func New(opts Options) (*Master, error) {
 		}
 		m.sinks = append(m.sinks, sink)
 	}
+	if s.OutputWARCDir != "" {
+		sink, err := NewWARCSink(WARCOptions{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder"})
+		if err != nil {
+			m.closeState()
+			return nil, err
+		}
+		m.sinks = append(m.sinks, sink)
+	}
 	return m, nil
 }
 

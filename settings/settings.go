@@ -50,6 +50,9 @@ type Settings struct {
 	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
 	SeedsFile                 string        `koanf:"seeds_file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
 	OutputJSONL               string        `koanf:"output_jsonl" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
+	OutputWARCDir             string        `koanf:"output_warc_dir" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
+	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
+	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	FrontierClass             string        `koanf:"frontier_class" doc:"frontier implementation (registered name): single_host or multiple_host"`
 	StateDir                  string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
 	FrontierMinDelay          time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
@@ -120,6 +123,8 @@ func Defaults() Settings {
 		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},
 
 		MasterCallback:            "seedfile",
+		WARCPrefix:                "spyder-",
+		WARCMaxFileSize:           1 << 30,
 		FrontierClass:             "single_host",
 		StateDir:                  "spyder-state",
 		FrontierMinDelay:          5 * time.Second,

@@ -77,6 +77,9 @@ func (s *Settings) Validate() error {
 	if strings.TrimSpace(s.ProxyHost) != "" && (s.ProxyPort < 1 || s.ProxyPort > 65535) {
 		add("proxy_port", "must be a port (1-65535) when proxy_host is set, got %d", s.ProxyPort)
 	}
+	if s.WARCMaxFileSize < 1<<20 {
+		add("warc_max_file_size", "must be at least 1 MiB (1048576), got %d", s.WARCMaxFileSize)
+	}
 	if s.MaxContentLength < 1 {
 		add("max_content_length", "must be at least 1 byte, got %d", s.MaxContentLength)
 	}

@@ -1,0 +1,92 @@
+package testsite
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// WARCRecord is one record as ReadWARCDir read it back.
+type WARCRecord struct {
+	File    string
+	Headers map[string]string // lower-case names
+	Block   []byte
+}
+
+// ReadWARCDir reads every *.warc.gz in dir with the standard library alone,
+// so that tests check the WARC writer with a reader that shares nothing
+// with it: one gzip member per record, WARC/1.1 headers, a block of
+// Content-Length bytes, then CRLF CRLF.
+func ReadWARCDir(dir string) ([]WARCRecord, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.warc.gz"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no WARC files in %s (%v)", dir, err)
+	}
+	var out []WARCRecord
+	for _, name := range files {
+		recs, err := readWARCFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+func readWARCFile(name string) ([]WARCRecord, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	var out []WARCRecord
+	for {
+		zr.Multistream(false) // one member, one record
+		member, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, fmt.Errorf("gzip member: %w", err)
+		}
+		head, rest, ok := bytes.Cut(member, []byte("\r\n\r\n"))
+		if !ok || !bytes.HasPrefix(head, []byte("WARC/1.1\r\n")) {
+			return nil, fmt.Errorf("not a WARC 1.1 record: %.80q", member)
+		}
+		r := WARCRecord{File: name, Headers: map[string]string{}}
+		for _, line := range strings.Split(string(head), "\r\n")[1:] {
+			k, v, _ := strings.Cut(line, ":")
+			r.Headers[strings.ToLower(k)] = strings.TrimSpace(v)
+		}
+		n, err := strconv.Atoi(r.Headers["content-length"])
+		if err != nil || n+4 != len(rest) || !bytes.HasSuffix(rest, []byte("\r\n\r\n")) {
+			return nil, fmt.Errorf("block of %d bytes for Content-Length %q", len(rest), r.Headers["content-length"])
+		}
+		r.Block = rest[:n]
+		out = append(out, r)
+		if err := zr.Reset(br); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Response parses the HTTP message of a response record.
+func (r WARCRecord) Response() (status int, header http.Header, body []byte, err error) {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(r.Block)), nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	body, err = io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body, err
+}
