@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/testsite"
+	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/worker/processor"
 )
 
 func testFetcher() *Fetcher {
@@ -215,4 +219,46 @@ func TestFetchGzip(t *testing.T) {
 	if c.StatusCode != 200 || len(c.ContentBody) != 1000 || c.Var(crawluri.VarTruncated) != crawluri.VarTrue {
 		t.Fatalf("bomb: status %d (%s), %d bytes, truncated %q", c.StatusCode, c.Error, len(c.ContentBody), c.Var(crawluri.VarTruncated))
 	}
+}
+
+// BenchmarkFetchAndProcess20KB is a worker's work per page against a local
+// server: fetch a 20 KB HTML page over HTTP, then run the default
+// processor pipeline on it, max_clients (10) at a time. Run with -cpu 1 for
+// the one-core figure (the server shares that core).
+func BenchmarkFetchAndProcess20KB(b *testing.B) {
+	page := testsite.BenchPage()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	}))
+	defer srv.Close()
+	s, err := settings.Load(settings.Source{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := processor.Build(append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...), s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := NewFetcher(FetchOptions{UserAgent: s.UserAgent, MaxClients: s.MaxClients, RequestTimeout: 10 * time.Second,
+		ConnectTimeout: 10 * time.Second, MaxContentLength: s.MaxContentLength})
+	defer f.Close()
+	b.SetBytes(int64(len(page)))
+	b.SetParallelism(max(s.MaxClients/runtime.GOMAXPROCS(0), 1))
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := &crawluri.CrawlUri{URL: srv.URL + "/dir/index.html"}
+			f.Fetch(context.Background(), c)
+			if c.StatusCode != 200 {
+				b.Errorf("status %d: %s", c.StatusCode, c.Error)
+				return
+			}
+			if err := p.Run(context.Background(), c); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pages/s")
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -229,15 +230,7 @@ func BenchmarkDefaultPipeline20KB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var body strings.Builder
-	body.WriteString("<html><head><title>t</title></head><body>")
-	for i := 0; body.Len() < 20<<10; i++ {
-		body.WriteString(`<p>Some text around a link <a href="/section/page-`)
-		body.WriteString(strings.Repeat("x", i%7))
-		body.WriteString(`.html?sid=12&amp;q=1#frag">link</a> and more text.</p>`)
-	}
-	body.WriteString("</body></html>")
-	page := []byte(body.String())
+	page := testsite.BenchPage()
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
