@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nlnwa/gowarc"
@@ -28,9 +29,35 @@ import (
 // has (Content-Encoding, Transfer-Encoding), and a Content-Length that
 // matches the body. A body cut at max_content_length is marked with
 // WARC-Truncated: length.
+//
+// Compressing and writing happen on a goroutine of the sink's own, fed
+// through a bounded queue, so the master's loop does not wait for gzip;
+// Flush (called before every group commit) waits for the queue to drain
+// and reports the first write error since the last Flush.
 type WARCSink struct {
-	w *gowarc.WarcFileWriter
+	w     *gowarc.WarcFileWriter
+	queue chan warcItem
+	done  chan struct{}
+
+	mu      sync.Mutex
+	pending int
+	drained *sync.Cond
+	err     error
 }
+
+// warcItem is what the writer needs of a result, taken when it is handed
+// over: the master may change the result's status afterwards (a sink that
+// fails turns it into a 710).
+type warcItem struct {
+	target    string
+	status    int16
+	req, rep  map[string]string
+	body      []byte
+	truncated bool
+}
+
+// warcQueue bounds the results waiting for the WARC writer.
+const warcQueue = 256
 
 // WARCOptions configures a WARCSink.
 type WARCOptions struct {
@@ -58,17 +85,61 @@ func NewWARCSink(opts WARCOptions) (*WARCSink, error) {
 			return err
 		}),
 	)
-	return &WARCSink{w: w}, nil
+	s := &WARCSink{w: w, queue: make(chan warcItem, warcQueue), done: make(chan struct{})}
+	s.drained = sync.NewCond(&s.mu)
+	go s.run()
+	return s, nil
 }
 
-func (s *WARCSink) write(c *crawluri.CrawlUri) error {
+func (s *WARCSink) run() {
+	defer close(s.done)
+	for it := range s.queue {
+		err := s.write(it)
+		s.mu.Lock()
+		if err != nil && s.err == nil {
+			s.err = err
+		}
+		s.pending--
+		if s.pending == 0 {
+			s.drained.Broadcast()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// enqueue hands a result to the writer goroutine.
+func (s *WARCSink) enqueue(c *crawluri.CrawlUri) error {
 	if c.StatusCode < 100 || c.StatusCode == crawluri.StatusTransportError || c.Error != "" {
-		return nil
+		return nil // no HTTP message to archive
 	}
-	target := c.EffectiveURL
-	if target == "" {
-		target = c.URL
+	it := warcItem{target: c.EffectiveURL, status: c.StatusCode, req: c.ReqHeader, rep: c.RepHeader, body: c.ContentBody,
+		truncated: c.Var(crawluri.VarTruncated) == crawluri.VarTrue}
+	if it.target == "" {
+		it.target = c.URL
 	}
+	s.mu.Lock()
+	err := s.err
+	s.pending++
+	s.mu.Unlock()
+	s.queue <- it
+	return err
+}
+
+// Flush implements Flusher: it returns once every result handed over so
+// far is written, with the first error since the last Flush.
+func (s *WARCSink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.pending > 0 {
+		s.drained.Wait()
+	}
+	err := s.err
+	s.err = nil
+	return err
+}
+
+func (s *WARCSink) write(it warcItem) error {
+	target := it.target
 	u, err := url.Parse(target)
 	if err != nil {
 		return fmt.Errorf("WARC: %s: %w", target, err)
@@ -81,7 +152,7 @@ func (s *WARCSink) write(c *crawluri.CrawlUri) error {
 	req.AddWarcHeader(gowarc.ContentType, "application/http;msgtype=request")
 	var b strings.Builder
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)
-	writeHeaders(&b, c.ReqHeader, "Host")
+	writeHeaders(&b, it.req, "Host")
 	b.WriteString("\r\n")
 	if _, err := req.WriteString(b.String()); err != nil {
 		return err
@@ -91,17 +162,17 @@ func (s *WARCSink) write(c *crawluri.CrawlUri) error {
 	resp.AddWarcHeader(gowarc.WarcTargetURI, target)
 	resp.AddWarcHeaderTime(gowarc.WarcDate, now)
 	resp.AddWarcHeader(gowarc.ContentType, "application/http;msgtype=response")
-	if c.Var(crawluri.VarTruncated) == crawluri.VarTrue {
+	if it.truncated {
 		resp.AddWarcHeader(gowarc.WarcTruncated, "length")
 	}
 	b.Reset()
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", c.StatusCode, http.StatusText(int(c.StatusCode)))
-	writeHeaders(&b, c.RepHeader, "Content-Encoding", "Transfer-Encoding", "Content-Length")
-	fmt.Fprintf(&b, "Content-Length: %s\r\n\r\n", strconv.Itoa(len(c.ContentBody)))
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", it.status, http.StatusText(int(it.status)))
+	writeHeaders(&b, it.rep, "Content-Encoding", "Transfer-Encoding", "Content-Length")
+	fmt.Fprintf(&b, "Content-Length: %s\r\n\r\n", strconv.Itoa(len(it.body)))
 	if _, err := resp.WriteString(b.String()); err != nil {
 		return err
 	}
-	if _, err := resp.Write(c.ContentBody); err != nil {
+	if _, err := resp.Write(it.body); err != nil {
 		return err
 	}
 
@@ -145,16 +216,24 @@ func writeHeaders(b *strings.Builder, h map[string]string, skip ...string) {
 }
 
 // ProcessSuccessfulCrawl implements Sink.
-func (s *WARCSink) ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error { return s.write(c) }
+func (s *WARCSink) ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error { return s.enqueue(c) }
 
 // ProcessRedirect implements Sink.
-func (s *WARCSink) ProcessRedirect(c *crawluri.CrawlUri) error { return s.write(c) }
+func (s *WARCSink) ProcessRedirect(c *crawluri.CrawlUri) error { return s.enqueue(c) }
 
 // ProcessNotFound implements Sink.
-func (s *WARCSink) ProcessNotFound(c *crawluri.CrawlUri) error { return s.write(c) }
+func (s *WARCSink) ProcessNotFound(c *crawluri.CrawlUri) error { return s.enqueue(c) }
 
 // ProcessServerError implements Sink.
-func (s *WARCSink) ProcessServerError(c *crawluri.CrawlUri) error { return s.write(c) }
+func (s *WARCSink) ProcessServerError(c *crawluri.CrawlUri) error { return s.enqueue(c) }
 
-// Close implements Sink: the open file is finished and renamed.
-func (s *WARCSink) Close() error { return s.w.Close() }
+// Close implements Sink: what is queued is written, the open file is
+// finished and renamed.
+func (s *WARCSink) Close() error {
+	close(s.queue)
+	<-s.done
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	return errors.Join(err, s.w.Close())
+}
