@@ -36,7 +36,7 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 	if err := f.Commit(); err != nil { // what came before stays before
 		return 0, err
 	}
-	if err := f.Sync(); err != nil {
+	if err := f.waitSynced(); err != nil {
 		return 0, err
 	}
 	// Hashing, parsing and encoding the URLs is most of the work: spread

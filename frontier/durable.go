@@ -92,12 +92,6 @@ func init() {
 	})
 }
 
-// Queue assignments of multiple_host (spyder's QUEUE_ASSIGNMENT_CLASS).
-var queueAssignments = []string{"host_based", "ip_based"}
-
-// QueueAssignments lists the queue assignments multiple_host knows.
-func QueueAssignments() []string { return slices.Clone(queueAssignments) }
-
 // durableConfig shapes the engine into one of the registered frontiers.
 type durableConfig struct {
 	// queueOf maps the host of a URL to its queue name.
@@ -836,11 +830,7 @@ func (f *Durable) place(g *group, now time.Time) {
 		}
 	}
 	dispatchable := has && f.free(g)
-	if g.active {
-		f.ready.set(g, dispatchable)
-	} else {
-		f.ready.set(g, false)
-	}
+	f.ready.set(g, g.active && dispatchable)
 	waiting := !g.active && dispatchable && !g.cooling && f.slots > 0
 	due := waiting && !g.readyAt().After(now)
 	f.pending.set(g, waiting && !due)
@@ -1423,10 +1413,6 @@ func (f *Durable) waitSynced() error {
 	}
 	return nil
 }
-
-// Sync implements Frontier: it returns when everything committed so far
-// is on disk.
-func (f *Durable) Sync() error { return f.waitSynced() }
 
 // Close implements Frontier: it commits and closes the store.
 func (f *Durable) Close() error {

@@ -57,14 +57,11 @@ type Frontier interface {
 
 	// Commit writes everything changed since the last Commit (a group
 	// commit; the master calls it once per turn of its loop). It is durable
-	// when the next Commit, Sync or Close returns: the fsync of one turn
+	// when the next Commit or Close returns: the fsync of one turn
 	// overlaps the next turn's work. Nothing is acknowledged to anyone in
 	// between, and a kill -9 before the fsync loses only results, whose URLs
 	// are then fetched again.
 	Commit() error
-
-	// Sync returns when everything committed so far is durable.
-	Sync() error
 
 	// Stats counts URLs by state.
 	Stats() Stats

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -103,10 +102,8 @@ func checkWorker(s *settings.Settings) error {
 			}
 		}
 	}
-	for _, tag := range s.HTMLLinkExtractorTags {
-		if !slices.Contains(processor.LinkTags(), strings.ToLower(strings.TrimSpace(tag))) {
-			return fmt.Errorf("%w: html_link_extractor_tags: %q is not one of %v", settings.ErrInvalid, tag, processor.LinkTags())
-		}
+	if _, err := processor.ParseLinkTags(s.HTMLLinkExtractorTags); err != nil {
+		return fmt.Errorf("%w: html_link_extractor_tags: %v", settings.ErrInvalid, err)
 	}
 	for key, ep := range map[string]string{
 		"zeromq_worker_proc_fetcher_pull":  s.ZeromqWorkerProcFetcherPull,

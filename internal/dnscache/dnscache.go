@@ -125,8 +125,8 @@ func New(opts Options) *Cache {
 	return c
 }
 
-// Cached returns the answer for host if it is static or cached.
-func (c *Cache) Cached(host string) (ip string, found bool, err error) {
+// cached returns the answer for host if it is static or cached.
+func (c *Cache) cached(host string) (ip string, found bool, err error) {
 	host = strings.ToLower(host)
 	if ip, ok := c.opts.Static[host]; ok {
 		return ip, true, nil
@@ -143,7 +143,7 @@ func (c *Cache) Cached(host string) (ip string, found bool, err error) {
 // Lookup returns host's address, an IPv4 one when there is one (as spyder
 // did), resolving it if it is not cached.
 func (c *Cache) Lookup(ctx context.Context, host string) (string, error) {
-	if ip, ok, err := c.Cached(host); ok {
+	if ip, ok, err := c.cached(host); ok {
 		return ip, err
 	}
 	host = strings.ToLower(host)
@@ -176,7 +176,7 @@ func (c *Cache) Lookup(ctx context.Context, host string) (string, error) {
 // otherwise from another goroutine once resolved. Concurrent requests for
 // one host share a single query.
 func (c *Cache) LookupAsync(host string, done func(ip string, err error)) {
-	if ip, ok, err := c.Cached(host); ok {
+	if ip, ok, err := c.cached(host); ok {
 		done(ip, err)
 		return
 	}

@@ -14,13 +14,9 @@ import (
 func init() {
 	Register("limiter", func(*settings.Settings) (Processor, error) { return Func(limit), nil })
 	Register("html_link_extractor", func(s *settings.Settings) (Processor, error) {
-		tags := map[string]string{}
-		for _, t := range s.HTMLLinkExtractorTags {
-			attr, ok := linkAttrs[strings.ToLower(strings.TrimSpace(t))]
-			if !ok {
-				return nil, fmt.Errorf("html_link_extractor_tags: %q is not one of %s", t, strings.Join(LinkTags(), ", "))
-			}
-			tags[strings.ToLower(strings.TrimSpace(t))] = attr
+		tags, err := ParseLinkTags(s.HTMLLinkExtractorTags)
+		if err != nil {
+			return nil, fmt.Errorf("html_link_extractor_tags: %w", err)
 		}
 		return Func(func(ctx context.Context, c *crawluri.CrawlUri) error { return extractHTMLLinks(ctx, c, tags) }), nil
 	})

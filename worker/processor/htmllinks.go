@@ -3,6 +3,7 @@ package processor
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -72,14 +73,24 @@ var linkAttrs = map[string]string{"a": "href", "area": "href", "link": "href", "
 // LinkTags lists the elements html_link_extractor_tags may name.
 func LinkTags() []string { return []string{"a", "area", "frame", "iframe", "link"} }
 
-// ExtractLinks tokenizes an HTML body and returns the absolute http(s) links
-// of its <a href> elements, in document order, without duplicates.
-func ExtractLinks(body []byte, contentType string, base *url.URL) []string {
-	return extractLinks(body, contentType, base, map[string]string{"a": "href"})
+// ParseLinkTags maps element names (any case) to the attribute holding
+// their link, or names the first element it does not know.
+func ParseLinkTags(names []string) (map[string]string, error) {
+	tags := map[string]string{}
+	for _, t := range names {
+		name := strings.ToLower(strings.TrimSpace(t))
+		attr, ok := linkAttrs[name]
+		if !ok {
+			return nil, fmt.Errorf("%q is not one of %s", t, strings.Join(LinkTags(), ", "))
+		}
+		tags[name] = attr
+	}
+	return tags, nil
 }
 
-// extractLinks is ExtractLinks for the elements of tags (element ->
-// attribute).
+// extractLinks tokenizes an HTML body and returns the absolute http(s)
+// links of the elements in tags (element -> attribute), in document order,
+// without duplicates.
 func extractLinks(body []byte, contentType string, base *url.URL, tags map[string]string) []string {
 	var r io.Reader = bytes.NewReader(body)
 	if cr, err := charset.NewReader(r, contentType); err == nil {
