@@ -53,6 +53,13 @@ const (
 	// StatusWorkerException marks a result whose processing in the worker
 	// failed (a processor panicked or returned an error).
 	StatusWorkerException = 810
+	// StatusRobotsDisallowed marks a URL the host's robots.txt does not
+	// allow us to fetch; it was never requested.
+	StatusRobotsDisallowed = 910
+	// StatusRobotsUnreachable marks a URL of a host whose robots.txt could
+	// not be fetched (5xx, 429 or a transport error, past the retries):
+	// RFC 9309 treats that as a complete disallow, so it was never requested.
+	StatusRobotsUnreachable = 911
 )
 
 // CrawlUri is one URL on its way from the master to a worker and back.
@@ -68,7 +75,7 @@ type CrawlUri struct {
 	ReqHeader       map[string]string // master->worker: validators; worker->master: headers sent
 	RepHeader       map[string]string // response headers (first value of each)
 	ContentBody     []byte            // response body
-	StatusCode      int16             // HTTP status, or 599/710/810
+	StatusCode      int16             // HTTP status, or 599/710/810/910/911
 	ReqTime         float64           // seconds the request took
 	QueueTime       float64           // seconds the URL waited in the worker before its fetch started
 	OptionalVars    map[string]string // processor scratch space (extracted_urls, ...)

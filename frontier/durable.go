@@ -35,6 +35,7 @@ import (
 //	'L' lease8                        -> (lease8 qkey27 deadline8)*: a dispatch batch's leases
 //	'M' name                          -> counters and sequence watermarks
 //	'S' host                          -> (empty): the hosts of the seeds
+//	'R' origin                        -> robots.txt rules and their expiry (robots.go)
 //
 // A queue is one host for multiple_host and the whole crawl for
 // single_host. Writes of one loop turn of the master go into one indexed
@@ -120,6 +121,7 @@ type Durable struct {
 	syncing *pebble.Batch
 	qit     *pebble.Iterator // over b's queue entries; see iterFrom
 	uit     *pebble.Iterator // over b's seen set; see seenIter
+	rit     *pebble.Iterator // over b's robots.txt records; see robotsState
 	lock    *dirLock
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
@@ -156,9 +158,15 @@ type Durable struct {
 	resolvedMu sync.Mutex
 	resolved   []resolvedHost
 
+	// robots caches what is known of origins' robots.txt; decided collects
+	// the URLs it took out of the crawl, for Decided.
+	robots  map[string]*originRobots
+	decided []*crawluri.CrawlUri
+
 	// broken is set when memory and store disagree after a failed bulk
 	// load: nothing more is committed.
 	broken error
+	closed bool
 
 	bulkGen   uint64 // bulk loads so far
 	seq       uint64 // next Q sequence number
@@ -294,7 +302,7 @@ func (f *Durable) sharedIter(slot **pebble.Iterator, opts *pebble.IterOptions) (
 // before the store changes under them (a bulk ingestion).
 func (f *Durable) closeIters() error {
 	var errs []error
-	for _, it := range []**pebble.Iterator{&f.qit, &f.uit} {
+	for _, it := range []**pebble.Iterator{&f.qit, &f.uit, &f.rit} {
 		if *it != nil {
 			errs = append(errs, (*it).Close())
 			*it = nil
@@ -312,6 +320,12 @@ type leaseState struct {
 	qkey      []byte    // its queue entry, deleted when the lease ends
 	batch     int64     // the lease record that lists it
 	scheduled bool      // it was waiting for a revisit (counts as Scheduled again if the master stops)
+	// robots is set for the fetch of an origin's robots.txt, which has no
+	// record, queue entry or lease record.
+	robots *originRobots
+	// crawlDelay is the robots.txt Crawl-delay of the URL's host at
+	// dispatch: the least pause after its result.
+	crawlDelay time.Duration
 }
 
 type urlRecord struct {
@@ -521,6 +535,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		queues: map[uint64]*queueState{}, groups: map[string]*group{},
 		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
 		leasedQ: map[string]int64{}, batches: map[int64]int{},
+		robots:  map[string]*originRobots{},
 		ready:   groupHeap{idx: func(g *group) *int { return &g.readyIdx }},
 		pending: groupHeap{idx: func(g *group) *int { return &g.pendIdx }},
 	}
@@ -626,11 +641,14 @@ func (f *Durable) loadMeta() error {
 		return err
 	}
 	defer closer.Close()
-	if len(v) != metaFields*8 {
+	if len(v) != metaFields*8 && len(v) != (metaFields-1)*8 { // format 3 before the robots.txt counter
 		return fmt.Errorf("frontier store: corrupt meta record (%d bytes; written by another version of spyder?)", len(v))
 	}
 	r := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[8*i:])) }
 	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3), Scheduled: r(6), Retried: r(7)}
+	if len(v) == metaFields*8 {
+		f.stats.Disallowed = r(9)
+	}
 	f.seq, f.nextLease = uint64(r(4)), r(5)
 	if r(8) != storeFormat {
 		return fmt.Errorf("frontier store: format %d, this spyder reads format %d", r(8), storeFormat)
@@ -643,7 +661,7 @@ func (f *Durable) writeMeta() error { return f.b.Set(metaKey("state"), f.metaRec
 func (f *Durable) metaRecord() []byte {
 	v := make([]byte, 0, metaFields*8)
 	// Leased URLs are stored as what they were: a restart queues them again.
-	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat} {
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat, f.stats.Disallowed} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return v
@@ -651,7 +669,7 @@ func (f *Durable) metaRecord() []byte {
 
 // The meta record: counters, sequence watermarks and the store format.
 const (
-	metaFields  = 9
+	metaFields  = 10
 	storeFormat = 3 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result
 )
 
@@ -811,7 +829,7 @@ func (f *Durable) touch(q *queueState, now time.Time) {
 
 // free reports whether g may have one more URL in flight.
 func (f *Durable) free(g *group) bool {
-	return f.cfg.maxInFlight == 0 || g.inFlight < f.cfg.maxInFlight
+	return g.robotsInFlight == 0 && (f.cfg.maxInFlight == 0 || g.inFlight < f.cfg.maxInFlight)
 }
 
 // place puts g where its state says it belongs (see Durable.ready), and
@@ -1050,43 +1068,88 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 			break
 		}
 		q := g.members[0]
-		c, err := f.pop(q, now)
+		c, err := f.next(q, now)
 		if err != nil {
 			return out, errors.Join(err, f.writeBatch())
 		}
-		out = append(out, c)
+		if c != nil {
+			out = append(out, c)
+		}
 		f.touch(q, now)
 	}
 	return out, f.writeBatch()
 }
 
-// pop leases the first URL of q.
-func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) {
+// next dispatches what q offers now: its first URL, or that URL's
+// robots.txt, or nothing (robots.txt took the URL out of the crawl, or
+// holds the group).
+func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error) {
+	if !f.opts.ObeyRobots {
+		return f.pop(q, 0, now)
+	}
+	c, dispatch, crawlDelay, err := f.robotsCheck(q, now)
+	if err != nil || !dispatch {
+		return c, err
+	}
+	return f.pop(q, crawlDelay, now)
+}
+
+// peek returns the first URL of q, reading ahead if needed.
+func (f *Durable) peek(q *queueState) (queueEntry, error) {
 	if len(q.buf) == 0 {
 		if err := f.fill(q); err != nil {
-			return nil, err
+			return queueEntry{}, err
 		}
 		if len(q.buf) == 0 {
+			n := q.queued
 			q.queued = 0
-			return nil, fmt.Errorf("frontier store: queue %s is empty but counted %d URLs", q.name, q.queued)
+			return queueEntry{}, fmt.Errorf("frontier store: queue %s is empty but counted %d URLs", q.name, n)
 		}
 	}
-	head := q.buf[0]
+	return q.buf[0], nil
+}
+
+// take removes the first URL of q from the queue in memory (its entry
+// stays in the store until the caller deletes it).
+func (f *Durable) take(q *queueState) (queueEntry, error) {
+	head, err := f.peek(q)
+	if err != nil {
+		return head, err
+	}
 	q.buf = q.buf[1:]
-	k := head.k
 	q.cursor = append(head.key[:len(head.key):len(head.key)], 0) // the next possible key after the one taken
 	q.queued--
-	q.leased++
 	if q.queued > 0 {
 		if len(q.buf) == 0 && !q.bufToEnd {
 			if err := f.fill(q); err != nil {
-				return nil, err
+				return head, err
 			}
 		}
 		if len(q.buf) > 0 {
 			q.headDue = time.Unix(0, q.buf[0].due())
 		}
 	}
+	return head, nil
+}
+
+// politeAtDispatch starts the group's pause at a dispatch, for frontiers
+// that do (single_host): at least crawlDelay, the robots.txt Crawl-delay.
+func (f *Durable) politeAtDispatch(q *queueState, crawlDelay time.Duration, now time.Time) {
+	if d := max(f.opts.MinDelay, crawlDelay); f.cfg.delayAfterDispatch && d > 0 {
+		q.grp.nextAllowed = now.Add(d)
+		f.dirty[q] = struct{}{} // the clock must survive a restart
+	}
+}
+
+// pop leases the first URL of q; crawlDelay is its host's robots.txt
+// Crawl-delay.
+func (f *Durable) pop(q *queueState, crawlDelay time.Duration, now time.Time) (*crawluri.CrawlUri, error) {
+	head, err := f.take(q)
+	if err != nil {
+		return nil, err
+	}
+	k := head.k
+	q.leased++
 	rec, err := decodeURLRecord(head.rec)
 	if err != nil {
 		return nil, err
@@ -1107,13 +1170,10 @@ func (f *Durable) pop(q *queueState, now time.Time) (*crawluri.CrawlUri, error) 
 	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(id))
 	f.batch = append(f.batch, head.key...)
 	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(deadline.UnixNano()))
-	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec, qkey: head.key, batch: f.batchID, scheduled: scheduled}
+	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec, qkey: head.key, batch: f.batchID, scheduled: scheduled, crawlDelay: crawlDelay}
 	f.leasedQ[string(head.key)] = id
 	q.grp.inFlight++
-	if f.cfg.delayAfterDispatch && f.opts.MinDelay > 0 {
-		q.grp.nextAllowed = now.Add(f.opts.MinDelay)
-		f.dirty[q] = struct{}{} // the clock must survive a restart
-	}
+	f.politeAtDispatch(q, crawlDelay, now)
 	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
 	if strings.Contains(rec.url, "@") {
 		// spyder's frontier passed URL credentials to the fetcher this way.
@@ -1227,6 +1287,9 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	if err != nil {
 		return 0, err
 	}
+	if l.robots != nil {
+		return 0, f.robotsDone(res.LeaseID, l, res, now)
+	}
 	q, err := f.endLease(res.LeaseID, l)
 	if err != nil {
 		return 0, err
@@ -1239,7 +1302,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		retryAfter = parseRetryAfter(crawluri.HeaderValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
 	}
 	if g := q.grp; g != nil {
-		hold := max(politeDelay(f.opts, res.ReqTime), retryAfter)
+		hold := max(politeDelay(f.opts, res.ReqTime), retryAfter, l.crawlDelay)
 		if next := now.Add(hold); next.After(g.nextAllowed) {
 			g.nextAllowed = next
 		}
@@ -1325,6 +1388,11 @@ func (f *Durable) Release(id int64, now time.Time) error {
 }
 
 func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
+	if l.robots != nil {
+		// Nothing to queue: the origin's next URL asks for it again.
+		f.touch(f.endRobotsLease(id, l), now)
+		return nil
+	}
 	q, err := f.endLease(id, l)
 	if err != nil {
 		return err
@@ -1414,8 +1482,13 @@ func (f *Durable) waitSynced() error {
 	return nil
 }
 
-// Close implements Frontier: it commits and closes the store.
+// Close implements Frontier: it commits and closes the store. Closing
+// again does nothing.
 func (f *Durable) Close() error {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
 	err := f.Commit()
 	if serr := f.waitSynced(); err == nil {
 		err = serr

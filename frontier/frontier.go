@@ -36,6 +36,13 @@ type Frontier interface {
 	// when nothing is due.
 	Next(now time.Time, max int) ([]*crawluri.CrawlUri, error)
 
+	// Decided returns, and forgets, the URLs that Next took out of the
+	// crawl without dispatching them since the last call: robots.txt
+	// disallows them (status 910), or the host's robots.txt could not be
+	// fetched (911). Their outcome is recorded; the caller hands them to
+	// its sinks.
+	Decided() []*crawluri.CrawlUri
+
 	// NextDue is the earliest moment at which Next may return a URL, or the
 	// zero time when nothing is queued.
 	NextDue(now time.Time) time.Time
@@ -79,6 +86,9 @@ type Stats struct {
 	Done      int64 // results with a 2xx or 3xx outcome (a revisit counts again)
 	Failed    int64 // recorded as failed: 4xx, or 5xx/transport errors past the retries
 	Retried   int64 // results that were queued again for a retry
+	// Disallowed counts URLs recorded without a fetch because of
+	// robots.txt (statuses 910 and 911; not counted in Failed).
+	Disallowed int64
 }
 
 // Expired is a lease that ran out, its URL queued again.
@@ -133,6 +143,18 @@ type Options struct {
 	// was waiting for (a DNS answer) arrived; the owner's loop should call
 	// NextDue or Next soon.
 	Wake func()
+	// ObeyRobots fetches each origin's robots.txt before its other URLs
+	// and keeps to it (RFC 9309): disallowed URLs are recorded without a
+	// fetch, Crawl-delay raises the host's pause. See robots.go.
+	ObeyRobots bool
+	// RobotsAgent is the product token whose robots.txt group applies
+	// ("spyder"); "*" groups apply when no group names it.
+	RobotsAgent string
+	// RobotsTTL is how long an origin's rules are used before its
+	// robots.txt is fetched again.
+	RobotsTTL time.Duration
+	// MaxCrawlDelay caps a robots.txt Crawl-delay; 0 ignores Crawl-delay.
+	MaxCrawlDelay time.Duration
 	// Dir is the state directory of a durable frontier; empty keeps the
 	// state in memory (tests).
 	Dir string

@@ -26,7 +26,10 @@ type group struct {
 	ordinal     uint64 // creation order: the selector prefers older groups
 	nextAllowed time.Time
 	inFlight    int
-	members     memberHeap // queues of the group with URLs, earliest head first
+	// robotsInFlight counts the robots.txt fetches of the group's hosts in
+	// flight; while there are any, the group dispatches nothing else.
+	robotsInFlight int
+	members        memberHeap // queues of the group with URLs, earliest head first
 
 	active   bool
 	budget   int

@@ -18,6 +18,8 @@ import (
 // reports round trips per second. The hosts=100k cases spread the URLs over
 // 100k hosts (multiple_host: every host active, one URL per host in
 // flight); run them with -benchtime 1000000x for the 1M-URL figure.
+// The other cases turn robots.txt off (testSettings), except those named
+// robots.
 func BenchmarkDispatchRoundTrip(b *testing.B) {
 	for _, tc := range []struct {
 		workers, credit int
@@ -26,6 +28,15 @@ func BenchmarkDispatchRoundTrip(b *testing.B) {
 			benchRoundTrip(b, tc.workers, tc.credit, 1000, nil, nil)
 		})
 	}
+	// robots.txt obeyed: each host's robots.txt (answered 200, empty: no
+	// rules) is fetched first and counted among the results; every
+	// dispatch checks its host's rules.
+	b.Run("workers=2/credit=1000/robots", func(b *testing.B) {
+		benchRoundTrip(b, 2, 1000, 1000, map[string]any{"obey_robots_txt": "true"}, nil)
+	})
+	b.Run("multiple_host/hosts=100k/workers=2/credit=1000/robots", func(b *testing.B) {
+		benchRoundTrip(b, 2, 1000, 100000, map[string]any{"frontier_class": "multiple_host", "frontier_active_queues": "0", "obey_robots_txt": "true"}, nil)
+	})
 	b.Run("single_host/hosts=100k/workers=2/credit=1000", func(b *testing.B) {
 		benchRoundTrip(b, 2, 1000, 100000, nil, nil)
 	})

@@ -172,6 +172,10 @@ func New(opts Options) (*Master, error) {
 			Resolver:          resolver,
 			Wake:              m.wake,
 			CacheSize:         s.FrontierCacheSize,
+			ObeyRobots:        s.ObeyRobotsTxt,
+			RobotsAgent:       s.RobotsUserAgent,
+			RobotsTTL:         s.RobotsTxtTTL,
+			MaxCrawlDelay:     s.RobotsMaxCrawlDelay,
 			Logger:            opts.Logger.With().Str("component", "frontier").Logger(),
 		})
 		if err != nil {
@@ -481,6 +485,7 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("taking URLs from the frontier: %w", err)
 		}
+		m.recordDecided()
 		if len(batch) == 0 {
 			return nil
 		}
@@ -507,6 +512,16 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// recordDecided hands the URLs the frontier took out of the crawl without
+// a fetch (robots.txt) to the sinks.
+func (m *Master) recordDecided() {
+	for _, c := range m.frontier.Decided() {
+		m.unflushed = true
+		m.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Msg("not fetched: robots.txt")
+		m.toSinks(c)
+	}
 }
 
 // expire declares silent workers lost and puts URLs whose lease ran out back
@@ -654,7 +669,7 @@ func (m *Master) toSinks(c *crawluri.CrawlUri) {
 			err = sink.ProcessSuccessfulCrawl(c)
 		case s >= 300 && s < 400:
 			err = sink.ProcessRedirect(c)
-		case s >= 400 && s < 500:
+		case s >= 400 && s < 500, s >= 900 && s < 1000:
 			err = sink.ProcessNotFound(c)
 		default:
 			err = sink.ProcessServerError(c)
@@ -768,7 +783,7 @@ func (m *Master) finish(clean bool) error {
 	m.log.Info().Str("event", "SPYDER:MASTER_DOWN").Bool("clean", clean).
 		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
-		Int64("scheduled", fs.Scheduled).Int64("retried", fs.Retried).
+		Int64("scheduled", fs.Scheduled).Int64("retried", fs.Retried).Int64("disallowed", fs.Disallowed).
 		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
@@ -796,7 +811,7 @@ func (m *Master) report(now time.Time) {
 		drops += n
 	}
 	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int64("scheduled", fs.Scheduled).Int("in_flight", m.inFlight()).
-		Int64("done", fs.Done).Int64("errors", fs.Failed).Float64("pages_per_s", float64(int(rate*10))/10).
+		Int64("done", fs.Done).Int64("errors", fs.Failed).Int64("disallowed", fs.Disallowed).Float64("pages_per_s", float64(int(rate*10))/10).
 		Int("workers", m.registry.Live()).Int64("dropped", drops).Msg("progress")
 }
 

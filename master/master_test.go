@@ -44,8 +44,12 @@ func dispatchOne(t *testing.T, m *Master, now time.Time) *crawluri.CrawlUri {
 	return b[0]
 }
 
-func newTestMaster(t *testing.T) (*Master, *recordingSink) {
-	m, err := New(Options{Settings: testSettings(t, map[string]any{"master_lease_timeout": "60", "frontier_max_retries": "0", "prioritizer_crawl_delta": "0"}), Identity: "master:t:1", Logger: testLogger(t)})
+func newTestMaster(t *testing.T, extra ...string) (*Master, *recordingSink) {
+	flags := map[string]any{"master_lease_timeout": "60", "frontier_max_retries": "0", "prioritizer_crawl_delta": "0"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		flags[extra[i]] = extra[i+1]
+	}
+	m, err := New(Options{Settings: testSettings(t, flags), Identity: "master:t:1", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,25 +96,38 @@ func TestResultsAreAppliedOnceByLease(t *testing.T) {
 }
 
 func TestStatusRoutingAndSinkFailure(t *testing.T) {
-	m, sink := newTestMaster(t)
+	m, sink := newTestMaster(t, "obey_robots_txt", "true")
 	now := time.Now()
-	var urls []string
+	urls := []string{"http://a.test/private"}
 	for i := 0; i < 7; i++ {
 		urls = append(urls, fmt.Sprintf("http://a.test/%d", i))
 	}
 	m.addSeeds(urls, "")
+	// The host's robots.txt goes first; the URL it disallows is recorded
+	// without a fetch (910) and routed like a 4xx.
+	c := dispatchOne(t, m, now)
+	if c.URL != "http://a.test/robots.txt" {
+		t.Fatalf("first dispatch %s", c.URL)
+	}
+	m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200, ContentBody: []byte("User-agent: *\nDisallow: /private\n")}, now)
+	sink.calls = nil
 	for _, status := range []int16{200, 301, 404, 503, 599, 810} {
 		c := dispatchOne(t, m, now)
 		m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: status}, now)
 	}
 	want := []string{"success http://a.test/0 200", "redirect http://a.test/1 301", "not_found http://a.test/2 404",
 		"server_error http://a.test/3 503", "server_error http://a.test/4 599", "server_error http://a.test/5 810"}
+	m.recordDecided() // a.test/private, taken out by the first Next after the rules
+	want = append(want, "not_found http://a.test/private 910")
 	if fmt.Sprint(sink.calls) != fmt.Sprint(want) {
 		t.Fatalf("routing\n got %v\nwant %v", sink.calls, want)
 	}
+	if st := m.frontier.Stats(); st.Disallowed != 1 || !m.unflushed {
+		t.Fatalf("disallowed: %+v, unflushed %v", st, m.unflushed)
+	}
 	// A sink that fails: the result is re-routed as 710, the crawl goes on.
 	sink.calls, sink.fail = nil, true
-	c := dispatchOne(t, m, now)
+	c = dispatchOne(t, m, now)
 	m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, now)
 	if fmt.Sprint(sink.calls) != fmt.Sprint([]string{"success http://a.test/6 200", "server_error http://a.test/6 710"}) || m.stats.sinkErrors != 1 {
 		t.Fatalf("sink failure: %v", sink.calls)

@@ -150,6 +150,9 @@ func testSettings(t testing.TB, extra map[string]any) *settings.Settings {
 		"frontier_min_delay": "0", "frontier_crawl_delay_factor": "0",
 		"master_callback": "", "master_progress_interval": "0", "heartbeat_interval": "0.1",
 		"state_dir": "", // in memory
+		// The made-up hosts have no robots.txt to fetch; the tests that
+		// are about robots.txt turn it on.
+		"obey_robots_txt": "false",
 	}
 	for k, v := range extra {
 		flags[k] = v

@@ -14,7 +14,9 @@ import (
 // Sink receives every result the master applies, routed by status as
 // spyder's AbstractCrawlUriSink was: 2xx to ProcessSuccessfulCrawl, 3xx to
 // ProcessRedirect, 4xx to ProcessNotFound, everything else (5xx, 599
-// transport errors, 710, 810) to ProcessServerError. Sinks run in the
+// transport errors, 710, 810) to ProcessServerError. URLs robots.txt kept
+// from being fetched (910, 911; no response) go to ProcessNotFound, like a
+// 403 would. Sinks run in the
 // master's loop after the frontier has recorded the outcome; a sink that
 // returns an error has the result re-routed to ProcessServerError with status
 // 710, and the crawl goes on.

@@ -21,7 +21,8 @@ import (
 // it, as WARC 1.1 records (ISO 28500:2017) through the National Library of
 // Norway's gowarc: one gzip member per record, a warcinfo record opening
 // every file, files rotated by size. Results without an HTTP response
-// (transport errors, 599) have nothing to archive and are skipped.
+// (transport errors, 599; URLs robots.txt kept from being fetched, 910 and
+// 911) have nothing to archive and are skipped.
 //
 // The worker sends the decoded body and the response headers as a map,
 // so the response record is rebuilt from them: the status line, the
@@ -109,8 +110,8 @@ func (s *WARCSink) run() {
 
 // enqueue hands a result to the writer goroutine.
 func (s *WARCSink) enqueue(c *crawluri.CrawlUri) error {
-	if c.StatusCode < 100 || c.StatusCode == crawluri.StatusTransportError || c.Error != "" {
-		return nil // no HTTP message to archive
+	if c.StatusCode < 100 || c.StatusCode >= crawluri.StatusTransportError || c.Error != "" {
+		return nil // no HTTP message to archive (599; 910/911 were never fetched)
 	}
 	it := warcItem{target: c.EffectiveURL, status: c.StatusCode, req: c.ReqHeader, rep: c.RepHeader, body: c.ContentBody,
 		truncated: c.Var(crawluri.VarTruncated) == crawluri.VarTrue}

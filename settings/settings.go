@@ -53,6 +53,10 @@ type Settings struct {
 	OutputWARCDir             string        `koanf:"output_warc_dir" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
+	ObeyRobotsTxt             bool          `koanf:"obey_robots_txt" doc:"fetch each site's robots.txt first and keep to it (RFC 9309): disallowed URLs are recorded with status 910, never fetched"`
+	RobotsUserAgent           string        `koanf:"robots_user_agent" doc:"product token whose robots.txt rules apply (letters, '-' and '_'); groups for '*' apply when none names it"`
+	RobotsTxtTTL              time.Duration `koanf:"robots_txt_ttl" doc:"how long a site's robots.txt rules are used before it is fetched again (seconds)"`
+	RobotsMaxCrawlDelay       time.Duration `koanf:"robots_max_crawl_delay" doc:"cap on a robots.txt Crawl-delay, which raises the pause between requests to its host (seconds; 0 = ignore Crawl-delay)"`
 	FrontierClass             string        `koanf:"frontier_class" doc:"frontier implementation (registered name): single_host or multiple_host"`
 	StateDir                  string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
 	FrontierMinDelay          time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
@@ -125,6 +129,10 @@ func Defaults() Settings {
 		MasterCallback:            "seedfile",
 		WARCPrefix:                "spyder-",
 		WARCMaxFileSize:           1 << 30,
+		ObeyRobotsTxt:             true,
+		RobotsUserAgent:           "spyder",
+		RobotsTxtTTL:              24 * time.Hour,
+		RobotsMaxCrawlDelay:       30 * time.Second,
 		FrontierClass:             "single_host",
 		StateDir:                  "spyder-state",
 		FrontierMinDelay:          5 * time.Second,

@@ -3,7 +3,6 @@ package settings
 import (
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"net"
 	"regexp"
 	"strconv"
@@ -11,7 +10,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/internal/dnscache"
 )
+
+// productToken is RFC 9309's product token of a crawler.
+var productToken = regexp.MustCompile(`^[A-Za-z_-]+$`)
 
 // Validate checks every setting and reports all problems at once, each
 // naming its setting. The error wraps ErrInvalid.
@@ -34,6 +38,12 @@ func (s *Settings) Validate() error {
 
 	if strings.TrimSpace(s.UserAgent) == "" {
 		add("user_agent", "must not be empty")
+	}
+	if !productToken.MatchString(s.RobotsUserAgent) {
+		add("robots_user_agent", "%q is not a product token (RFC 9309: letters, '-' and '_' only, e.g. spyder)", s.RobotsUserAgent)
+	}
+	if s.ObeyRobotsTxt && s.RobotsTxtTTL <= 0 {
+		add("robots_txt_ttl", "must be greater than 0, got %v", s.RobotsTxtTTL)
 	}
 	positive := map[string]int{
 		"max_clients":                          s.MaxClients,
@@ -106,7 +116,7 @@ func (s *Settings) Validate() error {
 	for key, d := range map[string]time.Duration{
 		"frontier_min_delay": s.FrontierMinDelay, "master_progress_interval": s.MasterProgressInterval,
 		"frontier_retry_backoff": s.FrontierRetryBackoff, "frontier_max_retry_after": s.FrontierMaxRetryAfter,
-		"prioritizer_crawl_delta": s.PrioritizerCrawlDelta,
+		"prioritizer_crawl_delta": s.PrioritizerCrawlDelta, "robots_max_crawl_delay": s.RobotsMaxCrawlDelay,
 	} {
 		if d < 0 {
 			add(key, "must not be negative, got %v", d)

@@ -89,6 +89,15 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 		Transport: tr,
 		Timeout:   opts.RequestTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if u := via[0].URL; u.Path == "/robots.txt" && u.RawQuery == "" {
+				// RFC 9309 2.3.1.2: a crawler follows at least five
+				// redirects of a robots.txt, whatever it does for pages:
+				// the master needs the file, not its Location.
+				if len(via) > robotsMaxRedirects {
+					return http.ErrUseLastResponse
+				}
+				return nil
+			}
 			if !opts.FollowRedirects {
 				return http.ErrUseLastResponse
 			}
@@ -100,6 +109,9 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 	}
 	return &Fetcher{opts: opts, client: client}
 }
+
+// robotsMaxRedirects is how many redirects of a robots.txt are followed.
+const robotsMaxRedirects = 5
 
 // Close releases idle connections.
 func (f *Fetcher) Close() { f.client.CloseIdleConnections() }

@@ -262,3 +262,45 @@ func BenchmarkFetchAndProcess20KB(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pages/s")
 }
+
+// TestFetchRobotsRedirects: a robots.txt is followed through up to five
+// redirects even with follow_redirects off (RFC 9309 2.3.1.2); pages are
+// not.
+func TestFetchRobotsRedirects(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		switch {
+		case r.URL.Path == "/robots.txt" && r.URL.RawQuery == "":
+			http.Redirect(w, r, "/hop?n=1", http.StatusMovedPermanently)
+		case r.URL.Path == "/hop" && n < 5:
+			http.Redirect(w, r, "/hop?n="+strconv.Itoa(n+1), http.StatusFound)
+		case r.URL.Path == "/hop":
+			w.Write([]byte("User-agent: *\nDisallow: /x\n"))
+		case r.URL.Path == "/page":
+			http.Redirect(w, r, "/hop?n=5", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	f := testFetcher() // follow_redirects off
+	defer f.Close()
+	c := &crawluri.CrawlUri{URL: srv.URL + "/robots.txt"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 200 || string(c.ContentBody) != "User-agent: *\nDisallow: /x\n" || c.EffectiveURL != srv.URL+"/hop?n=5" {
+		t.Fatalf("robots.txt through five redirects: %d %q %s", c.StatusCode, c.ContentBody, c.EffectiveURL)
+	}
+	c = &crawluri.CrawlUri{URL: srv.URL + "/page"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 302 {
+		t.Fatalf("a page's redirect was followed: %d", c.StatusCode)
+	}
+	// Six redirects are one too many: the last 3xx comes back.
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/robots.txt?again", http.StatusFound)
+	}))
+	defer loop.Close()
+	c = &crawluri.CrawlUri{URL: loop.URL + "/robots.txt"}
+	f.Fetch(context.Background(), c)
+	if c.StatusCode != 302 {
+		t.Fatalf("robots.txt redirect loop: %d", c.StatusCode)
+	}
+}

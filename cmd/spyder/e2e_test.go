@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
@@ -69,18 +70,28 @@ func checkCrawl(t *testing.T, site *testsite.Site, outPath string) {
 	if outPath == "" {
 		return
 	}
+	// Every fetch is in the output once, and so is every URL robots.txt
+	// kept from being fetched, with status 910.
 	records := readJSONL(t, outPath)
 	listed := map[string]int{}
+	status := map[string]float64{}
 	for _, r := range records {
 		listed[r["url"].(string)]++
+		status[r["url"].(string)] = r["status"].(float64)
 	}
-	for _, u := range expected {
+	disallowed := site.Disallowed()
+	for _, u := range append(append([]string(nil), expected...), disallowed...) {
 		if listed[u] != 1 {
 			t.Errorf("JSONL lists %s %d times, want 1", u, listed[u])
 		}
 	}
-	if len(records) != len(expected) {
-		t.Errorf("JSONL has %d records, want %d", len(records), len(expected))
+	for _, u := range disallowed {
+		if status[u] != crawluri.StatusRobotsDisallowed {
+			t.Errorf("JSONL status of %s is %v, want %d (robots.txt)", u, status[u], crawluri.StatusRobotsDisallowed)
+		}
+	}
+	if len(records) != len(expected)+len(disallowed) {
+		t.Errorf("JSONL has %d records, want %d fetched + %d disallowed", len(records), len(expected), len(disallowed))
 	}
 }
 

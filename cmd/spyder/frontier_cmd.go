@@ -69,8 +69,8 @@ func runInspect(args, environ []string, stdout, stderr io.Writer) int {
 func printReport(w io.Writer, r *frontier.Report) {
 	st := r.Stats
 	fmt.Fprintf(w, "state directory: %s\n", r.Dir)
-	fmt.Fprintf(w, "urls:   %d seen, %d queued, %d scheduled for a revisit, %d in flight, %d done, %d failed (%d retries)\n",
-		st.Seen, st.Queued, st.Scheduled, st.InFlight, st.Done, st.Failed, st.Retried)
+	fmt.Fprintf(w, "urls:   %d seen, %d queued, %d scheduled for a revisit, %d in flight, %d done, %d failed (%d retries), %d not fetched (robots.txt)\n",
+		st.Seen, st.Queued, st.Scheduled, st.InFlight, st.Done, st.Failed, st.Retried, st.Disallowed)
 	hosts := r.SeedHosts
 	more := ""
 	if len(hosts) > 10 {

@@ -15,6 +15,8 @@ package robots
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -60,12 +62,14 @@ func DisallowAll() *Robots { return &Robots{all: disallowAll} }
 // FromResponse applies RFC 9309 section 2.3.1 to the outcome of fetching a
 // robots.txt (after redirects): 2xx parses the body, 4xx allows
 // everything, anything else (5xx, a transport error given as status 0 or
-// 599) disallows everything.
+// 599) disallows everything. 429 Too Many Requests counts as a server
+// error, not as "unavailable": a server that is shedding load has not said
+// that it has no rules.
 func FromResponse(status int, body []byte) *Robots {
 	switch {
 	case status >= 200 && status < 300:
 		return Parse(body)
-	case status >= 400 && status < 500:
+	case status >= 400 && status < 500 && status != 429:
 		return AllowAll()
 	default:
 		return DisallowAll()
@@ -217,4 +221,72 @@ func match(pattern, path string) bool {
 		pos += j + len(part)
 	}
 	return !anchored || pos == len(path)
+}
+
+// MarshalBinary encodes the group compactly, for a crawler that keeps the
+// rules of many hosts on disk rather than their robots.txt files.
+func (g *Group) MarshalBinary() ([]byte, error) {
+	n := 1 + 1 + binary.MaxVarintLen64 + binary.MaxVarintLen64
+	for _, r := range g.rules {
+		n += 1 + binary.MaxVarintLen64 + len(r.pattern)
+	}
+	b := make([]byte, 0, n)
+	delay := int64(-1)
+	if g.hasDelay {
+		delay = int64(g.crawlDelay)
+	}
+	b = append(b, 1, byte(g.all))
+	b = binary.AppendVarint(b, delay)
+	b = binary.AppendUvarint(b, uint64(len(g.rules)))
+	for _, r := range g.rules {
+		allow := byte(0)
+		if r.allow {
+			allow = 1
+		}
+		b = append(b, allow)
+		b = binary.AppendUvarint(b, uint64(len(r.pattern)))
+		b = append(b, r.pattern...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (g *Group) UnmarshalBinary(b []byte) error {
+	bad := fmt.Errorf("robots: corrupt encoded group (%d bytes)", len(b))
+	if len(b) < 2 || b[0] != 1 || b[1] > byte(disallowAll) {
+		return bad
+	}
+	out := Group{all: verdict(b[1])}
+	b = b[2:]
+	delay, w := binary.Varint(b)
+	if w <= 0 {
+		return bad
+	}
+	if delay >= 0 {
+		out.crawlDelay, out.hasDelay = time.Duration(delay), true
+	}
+	b = b[w:]
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)) {
+		return bad
+	}
+	b = b[w:]
+	out.rules = make([]rule, 0, n)
+	for range n {
+		if len(b) < 1 {
+			return bad
+		}
+		allow := b[0] == 1
+		l, w := binary.Uvarint(b[1:])
+		if w <= 0 || l > uint64(len(b)-1-w) {
+			return bad
+		}
+		out.rules = append(out.rules, rule{allow: allow, pattern: string(b[1+w : 1+w+int(l)])})
+		b = b[1+w+int(l):]
+	}
+	if len(b) != 0 {
+		return bad
+	}
+	*g = out
+	return nil
 }

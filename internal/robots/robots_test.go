@@ -100,7 +100,7 @@ func TestStatusesAndCrawlDelay(t *testing.T) {
 	for _, tc := range []struct {
 		status int
 		want   bool
-	}{{200, false}, {404, true}, {403, true}, {500, false}, {503, false}, {599, false}, {0, false}} {
+	}{{200, false}, {404, true}, {403, true}, {429, false}, {500, false}, {503, false}, {599, false}, {0, false}} {
 		r := FromResponse(tc.status, []byte("User-agent: *\nDisallow: /x\n"))
 		if got := r.For("spyder").Allowed("/x"); got != tc.want {
 			t.Errorf("status %d: /x allowed %v, want %v", tc.status, got, tc.want)
@@ -123,5 +123,41 @@ func TestStatusesAndCrawlDelay(t *testing.T) {
 	big := "User-agent: *\nDisallow: /x\n" + strings.Repeat("# filler\n", MaxSize/9+10) + "Disallow: /late\n"
 	if g := Parse([]byte(big)).For("spyder"); g.Allowed("/x") || !g.Allowed("/late") {
 		t.Error("size limit")
+	}
+}
+
+func TestGroupEncoding(t *testing.T) {
+	for _, r := range []*Robots{
+		Parse([]byte(rfcExample)),
+		Parse([]byte("User-agent: *\nCrawl-delay: 2.5\nDisallow: /x\nAllow: /x/y$\n")),
+		Parse(nil), AllowAll(), DisallowAll(),
+	} {
+		for _, agent := range []string{"foobot", "barbot", "spyder"} {
+			g := r.For(agent)
+			b, err := g.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Group
+			if err := back.UnmarshalBinary(b); err != nil {
+				t.Fatalf("%s: %v", agent, err)
+			}
+			for _, p := range []string{"/", "/x", "/x/y", "/x/yz", "/example/page.html", "/example/allowed.gif", "/a.gif", "/publications/"} {
+				if back.Allowed(p) != g.Allowed(p) {
+					t.Errorf("%s %s: decoded group says %v", agent, p, back.Allowed(p))
+				}
+			}
+			d1, ok1 := g.CrawlDelay()
+			d2, ok2 := back.CrawlDelay()
+			if d1 != d2 || ok1 != ok2 {
+				t.Errorf("%s: crawl delay %v %v, decoded %v %v", agent, d1, ok1, d2, ok2)
+			}
+			// Every truncation is an error, not a panic or a wrong group.
+			for i := range b {
+				if err := new(Group).UnmarshalBinary(b[:i]); err == nil {
+					t.Errorf("%s: %d of %d bytes decoded", agent, i, len(b))
+				}
+			}
+		}
 	}
 }

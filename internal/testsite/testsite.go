@@ -6,7 +6,8 @@
 // Every page of a host links to a few pages of the same host, one page of
 // the next host, a missing page (404) now and then, a redirect, an
 // off-scope site, a mailto: link and a fragment of itself. Expected computes
-// the URLs a correct crawl fetches from the link graph the pages print.
+// the URLs a correct crawl fetches from the link graph the pages print,
+// with each host's /robots.txt first and none of the paths it disallows.
 package testsite
 
 import (
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/robots"
 )
 
 // Request is one entry of a server's request log.
@@ -42,6 +45,9 @@ type Options struct {
 	Pages int
 	// Delay is added to every response (slow servers for shutdown tests).
 	Delay time.Duration
+	// RobotsTxt is served as /robots.txt by every in-scope host; empty
+	// answers 404 (no rules).
+	RobotsTxt string
 }
 
 // Site is a running set of hosts.
@@ -133,6 +139,12 @@ func (s *Site) handler(hostIndex int, addr string) http.Handler {
 			fmt.Fprint(w, "<html><body>off-scope site</body></html>")
 			return
 		}
+		if r.URL.Path == "/robots.txt" && s.opts.RobotsTxt != "" {
+			req.Status = 200
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprint(w, s.opts.RobotsTxt)
+			return
+		}
 		status, body, location := s.page(hostIndex, r.URL.Path)
 		if location != "" {
 			w.Header().Set("Location", location)
@@ -211,9 +223,26 @@ func (s *Site) render(h int, title string, links []string) string {
 
 // Expected returns the in-scope URLs (http://host:port/path) a correct
 // crawl from Seeds fetches: every URL reachable over links and redirects,
-// with fragments cut and trailing '?'/'&' removed, on the in-scope hosts.
+// with fragments cut and trailing '?'/'&' removed, on the in-scope hosts,
+// that RobotsTxt allows to the crawler "spyder", and the /robots.txt of
+// every host it reaches.
 func (s *Site) Expected() []string {
+	fetched, _ := s.crawl()
+	return fetched
+}
+
+// Disallowed returns the URLs a correct crawl reaches but does not fetch
+// because RobotsTxt disallows them (recorded with status 910).
+func (s *Site) Disallowed() []string {
+	_, disallowed := s.crawl()
+	return disallowed
+}
+
+func (s *Site) crawl() (fetched, disallowed []string) {
+	rules := robots.Parse([]byte(s.opts.RobotsTxt)).For("spyder")
 	seen := map[string]bool{}
+	hostsReached := map[string]bool{}
+	blocked := map[string]bool{}
 	var queue []string
 	push := func(u string) {
 		if !seen[u] {
@@ -227,10 +256,15 @@ func (s *Site) Expected() []string {
 	for len(queue) > 0 {
 		u := queue[0]
 		queue = queue[1:]
-		host, path := splitURL(u)
-		path, _, _ = strings.Cut(path, "?")
+		host, pathQuery := splitURL(u)
+		path, _, _ := strings.Cut(pathQuery, "?")
 		h := s.hostIndex(host)
 		if h < 0 {
+			continue
+		}
+		hostsReached[host] = true
+		if !rules.Allowed(pathQuery) {
+			blocked[u] = true
 			continue
 		}
 		status, _, loc := s.page(h, path)
@@ -255,12 +289,19 @@ func (s *Site) Expected() []string {
 			}
 		}
 	}
-	out := make([]string, 0, len(seen))
 	for u := range seen {
-		out = append(out, u)
+		if blocked[u] {
+			disallowed = append(disallowed, u)
+		} else {
+			fetched = append(fetched, u)
+		}
 	}
-	sort.Strings(out)
-	return out
+	for h := range hostsReached {
+		fetched = append(fetched, "http://"+h+"/robots.txt")
+	}
+	sort.Strings(fetched)
+	sort.Strings(disallowed)
+	return fetched, disallowed
 }
 
 func (s *Site) hostIndex(host string) int {
