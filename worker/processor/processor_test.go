@@ -223,9 +223,20 @@ func TestPipelineErrorsAndPanics(t *testing.T) {
 	}
 }
 
+// BenchmarkDefaultPipeline20KB runs every default processor on a 20 KB
+// page of about 100 links.
 func BenchmarkDefaultPipeline20KB(b *testing.B) {
 	s, _ := settings.Load(settings.Source{})
-	names := append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...)
+	benchPipeline(b, s, append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...))
+}
+
+// BenchmarkHTMLLinkExtractor20KB is link extraction alone on that page.
+func BenchmarkHTMLLinkExtractor20KB(b *testing.B) {
+	s, _ := settings.Load(settings.Source{})
+	benchPipeline(b, s, []string{"html_link_extractor"})
+}
+
+func benchPipeline(b *testing.B, s *settings.Settings, names []string) {
 	p, err := Build(names, s)
 	if err != nil {
 		b.Fatal(err)
