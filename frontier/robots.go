@@ -227,7 +227,11 @@ func (f *Durable) robotsCheck(q *queueState, now time.Time) (c *crawluri.CrawlUr
 		return nil, false, 0, fmt.Errorf("frontier: %s offered for dispatch while its robots.txt is in flight", rec.url)
 	case st.rules == nil || !now.Before(st.expires):
 		if st.retryAt.After(now) {
-			q.grp.nextAllowed = st.retryAt
+			// A failed robots.txt is tried again later; until then the
+			// host waits (it may have been released and asked for again).
+			if st.retryAt.After(q.grp.nextAllowed) {
+				q.grp.nextAllowed = st.retryAt
+			}
 			f.dirty[q] = struct{}{}
 			return nil, false, 0, nil
 		}

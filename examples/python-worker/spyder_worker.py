@@ -165,7 +165,17 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is a result; its Location becomes a link
 
 
+class RobotsRedirect(urllib.request.HTTPRedirectHandler):
+    max_redirections = 5  # RFC 9309 2.3.1.2: the master needs the file itself
+
+
 OPENER = urllib.request.build_opener(NoRedirect)
+ROBOTS_OPENER = urllib.request.build_opener(RobotsRedirect)
+
+
+def is_robots_txt(url):
+    parts = urllib.parse.urlsplit(url)
+    return parts.path == "/robots.txt" and not parts.query
 
 
 def fetch(c, user_agent, timeout):
@@ -173,17 +183,19 @@ def fetch(c, user_agent, timeout):
     req = urllib.request.Request(c["url"], headers={"User-Agent": user_agent})
     try:
         try:
-            resp = OPENER.open(req, timeout=timeout)
+            opener = ROBOTS_OPENER if is_robots_txt(c["url"]) else OPENER
+            resp = opener.open(req, timeout=timeout)
         except urllib.error.HTTPError as e:  # 3xx, 4xx, 5xx still carry a response
             resp = e
         body = resp.read()
         c["status_code"] = resp.status if hasattr(resp, "status") else resp.code
         c["rep_header"] = {k: v for k, v in resp.headers.items()}
         c["content_body"] = body
+        c["effective_url"] = resp.geturl() or c["url"]
     except Exception as e:  # transport error
         c["status_code"], c["error"] = 599, str(e) or type(e).__name__
+        c["effective_url"] = c["url"]
     c["req_time"] = time.monotonic() - start
-    c["effective_url"] = c["url"]
     status = c["status_code"]
     links = []
     if 200 <= status < 300 and "html" in c.get("rep_header", {}).get("Content-Type", ""):
