@@ -68,4 +68,4 @@ for p in "${pids[@]:1}"; do wait "$p" || true; done
 
 log "crawl finished: $(wc -l <"$out/pages.jsonl") URLs in $out/pages.jsonl"
 awk -F'"status":' '{split($2,a,","); n[a[1]]++} END {for (s in n) printf "  status %s: %d\n", s, n[s]}' "$out/pages.jsonl" | sort
-echo "  requests the site served: $(grep -c ' /' "$out/site.log" || true)  (each page once; nothing off scope)"
+echo "  requests the site served: $(grep -c ' /' "$out/site.log" || true)  (robots.txt first, then each page once; nothing off scope, nothing under /members/)"

@@ -1,7 +1,7 @@
 // Command demosite serves the small website the README's demo crawl
 // fetches: a sailing club's pages (embedded in the binary), a redirect
-// (/old-news -> /news/), a page that is gone (404) and links that are off
-// scope. Every request is logged on stderr, so the crawl's politeness and
+// (/old-news -> /news/), a page that is gone (404), links that are off
+// scope, and a members' area its robots.txt disallows. Every request is logged on stderr, so the crawl's politeness and
 // its "each page once" can be seen.
 //
 //	demosite -listen 127.0.0.1:8080
