@@ -1084,14 +1084,23 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 // robots.txt, or nothing (robots.txt took the URL out of the crawl, or
 // holds the group).
 func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error) {
-	if !f.opts.ObeyRobots {
-		return f.pop(q, 0, now)
+	head, err := f.peek(q)
+	if err != nil {
+		return nil, err
 	}
-	c, dispatch, crawlDelay, err := f.robotsCheck(q, now)
-	if err != nil || !dispatch {
-		return c, err
+	rec, err := decodeURLRecord(head.rec)
+	if err != nil {
+		return nil, err
 	}
-	return f.pop(q, crawlDelay, now)
+	var crawlDelay time.Duration
+	if f.opts.ObeyRobots {
+		c, dispatch, delay, err := f.robotsCheck(q, rec, now)
+		if err != nil || !dispatch {
+			return c, err
+		}
+		crawlDelay = delay
+	}
+	return f.pop(q, rec, crawlDelay, now)
 }
 
 // peek returns the first URL of q, reading ahead if needed.
@@ -1141,19 +1150,15 @@ func (f *Durable) politeAtDispatch(q *queueState, crawlDelay time.Duration, now 
 	}
 }
 
-// pop leases the first URL of q; crawlDelay is its host's robots.txt
-// Crawl-delay.
-func (f *Durable) pop(q *queueState, crawlDelay time.Duration, now time.Time) (*crawluri.CrawlUri, error) {
+// pop leases the first URL of q, whose record is rec; crawlDelay is its
+// host's robots.txt Crawl-delay.
+func (f *Durable) pop(q *queueState, rec urlRecord, crawlDelay time.Duration, now time.Time) (*crawluri.CrawlUri, error) {
 	head, err := f.take(q)
 	if err != nil {
 		return nil, err
 	}
 	k := head.k
 	q.leased++
-	rec, err := decodeURLRecord(head.rec)
-	if err != nil {
-		return nil, err
-	}
 	scheduled := rec.state == stateScheduled
 	if scheduled {
 		f.stats.Scheduled--
@@ -1236,24 +1241,30 @@ func (f *Durable) lease(id int64, url string) (*leaseState, error) {
 }
 
 // endLease removes a lease from memory and store and frees its queue slot.
+// A robots.txt fetch has no queue entry or lease record: it only frees
+// its group.
 func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	delete(f.leases, id)
-	delete(f.leasedQ, string(l.qkey))
-	if err := f.b.Delete(l.qkey, nil); err != nil {
-		return nil, err
-	}
-	if n := f.batches[l.batch] - 1; n > 0 {
-		f.batches[l.batch] = n
+	if l.robots != nil {
+		l.robots.lease = 0
 	} else {
-		delete(f.batches, l.batch)
-		if err := f.b.Delete(leaseKey(l.batch), nil); err != nil {
+		delete(f.leasedQ, string(l.qkey))
+		if err := f.b.Delete(l.qkey, nil); err != nil {
 			return nil, err
 		}
-	}
-	if l.scheduled {
-		f.leasedScheduled--
-	} else {
-		f.leasedQueued--
+		if n := f.batches[l.batch] - 1; n > 0 {
+			f.batches[l.batch] = n
+		} else {
+			delete(f.batches, l.batch)
+			if err := f.b.Delete(leaseKey(l.batch), nil); err != nil {
+				return nil, err
+			}
+		}
+		if l.scheduled {
+			f.leasedScheduled--
+		} else {
+			f.leasedQueued--
+		}
 	}
 	q := f.queues[l.queue]
 	if q == nil {
@@ -1261,10 +1272,13 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 		// URL so that the URL is not.
 		q = f.queue(f.cfg.queueOf(Host(l.url)), time.Now())
 	}
-	if q.grp != nil && q.grp.inFlight > 0 {
-		q.grp.inFlight--
+	if g := q.grp; g != nil {
+		g.inFlight = max(g.inFlight-1, 0)
+		if l.robots != nil {
+			g.robotsInFlight = max(g.robotsInFlight-1, 0)
+		}
 	}
-	if q.leased > 0 {
+	if q.leased > 0 && l.robots == nil {
 		q.leased--
 	}
 	f.dirty[q] = struct{}{}
@@ -1281,7 +1295,9 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 //     then failed; 429 and 503 with Retry-After also hold the whole host.
 //   - other 4xx: failed.
 //
-// The queue's politeness clock moves by the fetch's duration either way.
+// The queue's politeness clock moves by the fetch's duration either way,
+// and by at least its host's robots.txt Crawl-delay. The result of a
+// robots.txt fetch sets its origin's rules instead (robotsDone).
 func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int, error) {
 	l, err := f.lease(res.LeaseID, res.URL)
 	if err != nil {
@@ -1388,14 +1404,14 @@ func (f *Durable) Release(id int64, now time.Time) error {
 }
 
 func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
-	if l.robots != nil {
-		// Nothing to queue: the origin's next URL asks for it again.
-		f.touch(f.endRobotsLease(id, l), now)
-		return nil
-	}
 	q, err := f.endLease(id, l)
 	if err != nil {
 		return err
+	}
+	if l.robots != nil {
+		// Nothing to queue: the origin's next URL asks for it again.
+		f.touch(q, now)
+		return nil
 	}
 	rec := l.rec
 	rec.state, rec.lease, rec.due = stateQueued, 0, now.UnixNano()

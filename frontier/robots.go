@@ -185,10 +185,11 @@ func (st *originRobots) decode(b []byte) error {
 	return nil
 }
 
-// setRules installs a verdict, valid for ttl.
+// setRules installs a verdict reached by a fetch, valid for ttl.
 func (f *Durable) setRules(st *originRobots, g *robots.Group, ttl time.Duration, now time.Time) {
 	st.rules, st.expires = g, now.Add(ttl)
 	st.crawlDelay = f.cappedCrawlDelay(g)
+	st.attempts, st.retryAt, st.unreachable = 0, time.Time{}, false
 }
 
 // cappedCrawlDelay is g's Crawl-delay capped by Options.MaxCrawlDelay (0
@@ -200,19 +201,12 @@ func (f *Durable) cappedCrawlDelay(g *robots.Group) time.Duration {
 	return 0
 }
 
-// robotsCheck decides what to do with the head of q under robots.txt:
+// robotsCheck decides what to do with the head of q, whose record is rec,
+// under robots.txt:
 // dispatch it (dispatch true), or dispatch the origin's robots.txt in its
 // place (c), or nothing now (the head was decided without a fetch, or the
 // group is held until a failed robots.txt may be tried again).
-func (f *Durable) robotsCheck(q *queueState, now time.Time) (c *crawluri.CrawlUri, dispatch bool, delay time.Duration, err error) {
-	head, err := f.peek(q)
-	if err != nil {
-		return nil, false, 0, err
-	}
-	rec, err := decodeURLRecord(head.rec)
-	if err != nil {
-		return nil, false, 0, err
-	}
+func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *crawluri.CrawlUri, dispatch bool, delay time.Duration, err error) {
 	origin, path := splitOrigin(rec.url)
 	st, err := f.robotsState(origin)
 	if err != nil {
@@ -294,19 +288,20 @@ func (f *Durable) Decided() []*crawluri.CrawlUri {
 
 // robotsDone applies the result of a robots.txt fetch.
 func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, now time.Time) error {
-	q := f.endRobotsLease(id, l)
+	q, err := f.endLease(id, l)
+	if err != nil {
+		return err
+	}
 	st := l.robots
 	status := int(res.StatusCode)
 	var hold time.Duration
 	switch {
 	case status >= 200 && status < 300:
 		f.setRules(st, robots.Parse(res.ContentBody).For(f.opts.RobotsAgent), f.opts.RobotsTTL, now)
-		st.attempts, st.retryAt, st.unreachable = 0, time.Time{}, false
 	case status >= 300 && status < 500 && status != 429:
 		// RFC 9309 2.3.1.2 and 2.3.1.3: redirects beyond those followed,
 		// and "unavailable" (4xx), mean no rules.
 		f.setRules(st, robots.AllowAll().For(f.opts.RobotsAgent), f.opts.RobotsTTL, now)
-		st.attempts, st.retryAt, st.unreachable = 0, time.Time{}, false
 	default:
 		st.attempts++
 		if st.attempts <= f.opts.MaxRetries {
@@ -316,10 +311,9 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 				Dur("retry_in", hold).Msg("frontier: robots.txt unreachable; its host waits")
 			break
 		}
-		st.attempts, st.retryAt = 0, time.Time{}
 		if st.rules != nil && !st.unreachable {
 			// RFC 9309 2.4: a cached copy may stand in.
-			st.expires = now.Add(robotsUnreachableTTL)
+			st.attempts, st.retryAt, st.expires = 0, time.Time{}, now.Add(robotsUnreachableTTL)
 		} else {
 			f.setRules(st, robots.DisallowAll().For(f.opts.RobotsAgent), robotsUnreachableTTL, now)
 			st.unreachable = true
@@ -343,24 +337,4 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)
 	return nil
-}
-
-// endRobotsLease ends the lease of a robots.txt fetch and frees its
-// group's place.
-func (f *Durable) endRobotsLease(id int64, l *leaseState) *queueState {
-	delete(f.leases, id)
-	l.robots.lease = 0
-	q := f.queues[l.queue]
-	if q == nil {
-		q = f.queue(f.cfg.queueOf(Host(l.url)), time.Now())
-	}
-	if g := q.grp; g != nil {
-		if g.inFlight > 0 {
-			g.inFlight--
-		}
-		if g.robotsInFlight > 0 {
-			g.robotsInFlight--
-		}
-	}
-	return q
 }
