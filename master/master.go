@@ -79,6 +79,14 @@ type Master struct {
 		at      time.Time
 		results int64
 	}
+	// Operators' control (control.go): paused stops dispatch; replies
+	// remember the answers to recent request IDs, oldest first in
+	// replyOrder.
+	paused     bool
+	started    time.Time
+	rate       rateWindow
+	replies    map[string]mgmt.Reply
+	replyOrder []string
 }
 
 type state int
@@ -139,6 +147,7 @@ func New(opts Options) (*Master, error) {
 		registry:    mgmt.NewRegistry(s.HeartbeatTimeout()),
 		stats:       counters{drops: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},
+		replies:     map[string]mgmt.Reply{},
 	}
 	if m.canon, err = frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return nil, fmt.Errorf("url_canonicalization: %w", err)
@@ -373,6 +382,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 	now := time.Now()
 	nextBeat, nextExpiry := now, now.Add(time.Second)
 	m.lastReport.at = now
+	m.started = now
 	nextReport := now.Add(m.s.MasterProgressInterval)
 
 	for {
@@ -390,6 +400,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		}
 		if !now.Before(nextExpiry) {
 			m.expire(now)
+			m.rate.sample(now, m.stats.results)
 			nextExpiry = now.Add(min(time.Second, m.s.HeartbeatInterval))
 		}
 		if m.s.MasterProgressInterval > 0 && !now.Before(nextReport) {
@@ -407,6 +418,8 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 				m.publish(socks.mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
 				m.nextQuit = now.Add(250 * time.Millisecond)
 			}
+		} else if m.paused {
+			// Dispatch waits for a resume; results keep being applied.
 		} else if err := m.dispatch(socks.push, now); err != nil {
 			return err
 		}
@@ -706,6 +719,10 @@ func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 			m.drop("undecodable_mgmt", err)
 			continue
 		}
+		if isControl(msg) {
+			m.control(msg, mpub, time.Now())
+			continue
+		}
 		if msg.Topic != mgmt.TopicWorker || !strings.HasPrefix(msg.Identity, crawluri.RoleWorker+":") {
 			m.drop("mgmt_not_from_worker", fmt.Errorf("topic %q from %q", msg.Topic, msg.Identity))
 			continue
@@ -810,7 +827,7 @@ func (m *Master) report(now time.Time) {
 	for _, n := range m.stats.drops {
 		drops += n
 	}
-	m.log.Info().Str("event", "progress").Int64("queued", fs.Queued).Int64("scheduled", fs.Scheduled).Int("in_flight", m.inFlight()).
+	m.log.Info().Str("event", "progress").Str("state", m.stateName()).Int64("queued", fs.Queued).Int64("scheduled", fs.Scheduled).Int("in_flight", m.inFlight()).
 		Int64("done", fs.Done).Int64("errors", fs.Failed).Int64("disallowed", fs.Disallowed).Float64("pages_per_s", float64(int(rate*10))/10).
 		Int("workers", m.registry.Live()).Int64("dropped", drops).Msg("progress")
 }

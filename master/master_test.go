@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	zmq "github.com/pebbe/zmq4"
+
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/mgmt"
 )
 
 type recordingSink struct {
@@ -203,5 +206,60 @@ func TestLinksAreCanonicalizedAsConfigured(t *testing.T) {
 		if err != nil || invalid != 0 || n != tc.want {
 			t.Errorf("steps %v: %d new URLs from %v (invalid %d, %v), want %d", tc.steps, n, links, invalid, err, tc.want)
 		}
+	}
+}
+
+// TestControlRequestsTakeEffectOnce: a control request repeated with the
+// same ID (the command repeats it until answered) is carried out once and
+// answered the same way; pause and resume flip dispatch.
+func TestControlRequestsTakeEffectOnce(t *testing.T) {
+	m, _ := newTestMaster(t)
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Term()
+	pub, _ := zctx.NewSocket(zmq.PUB)
+	defer pub.Close()
+	pub.SetLinger(0)
+	now := time.Now()
+	req := func(verb, id string, urls ...string) mgmt.Reply {
+		t.Helper()
+		msg := mgmt.New(mgmt.TopicControl, "ctl:t:1", verb, mgmt.Request{ID: id, URLs: urls})
+		m.control(msg, pub, now)
+		return m.replies[id]
+	}
+	r1 := req(mgmt.VerbAdd, "a1", "http://a.test/1", "http://a.test/2", "::bad")
+	r2 := req(mgmt.VerbAdd, "a1", "http://a.test/1", "http://a.test/2", "::bad")
+	if !r1.OK || r1.Added != 2 || r1.Bad != 1 || r2 != r1 || m.frontier.Stats().Seen != 2 || m.badSeeds != 1 {
+		t.Fatalf("add: %+v then %+v, seen %d, bad %d", r1, r2, m.frontier.Stats().Seen, m.badSeeds)
+	}
+	if r := req(mgmt.VerbAdd, "a2", "http://a.test/1"); r.Added != 0 || !r.OK {
+		t.Fatalf("known URL: %+v", r)
+	}
+	req(mgmt.VerbPause, "p1")
+	if !m.paused || m.stateName() != "paused" {
+		t.Fatal("not paused")
+	}
+	req(mgmt.VerbResume, "r1")
+	req(mgmt.VerbPause, "p1") // a late repeat of the first pause changes nothing
+	if m.paused {
+		t.Fatal("a repeated request took effect twice")
+	}
+	if r := req("reboot", "x1"); r.OK || !strings.Contains(r.Error, `unknown request "reboot"`) {
+		t.Fatalf("unknown verb: %+v", r)
+	}
+	for i := 0; i < maxRemembered+10; i++ {
+		req(mgmt.VerbStatus, fmt.Sprint("s", i))
+	}
+	if len(m.replies) != maxRemembered || len(m.replyOrder) != maxRemembered {
+		t.Fatalf("%d replies remembered", len(m.replies))
+	}
+	var rw rateWindow
+	for i := 0; i < 15; i++ {
+		rw.sample(now.Add(time.Duration(i)*time.Second), int64(i*100))
+	}
+	if got := rw.perSecond(); got != 100 {
+		t.Fatalf("rate %v", got)
 	}
 }

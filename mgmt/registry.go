@@ -39,6 +39,9 @@ type Worker struct {
 	InFlight   int   // as last reported by the worker
 	Done       int64 // as last reported by the worker
 	Errors     int64 // as last reported by the worker
+	// Rate is the worker's results per second, smoothed over its
+	// heartbeats.
+	Rate float64
 }
 
 // Registry tracks workers from their announcements and heartbeats. A worker
@@ -68,10 +71,14 @@ func (r *Registry) Seen(id string, now time.Time, a Announce) (w *Worker, activa
 	if w.State == Gone {
 		return w, false
 	}
-	w.LastSeen = now
 	if a.MaxClients > 0 {
 		w.MaxClients = a.MaxClients
 	}
+	if dt := now.Sub(w.LastSeen).Seconds(); !w.LastSeen.IsZero() && dt > 0 && a.Done >= w.Done {
+		// An exponential moving average over about five heartbeats.
+		w.Rate += (float64(a.Done-w.Done)/dt - w.Rate) * min(dt/5, 1)
+	}
+	w.LastSeen = now
 	w.InFlight, w.Done, w.Errors = a.InFlight, a.Done, a.Errors
 	if w.State != Active {
 		w.State = Active

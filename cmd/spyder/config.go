@@ -22,7 +22,8 @@ type settingFlags struct {
 	fs      *pflag.FlagSet
 	config  *string
 	aliases map[string]string // flag name -> setting name, for shortcuts like --seeds
-	// args is the number of positional arguments the command takes.
+	// args is the number of positional arguments the command takes (-1:
+	// any number).
 	args int
 }
 
@@ -86,10 +87,10 @@ func (sf *settingFlags) parse(args, environ []string) (*settings.Settings, error
 		}
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if sf.fs.NArg() > sf.args {
+	if sf.args >= 0 && sf.fs.NArg() > sf.args {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, sf.fs.Arg(sf.args))
 	}
-	if sf.fs.NArg() < sf.args {
+	if sf.args >= 0 && sf.fs.NArg() < sf.args {
 		return nil, fmt.Errorf("%w: missing argument (run with --help)", errUsage)
 	}
 	flags := map[string]any{}

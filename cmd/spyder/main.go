@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/spyder-crawl/spyder/mgmt"
 )
 
 // Exit codes.
@@ -38,6 +40,11 @@ func commands() []command {
 	return []command{
 		{"master", "run a master: bind the sockets, seed, dispatch URLs, collect results", runMaster},
 		{"worker", "run a worker: connect to a master, fetch URLs, send results back", runWorker},
+		{"status", "report a running master's state, frontier and workers (--json, --watch 2s)", runStatus},
+		{"pause", "stop a running master's dispatch (results still arrive)", runSimpleControl(mgmt.VerbPause, "dispatch paused")},
+		{"resume", "resume a paused master's dispatch", runSimpleControl(mgmt.VerbResume, "dispatch resumed")},
+		{"inject", "add URLs (arguments or --file) to a running crawl as seeds", runInjectLive},
+		{"stop", "stop a running master gracefully (its workers finish and quit)", runSimpleControl(mgmt.VerbStop, "stopping")},
 		{"frontier", "offline work on a state directory: `frontier inspect` (read-only report), `frontier inject FILE` (bulk seeding)", runFrontier},
 		{"settings", "print the effective settings as YAML (defaults < --config < SPYDER_* < flags)", runSettings},
 		{"version", "print the version", func(_, _ []string, stdout, _ io.Writer) int {

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/zsock"
+	"github.com/spyder-crawl/spyder/mgmt"
+	"github.com/spyder-crawl/spyder/settings"
+)
+
+// The operator's commands against a running master: they join its
+// management bus at zeromq_mgmt_master / zeromq_mgmt_worker (as a worker
+// would) and speak the control requests of mgmt/control.go.
+
+// controlClient is one command's connection to the master's bus.
+type controlClient struct {
+	zctx     *zmq.Context
+	pub, sub *zmq.Socket
+	id       string
+	timeout  time.Duration
+	where    string // the endpoints, for messages
+}
+
+func dialControl(s *settings.Settings, timeout time.Duration) (*controlClient, error) {
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("creating zmq context: %w", err)
+	}
+	c := &controlClient{zctx: zctx, id: crawluri.Identity(mgmt.RoleControl), timeout: timeout,
+		where: fmt.Sprintf("%s and %s", s.ZeromqMgmtMaster, s.ZeromqMgmtWorker)}
+	if c.sub, err = zsock.New(zctx, zmq.SUB, 0); err == nil {
+		if err = c.sub.SetSubscribe(mgmt.TopicTo + c.id); err == nil {
+			err = c.sub.Connect(s.ZeromqMgmtMaster)
+		}
+	}
+	if err == nil {
+		if c.pub, err = zsock.New(zctx, zmq.PUB, 0); err == nil {
+			err = c.pub.Connect(s.ZeromqMgmtWorker)
+		}
+	}
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("connecting to the master's management bus (%s): %w", c.where, err)
+	}
+	return c, nil
+}
+
+func (c *controlClient) close() {
+	for _, so := range []*zmq.Socket{c.pub, c.sub} {
+		if so != nil {
+			so.Close()
+		}
+	}
+	c.zctx.Term()
+}
+
+// errNoMaster says nobody answered.
+var errNoMaster = errors.New("no master answered")
+
+// request sends verb with req until the master's reply to it arrives.
+// The bus may lose the first messages of a new peer; repeating is safe
+// because the master answers a repeated request ID without acting again.
+func (c *controlClient) request(verb string, req mgmt.Request) (mgmt.Reply, error) {
+	req.ID = mgmt.NewRequestID()
+	msg := mgmt.New(mgmt.TopicControl, c.id, verb, req)
+	poller := zmq.NewPoller()
+	poller.Add(c.sub, zmq.POLLIN)
+	deadline := time.Now().Add(c.timeout)
+	for nextSend := time.Now(); time.Now().Before(deadline); {
+		if !time.Now().Before(nextSend) {
+			if _, err := zsock.TrySend(c.pub, msg.Frames()); err != nil {
+				return mgmt.Reply{}, fmt.Errorf("sending %s: %w", verb, err)
+			}
+			nextSend = time.Now().Add(200 * time.Millisecond)
+		}
+		if _, err := poller.Poll(50 * time.Millisecond); err != nil {
+			return mgmt.Reply{}, fmt.Errorf("waiting for the master: %w", err)
+		}
+		for {
+			frames, err := zsock.TryRecv(c.sub)
+			if err != nil {
+				return mgmt.Reply{}, fmt.Errorf("receiving the master's reply: %w", err)
+			}
+			if frames == nil {
+				break
+			}
+			in, err := mgmt.Parse(frames)
+			if err != nil || in.Topic != mgmt.TopicTo+c.id || in.Verb != mgmt.VerbReply {
+				continue // not for us (a SUB matches topics by prefix)
+			}
+			var reply mgmt.Reply
+			if err := in.Decode(&reply); err != nil || reply.ID != req.ID {
+				continue
+			}
+			if !reply.OK {
+				return reply, fmt.Errorf("master %s refused %s: %s", in.Identity, verb, reply.Error)
+			}
+			return reply, nil
+		}
+	}
+	return mgmt.Reply{}, fmt.Errorf("%w on %s within %v (is it running, and are these its zeromq_mgmt_master and zeromq_mgmt_worker?)", errNoMaster, c.where, c.timeout)
+}
+
+// controlFlags are the settings flags plus --timeout.
+func controlFlags(name string, stderr io.Writer) (*settingFlags, *time.Duration) {
+	sf := newSettingFlags(name, stderr)
+	timeout := sf.fs.Duration("timeout", 5*time.Second, "how long to wait for the master's answer")
+	return sf, timeout
+}
+
+// runSimpleControl is pause, resume and stop.
+func runSimpleControl(verb, done string) func(args, environ []string, stdout, stderr io.Writer) int {
+	return func(args, environ []string, stdout, stderr io.Writer) int {
+		sf, timeout := controlFlags("spyder "+verb, stderr)
+		sf.addSettings()
+		s, err := sf.parse(args, environ)
+		if err != nil {
+			return configError(stderr, err)
+		}
+		c, err := dialControl(s, *timeout)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer c.close()
+		reply, err := c.request(verb, mgmt.Request{})
+		if err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "%s (master is %s)\n", done, reply.State)
+		return exitOK
+	}
+}
+
+func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
+	sf, timeout := controlFlags("spyder inject", stderr)
+	file := sf.fs.String("file", "", "file of URLs, one per line (# comments and blank lines skipped); - for standard input")
+	sf.args = -1
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	urls := sf.fs.Args()
+	if *file != "" {
+		more, err := readURLs(*file)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		urls = append(urls, more...)
+	}
+	if len(urls) == 0 {
+		return configError(stderr, fmt.Errorf("%w: no URLs: give them as arguments or with --file", errUsage))
+	}
+	c, err := dialControl(s, *timeout)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer c.close()
+	added, invalid := 0, 0
+	for start := 0; start < len(urls); start += addChunk {
+		reply, err := c.request(mgmt.VerbAdd, mgmt.Request{URLs: urls[start:min(start+addChunk, len(urls))]})
+		if err != nil {
+			if start > 0 {
+				fmt.Fprintf(stderr, "spyder: the first %d URLs were sent (%d new)\n", start, added)
+			}
+			return fail(stderr, err)
+		}
+		added, invalid = added+reply.Added, invalid+reply.Bad
+	}
+	fmt.Fprintf(stdout, "%d URLs sent: %d new, %d already known, %d invalid\n", len(urls), added, len(urls)-added-invalid, invalid)
+	return exitOK
+}
+
+// addChunk is how many URLs one add request carries.
+const addChunk = 5000
+
+func readURLs(path string) ([]string, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading URLs: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading URLs from %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func runStatus(args, environ []string, stdout, stderr io.Writer) int {
+	sf, timeout := controlFlags("spyder status", stderr)
+	asJSON := sf.fs.Bool("json", false, "print the status as one JSON object (for scripts)")
+	watch := sf.fs.Duration("watch", 0, "refresh every interval (e.g. 2s) until interrupted")
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	c, err := dialControl(s, *timeout)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer c.close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	for {
+		reply, err := c.request(mgmt.VerbStatus, mgmt.Request{})
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if reply.Status == nil {
+			return fail(stderr, errors.New("the master's status reply carries no status"))
+		}
+		if *asJSON {
+			b, _ := json.Marshal(reply.Status)
+			fmt.Fprintln(stdout, string(b))
+		} else {
+			if *watch > 0 {
+				fmt.Fprint(stdout, "\033[H\033[2J") // clear the terminal
+			}
+			printStatus(stdout, reply.Status)
+		}
+		if *watch <= 0 {
+			return exitOK
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-time.After(*watch):
+		}
+	}
+}
+
+func printStatus(w io.Writer, st *mgmt.Status) {
+	fmt.Fprintf(w, "master %s: %s, up %s, frontier %s\n", st.Master, st.State, (time.Duration(st.Uptime) * time.Second).String(), st.Frontier)
+	fmt.Fprintf(w, "urls:    %d seen, %d queued, %d in flight, %d done, %d failed, %d retried, %d not fetched (robots.txt), %d scheduled for a revisit\n",
+		st.Seen, st.Queued, st.InFlight, st.Done, st.Failed, st.Retried, st.Disallowed, st.Scheduled)
+	fmt.Fprintf(w, "results: %d (%.1f pages/s), %d dispatched; by status: %s\n", st.Results, st.PagesPerSec, st.Dispatched, sortedCounts(st.ResultsByClass))
+	if len(st.Drops) > 0 {
+		fmt.Fprintf(w, "dropped: %s\n", sortedCounts(st.Drops))
+	}
+	fmt.Fprintf(w, "workers: %d\n", len(st.Workers))
+	for _, wk := range st.Workers {
+		fmt.Fprintf(w, "  %-40s %-6s seen %4.1fs ago  %3d/%-3d in flight  %6d done  %5d errors  %7.1f pages/s\n",
+			wk.ID, wk.State, wk.LastSeen, wk.InFlight, wk.MaxClients, wk.Done, wk.Errors, wk.PagesPerSec)
+	}
+}
+
+func sortedCounts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/internal/testsite"
+	"github.com/spyder-crawl/spyder/mgmt"
+)
+
+// ctl runs one operator command against the cluster's master.
+func ctl(t *testing.T, c *cluster, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(spyderBin, args...)
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("spyder %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func ctlStatus(t *testing.T, c *cluster) mgmt.Status {
+	t.Helper()
+	var st mgmt.Status
+	out := ctl(t, c, "status", "--json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// waitStatus polls `spyder status --json` until ok or the timeout.
+func waitStatus(t *testing.T, c *cluster, what string, timeout time.Duration, ok func(mgmt.Status) bool) mgmt.Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := ctlStatus(t, c)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: last status %+v", what, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOperatorCommands steers a running crawl through the real CLI:
+// status (text and JSON), pause (nothing more reaches the site), inject
+// (a host that was not in the crawl is crawled, as a new seed), resume
+// (the crawl completes) and stop (master and workers exit cleanly). Every
+// URL of both sites is fetched once; the status's result count matches the
+// JSONL output.
+func TestOperatorCommands(t *testing.T) {
+	site := startSite(t, 20, 0)
+	extra, err := testsite.Start(testsite.Options{IPs: []string{"127.0.0.4"}, OffsiteIP: "127.0.0.9", Pages: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(extra.Close)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	// 10 requests a second (single_host): the crawl lasts long enough to
+	// be steered.
+	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.1")
+	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
+	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", out) // runs until stopped
+
+	st := waitStatus(t, c, "results", 20*time.Second, func(s mgmt.Status) bool { return s.Results >= 5 && len(s.Workers) == 2 })
+	if st.State != "running" || st.Frontier != "single_host" || !strings.HasPrefix(st.Master, "master:") {
+		t.Fatalf("status: %+v", st)
+	}
+	text := ctl(t, c, "status")
+	for _, want := range []string{"master master:", ": running", "workers: 2", "worker:", "pages/s"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("status text lacks %q:\n%s", want, text)
+		}
+	}
+
+	// Pause: once what was in flight is back, the site sees nothing more.
+	if out := ctl(t, c, "pause"); !strings.Contains(out, "dispatch paused (master is paused)") {
+		t.Fatalf("pause: %s", out)
+	}
+	paused := waitStatus(t, c, "in-flight URLs back", 10*time.Second, func(s mgmt.Status) bool { return s.InFlight == 0 })
+	if paused.State != "paused" || paused.Queued == 0 {
+		t.Fatalf("paused status: %+v", paused)
+	}
+	served := len(site.Log())
+	time.Sleep(time.Second)
+	if n := len(site.Log()); n != served {
+		t.Fatalf("%d requests reached the site while paused", n-served)
+	}
+	if st := ctlStatus(t, c); st.Results != paused.Results || st.State != "paused" {
+		t.Fatalf("results while paused: %d, then %d (%s)", paused.Results, st.Results, st.State)
+	}
+
+	// Inject a host the crawl did not know, while paused; a second inject of
+	// the same URL adds nothing.
+	if got := ctl(t, c, "inject", extra.Seeds()[0], "not a url"); !strings.Contains(got, "2 URLs sent: 1 new, 0 already known, 1 invalid") {
+		t.Fatalf("inject: %s", got)
+	}
+	list := writeFile(t, dir, "more.txt", "# again\n"+extra.Seeds()[0]+"\n")
+	if got := ctl(t, c, "inject", "--file", list); !strings.Contains(got, "1 URLs sent: 0 new, 1 already known") {
+		t.Fatalf("inject --file: %s", got)
+	}
+
+	if out := ctl(t, c, "resume"); !strings.Contains(out, "dispatch resumed (master is running)") {
+		t.Fatalf("resume: %s", out)
+	}
+	done := waitStatus(t, c, "the crawl to finish", 60*time.Second, func(s mgmt.Status) bool {
+		return s.Queued == 0 && s.InFlight == 0 && s.Results > paused.Results
+	})
+	if out := ctl(t, c, "stop"); !strings.Contains(out, "stopping") {
+		t.Fatalf("stop: %s", out)
+	}
+	waitClean(t, m, w1, w2)
+
+	checkCrawl(t, site, "")
+	checkCrawl(t, extra, "")
+	records := readJSONL(t, out)
+	if want := len(site.Expected()) + len(extra.Expected()); len(records) != want || done.Results != int64(want) {
+		t.Fatalf("JSONL has %d records, status counted %d results, want %d", len(records), done.Results, want)
+	}
+	// pause, add, add, resume; stop is the shutdown's own event.
+	if n := len(m.find(func(e map[string]any) bool { return e["event"] == "control" })); n != 4 {
+		t.Errorf("%d control events logged, want 4", n)
+	}
+	if down := m.find(event("SPYDER:MASTER_SHUTDOWN_REQUESTED")); len(down) != 1 || !strings.HasPrefix(down[0]["reason"].(string), "stop requested by ctl:") {
+		t.Errorf("shutdown: %v", down)
+	}
+	if _, err := exec.Command(spyderBin, "status", "--timeout", "300ms", "--zeromq-mgmt-master", c.mpub, "--zeromq-mgmt-worker", c.msub).CombinedOutput(); err == nil {
+		t.Fatal("status succeeded with no master running")
+	}
+}

@@ -1,0 +1,157 @@
+package master
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/mgmt"
+)
+
+// Operators steer a running master through control requests on the
+// management bus (mgmt.TopicControl; see mgmt/control.go): status, pause,
+// resume, stop, add. Each is answered on the requester's own topic; a
+// repeated request ID gets the first answer again, so a command that
+// repeats its request until answered changes things once.
+
+// maxRemembered bounds the replies kept for repeated requests.
+const maxRemembered = 256
+
+// maxAddURLs bounds the URLs of one add request; commands send more in
+// several requests.
+const maxAddURLs = 10000
+
+// control answers one control request.
+func (m *Master) control(msg mgmt.Message, mpub *zmq.Socket, now time.Time) {
+	var req mgmt.Request
+	if err := msg.Decode(&req); err != nil || req.ID == "" {
+		m.drop("undecodable_mgmt", fmt.Errorf("control request %q from %s without an id: %v", msg.Verb, msg.Identity, err))
+		return
+	}
+	reply, seen := m.replies[req.ID]
+	if !seen {
+		reply = m.carryOut(msg, req, now)
+		reply.ID = req.ID
+		m.remember(req.ID, reply)
+	}
+	if msg.Verb == mgmt.VerbStatus {
+		reply.Status = m.status(now) // always fresh
+	}
+	reply.State = m.stateName()
+	m.publish(mpub, mgmt.New(mgmt.TopicTo+msg.Identity, m.id, mgmt.VerbReply, reply))
+}
+
+// carryOut carries out a control request the first time it arrives.
+func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgmt.Reply {
+	ok := mgmt.Reply{OK: true}
+	logged := func() *zerolog.Event {
+		return m.log.Info().Str("event", "control").Str("verb", msg.Verb).Str("from", msg.Identity)
+	}
+	switch msg.Verb {
+	case mgmt.VerbStatus:
+		return ok
+	case mgmt.VerbPause:
+		if m.state == running && !m.paused {
+			m.paused = true
+			logged().Int("in_flight", m.inFlight()).Msg("dispatch paused; results of URLs in flight are still applied")
+		}
+		return ok
+	case mgmt.VerbResume:
+		if m.paused {
+			m.paused = false
+			logged().Msg("dispatch resumed")
+		}
+		return ok
+	case mgmt.VerbStop:
+		if m.state == running {
+			m.beginDrain(now, "stop requested by "+msg.Identity)
+		}
+		return ok
+	case mgmt.VerbAdd:
+		if len(req.URLs) > maxAddURLs {
+			return mgmt.Reply{Error: fmt.Sprintf("%d URLs in one request; at most %d", len(req.URLs), maxAddURLs)}
+		}
+		bad := m.badSeeds
+		n, err := m.addSeeds(req.URLs, "")
+		if err != nil {
+			m.log.Error().Err(err).Str("from", msg.Identity).Msg("adding URLs failed")
+			return mgmt.Reply{Error: err.Error()}
+		}
+		logged().Int("urls", len(req.URLs)).Int("new", n).Int64("invalid", m.badSeeds-bad).Msg("URLs added")
+		return mgmt.Reply{OK: true, Added: n, Bad: int(m.badSeeds - bad)}
+	}
+	m.drop("unknown_verb", fmt.Errorf("control verb %q from %s", msg.Verb, msg.Identity))
+	return mgmt.Reply{Error: fmt.Sprintf("unknown request %q", msg.Verb)}
+}
+
+func (m *Master) remember(id string, r mgmt.Reply) {
+	if len(m.replyOrder) == maxRemembered {
+		delete(m.replies, m.replyOrder[0])
+		m.replyOrder = m.replyOrder[1:]
+	}
+	m.replies[id] = r
+	m.replyOrder = append(m.replyOrder, id)
+}
+
+func (m *Master) stateName() string {
+	switch {
+	case m.state == draining:
+		return "stopping"
+	case m.paused:
+		return "paused"
+	}
+	return "running"
+}
+
+// status reports the master's state, its frontier and its workers.
+func (m *Master) status(now time.Time) *mgmt.Status {
+	fs := m.frontier.Stats()
+	st := &mgmt.Status{
+		Master: m.id, State: m.stateName(), Uptime: now.Sub(m.started).Seconds(), Frontier: m.s.FrontierClass,
+		Seen: fs.Seen, Queued: fs.Queued, Scheduled: fs.Scheduled, InFlight: fs.InFlight, Done: fs.Done,
+		Failed: fs.Failed, Retried: fs.Retried, Disallowed: fs.Disallowed,
+		Dispatched: m.stats.dispatched, Results: m.stats.results, ResultsByClass: m.stats.classes(),
+		Drops: m.stats.drops, PagesPerSec: m.rate.perSecond(),
+	}
+	for _, w := range m.registry.Workers() {
+		st.Workers = append(st.Workers, mgmt.WorkerStatus{
+			ID: w.ID, State: w.State.String(), LastSeen: now.Sub(w.LastSeen).Seconds(), MaxClients: w.MaxClients,
+			InFlight: w.InFlight, Done: w.Done, Errors: w.Errors, PagesPerSec: w.Rate,
+		})
+	}
+	return st
+}
+
+// rateWindow estimates results per second over the last ten samples.
+type rateWindow struct {
+	at      [10]time.Time
+	results [10]int64
+	n, next int
+}
+
+func (r *rateWindow) sample(now time.Time, results int64) {
+	r.at[r.next], r.results[r.next] = now, results
+	r.next = (r.next + 1) % len(r.at)
+	r.n = min(r.n+1, len(r.at))
+}
+
+func (r *rateWindow) perSecond() float64 {
+	if r.n < 2 {
+		return 0
+	}
+	newest := (r.next - 1 + len(r.at)) % len(r.at)
+	oldest := (r.next - r.n + len(r.at)) % len(r.at)
+	dt := r.at[newest].Sub(r.at[oldest]).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(r.results[newest]-r.results[oldest]) / dt
+}
+
+// isControl reports whether msg is an operator's request.
+func isControl(msg mgmt.Message) bool {
+	return msg.Topic == mgmt.TopicControl && strings.HasPrefix(msg.Identity, mgmt.RoleControl+":")
+}

@@ -1,0 +1,86 @@
+package mgmt
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// The control channel lets an operator's command (`spyder status`,
+// `pause`, `resume`, `stop`, `inject`) steer a running master over the same
+// bus: the command connects like a worker, publishes a request on
+// TopicControl under an identity "ctl:<host>:<pid>", and the master answers
+// on TopicTo + that identity with VerbReply. PUB/SUB may drop the first
+// messages of a new peer, so a command repeats its request until the reply
+// with the request's ID arrives; the master answers a repeated ID with the
+// reply it gave the first time, so every request takes effect once.
+const (
+	TopicControl = "spyder.ctl."
+
+	VerbStatus = "status" // reply carries Status
+	VerbPause  = "pause"  // stop dispatching; results are still applied
+	VerbResume = "resume" // dispatch again
+	VerbStop   = "stop"   // graceful shutdown, as on SIGTERM
+	VerbAdd    = "add"    // admit Request.URLs as seeds (their hosts join the scope)
+	VerbReply  = "reply"  // the master's answer to any of the above
+)
+
+// RoleControl prefixes the identity of an operator's command.
+const RoleControl = "ctl"
+
+// Request is the body of a control request.
+type Request struct {
+	ID   string   `json:"id"`
+	URLs []string `json:"urls,omitempty"`
+}
+
+// NewRequestID returns a random request ID.
+func NewRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// Reply is the body of the master's answer.
+type Reply struct {
+	ID     string  `json:"id"`
+	OK     bool    `json:"ok"`
+	Error  string  `json:"error,omitempty"`
+	State  string  `json:"state,omitempty"` // the master's state after the request: running, paused, stopping
+	Added  int     `json:"added,omitempty"` // add: URLs never seen before
+	Bad    int     `json:"invalid,omitempty"`
+	Status *Status `json:"status,omitempty"`
+}
+
+// Status is a running master's report.
+type Status struct {
+	Master         string           `json:"master"`
+	State          string           `json:"state"`
+	Uptime         float64          `json:"uptime_s"`
+	Frontier       string           `json:"frontier"`
+	Seen           int64            `json:"seen"`
+	Queued         int64            `json:"queued"`
+	Scheduled      int64            `json:"scheduled"`
+	InFlight       int64            `json:"in_flight"`
+	Done           int64            `json:"done"`
+	Failed         int64            `json:"failed"`
+	Retried        int64            `json:"retried"`
+	Disallowed     int64            `json:"disallowed"`
+	Dispatched     int64            `json:"dispatched"`
+	Results        int64            `json:"results"`
+	ResultsByClass map[string]int64 `json:"results_by_class"`
+	Drops          map[string]int64 `json:"drops"`
+	PagesPerSec    float64          `json:"pages_per_s"`
+	Workers        []WorkerStatus   `json:"workers"`
+}
+
+// WorkerStatus is one worker in a Status.
+type WorkerStatus struct {
+	ID          string  `json:"id"`
+	State       string  `json:"state"`
+	LastSeen    float64 `json:"last_seen_s_ago"`
+	MaxClients  int     `json:"max_clients"`
+	InFlight    int     `json:"in_flight"`
+	Done        int64   `json:"done"`
+	Errors      int64   `json:"errors"`
+	PagesPerSec float64 `json:"pages_per_s"`
+}
