@@ -122,18 +122,28 @@ func controlFlags(name string, stderr io.Writer) (*settingFlags, *time.Duration)
 	return sf, timeout
 }
 
+// connect loads the command's flags and settings and joins the master's
+// bus; when it cannot, it reports why and returns the exit code.
+func connect(sf *settingFlags, timeout *time.Duration, args, environ []string, stderr io.Writer) (*controlClient, int) {
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return nil, configError(stderr, err)
+	}
+	c, err := dialControl(s, *timeout)
+	if err != nil {
+		return nil, fail(stderr, err)
+	}
+	return c, exitOK
+}
+
 // runSimpleControl is pause, resume and stop.
 func runSimpleControl(verb, done string) func(args, environ []string, stdout, stderr io.Writer) int {
 	return func(args, environ []string, stdout, stderr io.Writer) int {
 		sf, timeout := controlFlags("spyder "+verb, stderr)
-		sf.addSettings()
-		s, err := sf.parse(args, environ)
-		if err != nil {
-			return configError(stderr, err)
-		}
-		c, err := dialControl(s, *timeout)
-		if err != nil {
-			return fail(stderr, err)
+		c, code := connect(sf, timeout, args, environ, stderr)
+		if c == nil {
+			return code
 		}
 		defer c.close()
 		reply, err := c.request(verb, mgmt.Request{})
@@ -149,11 +159,11 @@ func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
 	sf, timeout := controlFlags("spyder inject", stderr)
 	file := sf.fs.String("file", "", "file of URLs, one per line (# comments and blank lines skipped); - for standard input")
 	sf.args = -1
-	sf.addSettings()
-	s, err := sf.parse(args, environ)
-	if err != nil {
-		return configError(stderr, err)
+	c, code := connect(sf, timeout, args, environ, stderr)
+	if c == nil {
+		return code
 	}
+	defer c.close()
 	urls := sf.fs.Args()
 	if *file != "" {
 		more, err := readURLs(*file)
@@ -165,11 +175,6 @@ func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
 	if len(urls) == 0 {
 		return configError(stderr, fmt.Errorf("%w: no URLs: give them as arguments or with --file", errUsage))
 	}
-	c, err := dialControl(s, *timeout)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer c.close()
 	added, invalid := 0, 0
 	for start := 0; start < len(urls); start += addChunk {
 		reply, err := c.request(mgmt.VerbAdd, mgmt.Request{URLs: urls[start:min(start+addChunk, len(urls))]})
@@ -217,14 +222,9 @@ func runStatus(args, environ []string, stdout, stderr io.Writer) int {
 	sf, timeout := controlFlags("spyder status", stderr)
 	asJSON := sf.fs.Bool("json", false, "print the status as one JSON object (for scripts)")
 	watch := sf.fs.Duration("watch", 0, "refresh every interval (e.g. 2s) until interrupted")
-	sf.addSettings()
-	s, err := sf.parse(args, environ)
-	if err != nil {
-		return configError(stderr, err)
-	}
-	c, err := dialControl(s, *timeout)
-	if err != nil {
-		return fail(stderr, err)
+	c, code := connect(sf, timeout, args, environ, stderr)
+	if c == nil {
+		return code
 	}
 	defer c.close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
