@@ -40,7 +40,7 @@ func TestBulkAddSeeds(t *testing.T) {
 	if again, err := d.BulkAddSeeds(urls, now); err != nil || again != 0 {
 		t.Fatalf("second load added %d, %v", again, err)
 	}
-	want := Stats{Seen: 303, Queued: 302, InFlight: 1}
+	want := Stats{Seen: 303, Queued: 302, InFlight: 1, ActiveQueues: 8} // 8 hosts with URLs, all active (no slot limit)
 	if st := d.Stats(); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
@@ -50,7 +50,8 @@ func TestBulkAddSeeds(t *testing.T) {
 
 	g := open(t, "multiple_host", opts)
 	want.InFlight = 0
-	want.Queued++ // the lease of the closed run is queued again
+	want.Queued++       // the lease of the closed run is queued again
+	want.ActiveQueues++ // and its host, which had nothing else, has a URL again
 	if st := g.Stats(); st != want {
 		t.Fatalf("after reopen: stats %+v, want %+v", st, want)
 	}

@@ -151,6 +151,7 @@ type Durable struct {
 	cooling  []*group
 	slots    int // active groups allowed (0: every group with URLs is active)
 	active   int
+	withURLs int // groups with URLs
 	selector QueueSelector
 
 	// Answers of the asynchronous DNS lookups of IP-based assignment,
@@ -836,6 +837,14 @@ func (f *Durable) free(g *group) bool {
 // retires an active group whose budget is spent or that has nothing due.
 func (f *Durable) place(g *group, now time.Time) {
 	has := len(g.members) > 0
+	if has != g.hasURLs {
+		g.hasURLs = has
+		if has {
+			f.withURLs++
+		} else {
+			f.withURLs--
+		}
+	}
 	if f.slots == 0 {
 		g.active = has
 	} else if g.active && (g.budget <= 0 || (g.inFlight == 0 && (!has || g.members[0].headDue.After(now)))) {
@@ -1446,6 +1455,11 @@ func (f *Durable) Expire(now time.Time) ([]Expired, error) {
 func (f *Durable) Stats() Stats {
 	s := f.stats
 	s.InFlight = int64(len(f.leases))
+	s.ActiveQueues = int64(f.withURLs)
+	if f.slots > 0 {
+		s.ActiveQueues = int64(f.active)
+	}
+	s.WaitingQueues = int64(f.withURLs) - s.ActiveQueues
 	return s
 }
 

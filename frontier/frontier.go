@@ -89,6 +89,10 @@ type Stats struct {
 	// Disallowed counts URLs recorded without a fetch because of
 	// robots.txt (statuses 910 and 911; not counted in Failed).
 	Disallowed int64
+	// ActiveQueues and WaitingQueues count the politeness queues (hosts,
+	// or IP addresses) with URLs: active ones dispatch, waiting ones wait
+	// for a slot (multiple_host's frontier_active_queues).
+	ActiveQueues, WaitingQueues int64
 }
 
 // Expired is a lease that ran out, its URL queued again.

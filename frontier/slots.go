@@ -32,6 +32,7 @@ type group struct {
 	members        memberHeap // queues of the group with URLs, earliest head first
 
 	active   bool
+	hasURLs  bool // counted in Durable.withURLs
 	budget   int
 	readyIdx int  // position in Durable.ready (active groups), -1 if not there
 	pendIdx  int  // position in Durable.pending (waiting groups not due yet), -1 if not there

@@ -28,6 +28,11 @@ func BenchmarkDispatchRoundTrip(b *testing.B) {
 			benchRoundTrip(b, tc.workers, tc.credit, 1000, nil, nil)
 		})
 	}
+	// Prometheus metrics served (nobody scrapes): the loop's own cost of
+	// them, against the same case without.
+	b.Run("workers=2/credit=1000/metrics", func(b *testing.B) {
+		benchRoundTrip(b, 2, 1000, 1000, map[string]any{"metrics_listen": "127.0.0.1:0"}, nil)
+	})
 	// robots.txt obeyed: each host's robots.txt (answered 200, empty: no
 	// rules) is fetched first and counted among the results; every
 	// dispatch checks its host's rules.

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/metrics"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
@@ -87,6 +89,10 @@ type Master struct {
 	rate       rateWindow
 	replies    map[string]mgmt.Reply
 	replyOrder []string
+
+	// metrics is nil unless metrics_listen is set (metrics.go).
+	metrics    *masterMetrics
+	metricsReg *prometheus.Registry
 }
 
 type state int
@@ -204,6 +210,10 @@ func New(opts Options) (*Master, error) {
 	for _, h := range hosts {
 		m.scope.AddHost(h)
 	}
+	if s.MetricsListen != "" {
+		m.metricsReg = metrics.NewRegistry()
+		m.metrics = newMasterMetrics(m.metricsReg)
+	}
 	if s.OutputJSONL != "" {
 		sink, err := NewJSONLSink(s.OutputJSONL)
 		if err != nil {
@@ -314,6 +324,14 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	}()
 	stop := context.AfterFunc(ctx, m.waker.Wake)
 	defer stop()
+	if m.metrics != nil {
+		srv, err := metrics.Listen(m.s.MetricsListen, m.metricsReg)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		m.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")
+	}
 
 	if name := m.s.MasterCallback; name != "" {
 		cb, err := callbacks.Get(name)
@@ -384,6 +402,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 	m.lastReport.at = now
 	m.started = now
 	nextReport := now.Add(m.s.MasterProgressInterval)
+	dispatchedBefore := m.stats.dispatched
 
 	for {
 		now = time.Now()
@@ -427,12 +446,23 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		// Output first, then the group commit (one fsync for this turn's
 		// dispatches and results): a kill between the two repeats a line of
 		// output, never loses one.
+		// (Only turns that changed something write; the others' commits
+		// are no-ops and stay out of the latency histogram.)
+		wrote := m.unflushed || m.stats.dispatched != dispatchedBefore
+		dispatchedBefore = m.stats.dispatched
 		if m.unflushed {
 			m.flushSinks()
 			m.unflushed = false
 		}
+		commitStart := time.Now()
 		if err := m.frontier.Commit(); err != nil {
 			return fmt.Errorf("committing frontier state: %w", err)
+		}
+		if m.metrics != nil {
+			if wrote {
+				m.metrics.commit.Observe(time.Since(commitStart).Seconds())
+			}
+			m.metrics.publish(m, now, false)
 		}
 
 		pushEvents := zmq.State(0)
@@ -638,6 +668,9 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	m.stats.linksBad += invalid
 	m.stats.results++
 	m.stats.byClass[class]++
+	if m.metrics != nil {
+		m.metrics.fetch.Observe(c.ReqTime)
+	}
 	m.stats.linksNew += int64(added)
 	m.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Str("worker", c.WorkerID).
 		Int("links", len(links)).Int("new", added).Msg("result")

@@ -120,6 +120,7 @@ func TestInvalid(t *testing.T) {
 		{"bad int", Source{Flags: map[string]any{"max_clients": "x"}}, []string{"max_clients", "cannot use"}},
 		{"bad robots token", Source{Flags: map[string]any{"robots_user_agent": "spyder/0.2"}}, []string{"robots_user_agent", "product token"}},
 		{"negative crawl delay cap", Source{Flags: map[string]any{"robots_max_crawl_delay": "-1"}}, []string{"robots_max_crawl_delay", "negative"}},
+		{"bad metrics address", Source{Flags: map[string]any{"metrics_listen": "9100"}}, []string{"metrics_listen", "not host:port"}},
 		{"bad level", Source{Flags: map[string]any{"log_level_worker": "loud"}}, []string{"log_level_worker", "not a log level"}},
 		{"bad json list", Source{Environ: []string{"SPYDER_REGEX_SCOPE_POSITIVE=[1"}}, []string{"regex_scope_positive", "JSON array"}},
 		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},

@@ -42,6 +42,13 @@ func (s *Settings) Validate() error {
 	if !productToken.MatchString(s.RobotsUserAgent) {
 		add("robots_user_agent", "%q is not a product token (RFC 9309: letters, '-' and '_' only, e.g. spyder)", s.RobotsUserAgent)
 	}
+	if s.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			add("metrics_listen", "%q is not host:port: %v", s.MetricsListen, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add("metrics_listen", "%q: port %q is not 0-65535", s.MetricsListen, port)
+		}
+	}
 	if s.ObeyRobotsTxt && s.RobotsTxtTTL <= 0 {
 		add("robots_txt_ttl", "must be greater than 0, got %v", s.RobotsTxtTTL)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/metrics"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
@@ -51,6 +52,8 @@ type Worker struct {
 	jobs    chan *job
 	results chan *job
 	waker   *zsock.Waker
+
+	metrics *workerMetrics // nil unless metrics_listen is set
 
 	// owned by the loop
 	running  int
@@ -99,7 +102,12 @@ func New(opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("static_dns_mappings: %w", err)
 	}
 	dns := dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache, Timeout: s.ConnectTimeout})
+	var wm *workerMetrics
+	if s.MetricsListen != "" {
+		wm = newWorkerMetrics()
+	}
 	return &Worker{
+		metrics:  wm,
 		s:        s,
 		id:       opts.Identity,
 		log:      opts.Logger,
@@ -240,6 +248,14 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 
 	stop := context.AfterFunc(ctx, w.waker.Wake)
 	defer stop()
+	if w.metrics != nil {
+		srv, err := metrics.Listen(w.s.MetricsListen, w.metrics.reg)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		w.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")
+	}
 
 	w.log.Info().Str("event", "SPYDER:WORKER_READY").Str("worker", w.id).
 		Str("pull", w.s.ZeromqWorkerProcFetcherPull).Str("pub", w.s.ZeromqWorkerProcExtractorPub).
@@ -415,6 +431,9 @@ func (w *Worker) handBack(pub *zmq.Socket, msg crawluri.DataMessage) {
 		return
 	}
 	w.returned++
+	if w.metrics != nil {
+		w.metrics.returned.Inc()
+	}
 }
 
 func (w *Worker) fetchLoop(ctx context.Context) {
@@ -456,6 +475,7 @@ func (w *Worker) publishResults(pub *zmq.Socket) error {
 			} else {
 				w.done++
 			}
+			w.metrics.result(c, w.running)
 			w.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Float64("req_time", c.ReqTime).
 				Int("bytes", len(c.ContentBody)).Msg("fetched")
 			if err := w.send(pub, crawluri.DataMessage{Identity: j.master, Curi: c}); err != nil {

@@ -1,0 +1,122 @@
+package master
+
+import (
+	"maps"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/metrics"
+)
+
+// The master's Prometheus metrics. Counters and gauges come from a
+// snapshot of the loop's own state that the loop publishes every
+// metricsEvery: a scrape runs on another goroutine and must not touch
+// state the loop owns, and the loop must not pay per event for metrics it
+// already counts. Latency histograms are observed directly (lock-free).
+
+// metricsEvery is how often the loop refreshes the snapshot.
+const metricsEvery = 100 * time.Millisecond
+
+type masterMetrics struct {
+	fetch  prometheus.Histogram // ReqTime of every result
+	commit prometheus.Histogram // duration of every group commit
+	snap   atomic.Pointer[metricsSnapshot]
+	next   time.Time
+}
+
+type metricsSnapshot struct {
+	fs                                               frontier.Stats
+	dispatched, results, expired, released, returned int64
+	linksNew, linksOut, linksBad, sinkErrors         int64
+	byClass, drops                                   map[string]int64
+	liveWorkers                                      int
+	paused                                           bool
+}
+
+func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
+	mm := &masterMetrics{
+		fetch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "spyder_master_fetch_duration_seconds",
+			Help: "Request time of the fetches whose results the master applied, as the workers measured it.", Buckets: metrics.FetchBuckets}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "spyder_master_store_commit_duration_seconds",
+			Help: "Duration of the frontier store's group commits (one per loop turn that changed anything).", Buckets: metrics.CommitBuckets}),
+	}
+	mm.snap.Store(&metricsSnapshot{})
+	reg.MustRegister(mm.fetch, mm.commit, mm)
+	return mm
+}
+
+// publish refreshes the snapshot when it is due.
+func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
+	if mm == nil || (!force && now.Before(mm.next)) {
+		return
+	}
+	mm.next = now.Add(metricsEvery)
+	mm.snap.Store(&metricsSnapshot{
+		fs: m.frontier.Stats(), dispatched: m.stats.dispatched, results: m.stats.results,
+		expired: m.stats.expired, released: m.stats.released, returned: m.stats.returned,
+		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, sinkErrors: m.stats.sinkErrors,
+		byClass: m.stats.classes(), drops: maps.Clone(m.stats.drops), liveWorkers: m.registry.Live(), paused: m.paused,
+	})
+}
+
+var (
+	descURLs       = prometheus.NewDesc("spyder_frontier_urls", "URLs the frontier knows, by state (queued: waiting for a first fetch or a retry; scheduled: waiting for a revisit).", []string{"state"}, nil)
+	descSeen       = prometheus.NewDesc("spyder_frontier_urls_seen", "Distinct URLs ever admitted.", nil, nil)
+	descHostQueues = prometheus.NewDesc("spyder_frontier_host_queues", "Politeness queues (hosts, or IP addresses) with URLs: active ones dispatch, waiting ones wait for a slot (frontier_active_queues).", []string{"state"}, nil)
+	descDispatched = prometheus.NewDesc("spyder_master_dispatched_total", "URLs sent to workers.", nil, nil)
+	descResults    = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
+	descLeases     = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), returned (handed back unfetched).", []string{"reason"}, nil)
+	descDrops      = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
+	descLinks      = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid.", []string{"kind"}, nil)
+	descSinkErrors = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
+	descWorkers    = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
+	descPaused     = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (mm *masterMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descWorkers, descPaused} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector from the latest snapshot.
+func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
+	s := mm.snap.Load()
+	gauge := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+	}
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for state, n := range map[string]int64{"queued": s.fs.Queued, "scheduled": s.fs.Scheduled, "in_flight": s.fs.InFlight,
+		"done": s.fs.Done, "failed": s.fs.Failed, "disallowed": s.fs.Disallowed} {
+		gauge(descURLs, n, state)
+	}
+	gauge(descSeen, s.fs.Seen)
+	gauge(descHostQueues, s.fs.ActiveQueues, "active")
+	gauge(descHostQueues, s.fs.WaitingQueues, "waiting")
+	counter(descDispatched, s.dispatched)
+	for class, n := range s.byClass {
+		counter(descResults, n, class)
+	}
+	counter(descLeases, s.expired, "expired")
+	counter(descLeases, s.released, "released")
+	counter(descLeases, s.returned, "returned")
+	for reason, n := range s.drops {
+		counter(descDrops, n, reason)
+	}
+	counter(descLinks, s.linksNew, "new")
+	counter(descLinks, s.linksOut, "out_of_scope")
+	counter(descLinks, s.linksBad, "invalid")
+	counter(descSinkErrors, s.sinkErrors)
+	gauge(descWorkers, int64(s.liveWorkers))
+	paused := int64(0)
+	if s.paused {
+		paused = 1
+	}
+	gauge(descPaused, paused)
+}
