@@ -1,0 +1,122 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func childSaid(name, msg string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["child"] == name && m["message"] == msg }
+}
+
+// TestNodeRestartsAKilledWorker: `spyder node` runs a master and two
+// workers; one worker is killed with SIGKILL mid-crawl; the node restarts
+// it, the crawl completes, and the node exits 0 with every URL fetched and
+// in the output once.
+func TestNodeRestartsAKilledWorker(t *testing.T) {
+	site := startSite(t, 20, 30*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05")
+	n := start(t, "node", c.env, "node", "--workers", "2", "--until-done", "--seeds", seeds, "--out", out)
+	n.waitFor(t, "w1 ready", 30*time.Second, childSaid("w1", "child ready"))
+	n.waitFor(t, "results", 30*time.Second, func(m map[string]any) bool { return m["event"] == "progress" && m["done"].(float64) > 5 })
+	first := n.find(childSaid("w1", "child started"))[0]["pid"].(float64)
+	if err := syscall.Kill(int(first), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n.waitFor(t, "the crash", 10*time.Second, func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
+	n.waitFor(t, "w1 restarted", 20*time.Second, func(m map[string]any) bool {
+		return m["child"] == "w1" && m["message"] == "child started" && m["pid"].(float64) != first
+	})
+	if code := n.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("node exit code %d", code)
+	}
+	if len(n.find(childSaid("w1", "child ready"))) != 2 {
+		t.Fatal("the restarted worker never became ready")
+	}
+	counts := site.Counts()
+	want := map[string]bool{}
+	for _, u := range site.Expected() {
+		want[u] = true
+		if counts[u] == 0 {
+			t.Errorf("never fetched: %s", u)
+		}
+	}
+	for u := range counts {
+		if !want[u] {
+			t.Errorf("unexpected fetch: %s", u)
+		}
+	}
+	listed := map[string]int{}
+	for _, r := range readJSONL(t, out) {
+		listed[r["url"].(string)]++
+	}
+	for u := range want {
+		if listed[u] != 1 {
+			t.Errorf("JSONL lists %s %d times", u, listed[u])
+		}
+	}
+}
+
+// TestNodeGivesUpOnAWorkerThatCannotStart: workers that crash before they
+// are ready (their metrics address is the master's) are restarted with
+// back-off until the restart limit; then the node stops the master and
+// exits 1, naming the worker and its last words.
+func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	site := startSite(t, 5, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	c := newCluster(t, "SPYDER_METRICS_LISTEN="+addr)
+	n := start(t, "node", c.env, "node", "--workers", "1", "--restart-limit", "3", "--seeds", seeds)
+	if code := n.wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("node exit code %d, want 1", code)
+	}
+	crashes := n.find(func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
+	if len(crashes) != 3 {
+		t.Fatalf("%d crashes of w1 before giving up, want 3", len(crashes))
+	}
+	stopped := n.find(func(m map[string]any) bool { return m["message"] == "node stopped with an error" })
+	if len(stopped) != 1 {
+		t.Fatal("no final error")
+	}
+	msg := stopped[0]["error"].(string)
+	if !strings.Contains(msg, "w1 failed 3 times in a row without becoming ready (restart limit 3)") || !strings.Contains(msg, "address already in use") {
+		t.Fatalf("final error: %s", msg)
+	}
+	if len(n.find(childSaid("master", "child stopped"))) != 1 {
+		t.Fatal("the master was not stopped")
+	}
+}
+
+// TestNodeStopsCleanlyOnSIGTERM: the master drains, its workers quit, and
+// the node exits 0 with every child stopped cleanly.
+func TestNodeStopsCleanlyOnSIGTERM(t *testing.T) {
+	site := startSite(t, 20, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05")
+	n := start(t, "node", c.env, "node", "--workers", "2", "--seeds", seeds)
+	n.waitFor(t, "node ready", 30*time.Second, event("SPYDER:NODE_READY"))
+	n.waitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
+	n.signal(syscall.SIGTERM)
+	if code := n.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("node exit code %d", code)
+	}
+	for _, name := range []string{"master", "w1", "w2"} {
+		st := n.find(childSaid(name, "child stopped"))
+		if len(st) != 1 || st[0]["exit_code"].(float64) != 0 {
+			t.Errorf("%s: %v", name, st)
+		}
+	}
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// `spyder node` runs a master and N workers on one machine as child
+// processes of this binary and supervises them, after Crossbar.io's node
+// controller: a child is ready only when it says so (its SPYDER:*_READY
+// event), a crashed child is restarted with back-off until it has failed
+// restart_limit times in a row without reaching ready, and stopping is
+// TERM, then KILL after a grace period. The node exits 0 when the crawl
+// ended cleanly and 1 otherwise.
+
+// nodeOptions configures a node.
+type nodeOptions struct {
+	exe          string   // this binary
+	workers      int      // worker children
+	settingArgs  []string // passed to every child: the settings flags and --config
+	masterArgs   []string // passed to the master only
+	env          []string
+	restartLimit int           // failures in a row before the node gives up
+	grace        time.Duration // after TERM, how long before KILL
+	stderr       io.Writer     // children's logs go here, line by line
+	log          zerolog.Logger
+}
+
+// child is one supervised process.
+type child struct {
+	name     string // master, w1, w2, ...
+	role     string
+	args     []string
+	cmd      *exec.Cmd
+	ready    bool
+	failures int // exits without reaching ready, in a row
+	backoff  time.Duration
+	exited   bool
+	code     int
+	last     []string // its last log lines, for the failure message
+}
+
+type childEvent struct {
+	c     *child
+	cmd   *exec.Cmd
+	exit  bool // the process ended with code; otherwise line is a log line
+	code  int
+	line  string
+	ready bool // line is the child's ready event
+}
+
+func runNode(args, environ []string, stdout, stderr io.Writer) int {
+	sf := newSettingFlags("spyder node", stderr)
+	workers := sf.fs.Int("workers", 2, "worker processes to run and supervise")
+	restartLimit := sf.fs.Int("restart-limit", 5, "a child that fails this many times in a row without becoming ready stops the node (exit 1)")
+	grace := sf.fs.Duration("kill-grace", 0, "after TERM, how long before KILL (default: master_shutdown_grace + worker_shutdown_grace + 5s)")
+	untilDone := sf.fs.Bool("until-done", false, "the master exits (and the node with it) once nothing is queued or in flight")
+	sf.alias("seeds", "seeds_file", "file of seed URLs, one per line (the seeds_file setting)")
+	sf.alias("out", "output_jsonl", "JSON Lines output (the output_jsonl setting)")
+	sf.addSettings()
+	s, err := sf.parse(args, environ)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	if *workers < 1 || *restartLimit < 1 {
+		return configError(stderr, fmt.Errorf("%w: --workers and --restart-limit must be at least 1", errUsage))
+	}
+	if err := checkMaster(s); err != nil {
+		return configError(stderr, err)
+	}
+	if err := checkWorker(s); err != nil {
+		return configError(stderr, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fail(stderr, fmt.Errorf("finding this binary to run the children: %w", err))
+	}
+	opts := nodeOptions{
+		exe: exe, workers: *workers, env: environ, restartLimit: *restartLimit, grace: *grace, stderr: stderr,
+		log: newLogger(stderr, s.LogFormat, s.LogLevelMaster, "node", crawluri.Identity("node")),
+	}
+	if opts.grace <= 0 {
+		opts.grace = s.MasterShutdownGrace + s.WorkerShutdownGrace + 5*time.Second
+	}
+	// Every child gets the node's settings: its own flags are left out.
+	sf.fs.Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "workers", "restart-limit", "kill-grace", "until-done", "seeds", "out":
+			return
+		}
+		if list, err := sf.fs.GetStringArray(f.Name); err == nil {
+			for _, v := range list {
+				opts.settingArgs = append(opts.settingArgs, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		opts.settingArgs = append(opts.settingArgs, "--"+f.Name+"="+f.Value.String())
+	})
+	if *untilDone {
+		opts.masterArgs = append(opts.masterArgs, "--until-done")
+	}
+	if s.SeedsFile != "" {
+		opts.masterArgs = append(opts.masterArgs, "--seeds", s.SeedsFile)
+	}
+	if s.OutputJSONL != "" {
+		opts.masterArgs = append(opts.masterArgs, "--out", s.OutputJSONL)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := superviseNode(ctx, opts); err != nil {
+		opts.log.Error().Err(err).Msg("node stopped with an error")
+		return exitFail
+	}
+	return exitOK
+}
+
+// errNodeFailed is wrapped by a node's failure.
+var errNodeFailed = errors.New("node failed")
+
+// superviseNode runs the children until the master exits (the crawl is
+// over or was stopped) or ctx ends, restarting crashed children.
+func superviseNode(ctx context.Context, o nodeOptions) error {
+	events := make(chan childEvent, 64)
+	var outMu sync.Mutex
+	children := []*child{{name: "master", role: crawluri.RoleMaster, args: append(append([]string{"master"}, o.settingArgs...), o.masterArgs...), backoff: time.Second}}
+	for i := 1; i <= o.workers; i++ {
+		children = append(children, &child{name: fmt.Sprintf("w%d", i), role: crawluri.RoleWorker, args: append([]string{"worker"}, o.settingArgs...), backoff: time.Second})
+	}
+	start := func(c *child) error {
+		cmd := exec.Command(o.exe, c.args...)
+		cmd.Env = o.env
+		cmd.Stdout = o.stderr
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", c.name, err)
+		}
+		c.cmd, c.ready, c.exited = cmd, false, false
+		o.log.Info().Str("child", c.name).Int("pid", cmd.Process.Pid).Msg("child started")
+		readyMark := "SPYDER:" + strings.ToUpper(c.role) + "_READY"
+		go func() {
+			sc := bufio.NewScanner(pipe)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				outMu.Lock()
+				fmt.Fprintln(o.stderr, line)
+				outMu.Unlock()
+				events <- childEvent{c: c, cmd: cmd, line: line, ready: strings.Contains(line, readyMark)}
+			}
+			err := cmd.Wait()
+			code := 0
+			if err != nil {
+				code = -1
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					code = ee.ExitCode() // -1 when killed by a signal
+				}
+			}
+			events <- childEvent{c: c, cmd: cmd, exit: true, code: code}
+		}()
+		return nil
+	}
+	// The master first; the workers once it is ready (they would find no
+	// master, and a port the master needs may be one they take).
+	if err := start(children[0]); err != nil {
+		return err
+	}
+	workersStarted := false
+
+	stopping := false
+	var stopErr error
+	var killAt <-chan time.Time
+	shutdown := func(reason string, err error) {
+		if stopping {
+			return
+		}
+		stopping, stopErr = true, err
+		o.log.Info().Str("event", "SPYDER:NODE_SHUTDOWN_REQUESTED").Str("reason", reason).Dur("kill_grace", o.grace).Msg("node stopping its children")
+		// The master first: it drains and tells its workers to quit. With
+		// no master running, nobody will: they get TERM too.
+		master := children[0]
+		for _, c := range children {
+			if c.cmd != nil && !c.exited && (c == master || master.exited) {
+				_ = c.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		killAt = time.After(o.grace)
+	}
+	restartCh := make(chan *child, len(children))
+	for {
+		running := 0
+		for _, c := range children {
+			if c.cmd != nil && !c.exited {
+				running++
+			}
+		}
+		if stopping && running == 0 {
+			return stopErr
+		}
+		select {
+		case <-ctx.Done():
+			shutdown("signal", nil)
+			ctx = context.Background()
+		case <-killAt:
+			for _, c := range children {
+				if c.cmd != nil && !c.exited {
+					o.log.Warn().Str("child", c.name).Msg("child still running after the grace period; killing it")
+					_ = c.cmd.Process.Kill()
+				}
+			}
+			if stopErr == nil {
+				stopErr = fmt.Errorf("%w: children had to be killed after %v", errNodeFailed, o.grace)
+			}
+			killAt = nil
+		case c := <-restartCh:
+			if stopping {
+				continue
+			}
+			if err := start(c); err != nil {
+				shutdown("restart failed", err)
+			}
+		case ev := <-events:
+			c := ev.c
+			if ev.cmd != c.cmd {
+				continue // a line of a previous run of this child
+			}
+			if !ev.exit {
+				c.last = append(c.last, ev.line)
+				if len(c.last) > 5 {
+					c.last = c.last[1:]
+				}
+				if ev.ready && !c.ready {
+					c.ready, c.failures, c.backoff = true, 0, time.Second
+					o.log.Info().Str("child", c.name).Int("pid", c.cmd.Process.Pid).Msg("child ready")
+					if c.role == crawluri.RoleMaster && !workersStarted && !stopping {
+						workersStarted = true
+						for _, w := range children[1:] {
+							if err := start(w); err != nil {
+								shutdown("start failed", err)
+								break
+							}
+						}
+						o.log.Info().Str("event", "SPYDER:NODE_READY").Int("workers", o.workers).Msg("node started its children")
+					}
+				}
+				continue
+			}
+			c.exited, c.code = true, ev.code
+			switch {
+			case stopping:
+				o.log.Info().Str("child", c.name).Int("exit_code", ev.code).Msg("child stopped")
+				if ev.code != 0 && stopErr == nil {
+					stopErr = fmt.Errorf("%w: %s exited with code %d", errNodeFailed, c.name, ev.code)
+				}
+				if c.role == crawluri.RoleMaster {
+					for _, w := range children { // the master is gone: nobody will tell them to quit
+						if w.cmd != nil && !w.exited {
+							_ = w.cmd.Process.Signal(syscall.SIGTERM)
+						}
+					}
+				}
+			case c.role == crawluri.RoleMaster && ev.code == 0:
+				// The crawl is over (--until-done) or an operator stopped it;
+				// the master has told its workers to quit.
+				o.log.Info().Str("child", c.name).Msg("master finished; waiting for the workers")
+				stopping = true
+				killAt = time.After(o.grace)
+			case ev.code == 0 && c.role == crawluri.RoleWorker:
+				o.log.Info().Str("child", c.name).Msg("worker exited cleanly; not restarted")
+			default:
+				if !c.ready {
+					c.failures++
+				}
+				o.log.Warn().Str("event", "child.crashed").Str("child", c.name).Int("exit_code", ev.code).Bool("was_ready", c.ready).
+					Int("failures_in_a_row", c.failures).Msg("child crashed")
+				if c.failures >= o.restartLimit {
+					shutdown("restart limit", fmt.Errorf("%w: %s failed %d times in a row without becoming ready (restart limit %d); its last lines:\n%s",
+						errNodeFailed, c.name, c.failures, o.restartLimit, strings.Join(c.last, "\n")))
+					continue
+				}
+				wait := c.backoff
+				c.backoff = min(c.backoff*2, 30*time.Second)
+				o.log.Info().Str("child", c.name).Dur("in", wait).Msg("restarting child")
+				time.AfterFunc(wait, func() { restartCh <- c })
+			}
+		}
+	}
+}
