@@ -11,15 +11,18 @@ import (
 )
 
 // YAML renders s as a commented YAML document with every setting in
-// declaration order, readable back by Load as a config file.
+// declaration order, readable back by Load as a config file. A derived
+// setting that was not set is written commented out, so that the file
+// read back keeps it following its source.
 func (s *Settings) YAML() []byte {
 	var b bytes.Buffer
 	for _, f := range fields {
-		doc := f.Doc
+		doc, off := f.Doc, ""
 		if from := s.DerivedFrom(f.Name); from != "" {
-			doc += " [derived from " + from + "]"
+			doc += " [derived from " + from + "; uncomment to set it apart]"
+			off = "# "
 		}
-		fmt.Fprintf(&b, "# %s\n%s: %s\n", doc, f.Name, yamlValue(s.Value(f)))
+		fmt.Fprintf(&b, "# %s\n%s%s: %s\n", doc, off, f.Name, yamlValue(s.Value(f)))
 	}
 	return b.Bytes()
 }

@@ -91,12 +91,24 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 	return startCmd(t, name, env, spyderBin, args...)
 }
 
+// startIn is start in the working directory dir.
+func startIn(t *testing.T, dir, name string, env []string, args ...string) *proc {
+	t.Helper()
+	return startCmdIn(t, dir, name, env, spyderBin, args...)
+}
+
 // startCmd runs any program with its stderr collected like spyder's.
 func startCmd(t *testing.T, name string, env []string, program string, args ...string) *proc {
+	t.Helper()
+	return startCmdIn(t, "", name, env, program, args...)
+}
+
+func startCmdIn(t *testing.T, dir, name string, env []string, program string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, done: make(chan struct{}), notify: make(chan struct{}, 1)}
 	p.cmd = exec.Command(program, args...)
 	p.cmd.Env = env
+	p.cmd.Dir = dir
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ func commands() []command {
 		{"inject", "add URLs (arguments or --file) to a running crawl as seeds", runInjectLive},
 		{"stop", "stop a running master gracefully (its workers finish and quit)", runSimpleControl(mgmt.VerbStop, "stopping")},
 		{"frontier", "offline work on a state directory: `frontier inspect` (read-only report), `frontier inject FILE` (bulk seeding)", runFrontier},
+		{"init", "write a new crawl's skeleton: DIR/spyder.yaml (every setting, commented), seeds.txt, README.md", runInit},
 		{"settings", "print the effective settings as YAML (defaults < --config < SPYDER_* < flags)", runSettings},
 		{"version", "print the version", func(_, _ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "spyder", version)
