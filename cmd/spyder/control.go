@@ -35,21 +35,35 @@ type controlClient struct {
 	where    string // the endpoints, for messages
 }
 
+// connectable turns a bind address (tcp://*:5552, tcp://0.0.0.0:5552), as
+// the master's own configuration names its sockets, into one this machine
+// can connect to, so that a command run beside the master (in its
+// container) works with the master's settings.
+func connectable(endpoint string) string {
+	for _, bind := range []string{"tcp://*:", "tcp://0.0.0.0:"} {
+		if rest, ok := strings.CutPrefix(endpoint, bind); ok {
+			return "tcp://127.0.0.1:" + rest
+		}
+	}
+	return endpoint
+}
+
 func dialControl(s *settings.Settings, timeout time.Duration) (*controlClient, error) {
+	mgmtMaster, mgmtWorker := connectable(s.ZeromqMgmtMaster), connectable(s.ZeromqMgmtWorker)
 	zctx, err := zmq.NewContext()
 	if err != nil {
 		return nil, fmt.Errorf("creating zmq context: %w", err)
 	}
 	c := &controlClient{zctx: zctx, id: crawluri.Identity(mgmt.RoleControl), timeout: timeout,
-		where: fmt.Sprintf("%s and %s", s.ZeromqMgmtMaster, s.ZeromqMgmtWorker)}
+		where: fmt.Sprintf("%s and %s", mgmtMaster, mgmtWorker)}
 	if c.sub, err = zsock.New(zctx, zmq.SUB, 0); err == nil {
 		if err = c.sub.SetSubscribe(mgmt.TopicTo + c.id); err == nil {
-			err = c.sub.Connect(s.ZeromqMgmtMaster)
+			err = c.sub.Connect(mgmtMaster)
 		}
 	}
 	if err == nil {
 		if c.pub, err = zsock.New(zctx, zmq.PUB, 0); err == nil {
-			err = c.pub.Connect(s.ZeromqMgmtWorker)
+			err = c.pub.Connect(mgmtWorker)
 		}
 	}
 	if err != nil {
