@@ -36,6 +36,7 @@ import (
 //	'M' name                          -> counters and sequence watermarks
 //	'S' host                          -> (empty): the hosts of the seeds
 //	'R' origin                        -> robots.txt rules and their expiry (robots.go)
+//	'D' queue8                        -> delay8: an operator's least delay for the queue (hostctl.go)
 //
 // A queue is one host for multiple_host and the whole crawl for
 // single_host. Writes of one loop turn of the master go into one indexed
@@ -194,6 +195,9 @@ type queueState struct {
 	// savedAllowed is the politeness clock read from the store, applied to
 	// the group the queue joins.
 	savedAllowed time.Time
+	// delay replaces Options.MinDelay when hasDelay (SetHostDelay).
+	delay    time.Duration
+	hasDelay bool
 	// cursor is a lower bound of the entries not yet dispatched: the ones
 	// before it are leased (still stored until their results) or gone as
 	// tombstones until compaction, and seeking from the prefix would walk
@@ -580,6 +584,9 @@ func (f *Durable) load(now time.Time) error {
 		f.queueSeq = max(f.queueSeq, q.ordinal+1)
 	}
 	if err := it.Close(); err != nil {
+		return err
+	}
+	if err := f.loadDelays(); err != nil {
 		return err
 	}
 	for _, q := range loaded {
@@ -1153,7 +1160,7 @@ func (f *Durable) take(q *queueState) (queueEntry, error) {
 // politeAtDispatch starts the group's pause at a dispatch, for frontiers
 // that do (single_host): at least crawlDelay, the robots.txt Crawl-delay.
 func (f *Durable) politeAtDispatch(q *queueState, crawlDelay time.Duration, now time.Time) {
-	if d := max(f.opts.MinDelay, crawlDelay); f.cfg.delayAfterDispatch && d > 0 {
+	if d := max(f.minDelay(q), crawlDelay); f.cfg.delayAfterDispatch && d > 0 {
 		q.grp.nextAllowed = now.Add(d)
 		f.dirty[q] = struct{}{} // the clock must survive a restart
 	}
@@ -1327,7 +1334,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		retryAfter = parseRetryAfter(crawluri.HeaderValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
 	}
 	if g := q.grp; g != nil {
-		hold := max(politeDelay(f.opts, res.ReqTime), retryAfter, l.crawlDelay)
+		hold := max(politeDelay(f.opts, f.minDelay(q), res.ReqTime), retryAfter, l.crawlDelay)
 		if next := now.Add(hold); next.After(g.nextAllowed) {
 			g.nextAllowed = next
 		}

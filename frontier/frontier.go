@@ -70,6 +70,17 @@ type Frontier interface {
 	// are then fetched again.
 	Commit() error
 
+	// SetHostDelay sets the least time between two requests to host's
+	// politeness queue (the whole crawl for single_host), replacing
+	// Options.MinDelay for it; a negative d goes back to the default. It
+	// survives restarts.
+	SetHostDelay(host string, d time.Duration, now time.Time) error
+
+	// BlockHost dispatches nothing more of host's politeness queue before
+	// until (a zero or past time lifts nothing earlier: politeness still
+	// applies). It survives restarts.
+	BlockHost(host string, until, now time.Time) error
+
 	// Stats counts URLs by state.
 	Stats() Stats
 
@@ -219,12 +230,14 @@ func Open(name string, opts Options) (Frontier, error) {
 // block a host for years (or overflow the arithmetic with NaN or Inf).
 const maxReqTime = 10 * time.Minute
 
-// politeDelay is the pause a host gets after a request that took reqSeconds.
-func politeDelay(opts Options, reqSeconds float64) time.Duration {
+// politeDelay is the pause a host gets after a request that took
+// reqSeconds; minDelay is its least delay (Options.MinDelay unless an
+// operator set another for the host).
+func politeDelay(opts Options, minDelay time.Duration, reqSeconds float64) time.Duration {
 	if !(reqSeconds > 0) { // also catches NaN
 		reqSeconds = 0
 	}
 	reqSeconds = min(reqSeconds, maxReqTime.Seconds())
 	d := time.Duration(opts.CrawlDelayFactor * reqSeconds * float64(time.Second))
-	return max(d, opts.MinDelay)
+	return max(d, minDelay)
 }

@@ -329,7 +329,7 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 		return err
 	}
 	if g := q.grp; g != nil {
-		hold = max(hold, politeDelay(f.opts, res.ReqTime), st.crawlDelay)
+		hold = max(hold, politeDelay(f.opts, f.minDelay(q), res.ReqTime), st.crawlDelay)
 		if next := now.Add(hold); next.After(g.nextAllowed) {
 			g.nextAllowed = next
 		}

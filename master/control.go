@@ -82,9 +82,57 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 		}
 		logged().Int("urls", len(req.URLs)).Int("new", n).Int64("invalid", m.badSeeds-bad).Msg("URLs added")
 		return mgmt.Reply{OK: true, Added: n, Bad: int(m.badSeeds - bad)}
+	case mgmt.VerbHost:
+		return m.hostControl(req, now, logged)
+	case mgmt.VerbQuitWorker:
+		w, known := m.registry.Get(req.Worker)
+		if !known || w.State != mgmt.Active {
+			return mgmt.Reply{Error: fmt.Sprintf("no active worker %q", req.Worker)}
+		}
+		m.quitting[req.Worker] = true
+		m.nextQuit = now
+		logged().Str("worker", req.Worker).Msg("asking one worker to quit")
+		return ok
 	}
 	m.drop("unknown_verb", fmt.Errorf("control verb %q from %s", msg.Verb, msg.Identity))
 	return mgmt.Reply{Error: fmt.Sprintf("unknown request %q", msg.Verb)}
+}
+
+// hostControl changes a host's delay and/or holds it.
+func (m *Master) hostControl(req mgmt.Request, now time.Time, logged func() *zerolog.Event) mgmt.Reply {
+	host := strings.ToLower(strings.TrimSpace(req.Host))
+	if host == "" || strings.ContainsAny(host, "/:@ ") {
+		return mgmt.Reply{Error: fmt.Sprintf("%q is not a host name", req.Host)}
+	}
+	if req.Delay == nil && req.BlockUntil == "" {
+		return mgmt.Reply{Error: "nothing to change: give a delay or a time to block until"}
+	}
+	var until time.Time
+	if req.BlockUntil != "" {
+		var err error
+		if until, err = time.Parse(time.RFC3339, req.BlockUntil); err != nil {
+			return mgmt.Reply{Error: fmt.Sprintf("block_until %q: %v", req.BlockUntil, err)}
+		}
+	}
+	ev := logged().Str("host", host)
+	if req.Delay != nil {
+		d := time.Duration(*req.Delay * float64(time.Second))
+		if !(*req.Delay < 1e6) { // also NaN
+			return mgmt.Reply{Error: fmt.Sprintf("delay %v s is not a delay", *req.Delay)}
+		}
+		if err := m.frontier.SetHostDelay(host, d, now); err != nil {
+			return mgmt.Reply{Error: err.Error()}
+		}
+		ev = ev.Dur("delay", d)
+	}
+	if !until.IsZero() {
+		if err := m.frontier.BlockHost(host, until, now); err != nil {
+			return mgmt.Reply{Error: err.Error()}
+		}
+		ev = ev.Time("blocked_until", until)
+	}
+	ev.Msg("host politeness changed")
+	return mgmt.Reply{OK: true}
 }
 
 func (m *Master) remember(id string, r mgmt.Reply) {

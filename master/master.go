@@ -89,6 +89,9 @@ type Master struct {
 	rate       rateWindow
 	replies    map[string]mgmt.Reply
 	replyOrder []string
+	// quitting are workers asked to quit one by one (quit-worker): they
+	// get quit on their own topic every 250 ms until their quit.ack.
+	quitting map[string]bool
 
 	// metrics is nil unless metrics_listen is set (metrics.go).
 	metrics    *masterMetrics
@@ -154,6 +157,7 @@ func New(opts Options) (*Master, error) {
 		stats:       counters{drops: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},
 		replies:     map[string]mgmt.Reply{},
+		quitting:    map[string]bool{},
 	}
 	if m.canon, err = frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return nil, fmt.Errorf("url_canonicalization: %w", err)
@@ -425,6 +429,16 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		if m.s.MasterProgressInterval > 0 && !now.Before(nextReport) {
 			m.report(now)
 			nextReport = now.Add(m.s.MasterProgressInterval)
+		}
+		if len(m.quitting) > 0 && m.state == running && !now.Before(m.nextQuit) {
+			for id := range m.quitting {
+				if w, _ := m.registry.Get(id); w.State != mgmt.Active {
+					delete(m.quitting, id) // acknowledged, or lost
+					continue
+				}
+				m.publish(socks.mpub, mgmt.New(mgmt.TopicTo+id, m.id, mgmt.VerbQuit, nil))
+			}
+			m.nextQuit = now.Add(250 * time.Millisecond)
 		}
 		if m.state == draining {
 			if m.registry.Live() == 0 && m.inFlight() == 0 {

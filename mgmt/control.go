@@ -21,7 +21,11 @@ const (
 	VerbResume = "resume" // dispatch again
 	VerbStop   = "stop"   // graceful shutdown, as on SIGTERM
 	VerbAdd    = "add"    // admit Request.URLs as seeds (their hosts join the scope)
-	VerbReply  = "reply"  // the master's answer to any of the above
+	VerbHost   = "host"   // set Request.Host's delay (Request.Delay) and/or hold it (Request.BlockUntil)
+	// VerbQuitWorker stops one worker (Request.Worker) and no other: the
+	// master sends it quit on its own topic until its quit.ack.
+	VerbQuitWorker = "quit-worker"
+	VerbReply      = "reply" // the master's answer to any of the above
 )
 
 // RoleControl prefixes the identity of an operator's command.
@@ -31,6 +35,14 @@ const RoleControl = "ctl"
 type Request struct {
 	ID   string   `json:"id"`
 	URLs []string `json:"urls,omitempty"`
+	// host: the host, its least delay in seconds (negative: back to
+	// frontier_min_delay), and a time (RFC 3339) before which nothing of
+	// it is fetched.
+	Host       string   `json:"host,omitempty"`
+	Delay      *float64 `json:"delay_s,omitempty"`
+	BlockUntil string   `json:"block_until,omitempty"`
+	// quit-worker: the worker's identity.
+	Worker string `json:"worker,omitempty"`
 }
 
 // NewRequestID returns a random request ID.

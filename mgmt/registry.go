@@ -132,6 +132,15 @@ func (r *Registry) NextExpiry() time.Time {
 	return next
 }
 
+// Get returns a snapshot of worker id, and whether it is known.
+func (r *Registry) Get(id string) (Worker, bool) {
+	w := r.workers[id]
+	if w == nil {
+		return Worker{}, false
+	}
+	return *w, true
+}
+
 // Live is the number of active workers.
 func (r *Registry) Live() int { return r.live }
 

@@ -568,7 +568,7 @@ func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
 			} else if m.Identity == w.masterID {
 				w.masterAt = now
 			}
-		case m.Topic == mgmt.TopicWorker && m.Verb == mgmt.VerbQuit && strings.HasPrefix(m.Identity, crawluri.RoleMaster+":"):
+		case (m.Topic == mgmt.TopicWorker || m.Topic == mgmt.TopicTo+w.id) && m.Verb == mgmt.VerbQuit && strings.HasPrefix(m.Identity, crawluri.RoleMaster+":"):
 			if !w.draining {
 				w.beginDrain(now, "quit from "+m.Identity)
 			}

@@ -151,7 +151,7 @@ func connect(sf *settingFlags, timeout *time.Duration, args, environ []string, s
 	return c, exitOK
 }
 
-// runSimpleControl is pause, resume and stop.
+// runSimpleControl is pause and resume.
 func runSimpleControl(verb, done string) func(args, environ []string, stdout, stderr io.Writer) int {
 	return func(args, environ []string, stdout, stderr io.Writer) int {
 		sf, timeout := controlFlags("spyder "+verb, stderr)
@@ -167,6 +167,66 @@ func runSimpleControl(verb, done string) func(args, environ []string, stdout, st
 		fmt.Fprintf(stdout, "%s (master is %s)\n", done, reply.State)
 		return exitOK
 	}
+}
+
+func runStop(args, environ []string, stdout, stderr io.Writer) int {
+	sf, timeout := controlFlags("spyder stop", stderr)
+	worker := sf.fs.String("worker", "", "stop only this worker (its identity, as `spyder status` lists it); the crawl goes on")
+	c, code := connect(sf, timeout, args, environ, stderr)
+	if c == nil {
+		return code
+	}
+	defer c.close()
+	if *worker != "" {
+		if _, err := c.request(mgmt.VerbQuitWorker, mgmt.Request{Worker: *worker}); err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "worker %s is stopping; the others go on\n", *worker)
+		return exitOK
+	}
+	reply, err := c.request(mgmt.VerbStop, mgmt.Request{})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "stopping (master is %s)\n", reply.State)
+	return exitOK
+}
+
+func runHost(args, environ []string, stdout, stderr io.Writer) int {
+	sf, timeout := controlFlags("spyder host", stderr)
+	sf.args = 1
+	delay := sf.fs.Duration("delay", -1, "least time between two requests to the host from now on (e.g. 10s)")
+	defaultDelay := sf.fs.Bool("default-delay", false, "back to frontier_min_delay for the host")
+	blockFor := sf.fs.Duration("block-for", 0, "fetch nothing of the host for this long (e.g. 2h)")
+	blockUntil := sf.fs.String("block-until", "", "fetch nothing of the host before this time (RFC 3339, e.g. 2026-12-01T08:00:00Z)")
+	c, code := connect(sf, timeout, args, environ, stderr)
+	if c == nil {
+		return code
+	}
+	defer c.close()
+	req := mgmt.Request{Host: sf.fs.Arg(0), BlockUntil: *blockUntil}
+	switch {
+	case *defaultDelay:
+		d := -1.0
+		req.Delay = &d
+	case *delay >= 0:
+		d := delay.Seconds()
+		req.Delay = &d
+	}
+	if *blockFor > 0 {
+		if req.BlockUntil != "" {
+			return configError(stderr, fmt.Errorf("%w: give --block-for or --block-until, not both", errUsage))
+		}
+		req.BlockUntil = time.Now().Add(*blockFor).UTC().Format(time.RFC3339Nano)
+	}
+	if req.Delay == nil && req.BlockUntil == "" {
+		return configError(stderr, fmt.Errorf("%w: nothing to change: give --delay, --default-delay, --block-for or --block-until", errUsage))
+	}
+	if _, err := c.request(mgmt.VerbHost, req); err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "host %s changed\n", req.Host)
+	return exitOK
 }
 
 func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {

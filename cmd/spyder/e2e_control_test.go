@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,76 @@ func TestOperatorCommands(t *testing.T) {
 	if _, err := exec.Command(spyderBin, "status", "--timeout", "300ms", "--zeromq-mgmt-master", c.mpub, "--zeromq-mgmt-worker", c.msub).CombinedOutput(); err == nil {
 		t.Fatal("status succeeded with no master running")
 	}
+}
+
+// TestHostBlockAndOneWorkerQuit: `spyder host H --block-for` holds one
+// host of a multiple_host crawl while the other goes on; `spyder stop
+// --worker ID` stops that worker alone, and the crawl completes with the
+// other.
+func TestHostBlockAndOneWorkerQuit(t *testing.T) {
+	site := startSite(t, 20, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.1")
+	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
+	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", out)
+	st := waitStatus(t, c, "results", 20*time.Second, func(s mgmt.Status) bool { return s.Results >= 5 && len(s.Workers) == 2 })
+
+	blocked := site.Hosts[1]
+	host, _, _ := strings.Cut(blocked, ":")
+	if got := ctl(t, c, "host", host, "--block-for", "4s"); !strings.Contains(got, "host "+host+" changed") {
+		t.Fatalf("host: %s", got)
+	}
+	at := time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	var during, other int
+	for _, r := range site.Log() {
+		if r.At.After(at.Add(500*time.Millisecond)) && r.At.Before(at.Add(2500*time.Millisecond)) {
+			if r.Host == blocked {
+				during++
+			} else {
+				other++
+			}
+		}
+	}
+	if during != 0 || other == 0 {
+		t.Fatalf("while %s was blocked: %d requests to it, %d to the other host", blocked, during, other)
+	}
+	if out, err := exec.Command(spyderBin, "host", "not a host", "--delay", "1s", "--zeromq-mgmt-master", c.mpub, "--zeromq-mgmt-worker", c.msub).CombinedOutput(); err == nil || !strings.Contains(string(out), "is not a host name") {
+		t.Fatalf("bad host: %v %s", err, out)
+	}
+
+	// One worker stops; the other finishes the crawl.
+	quitter := st.Workers[0].ID
+	if got := ctl(t, c, "stop", "--worker", quitter); !strings.Contains(got, "the others go on") {
+		t.Fatalf("stop --worker: %s", got)
+	}
+	var stopped, running *proc
+	for _, w := range []*proc{w1, w2} {
+		if strings.HasSuffix(quitter, ":"+strconv.Itoa(w.pid())) {
+			stopped = w
+		} else {
+			running = w
+		}
+	}
+	if stopped == nil {
+		t.Fatalf("no worker process is %s", quitter)
+	}
+	if code := stopped.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("the stopped worker exited %d", code)
+	}
+	done := waitStatus(t, c, "the crawl to finish", 60*time.Second, func(s mgmt.Status) bool { return s.Queued == 0 && s.InFlight == 0 })
+	live := 0
+	for _, w := range done.Workers {
+		if w.State == "active" {
+			live++
+		}
+	}
+	if live != 1 {
+		t.Fatalf("%d live workers after one was stopped: %+v", live, done.Workers)
+	}
+	ctl(t, c, "stop")
+	waitClean(t, m, running)
+	checkCrawl(t, site, out)
 }

@@ -281,7 +281,7 @@ def main():
                         acked = False
                     elif sender == master:
                         master_seen = time.monotonic()
-                elif topic == b"spyder.worker." and data == b"quit" and sender.startswith(b"master:"):
+                elif topic in (b"spyder.worker.", b"spyder.to." + me.encode()) and verb == b"quit" and sender.startswith(b"master:"):
                     stopping["now"] = True
             elif sock is work and not stopping["now"]:
                 frames = work.recv_multipart()

@@ -1,0 +1,69 @@
+package frontier
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestHostControl: an operator's delay for one host replaces MinDelay for
+// it, a block holds a host until its time, both survive a restart, and a
+// negative delay goes back to the default.
+func TestHostControl(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	opts := Options{Dir: dir, MinDelay: time.Second}
+	f := open(t, "multiple_host", opts)
+	f.Add([]string{"http://a/1", "http://a/2", "http://a/3", "http://a/4", "http://b/1", "http://b/2", "http://c/1", "http://c/2"}, now)
+	if err := f.SetHostDelay("a", 5*time.Second, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.BlockHost("c", now.Add(time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	b := next(t, f, now)
+	if got := urls(b); !slices.Equal(got, []string{"http://a/1", "http://b/1"}) {
+		t.Fatalf("first round %v (c is blocked)", got)
+	}
+	for _, c := range b {
+		answer(t, f, c, 200, "", now)
+	}
+	if got := urls(next(t, f, now.Add(time.Second))); !slices.Equal(got, []string{"http://b/2"}) {
+		t.Fatalf("at +1s: %v (a waits 5s)", got)
+	}
+	if got := urls(next(t, f, now.Add(5*time.Second))); !slices.Equal(got, []string{"http://a/2"}) {
+		t.Fatalf("at +5s: %v", got)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	g := open(t, "multiple_host", opts)
+	later := now.Add(time.Minute) // a/2 and b/2 were in flight at the stop: queued again
+	b = next(t, g, later)
+	if got := urls(b); !slices.Equal(got, []string{"http://a/2", "http://b/2"}) {
+		t.Fatalf("after the restart %v (c still blocked)", got)
+	}
+	for _, c := range b {
+		answer(t, g, c, 200, "", later)
+	}
+	if got := urls(next(t, g, later.Add(4*time.Second))); len(got) != 0 {
+		t.Fatalf("a's delay was lost in the restart: %v", got)
+	}
+	// Back to the default: from the next request on (the pause running
+	// now stands).
+	if err := g.SetHostDelay("a", -1, later); err != nil {
+		t.Fatal(err)
+	}
+	b = next(t, g, later.Add(5*time.Second))
+	if got := urls(b); !slices.Equal(got, []string{"http://a/3"}) {
+		t.Fatalf("at +5s: %v", got)
+	}
+	answer(t, g, b[0], 200, "", later.Add(5*time.Second))
+	if got := urls(next(t, g, later.Add(6*time.Second))); !slices.Equal(got, []string{"http://a/4"}) {
+		t.Fatalf("a back to the default delay: %v", got)
+	}
+	if got := urls(next(t, g, now.Add(time.Hour))); !slices.Equal(got, []string{"http://c/1"}) {
+		t.Fatalf("c after its block: %v", got)
+	}
+}
