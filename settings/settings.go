@@ -91,6 +91,7 @@ type Settings struct {
 	ZeromqWorkerProcExtractorPub    string `koanf:"zeromq_worker_proc_extractor_pub" doc:"worker result PUB connect (defaults to zeromq_master_sub)"`
 	ZeromqWorkerProcExtractorPubHWM int    `koanf:"zeromq_worker_proc_extractor_pub_hwm" doc:"send high-water mark of the worker result PUB socket"`
 	ZeromqMgmtMaster                string `koanf:"zeromq_mgmt_master" doc:"management PUB of the master (master binds, workers connect)"`
+	ZeromqLogging                   string `koanf:"zeromq_logging" doc:"logsink address: spyder logsink binds it, masters and workers send their log records there as well (empty: local logging only)"`
 	ZeromqMgmtWorker                string `koanf:"zeromq_mgmt_worker" doc:"management SUB of the master (master binds, workers connect)"`
 
 	derivedFrom map[string]string // derived setting -> the setting it was copied from

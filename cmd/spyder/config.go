@@ -140,6 +140,12 @@ func configError(stderr io.Writer, err error) int {
 // newLogger builds the process logger: JSON on stderr, or the console
 // writer when log_format says so or (auto) stderr is a terminal.
 func newLogger(w io.Writer, format, level, role, identity string) zerolog.Logger {
+	return newBusLogger(w, nil, format, level, role, identity)
+}
+
+// newBusLogger is newLogger that also sends every record to bus (a
+// logsink publisher), when not nil.
+func newBusLogger(w io.Writer, bus zerolog.LevelWriter, format, level, role, identity string) zerolog.Logger {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil {
 		lvl = zerolog.InfoLevel // validated earlier; unreachable in practice
@@ -152,6 +158,9 @@ func newLogger(w io.Writer, format, level, role, identity string) zerolog.Logger
 	}
 	if console {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	if bus != nil {
+		w = zerolog.MultiLevelWriter(w, bus)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("role", role).Str("id", identity).Logger()
 }

@@ -40,6 +40,7 @@ func commands() []command {
 	return []command{
 		{"master", "run a master: bind the sockets, seed, dispatch URLs, collect results", runMaster},
 		{"worker", "run a worker: connect to a master, fetch URLs, send results back", runWorker},
+		{"logsink", "collect the log records of masters and workers (zeromq_logging) into per-role files, rotated by size", runLogsink},
 		{"node", "run and supervise a master and --workers N workers on this machine (restarts crashed children)", runNode},
 		{"status", "report a running master's state, frontier and workers (--json, --watch 2s)", runStatus},
 		{"pause", "stop a running master's dispatch (results still arrive)", runSimpleControl(mgmt.VerbPause, "dispatch paused")},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/logbus"
 	"github.com/spyder-crawl/spyder/master"
 	"github.com/spyder-crawl/spyder/settings"
 	"github.com/spyder-crawl/spyder/worker"
@@ -34,7 +35,12 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	id := crawluri.Identity(crawluri.RoleMaster)
-	log := newLogger(stderr, s.LogFormat, s.LogLevelMaster, crawluri.RoleMaster, id)
+	bus, err := logPublisher(s, crawluri.RoleMaster)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	defer bus.close()
+	log := newBusLogger(stderr, bus.writer(), s.LogFormat, s.LogLevelMaster, crawluri.RoleMaster, id)
 	m, err := master.New(master.Options{Settings: s, Identity: id, Logger: log, UntilDone: *untilDone})
 	if err != nil {
 		log.Error().Err(err).Msg("master failed to start")
@@ -54,7 +60,12 @@ func runWorker(args, environ []string, stdout, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	id := crawluri.Identity(crawluri.RoleWorker)
-	log := newLogger(stderr, s.LogFormat, s.LogLevelWorker, crawluri.RoleWorker, id)
+	bus, err := logPublisher(s, crawluri.RoleWorker)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	defer bus.close()
+	log := newBusLogger(stderr, bus.writer(), s.LogFormat, s.LogLevelWorker, crawluri.RoleWorker, id)
 	w, err := worker.New(worker.Options{Settings: s, Identity: id, Logger: log})
 	if err != nil {
 		log.Error().Err(err).Msg("worker failed to start")
@@ -74,6 +85,34 @@ func runSettings(args, environ []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// busLog is a process's logsink publisher, or none.
+type busLog struct{ p *logbus.Publisher }
+
+// logPublisher connects to zeromq_logging when it is set.
+func logPublisher(s *settings.Settings, role string) (busLog, error) {
+	if s.ZeromqLogging == "" {
+		return busLog{}, nil
+	}
+	p, err := logbus.NewPublisher(s.ZeromqLogging, role)
+	if err != nil {
+		return busLog{}, fmt.Errorf("%w: %v", settings.ErrInvalid, err)
+	}
+	return busLog{p}, nil
+}
+
+func (b busLog) writer() zerolog.LevelWriter {
+	if b.p == nil {
+		return nil
+	}
+	return b.p
+}
+
+func (b busLog) close() {
+	if b.p != nil {
+		b.p.Close()
+	}
 }
 
 // checkMaster validates the names that only registries know.
