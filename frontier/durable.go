@@ -195,9 +195,11 @@ type queueState struct {
 	// savedAllowed is the politeness clock read from the store, applied to
 	// the group the queue joins.
 	savedAllowed time.Time
-	// delay replaces Options.MinDelay when hasDelay (SetHostDelay).
-	delay    time.Duration
-	hasDelay bool
+	// delay replaces Options.MinDelay when hasDelay (SetHostDelay);
+	// blockedUntil is an operator's block (BlockHost).
+	delay        time.Duration
+	hasDelay     bool
+	blockedUntil time.Time
 	// cursor is a lower bound of the entries not yet dispatched: the ones
 	// before it are leased (still stored until their results) or gone as
 	// tombstones until compaction, and seeking from the prefix would walk
@@ -814,6 +816,9 @@ func (f *Durable) join(q *queueState, key string) {
 	if q.savedAllowed.After(g.nextAllowed) {
 		g.nextAllowed = q.savedAllowed
 	}
+	if q.blockedUntil.After(g.heldUntil) {
+		g.heldUntil = q.blockedUntil
+	}
 }
 
 // touch brings q's group membership and the group's place up to date
@@ -1335,6 +1340,9 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	}
 	if g := q.grp; g != nil {
 		hold := max(politeDelay(f.opts, f.minDelay(q), res.ReqTime), retryAfter, l.crawlDelay)
+		if retryAfter > 0 {
+			g.heldUntil = now.Add(retryAfter)
+		}
 		if next := now.Add(hold); next.After(g.nextAllowed) {
 			g.nextAllowed = next
 		}

@@ -8,11 +8,12 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Operators' politeness controls (spyder set_host_delay / block): a least
-// delay per queue, kept in 'D' records, and a hold, which is simply the
-// queue's politeness clock moved forward (stored with the queue record).
+// Operators' politeness controls: a least delay per queue, and a hold,
+// which is the queue's politeness clock moved forward (stored with the
+// queue record). Both are kept in 'D' records, the hold's end so that it
+// still counts as blocked (not as politeness) after a restart.
 
-const pfxDelay = 'D' // 'D' queue8 -> delay8 (ns)
+const pfxDelay = 'D' // 'D' queue8 -> delay8 (ns, -1: none) blockedUntil8 (unix ns, 0: none)
 
 func delayKey(queue uint64) []byte { return binary.BigEndian.AppendUint64([]byte{pfxDelay}, queue) }
 
@@ -34,26 +35,52 @@ func (f *Durable) loadDelays() error {
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) != 9 || len(v) != 8 {
+		if len(k) != 9 || len(v) != 16 {
 			return fmt.Errorf("frontier store: corrupt delay record")
 		}
 		if q := f.queues[binary.BigEndian.Uint64(k[1:])]; q != nil {
-			q.delay, q.hasDelay = time.Duration(binary.BigEndian.Uint64(v)), true
+			if d := int64(binary.BigEndian.Uint64(v)); d >= 0 {
+				q.delay, q.hasDelay = time.Duration(d), true
+			}
+			q.blockedUntil = fromUnixNano(int64(binary.BigEndian.Uint64(v[8:])))
 		}
 	}
 	return it.Error()
 }
 
+// BlockedQueues counts the politeness queues with URLs that are held
+// beyond politeness at now: by a Retry-After, an operator's block, or a
+// robots.txt being retried. It walks every group: call it seldom.
+func (f *Durable) BlockedQueues(now time.Time) int64 {
+	var n int64
+	for _, g := range f.groups {
+		if g.hasURLs && g.heldUntil.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
 // SetHostDelay implements Frontier.
 func (f *Durable) SetHostDelay(host string, d time.Duration, now time.Time) error {
 	q := f.queue(f.cfg.queueOf(host), now)
-	if d < 0 {
-		q.delay, q.hasDelay = 0, false
+	q.delay, q.hasDelay = max(d, 0), d >= 0
+	return f.writeHostControl(q, now)
+}
+
+// writeHostControl stores q's delay and block (or forgets them).
+func (f *Durable) writeHostControl(q *queueState, now time.Time) error {
+	if !q.hasDelay && !q.blockedUntil.After(now) {
 		return f.b.Delete(delayKey(q.id), nil)
 	}
-	q.delay, q.hasDelay = d, true
-	f.dirty[q] = struct{}{} // its record must exist for the delay to load
-	return f.b.Set(delayKey(q.id), binary.BigEndian.AppendUint64(nil, uint64(d)), nil)
+	d := int64(-1)
+	if q.hasDelay {
+		d = int64(q.delay)
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(d))
+	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(q.blockedUntil)))
+	f.dirty[q] = struct{}{} // its record must exist for this one to load
+	return f.b.Set(delayKey(q.id), v, nil)
 }
 
 // BlockHost implements Frontier.
@@ -66,9 +93,12 @@ func (f *Durable) BlockHost(host string, until, now time.Time) error {
 			q.savedAllowed = until
 		}
 	} else if until.After(q.grp.nextAllowed) {
-		q.grp.nextAllowed = until
+		q.grp.nextAllowed, q.grp.heldUntil = until, until
+	}
+	if until.After(q.blockedUntil) {
+		q.blockedUntil = until
 	}
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)
-	return nil
+	return f.writeHostControl(q, now)
 }

@@ -25,6 +25,9 @@ func TestHostControl(t *testing.T) {
 	if got := urls(b); !slices.Equal(got, []string{"http://a/1", "http://b/1"}) {
 		t.Fatalf("first round %v (c is blocked)", got)
 	}
+	if n := f.BlockedQueues(now); n != 1 {
+		t.Fatalf("%d blocked queues, want 1 (c)", n)
+	}
 	for _, c := range b {
 		answer(t, f, c, 200, "", now)
 	}
@@ -63,7 +66,13 @@ func TestHostControl(t *testing.T) {
 	if got := urls(next(t, g, later.Add(6*time.Second))); !slices.Equal(got, []string{"http://a/4"}) {
 		t.Fatalf("a back to the default delay: %v", got)
 	}
+	if n := g.BlockedQueues(later); n != 1 {
+		t.Fatalf("%d blocked queues after the restart, want 1 (c)", n)
+	}
 	if got := urls(next(t, g, now.Add(time.Hour))); !slices.Equal(got, []string{"http://c/1"}) {
 		t.Fatalf("c after its block: %v", got)
+	}
+	if n := g.BlockedQueues(now.Add(time.Hour)); n != 0 {
+		t.Fatalf("%d blocked queues after the block, want 0", n)
 	}
 }

@@ -224,7 +224,7 @@ func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *c
 			// A failed robots.txt is tried again later; until then the
 			// host waits (it may have been released and asked for again).
 			if st.retryAt.After(q.grp.nextAllowed) {
-				q.grp.nextAllowed = st.retryAt
+				q.grp.nextAllowed, q.grp.heldUntil = st.retryAt, st.retryAt
 			}
 			f.dirty[q] = struct{}{}
 			return nil, false, 0, nil
@@ -307,6 +307,9 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 		if st.attempts <= f.opts.MaxRetries {
 			hold = f.opts.RetryBackoff << (st.attempts - 1)
 			st.retryAt = now.Add(hold)
+			if q.grp != nil {
+				q.grp.heldUntil = st.retryAt
+			}
 			f.opts.Logger.Info().Str("host", st.origin).Int("status", status).Int("attempt", st.attempts).
 				Dur("retry_in", hold).Msg("frontier: robots.txt unreachable; its host waits")
 			break

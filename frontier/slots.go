@@ -25,7 +25,10 @@ type group struct {
 	key         string
 	ordinal     uint64 // creation order: the selector prefers older groups
 	nextAllowed time.Time
-	inFlight    int
+	// heldUntil is set by a hold beyond politeness: Retry-After, an
+	// operator's block, a robots.txt that failed (for BlockedQueues).
+	heldUntil time.Time
+	inFlight  int
 	// robotsInFlight counts the robots.txt fetches of the group's hosts in
 	// flight; while there are any, the group dispatches nothing else.
 	robotsInFlight int

@@ -25,7 +25,18 @@ type masterMetrics struct {
 	commit prometheus.Histogram // duration of every group commit
 	snap   atomic.Pointer[metricsSnapshot]
 	next   time.Time
+	// blocked is counted seldom (it walks every host): nextBlocked.
+	blocked     int64
+	nextBlocked time.Time
 }
+
+// blockedCounter is a frontier that can count its held queues.
+type blockedCounter interface {
+	BlockedQueues(now time.Time) int64
+}
+
+// blockedEvery is how often the held queues are counted.
+const blockedEvery = 2 * time.Second
 
 type metricsSnapshot struct {
 	fs                                               frontier.Stats
@@ -33,6 +44,7 @@ type metricsSnapshot struct {
 	linksNew, linksOut, linksBad, sinkErrors         int64
 	byClass, drops                                   map[string]int64
 	liveWorkers                                      int
+	blocked                                          int64
 	paused                                           bool
 }
 
@@ -54,18 +66,22 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 		return
 	}
 	mm.next = now.Add(metricsEvery)
+	if bc, ok := m.frontier.(blockedCounter); ok && !now.Before(mm.nextBlocked) {
+		mm.blocked, mm.nextBlocked = bc.BlockedQueues(now), now.Add(blockedEvery)
+	}
 	mm.snap.Store(&metricsSnapshot{
 		fs: m.frontier.Stats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, returned: m.stats.returned,
 		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, sinkErrors: m.stats.sinkErrors,
 		byClass: m.stats.classes(), drops: maps.Clone(m.stats.drops), liveWorkers: m.registry.Live(), paused: m.paused,
+		blocked: mm.blocked,
 	})
 }
 
 var (
 	descURLs       = prometheus.NewDesc("spyder_frontier_urls", "URLs the frontier knows, by state (queued: waiting for a first fetch or a retry; scheduled: waiting for a revisit).", []string{"state"}, nil)
 	descSeen       = prometheus.NewDesc("spyder_frontier_urls_seen", "Distinct URLs ever admitted.", nil, nil)
-	descHostQueues = prometheus.NewDesc("spyder_frontier_host_queues", "Politeness queues (hosts, or IP addresses) with URLs: active ones dispatch, waiting ones wait for a slot (frontier_active_queues).", []string{"state"}, nil)
+	descHostQueues = prometheus.NewDesc("spyder_frontier_host_queues", "Politeness queues (hosts, or IP addresses) with URLs: active ones dispatch, waiting ones wait for a slot (frontier_active_queues), blocked ones are held beyond politeness (Retry-After, spyder host --block-for, a robots.txt being retried; counted every 2 s).", []string{"state"}, nil)
 	descDispatched = prometheus.NewDesc("spyder_master_dispatched_total", "URLs sent to workers.", nil, nil)
 	descResults    = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
 	descLeases     = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), returned (handed back unfetched).", []string{"reason"}, nil)
@@ -99,6 +115,7 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSeen, s.fs.Seen)
 	gauge(descHostQueues, s.fs.ActiveQueues, "active")
 	gauge(descHostQueues, s.fs.WaitingQueues, "waiting")
+	gauge(descHostQueues, s.blocked, "blocked")
 	counter(descDispatched, s.dispatched)
 	for class, n := range s.byClass {
 		counter(descResults, n, class)

@@ -79,7 +79,7 @@ func TestMetricsMatchTheOutput(t *testing.T) {
 	for {
 		mm := scrape(t, maddr)
 		if sumOf(mm, "spyder_master_results_total") > 0 && mm["spyder_frontier_urls{state=\"queued\"}"] > 0 && mm["spyder_master_workers_live"] == 2 {
-			for _, name := range []string{"spyder_master_dispatched_total", "spyder_master_workers_live", "spyder_frontier_host_queues{state=\"active\"}",
+			for _, name := range []string{"spyder_master_dispatched_total", "spyder_master_workers_live", "spyder_frontier_host_queues{state=\"active\"}", "spyder_frontier_host_queues{state=\"blocked\"}",
 				"spyder_master_fetch_duration_seconds_count", "spyder_master_store_commit_duration_seconds_count", "go_goroutines"} {
 				if _, ok := mm[name]; !ok {
 					t.Errorf("master metrics lack %s", name)
