@@ -113,6 +113,9 @@ func TestNodeStopsCleanlyOnSIGTERM(t *testing.T) {
 	if code := n.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("node exit code %d", code)
 	}
+	if len(n.find(event("SPYDER:NODE_DOWN"))) != 1 {
+		t.Error("no SPYDER:NODE_DOWN")
+	}
 	for _, name := range []string{"master", "w1", "w2"} {
 		st := n.find(childSaid(name, "child stopped"))
 		if len(st) != 1 || st[0]["exit_code"].(float64) != 0 {

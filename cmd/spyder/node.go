@@ -126,6 +126,7 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 		opts.log.Error().Err(err).Msg("node stopped with an error")
 		return exitFail
 	}
+	opts.log.Info().Str("event", "SPYDER:NODE_DOWN").Bool("clean", true).Msg("node stopped: every child exited cleanly")
 	return exitOK
 }
 
