@@ -348,6 +348,7 @@ type urlRecord struct {
 	etag     string // validators of the last 2xx, for conditional GET
 	lastMod  string
 	history  []event // the latest maxHistory events, oldest first
+	depth    uint16  // links followed from a seed (seeds: 0), saturating
 }
 
 // An event is one step in a URL's life, kept in its record for inspect.
@@ -394,7 +395,7 @@ func (r *urlRecord) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(e.value))
 		b = append(b, e.kind, e.state)
 	}
-	return b
+	return binary.BigEndian.AppendUint16(b, r.depth)
 }
 
 func decodeURLRecord(b []byte) (urlRecord, error) {
@@ -421,7 +422,14 @@ func decodeURLRecord(b []byte) (urlRecord, error) {
 		*dst = string(rest[w : w+int(n)])
 		rest = rest[w+int(n):]
 	}
-	if len(rest) < 1 || len(rest) != 1+18*int(rest[0]) {
+	if len(rest) < 1 {
+		return urlRecord{}, bad
+	}
+	switch n := 1 + 18*int(rest[0]); len(rest) {
+	case n: // written before depth was kept
+	case n + 2:
+		r.depth = binary.BigEndian.Uint16(rest[n:])
+	default:
 		return urlRecord{}, bad
 	}
 	r.history = make([]event, rest[0])
@@ -651,13 +659,16 @@ func (f *Durable) loadMeta() error {
 		return err
 	}
 	defer closer.Close()
-	if len(v) != metaFields*8 && len(v) != (metaFields-1)*8 { // format 3 before the robots.txt counter
+	if len(v) < (metaFields-2)*8 || len(v) > metaFields*8 || len(v)%8 != 0 { // format 3 before the robots.txt and depth counters
 		return fmt.Errorf("frontier store: corrupt meta record (%d bytes; written by another version of spyder?)", len(v))
 	}
 	r := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[8*i:])) }
 	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3), Scheduled: r(6), Retried: r(7)}
-	if len(v) == metaFields*8 {
+	if len(v) >= (metaFields-1)*8 {
 		f.stats.Disallowed = r(9)
+	}
+	if len(v) == metaFields*8 {
+		f.stats.TooDeep = r(10)
 	}
 	f.seq, f.nextLease = uint64(r(4)), r(5)
 	if r(8) != storeFormat {
@@ -671,7 +682,7 @@ func (f *Durable) writeMeta() error { return f.b.Set(metaKey("state"), f.metaRec
 func (f *Durable) metaRecord() []byte {
 	v := make([]byte, 0, metaFields*8)
 	// Leased URLs are stored as what they were: a restart queues them again.
-	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat, f.stats.Disallowed} {
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat, f.stats.Disallowed, f.stats.TooDeep} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return v
@@ -679,7 +690,7 @@ func (f *Durable) metaRecord() []byte {
 
 // The meta record: counters, sequence watermarks and the store format.
 const (
-	metaFields  = 10
+	metaFields  = 11
 	storeFormat = 3 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result
 )
 
@@ -976,7 +987,7 @@ func (f *Durable) AddSeeds(urls []string, now time.Time) (int, error) {
 			return 0, err
 		}
 	}
-	return f.addURLs(urls, now, "seed")
+	return f.addURLs(urls, now, "seed", 0)
 }
 
 // SeedHosts implements Frontier.
@@ -995,11 +1006,17 @@ func (f *Durable) SeedHosts() ([]string, error) {
 
 // Add implements Frontier.
 func (f *Durable) Add(urls []string, now time.Time) (int, error) {
-	return f.addURLs(urls, now, "link")
+	return f.addURLs(urls, now, "link", 1)
 }
 
-func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error) {
+// addURLs admits urls found depth links away from a seed; deeper than
+// Options.MaxDepth they are left out (and counted).
+func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) (int, error) {
 	if len(urls) == 0 {
+		return 0, nil
+	}
+	if f.opts.MaxDepth > 0 && depth > f.opts.MaxDepth {
+		f.stats.TooDeep += int64(len(urls))
 		return 0, nil
 	}
 	// The seen-set lookups go through an iterator with Bloom filters on
@@ -1035,6 +1052,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string) (int, error
 		}
 		q := f.queue(f.cfg.queueOf(Host(u)), now)
 		rec := newRecord(u, q.id, now, kind)
+		rec.depth = uint16(min(depth, 1<<16-1))
 		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 			return added, err
 		}
@@ -1399,7 +1417,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	}
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)
-	return f.Add(links, now)
+	return f.addURLs(links, now, "link", int(rec.depth)+1)
 }
 
 // parseRetryAfter reads a Retry-After value (seconds or an HTTP date),

@@ -100,6 +100,9 @@ type Stats struct {
 	// Disallowed counts URLs recorded without a fetch because of
 	// robots.txt (statuses 910 and 911; not counted in Failed).
 	Disallowed int64
+	// TooDeep counts links left out for being more than Options.MaxDepth
+	// links away from a seed.
+	TooDeep int64
 	// ActiveQueues and WaitingQueues count the politeness queues (hosts,
 	// or IP addresses) with URLs: active ones dispatch, waiting ones wait
 	// for a slot (multiple_host's frontier_active_queues).
@@ -170,6 +173,9 @@ type Options struct {
 	RobotsTTL time.Duration
 	// MaxCrawlDelay caps a robots.txt Crawl-delay; 0 ignores Crawl-delay.
 	MaxCrawlDelay time.Duration
+	// MaxDepth bounds how many links away from a seed a URL may be (a
+	// crawler trap such as an endless calendar ends there); 0: no bound.
+	MaxDepth int
 	// Dir is the state directory of a durable frontier; empty keeps the
 	// state in memory (tests).
 	Dir string

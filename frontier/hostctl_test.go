@@ -1,9 +1,12 @@
 package frontier
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
 )
 
 // TestHostControl: an operator's delay for one host replaces MinDelay for
@@ -74,5 +77,40 @@ func TestHostControl(t *testing.T) {
 	}
 	if n := g.BlockedQueues(now.Add(time.Hour)); n != 0 {
 		t.Fatalf("%d blocked queues after the block, want 0", n)
+	}
+}
+
+// TestMaxDepth: links more than MaxDepth away from a seed are left out and
+// counted; depth survives in the URL record (and records written before it
+// was kept still decode, at depth 0).
+func TestMaxDepth(t *testing.T) {
+	now := time.Now()
+	f := open(t, "single_host", Options{MaxDepth: 2})
+	f.AddSeeds([]string{"http://a/0"}, now)
+	for depth := 1; depth <= 3; depth++ {
+		b := next(t, f, now)
+		if len(b) != 1 {
+			t.Fatalf("depth %d: %v", depth, urls(b))
+		}
+		res := &crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200}
+		added, err := f.Done(res, []string{fmt.Sprintf("http://a/%d", depth)}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[depth <= 2]; added != want {
+			t.Fatalf("link at depth %d: %d added", depth, added)
+		}
+	}
+	if s := f.Stats(); s.TooDeep != 1 || s.Seen != 3 {
+		t.Fatalf("stats %+v", s)
+	}
+	rec, err := f.getRecord(KeyOf("http://a/2"))
+	if err != nil || rec.depth != 2 {
+		t.Fatalf("record of depth 2: %+v %v", rec, err)
+	}
+	old := rec.encode()
+	back, err := decodeURLRecord(old[:len(old)-2])
+	if err != nil || back.depth != 0 || back.url != rec.url {
+		t.Fatalf("a record without depth: %+v %v", back, err)
 	}
 }

@@ -95,6 +95,11 @@ func (m *Master) addSeeds(raw []string, where string) (int, error) {
 			ev.Msg("skipping a malformed seed")
 			continue
 		}
+		if len(u) > m.s.MaxURLLength {
+			m.badSeeds++
+			m.log.Warn().Str("url", u[:min(64, len(u))]+"...").Int("length", len(u)).Int("max_url_length", m.s.MaxURLLength).Msg("skipping a seed longer than max_url_length")
+			continue
+		}
 		m.scope.AddSeed(u)
 		urls = append(urls, u)
 	}

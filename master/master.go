@@ -137,6 +137,7 @@ type counters struct {
 	sinkErrors int64
 	linksOut   int64            // extracted links outside the scope
 	linksBad   int64            // extracted links that are not crawlable URLs
+	linksLong  int64            // extracted links longer than max_url_length
 	drops      map[string]int64 // messages dropped, by reason
 }
 
@@ -195,6 +196,7 @@ func New(opts Options) (*Master, error) {
 			RobotsAgent:       s.RobotsUserAgent,
 			RobotsTTL:         s.RobotsTxtTTL,
 			MaxCrawlDelay:     s.RobotsMaxCrawlDelay,
+			MaxDepth:          s.MaxDepth,
 			Logger:            opts.Logger.With().Str("component", "frontier").Logger(),
 		})
 		if err != nil {
@@ -712,6 +714,10 @@ func (m *Master) admissible(raw []string) (links []string, outOfScope, invalid i
 			invalid++
 			continue
 		}
+		if len(u) > m.s.MaxURLLength {
+			m.stats.linksLong++
+			continue
+		}
 		if !m.scope.Allows(u) {
 			outOfScope++
 			continue
@@ -852,6 +858,7 @@ func (m *Master) finish(clean bool) error {
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
 		Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
+		Int64("links_too_long", m.stats.linksLong).Int64("links_too_deep", fs.TooDeep).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")

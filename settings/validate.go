@@ -42,6 +42,12 @@ func (s *Settings) Validate() error {
 	if !productToken.MatchString(s.RobotsUserAgent) {
 		add("robots_user_agent", "%q is not a product token (RFC 9309: letters, '-' and '_' only, e.g. spyder)", s.RobotsUserAgent)
 	}
+	if s.MaxURLLength < 16 {
+		add("max_url_length", "must be at least 16, got %d", s.MaxURLLength)
+	}
+	if s.MaxDepth < 0 || s.MaxDepth > 65535 {
+		add("max_depth", "must be between 0 (no limit) and 65535, got %d", s.MaxDepth)
+	}
 	if s.MetricsListen != "" {
 		if _, port, err := net.SplitHostPort(s.MetricsListen); err != nil {
 			add("metrics_listen", "%q is not host:port: %v", s.MetricsListen, err)

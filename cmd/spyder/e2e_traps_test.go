@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestCrawlerTrapsAreBounded crawls a site of traps: an endless calendar
+// (every month links the next and the previous one) and a page whose link
+// grows its query string at every visit. max_depth and max_url_length end
+// both: the crawl finishes by itself, no URL longer than the limit is
+// requested, the calendar is walked no further than max_depth months from
+// its entry, and the master counts what it dropped.
+func TestCrawlerTrapsAreBounded(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.RequestURI())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		switch {
+		case r.URL.Path == "/":
+			fmt.Fprint(w, `<a href="/cal/2026/1">calendar</a> <a href="/grow?q=a">search</a>`)
+		case strings.HasPrefix(r.URL.Path, "/cal/"):
+			var y, m int
+			fmt.Sscanf(r.URL.Path, "/cal/%d/%d", &y, &m)
+			next, prev := y*12+m, y*12+m-2 // months since year 0, the next and previous one
+			fmt.Fprintf(w, `<a href="/cal/%d/%d">next</a> <a href="/cal/%d/%d">previous</a>`, next/12, next%12+1, prev/12, prev%12+1)
+		case r.URL.Path == "/grow":
+			fmt.Fprintf(w, `<a href="/grow?q=%s">more</a>`, r.URL.Query().Get("q")+strings.Repeat("ab", 10))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", srv.URL+"/\n")
+	c := newCluster(t, "SPYDER_MAX_DEPTH=12", "SPYDER_MAX_URL_LENGTH=120")
+	w := start(t, "worker", c.env, "worker")
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds)
+	waitClean(t, m, w)
+
+	mu.Lock()
+	defer mu.Unlock()
+	months := 0
+	for _, p := range paths {
+		if len(srv.URL+p) > 120 {
+			t.Errorf("requested a URL of %d bytes: %s", len(srv.URL+p), p)
+		}
+		if strings.HasPrefix(p, "/cal/") {
+			months++
+		}
+	}
+	// The calendar is entered at depth 1; depth 12 reaches 11 months either way.
+	if months != 23 {
+		t.Errorf("%d calendar pages fetched, want 23 (11 months before and after the first)", months)
+	}
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 || down[0]["links_too_long"].(float64) < 1 || down[0]["links_too_deep"].(float64) < 1 {
+		t.Fatalf("master's counts: %v", down)
+	}
+	t.Logf("%d requests, %d calendar pages, %v links too long, %v too deep", len(paths), months, down[0]["links_too_long"], down[0]["links_too_deep"])
+}
