@@ -36,7 +36,8 @@ import (
 //	'M' name                          -> counters and sequence watermarks
 //	'S' host                          -> (empty): the hosts of the seeds
 //	'R' origin                        -> robots.txt rules and their expiry (robots.go)
-//	'D' queue8                        -> delay8: an operator's least delay for the queue (hostctl.go)
+//	'D' queue8                        -> delay8 until8: an operator's delay and block for the queue (hostctl.go)
+//	'C' host                          -> count8: URLs admitted for the host (for Options.MaxURLsPerHost)
 //
 // A queue is one host for multiple_host and the whole crawl for
 // single_host. Writes of one loop turn of the master go into one indexed
@@ -164,6 +165,12 @@ type Durable struct {
 	// the URLs it took out of the crawl, for Decided.
 	robots  map[string]*originRobots
 	decided []*crawluri.CrawlUri
+	// hostURLs caches the URLs admitted per host (only with
+	// MaxURLsPerHost); the store has the rest.
+	hostURLs map[string]int64
+	// hostsCounted are the hosts whose count changed since the last
+	// Commit, which stores them.
+	hostsCounted map[string]struct{}
 
 	// broken is set when memory and store disagree after a failed bulk
 	// load: nothing more is committed.
@@ -550,7 +557,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		queues: map[uint64]*queueState{}, groups: map[string]*group{},
 		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
 		leasedQ: map[string]int64{}, batches: map[int64]int{},
-		robots:  map[string]*originRobots{},
+		robots: map[string]*originRobots{}, hostURLs: map[string]int64{}, hostsCounted: map[string]struct{}{},
 		ready:   groupHeap{idx: func(g *group) *int { return &g.readyIdx }},
 		pending: groupHeap{idx: func(g *group) *int { return &g.pendIdx }},
 	}
@@ -659,16 +666,15 @@ func (f *Durable) loadMeta() error {
 		return err
 	}
 	defer closer.Close()
-	if len(v) < (metaFields-2)*8 || len(v) > metaFields*8 || len(v)%8 != 0 { // format 3 before the robots.txt and depth counters
+	if len(v) < metaFieldsV3*8 || len(v) > metaFields*8 || len(v)%8 != 0 { // later counters were appended to format 3
 		return fmt.Errorf("frontier store: corrupt meta record (%d bytes; written by another version of spyder?)", len(v))
 	}
 	r := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[8*i:])) }
 	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3), Scheduled: r(6), Retried: r(7)}
-	if len(v) >= (metaFields-1)*8 {
-		f.stats.Disallowed = r(9)
-	}
-	if len(v) == metaFields*8 {
-		f.stats.TooDeep = r(10)
+	for i, dst := range []*int64{&f.stats.Disallowed, &f.stats.TooDeep, &f.stats.TooMany} {
+		if len(v) >= (metaFieldsV3+i+1)*8 {
+			*dst = r(metaFieldsV3 + i)
+		}
 	}
 	f.seq, f.nextLease = uint64(r(4)), r(5)
 	if r(8) != storeFormat {
@@ -682,7 +688,7 @@ func (f *Durable) writeMeta() error { return f.b.Set(metaKey("state"), f.metaRec
 func (f *Durable) metaRecord() []byte {
 	v := make([]byte, 0, metaFields*8)
 	// Leased URLs are stored as what they were: a restart queues them again.
-	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat, f.stats.Disallowed, f.stats.TooDeep} {
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat, f.stats.Disallowed, f.stats.TooDeep, f.stats.TooMany} {
 		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return v
@@ -690,8 +696,11 @@ func (f *Durable) metaRecord() []byte {
 
 // The meta record: counters, sequence watermarks and the store format.
 const (
-	metaFields  = 11
-	storeFormat = 3 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result
+	metaFields = 12
+	// metaFieldsV3 is the meta record as format 3 began; counters added
+	// since are appended, and read when present.
+	metaFieldsV3 = 9
+	storeFormat  = 3 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result
 )
 
 // queueRecordHeader is the fixed part of a queue record: politeness clock,
@@ -1034,6 +1043,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 	}
 	added := 0
 	touched := map[*queueState]bool{}
+
 	var uk []byte
 	for _, u := range urls {
 		k := KeyOf(u)
@@ -1050,7 +1060,17 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 		if mine != nil {
 			mine[k] = struct{}{}
 		}
-		q := f.queue(f.cfg.queueOf(Host(u)), now)
+		host := Host(u)
+		if f.opts.MaxURLsPerHost > 0 {
+			ok, err := f.countHostURL(host)
+			if err != nil {
+				return added, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		q := f.queue(f.cfg.queueOf(host), now)
 		rec := newRecord(u, q.id, now, kind)
 		rec.depth = uint16(min(depth, 1<<16-1))
 		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
@@ -1506,6 +1526,9 @@ func (f *Durable) Commit() error {
 			return err
 		}
 		delete(f.dirty, q)
+	}
+	if err := f.writeHostCounts(); err != nil {
+		return err
 	}
 	if f.b.Empty() {
 		return nil

@@ -103,6 +103,9 @@ type Stats struct {
 	// TooDeep counts links left out for being more than Options.MaxDepth
 	// links away from a seed.
 	TooDeep int64
+	// TooMany counts URLs left out because their host had
+	// Options.MaxURLsPerHost already.
+	TooMany int64
 	// ActiveQueues and WaitingQueues count the politeness queues (hosts,
 	// or IP addresses) with URLs: active ones dispatch, waiting ones wait
 	// for a slot (multiple_host's frontier_active_queues).
@@ -173,6 +176,10 @@ type Options struct {
 	RobotsTTL time.Duration
 	// MaxCrawlDelay caps a robots.txt Crawl-delay; 0 ignores Crawl-delay.
 	MaxCrawlDelay time.Duration
+	// MaxURLsPerHost bounds the URLs admitted per host (0: no bound); the
+	// last stop for a trap that makes unique URLs within the other bounds.
+	// (URLs of `frontier inject` are not counted.)
+	MaxURLsPerHost int64
 	// MaxDepth bounds how many links away from a seed a URL may be (a
 	// crawler trap such as an endless calendar ends there); 0: no bound.
 	MaxDepth int

@@ -2,6 +2,7 @@ package frontier
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -101,4 +102,47 @@ func (f *Durable) BlockHost(host string, until, now time.Time) error {
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)
 	return f.writeHostControl(q, now)
+}
+
+const pfxHostCount = 'C' // 'C' host -> count8
+
+func hostCountKey(host string) []byte { return append([]byte{pfxHostCount}, host...) }
+
+// countHostURL counts one more URL admitted for host, or reports that host
+// has Options.MaxURLsPerHost already (and counts the refusal).
+func (f *Durable) countHostURL(host string) (bool, error) {
+	n, ok := f.hostURLs[host]
+	if !ok {
+		v, closer, err := f.b.Get(hostCountKey(host))
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+		case err != nil:
+			return false, fmt.Errorf("frontier store: reading the URL count of %s: %w", host, err)
+		default:
+			if len(v) == 8 {
+				n = int64(binary.BigEndian.Uint64(v))
+			}
+			closer.Close()
+		}
+	}
+	if n >= f.opts.MaxURLsPerHost {
+		f.hostURLs[host] = n
+		f.stats.TooMany++
+		return false, nil
+	}
+	f.hostURLs[host] = n + 1
+	f.hostsCounted[host] = struct{}{}
+	return true, nil
+}
+
+// writeHostCounts stores the counts changed since the last Commit (once
+// per host per commit, not once per admission).
+func (f *Durable) writeHostCounts() error {
+	for host := range f.hostsCounted {
+		if err := f.b.Set(hostCountKey(host), binary.BigEndian.AppendUint64(nil, uint64(f.hostURLs[host])), nil); err != nil {
+			return err
+		}
+		delete(f.hostsCounted, host)
+	}
+	return nil
 }

@@ -114,3 +114,29 @@ func TestMaxDepth(t *testing.T) {
 		t.Fatalf("a record without depth: %+v %v", back, err)
 	}
 }
+
+// TestMaxURLsPerHost: a host gets MaxURLsPerHost URLs and no more, also
+// after a restart; other hosts are not affected.
+func TestMaxURLsPerHost(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	opts := Options{Dir: dir, MaxURLsPerHost: 3}
+	f := open(t, "multiple_host", opts)
+	n, err := f.Add([]string{"http://a/1", "http://a/2", "http://a/1", "http://b/1", "http://a/3", "http://a/4", "http://a/5"}, now)
+	if err != nil || n != 4 {
+		t.Fatalf("added %d, %v; want a/1-3 and b/1", n, err)
+	}
+	if s := f.Stats(); s.TooMany != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g := open(t, "multiple_host", opts)
+	if n, _ := g.Add([]string{"http://a/6", "http://b/2"}, now); n != 1 {
+		t.Fatalf("after the restart: %d added, want b/2 only", n)
+	}
+	if s := g.Stats(); s.TooMany != 3 {
+		t.Fatalf("stats after the restart %+v", s)
+	}
+}

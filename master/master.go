@@ -197,6 +197,7 @@ func New(opts Options) (*Master, error) {
 			RobotsTTL:         s.RobotsTxtTTL,
 			MaxCrawlDelay:     s.RobotsMaxCrawlDelay,
 			MaxDepth:          s.MaxDepth,
+			MaxURLsPerHost:    s.MaxURLsPerHost,
 			Logger:            opts.Logger.With().Str("component", "frontier").Logger(),
 		})
 		if err != nil {
@@ -858,7 +859,7 @@ func (m *Master) finish(clean bool) error {
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
 		Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
-		Int64("links_too_long", m.stats.linksLong).Int64("links_too_deep", fs.TooDeep).
+		Int64("links_too_long", m.stats.linksLong).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")

@@ -45,6 +45,9 @@ func (s *Settings) Validate() error {
 	if s.MaxURLLength < 16 {
 		add("max_url_length", "must be at least 16, got %d", s.MaxURLLength)
 	}
+	if s.MaxURLsPerHost < 0 {
+		add("max_urls_per_host", "must not be negative, got %d", s.MaxURLsPerHost)
+	}
 	if s.MaxDepth < 0 || s.MaxDepth > 65535 {
 		add("max_depth", "must be between 0 (no limit) and 65535, got %d", s.MaxDepth)
 	}

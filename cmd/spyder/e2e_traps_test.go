@@ -65,4 +65,25 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 		t.Fatalf("master's counts: %v", down)
 	}
 	t.Logf("%d requests, %d calendar pages, %v links too long, %v too deep", len(paths), months, down[0]["links_too_long"], down[0]["links_too_deep"])
+
+	// The per-host cap: at most 10 URLs of the host, whatever the depth.
+	paths = nil
+	mu.Unlock()
+	c2 := newCluster(t, "SPYDER_MAX_URLS_PER_HOST=10")
+	w2 := start(t, "worker2", c2.env, "worker")
+	m2 := start(t, "master2", c2.env, "master", "--until-done", "--seeds", seeds)
+	waitClean(t, m2, w2)
+	mu.Lock()
+	pages := 0
+	for _, p := range paths {
+		if p != "/robots.txt" {
+			pages++
+		}
+	}
+	if pages != 10 {
+		t.Errorf("%d pages of the host fetched, want max_urls_per_host = 10", pages)
+	}
+	if down := m2.find(event("SPYDER:MASTER_DOWN")); len(down) != 1 || down[0]["links_over_host_cap"].(float64) < 1 {
+		t.Fatalf("master's counts: %v", down)
+	}
 }
