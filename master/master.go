@@ -138,6 +138,7 @@ type counters struct {
 	linksOut   int64            // extracted links outside the scope
 	linksBad   int64            // extracted links that are not crawlable URLs
 	linksLong  int64            // extracted links longer than max_url_length
+	linksCut   int64            // links beyond max_links_per_page in one result
 	drops      map[string]int64 // messages dropped, by reason
 }
 
@@ -673,7 +674,14 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	var links []string
 	var outOfScope, invalid int64
 	if class == 2 || class == 3 {
-		links, outOfScope, invalid = m.admissible(c.ExtractedURLs())
+		raw := c.ExtractedURLs()
+		if extra := len(raw) - m.s.MaxLinksPerPage; extra > 0 {
+			m.stats.linksCut += int64(extra)
+			m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Int("links", len(raw)).Int("max_links_per_page", m.s.MaxLinksPerPage).
+				Msg("result with too many links; the rest are dropped")
+			raw = raw[:m.s.MaxLinksPerPage]
+		}
+		links, outOfScope, invalid = m.admissible(raw)
 	}
 	added, err := m.frontier.Done(c, links, now)
 	if err != nil {
@@ -859,7 +867,7 @@ func (m *Master) finish(clean bool) error {
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
 		Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
-		Int64("links_too_long", m.stats.linksLong).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).
+		Int64("links_too_long", m.stats.linksLong).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).Int64("links_over_page_cap", m.stats.linksCut).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")

@@ -263,3 +263,25 @@ func TestControlRequestsTakeEffectOnce(t *testing.T) {
 		t.Fatalf("rate %v", got)
 	}
 }
+
+// TestMillionLinksAreCapped: a result carrying a million links (a broken
+// or hostile worker) is applied with max_links_per_page of them; the rest
+// are counted, and the master goes on.
+func TestMillionLinksAreCapped(t *testing.T) {
+	m, _ := newTestMaster(t, "max_links_per_page", "1000")
+	now := time.Now()
+	m.addSeeds([]string{"http://a.test/"}, "")
+	c := dispatchOne(t, m, now)
+	links := make([]string, 1000000)
+	for i := range links {
+		links[i] = fmt.Sprintf("http://a.test/%d", i)
+	}
+	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}
+	res.SetExtractedURLs(links)
+	if !m.apply(res, now) {
+		t.Fatal("result not applied")
+	}
+	if m.stats.linksCut != 999000 || m.stats.linksNew != 1000 || m.frontier.Stats().Seen != 1001 {
+		t.Fatalf("cut %d, new %d, seen %d", m.stats.linksCut, m.stats.linksNew, m.frontier.Stats().Seen)
+	}
+}

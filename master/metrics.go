@@ -39,13 +39,13 @@ type blockedCounter interface {
 const blockedEvery = 2 * time.Second
 
 type metricsSnapshot struct {
-	fs                                                  frontier.Stats
-	dispatched, results, expired, released, returned    int64
-	linksNew, linksOut, linksBad, linksLong, sinkErrors int64
-	byClass, drops                                      map[string]int64
-	liveWorkers                                         int
-	blocked                                             int64
-	paused                                              bool
+	fs                                                            frontier.Stats
+	dispatched, results, expired, released, returned              int64
+	linksNew, linksOut, linksBad, linksLong, linksCut, sinkErrors int64
+	byClass, drops                                                map[string]int64
+	liveWorkers                                                   int
+	blocked                                                       int64
+	paused                                                        bool
 }
 
 func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
@@ -72,7 +72,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 	mm.snap.Store(&metricsSnapshot{
 		fs: m.frontier.Stats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, returned: m.stats.returned,
-		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, linksLong: m.stats.linksLong, sinkErrors: m.stats.sinkErrors,
+		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, linksLong: m.stats.linksLong, linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
 		byClass: m.stats.classes(), drops: maps.Clone(m.stats.drops), liveWorkers: m.registry.Live(), paused: m.paused,
 		blocked: mm.blocked,
 	})
@@ -86,7 +86,7 @@ var (
 	descResults    = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
 	descLeases     = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), returned (handed back unfetched).", []string{"reason"}, nil)
 	descDrops      = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
-	descLinks      = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), too_deep (max_depth), over_host_cap (max_urls_per_host).", []string{"kind"}, nil)
+	descLinks      = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
 	descSinkErrors = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
 	descWorkers    = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
 	descPaused     = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
@@ -132,6 +132,7 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descLinks, s.linksLong, "too_long")
 	counter(descLinks, s.fs.TooDeep, "too_deep")
 	counter(descLinks, s.fs.TooMany, "over_host_cap")
+	counter(descLinks, s.linksCut, "over_page_cap")
 	counter(descSinkErrors, s.sinkErrors)
 	gauge(descWorkers, int64(s.liveWorkers))
 	paused := int64(0)

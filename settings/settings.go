@@ -54,6 +54,7 @@ type Settings struct {
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	MaxURLLength              int           `koanf:"max_url_length" doc:"longer URLs (after canonicalization) are not crawled: links are counted and dropped, seeds refused (crawler traps grow URLs without end)"`
+	MaxLinksPerPage           int           `koanf:"max_links_per_page" doc:"links of one result the master considers; the rest are counted and dropped (a broken or hostile worker cannot flood the frontier)"`
 	MaxURLsPerHost            int64         `koanf:"max_urls_per_host" doc:"URLs admitted per host at most; further links to it are counted and dropped (0 = no limit; the last bound on a trap)"`
 	MaxDepth                  int           `koanf:"max_depth" doc:"links followed from a seed at most; deeper links are counted and dropped (0 = no limit; an endless calendar ends here)"`
 	ObeyRobotsTxt             bool          `koanf:"obey_robots_txt" doc:"fetch each site's robots.txt first and keep to it (RFC 9309): disallowed URLs are recorded with status 910, never fetched"`
@@ -137,6 +138,7 @@ func Defaults() Settings {
 		MaxURLLength:              2048,
 		MaxDepth:                  100,
 		MaxURLsPerHost:            1000000,
+		MaxLinksPerPage:           10000,
 		ObeyRobotsTxt:             true,
 		RobotsUserAgent:           "spyder",
 		RobotsTxtTTL:              24 * time.Hour,

@@ -45,6 +45,9 @@ func (s *Settings) Validate() error {
 	if s.MaxURLLength < 16 {
 		add("max_url_length", "must be at least 16, got %d", s.MaxURLLength)
 	}
+	if s.MaxLinksPerPage < 1 {
+		add("max_links_per_page", "must be at least 1, got %d", s.MaxLinksPerPage)
+	}
 	if s.MaxURLsPerHost < 0 {
 		add("max_urls_per_host", "must not be negative, got %d", s.MaxURLsPerHost)
 	}
