@@ -833,9 +833,7 @@ func (f *Durable) join(q *queueState, key string) {
 		f.groups[key] = g
 	}
 	q.grp = g
-	if q.savedAllowed.After(g.nextAllowed) {
-		g.nextAllowed = q.savedAllowed
-	}
+	g.wait(q.savedAllowed)
 	if q.blockedUntil.After(g.heldUntil) {
 		g.heldUntil = q.blockedUntil
 	}
@@ -1377,13 +1375,10 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		retryAfter = parseRetryAfter(crawluri.HeaderValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
 	}
 	if g := q.grp; g != nil {
-		hold := max(politeDelay(f.opts, f.minDelay(q), res.ReqTime), retryAfter, l.crawlDelay)
 		if retryAfter > 0 {
-			g.heldUntil = now.Add(retryAfter)
+			g.hold(now.Add(retryAfter))
 		}
-		if next := now.Add(hold); next.After(g.nextAllowed) {
-			g.nextAllowed = next
-		}
+		g.wait(now.Add(max(politeDelay(f.opts, f.minDelay(q), res.ReqTime), l.crawlDelay)))
 		// The queue budget: spyder charged 1 per response and
 		// QUEUE_BUDGET_PUNISH per server error.
 		if status >= 500 || status < 100 {

@@ -93,8 +93,8 @@ func (f *Durable) BlockHost(host string, until, now time.Time) error {
 		if until.After(q.savedAllowed) {
 			q.savedAllowed = until
 		}
-	} else if until.After(q.grp.nextAllowed) {
-		q.grp.nextAllowed, q.grp.heldUntil = until, until
+	} else {
+		q.grp.hold(until)
 	}
 	if until.After(q.blockedUntil) {
 		q.blockedUntil = until

@@ -223,9 +223,7 @@ func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *c
 		if st.retryAt.After(now) {
 			// A failed robots.txt is tried again later; until then the
 			// host waits (it may have been released and asked for again).
-			if st.retryAt.After(q.grp.nextAllowed) {
-				q.grp.nextAllowed, q.grp.heldUntil = st.retryAt, st.retryAt
-			}
+			q.grp.hold(st.retryAt)
 			f.dirty[q] = struct{}{}
 			return nil, false, 0, nil
 		}
@@ -308,7 +306,7 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 			hold = f.opts.RetryBackoff << (st.attempts - 1)
 			st.retryAt = now.Add(hold)
 			if q.grp != nil {
-				q.grp.heldUntil = st.retryAt
+				q.grp.hold(st.retryAt)
 			}
 			f.opts.Logger.Info().Str("host", st.origin).Int("status", status).Int("attempt", st.attempts).
 				Dur("retry_in", hold).Msg("frontier: robots.txt unreachable; its host waits")
@@ -332,10 +330,7 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 		return err
 	}
 	if g := q.grp; g != nil {
-		hold = max(hold, politeDelay(f.opts, f.minDelay(q), res.ReqTime), st.crawlDelay)
-		if next := now.Add(hold); next.After(g.nextAllowed) {
-			g.nextAllowed = next
-		}
+		g.wait(now.Add(max(hold, politeDelay(f.opts, f.minDelay(q), res.ReqTime), st.crawlDelay)))
 	}
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)

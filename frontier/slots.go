@@ -47,6 +47,22 @@ func newGroup(key string, ordinal uint64) *group {
 	return &group{key: key, ordinal: ordinal, readyIdx: -1, pendIdx: -1}
 }
 
+// wait moves g's politeness clock forward to t, never back.
+func (g *group) wait(t time.Time) {
+	if t.After(g.nextAllowed) {
+		g.nextAllowed = t
+	}
+}
+
+// hold is wait for a hold beyond politeness (Retry-After, an operator's
+// block, a robots.txt being retried), which BlockedQueues counts.
+func (g *group) hold(t time.Time) {
+	g.wait(t)
+	if t.After(g.heldUntil) {
+		g.heldUntil = t
+	}
+}
+
 // readyAt is when the group may next hand out a URL; valid while it has
 // members.
 func (g *group) readyAt() time.Time {

@@ -76,17 +76,7 @@ func (p *Publisher) WriteLevel(level zerolog.Level, b []byte) (int, error) {
 	if p.sock == nil {
 		return len(b), nil
 	}
-	if !p.subscribed {
-		// Subscriptions arrive as messages on the XPUB.
-		if sub, err := p.sock.RecvBytes(zmq.DONTWAIT); err == nil && len(sub) > 0 && sub[0] == 1 {
-			p.subscribed = true
-			for _, m := range p.buffered {
-				p.send(m)
-			}
-			p.buffered = nil
-		}
-	}
-	if !p.subscribed {
+	if !p.subscribed && !p.checkSubscribed() {
 		if len(p.buffered) == maxBuffered {
 			p.buffered = p.buffered[1:]
 			p.dropped++
@@ -96,6 +86,19 @@ func (p *Publisher) WriteLevel(level zerolog.Level, b []byte) (int, error) {
 	}
 	p.send(msg)
 	return len(b), nil
+}
+
+// checkSubscribed reads a pending subscription from the XPUB (they arrive
+// as messages on it) and, on the first one, sends what was buffered.
+func (p *Publisher) checkSubscribed() bool {
+	if sub, err := p.sock.RecvBytes(zmq.DONTWAIT); err == nil && len(sub) > 0 && sub[0] == 1 {
+		p.subscribed = true
+		for _, m := range p.buffered {
+			p.send(m)
+		}
+		p.buffered = nil
+	}
+	return p.subscribed
 }
 
 func (p *Publisher) send(m [2][]byte) {
@@ -121,12 +124,7 @@ func (p *Publisher) Close() error {
 		poller := zmq.NewPoller()
 		poller.Add(p.sock, zmq.POLLIN)
 		if polled, err := poller.Poll(time.Second); err == nil && len(polled) > 0 {
-			if sub, err := p.sock.RecvBytes(zmq.DONTWAIT); err == nil && len(sub) > 0 && sub[0] == 1 {
-				p.subscribed = true
-				for _, m := range p.buffered {
-					p.send(m)
-				}
-			}
+			p.checkSubscribed()
 		}
 	}
 	err := p.sock.Close()
