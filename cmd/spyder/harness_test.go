@@ -173,7 +173,14 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(timeout):
-		t.Fatalf("%s did not exit within %v", p.name, timeout)
+		// A Go process dumps every goroutine's stack on SIGQUIT: the log
+		// printed with the failure then shows where it hung.
+		p.signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+		}
+		t.Fatalf("%s did not exit within %v (sent SIGQUIT for a stack dump, in its log below)", p.name, timeout)
 	}
 	if p.err == nil {
 		return 0
