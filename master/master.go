@@ -42,6 +42,10 @@ type Options struct {
 	// UntilDone makes the master shut down (and quit its workers) as soon as
 	// nothing is queued or in flight.
 	UntilDone bool
+	// Paused starts the master with dispatch paused, as after `spyder
+	// pause`: workers can connect and an operator can check them (and
+	// inject URLs) before a resume lets the first URL go.
+	Paused bool
 	// Frontier overrides the frontier named by frontier_class (tests,
 	// embedding); the master closes it.
 	Frontier frontier.Frontier
@@ -160,6 +164,7 @@ func New(opts Options) (*Master, error) {
 		outstanding: map[int64]*outstandingLease{},
 		replies:     map[string]mgmt.Reply{},
 		quitting:    map[string]bool{},
+		paused:      opts.Paused,
 	}
 	if m.canon, err = frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return nil, fmt.Errorf("url_canonicalization: %w", err)
@@ -355,7 +360,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	ev := m.log.Info().Str("event", "SPYDER:MASTER_READY").Str("master", m.id).
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
-		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued)
+		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.paused)
 	if m.scope.HostBased() {
 		ev = ev.Strs("scope_hosts", m.scope.SeedHosts())
 	}

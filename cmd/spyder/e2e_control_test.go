@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -35,6 +36,21 @@ func ctlStatus(t *testing.T, c *cluster) mgmt.Status {
 }
 
 // waitStatus polls `spyder status --json` until ok or the timeout.
+// resumeWith waits until workers have registered with a master started
+// with --paused, then resumes it: every one of them takes part in the crawl
+// (a worker started before its master connects on its next reconnect, up
+// to 200 ms later, and a small crawl can be over by then).
+func resumeWith(t *testing.T, c *cluster, workers int) {
+	t.Helper()
+	st := waitStatus(t, c, fmt.Sprintf("%d workers registered", workers), 20*time.Second, func(s mgmt.Status) bool { return len(s.Workers) == workers })
+	if st.State != "paused" || st.Dispatched != 0 {
+		t.Fatalf("a master started with --paused is %s with %d URLs dispatched", st.State, st.Dispatched)
+	}
+	if out := ctl(t, c, "resume"); !strings.Contains(out, "dispatch resumed") {
+		t.Fatalf("resume: %s", out)
+	}
+}
+
 func waitStatus(t *testing.T, c *cluster, what string, timeout time.Duration, ok func(mgmt.Status) bool) mgmt.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

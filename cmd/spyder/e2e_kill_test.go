@@ -41,7 +41,10 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 		m.signal(syscall.SIGKILL)
 		m.wait(t, 10*time.Second)
 	}
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	// The last master finishes the crawl with both workers (either could
+	// otherwise reconnect after a short remainder was over).
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 
 	counts := site.Counts()

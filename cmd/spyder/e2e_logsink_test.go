@@ -49,12 +49,12 @@ func TestLogsinkCollectsMasterAndWorkers(t *testing.T) {
 	c := newCluster(t, "SPYDER_ZEROMQ_LOGGING="+bus, "SPYDER_LOG_LEVEL_WORKER=debug")
 	sink := start(t, "logsink", c.env, "logsink", "--dir", logs, "--max-size", "8192", "--keep", "50")
 	sink.waitFor(t, "logsink ready", 20*time.Second, event("SPYDER:LOGSINK_READY"))
-	// The master first: a worker started before it, with a logsink
-	// running, is known to hang without seeing the master's result
-	// subscription (under investigation; see the note on issue 5).
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	// One worker before the master, one after; both take part.
+	w1 := start(t, "w1", c.env, "worker")
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", dir+"/out.jsonl")
 	m.waitFor(t, "master ready", 20*time.Second, event("SPYDER:MASTER_READY"))
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
+	w2 := start(t, "w2", c.env, "worker")
+	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, dir+"/out.jsonl")
 	time.Sleep(300 * time.Millisecond) // the last records in flight

@@ -46,7 +46,8 @@ func TestRobotsTxtEndToEnd(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0", "SPYDER_FRONTIER_CRAWL_DELAY_FACTOR=0")
 	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, dir+"/out.jsonl")
 

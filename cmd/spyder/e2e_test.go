@@ -112,13 +112,12 @@ func TestCrawlLocalSiteEndToEnd(t *testing.T) {
 	out := dir + "/out.jsonl"
 	c := newCluster(t)
 
-	// Workers first, so both are connected when the first URL goes out and
-	// the check that both did work is not a race.
+	// Workers first; the master starts paused and is resumed once both have
+	// registered, so the check that both did work is not a race.
 	w1 := start(t, "worker1", c.env, "worker")
 	w2 := start(t, "worker2", c.env, "worker")
-	w1.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
-	w2.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	resumeWith(t, c, 2)
 
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
@@ -216,7 +215,7 @@ func TestStartOrder(t *testing.T) {
 			c := newCluster(t)
 			var m, w1, w2 *proc
 			startMaster := func() {
-				m = start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+				m = start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
 			}
 			if !workersFirst {
 				startMaster()
@@ -230,6 +229,7 @@ func TestStartOrder(t *testing.T) {
 				time.Sleep(time.Second) // several unanswered announcements
 				startMaster()
 			}
+			resumeWith(t, c, 2)
 			waitClean(t, m, w1, w2)
 			checkCrawl(t, site, out)
 		})

@@ -9,6 +9,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/rs/zerolog"
 	"io"
 	"os"
 	"strings"
@@ -27,6 +28,9 @@ const (
 var version = "0.1.0-dev"
 
 func main() {
+	// Milliseconds in every record's time: ordering events across a master
+	// and its workers needs more than whole seconds.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 

@@ -70,6 +70,7 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	restartLimit := sf.fs.Int("restart-limit", 5, "a child that fails this many times in a row without becoming ready stops the node (exit 1)")
 	grace := sf.fs.Duration("kill-grace", 0, "after TERM, how long before KILL (default: master_shutdown_grace + worker_shutdown_grace + 5s)")
 	untilDone := sf.fs.Bool("until-done", false, "the master exits (and the node with it) once nothing is queued or in flight")
+	paused := sf.fs.Bool("paused", false, "the master starts with dispatch paused; `spyder resume` sends the first URL")
 	sf.alias("seeds", "seeds_file", "file of seed URLs, one per line (the seeds_file setting)")
 	sf.alias("out", "output_jsonl", "JSON Lines output (the output_jsonl setting)")
 	sf.addSettings()
@@ -100,7 +101,7 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	// Every child gets the node's settings: its own flags are left out.
 	sf.fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "workers", "restart-limit", "kill-grace", "until-done", "seeds", "out":
+		case "workers", "restart-limit", "kill-grace", "until-done", "paused", "seeds", "out":
 			return
 		}
 		if list, err := sf.fs.GetStringArray(f.Name); err == nil {
@@ -113,6 +114,9 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	})
 	if *untilDone {
 		opts.masterArgs = append(opts.masterArgs, "--until-done")
+	}
+	if *paused {
+		opts.masterArgs = append(opts.masterArgs, "--paused")
 	}
 	if s.SeedsFile != "" {
 		opts.masterArgs = append(opts.masterArgs, "--seeds", s.SeedsFile)

@@ -26,6 +26,7 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 	sf.alias("seeds", "seeds_file", "file of seed URLs, one per line (the seeds_file setting)")
 	sf.alias("out", "output_jsonl", "JSON Lines output, one object per fetched URL (the output_jsonl setting)")
 	untilDone := sf.fs.Bool("until-done", false, "exit 0 (and stop the workers) once nothing is queued or in flight")
+	paused := sf.fs.Bool("paused", false, "start with dispatch paused; `spyder resume` sends the first URL")
 	sf.addSettings()
 	s, err := sf.parse(args, environ)
 	if err != nil {
@@ -41,7 +42,7 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	defer bus.close()
 	log := newBusLogger(stderr, bus.writer(), s.LogFormat, s.LogLevelMaster, crawluri.RoleMaster, id)
-	m, err := master.New(master.Options{Settings: s, Identity: id, Logger: log, UntilDone: *untilDone})
+	m, err := master.New(master.Options{Settings: s, Identity: id, Logger: log, UntilDone: *untilDone, Paused: *paused})
 	if err != nil {
 		log.Error().Err(err).Msg("master failed to start")
 		return exitFail
