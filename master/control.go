@@ -162,7 +162,7 @@ func (m *Master) status(now time.Time) *mgmt.Status {
 		Seen: fs.Seen, Queued: fs.Queued, Scheduled: fs.Scheduled, InFlight: fs.InFlight, Done: fs.Done,
 		Failed: fs.Failed, Retried: fs.Retried, Disallowed: fs.Disallowed,
 		Dispatched: m.stats.dispatched, Results: m.stats.results, ResultsByClass: m.stats.classes(),
-		Drops: m.stats.drops, PagesPerSec: m.rate.perSecond(),
+		Drops: m.drops(), PagesPerSec: m.rate.perSecond(),
 	}
 	for _, w := range m.registry.Workers() {
 		st.Workers = append(st.Workers, mgmt.WorkerStatus{

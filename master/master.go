@@ -12,8 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/metrics"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -100,6 +102,13 @@ type Master struct {
 	// metrics is nil unless metrics_listen is set (metrics.go).
 	metrics    *masterMetrics
 	metricsReg *prometheus.Registry
+
+	// CURVE (curve_server_secret_key): the master's key pair and the keys
+	// it accepts; auth answers ZAP in the zmq context of Run. All nil
+	// without CURVE.
+	curveKeys *curve.Pair
+	allowed   *curve.AllowList
+	auth      *curve.Server
 }
 
 type state int
@@ -165,6 +174,16 @@ func New(opts Options) (*Master, error) {
 		replies:     map[string]mgmt.Reply{},
 		quitting:    map[string]bool{},
 		paused:      opts.Paused,
+	}
+	if s.CurveServerSecretKey != "" {
+		pair, err := curve.SecretKey("curve_server_secret_key", s.CurveServerSecretKey)
+		if err != nil {
+			return nil, err
+		}
+		if m.allowed, err = curve.LoadAllowList(s.CurveAllowedWorkers, m.log); err != nil {
+			return nil, err
+		}
+		m.curveKeys = &pair
 	}
 	if m.canon, err = frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return nil, fmt.Errorf("url_canonicalization: %w", err)
@@ -253,6 +272,14 @@ type sockets struct {
 func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 	s := m.s
 	var socks sockets
+	if m.curveKeys != nil {
+		// The ZAP handler first: a CURVE socket bound without one accepts
+		// any key.
+		var err error
+		if m.auth, err = curve.StartServer(zctx, *m.curveKeys, m.allowed, m.log); err != nil {
+			return nil, err
+		}
+	}
 	closeAll := func() {
 		for _, so := range []*zmq.Socket{socks.push, socks.sub, socks.mpub, socks.msub} {
 			if so != nil {
@@ -291,12 +318,52 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 				return nil, fmt.Errorf("configuring %s socket: %w", st.key, err)
 			}
 		}
+		if m.auth != nil {
+			if err := m.auth.Secure(so, st.key); err != nil {
+				closeAll()
+				return nil, err
+			}
+		}
 		if err := so.Bind(st.endpoint); err != nil {
 			closeAll()
 			return nil, fmt.Errorf("binding %s to %s: %w", st.key, st.endpoint, err)
 		}
 	}
+	m.logExposure()
 	return &socks, nil
+}
+
+// drops are the counts of dropped messages by reason, with the refused
+// CURVE handshakes as curve_refused; a copy.
+func (m *Master) drops() map[string]int64 {
+	d := maps.Clone(m.stats.drops)
+	if m.auth != nil {
+		d["curve_refused"] = m.auth.Refused()
+	}
+	return d
+}
+
+// logExposure says who can reach the master's sockets: with CURVE, holders
+// of allowed keys; without, anyone who reaches the addresses, which is only
+// this machine on the default loopback addresses.
+func (m *Master) logExposure() {
+	endpoints := []string{m.s.ZeromqMasterPush, m.s.ZeromqMasterSub, m.s.ZeromqMgmtMaster, m.s.ZeromqMgmtWorker}
+	var exposed []string
+	for _, ep := range endpoints {
+		if !curve.Loopback(ep) {
+			exposed = append(exposed, ep)
+		}
+	}
+	switch {
+	case m.auth != nil:
+		m.log.Info().Str("event", "curve").Int("allowed_keys", m.allowed.Len()).Str("allowed_file", m.s.CurveAllowedWorkers).
+			Msg("CURVE: the master's sockets accept only clients whose keys are in curve_allowed_workers")
+	case len(exposed) > 0:
+		m.log.Warn().Str("event", "no_curve").Strs("exposed", exposed).
+			Msg("bound beyond loopback without CURVE: anyone who reaches these addresses can take URLs and send results; set curve_server_secret_key and curve_allowed_workers (spyder keygen)")
+	default:
+		m.log.Info().Str("event", "no_curve").Msg("no CURVE keys: the master's sockets are bound to loopback, reachable from this machine only")
+	}
 }
 
 // Run binds the sockets, runs the seeding callback and coordinates the crawl

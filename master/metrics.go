@@ -1,7 +1,6 @@
 package master
 
 import (
-	"maps"
 	"sync/atomic"
 	"time"
 
@@ -73,7 +72,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 		fs: m.frontier.Stats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, returned: m.stats.returned,
 		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, linksLong: m.stats.linksLong, linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
-		byClass: m.stats.classes(), drops: maps.Clone(m.stats.drops), liveWorkers: m.registry.Live(), paused: m.paused,
+		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.paused,
 		blocked: mm.blocked,
 	})
 }

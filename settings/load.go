@@ -32,6 +32,7 @@ type Field struct {
 	Type    reflect.Type // Go type of the value
 	Default any          // built-in default (nil for derived settings)
 	Derived string       // the setting this one follows unless set, or ""
+	Secret  bool         // a password or key: printed only when it names a file
 	index   int
 }
 
@@ -52,7 +53,7 @@ func buildFields() []Field {
 		if sf.Tag.Get("koanf") == "" {
 			continue
 		}
-		f := Field{Name: sf.Tag.Get("koanf"), Doc: sf.Tag.Get("doc"), Type: sf.Type, index: i, Derived: derived[sf.Tag.Get("koanf")]}
+		f := Field{Name: sf.Tag.Get("koanf"), Doc: sf.Tag.Get("doc"), Type: sf.Type, index: i, Derived: derived[sf.Tag.Get("koanf")], Secret: sf.Tag.Get("secret") == "true"}
 		if f.Derived == "" {
 			f.Default = def.Field(i).Interface()
 		}

@@ -3,6 +3,7 @@ package settings
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,18 +14,28 @@ import (
 // YAML renders s as a commented YAML document with every setting in
 // declaration order, readable back by Load as a config file. A derived
 // setting that was not set is written commented out, so that the file
-// read back keeps it following its source.
+// read back keeps it following its source. A secret (a password, a key
+// given inline) is not shown: its line is commented out.
 func (s *Settings) YAML() []byte {
 	var b bytes.Buffer
 	for _, f := range fields {
-		doc, off := f.Doc, ""
+		doc, off, value := f.Doc, "", yamlValue(s.Value(f))
 		if from := s.DerivedFrom(f.Name); from != "" {
 			doc += " [derived from " + from + "; uncomment to set it apart]"
 			off = "# "
 		}
-		fmt.Fprintf(&b, "# %s\n%s%s: %s\n", doc, off, f.Name, yamlValue(s.Value(f)))
+		if v, _ := s.Value(f).(string); f.Secret && v != "" && !isFile(v) {
+			doc += " [set, not shown: keep it in the environment or a file]"
+			off, value = "# ", `""`
+		}
+		fmt.Fprintf(&b, "# %s\n%s%s: %s\n", doc, off, f.Name, value)
 	}
 	return b.Bytes()
+}
+
+func isFile(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular()
 }
 
 func yamlValue(v any) string {

@@ -33,7 +33,7 @@ type Settings struct {
 	ProxyHost            string        `koanf:"proxy_host" doc:"HTTP proxy every fetch goes through (empty: the HTTP_PROXY/HTTPS_PROXY environment, if set)"`
 	ProxyPort            int           `koanf:"proxy_port" doc:"port of proxy_host (required with it)"`
 	ProxyUsername        string        `koanf:"proxy_username" doc:"proxy authentication (optional)"`
-	ProxyPassword        string        `koanf:"proxy_password" doc:"proxy authentication (optional)"`
+	ProxyPassword        string        `koanf:"proxy_password" secret:"true" doc:"proxy authentication (optional)"`
 
 	// Processors (workers).
 	SpyderExtractorPipeline  []string `koanf:"spyder_extractor_pipeline" doc:"processors run on every fetched page, in order"`
@@ -97,6 +97,13 @@ type Settings struct {
 	ZeromqMgmtMaster                string `koanf:"zeromq_mgmt_master" doc:"management PUB of the master (master binds, workers connect)"`
 	ZeromqLogging                   string `koanf:"zeromq_logging" doc:"logsink address: spyder logsink binds it, masters and workers send their log records there as well (empty: local logging only)"`
 	ZeromqMgmtWorker                string `koanf:"zeromq_mgmt_worker" doc:"management SUB of the master (master binds, workers connect)"`
+
+	// CURVE authentication. Keys are key files from spyder keygen or Z85
+	// keys themselves (secret ones best kept in the environment).
+	CurveServerSecretKey string `koanf:"curve_server_secret_key" secret:"true" doc:"master: its CURVE secret key (the NAME_secret file of spyder keygen, mode 0600, or the key); set, its four sockets accept only CURVE clients listed in curve_allowed_workers (empty: no authentication; keep the addresses on loopback)"`
+	CurveAllowedWorkers  string `koanf:"curve_allowed_workers" doc:"master: file of the public keys it accepts (workers and operators), one per line with an optional name after it, or appended public key files; re-read when it changes"`
+	CurveServerPublicKey string `koanf:"curve_server_public_key" doc:"workers and operator commands: the master's CURVE public key (its key file or the key); set, they connect with CURVE"`
+	CurveSecretKey       string `koanf:"curve_secret_key" secret:"true" doc:"workers and operator commands: their own CURVE secret key (a NAME_secret file of spyder keygen, mode 0600, or the key); its public key must be in the master's curve_allowed_workers"`
 
 	derivedFrom map[string]string // derived setting -> the setting it was copied from
 }

@@ -106,6 +106,12 @@ func (s *Settings) Validate() error {
 	if strings.TrimSpace(s.ProxyHost) != "" && (s.ProxyPort < 1 || s.ProxyPort > 65535) {
 		add("proxy_port", "must be a port (1-65535) when proxy_host is set, got %d", s.ProxyPort)
 	}
+	if (s.CurveServerSecretKey == "") != (s.CurveAllowedWorkers == "") {
+		add("curve_allowed_workers", "curve_server_secret_key and curve_allowed_workers go together: set both (CURVE) or neither")
+	}
+	if (s.CurveServerPublicKey == "") != (s.CurveSecretKey == "") {
+		add("curve_secret_key", "curve_server_public_key and curve_secret_key go together: set both (CURVE) or neither")
+	}
 	if s.WARCMaxFileSize < 1<<20 {
 		add("warc_max_file_size", "must be at least 1 MiB (1048576), got %d", s.WARCMaxFileSize)
 	}

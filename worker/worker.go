@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/metrics"
 	"github.com/spyder-crawl/spyder/internal/zsock"
@@ -48,6 +49,12 @@ type Worker struct {
 	fetcher  *Fetcher
 	dns      *dnscache.Cache // the fetcher's; closed with it
 	pipeline *processor.Pipeline
+	// With CURVE (curve_server_public_key), every socket is a CURVE client
+	// of the master's key with this worker's pair.
+	curveServer string
+	curveKeys   *curve.Pair
+	nextRedial  time.Time // see redial
+	redialed    bool
 
 	jobs    chan *job
 	results chan *job
@@ -102,11 +109,15 @@ func New(opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("static_dns_mappings: %w", err)
 	}
 	dns := dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache, Timeout: s.ConnectTimeout})
+	serverKey, own, secure, err := curve.ClientKeys(s.CurveServerPublicKey, s.CurveSecretKey)
+	if err != nil {
+		return nil, err
+	}
 	var wm *workerMetrics
 	if s.MetricsListen != "" {
 		wm = newWorkerMetrics()
 	}
-	return &Worker{
+	w := &Worker{
 		metrics:  wm,
 		s:        s,
 		id:       opts.Identity,
@@ -129,7 +140,11 @@ func New(opts Options) (*Worker, error) {
 		results: make(chan *job, s.MaxClients),
 		dropped: map[string]int64{},
 		held:    map[int64]struct{}{},
-	}, nil
+	}
+	if secure {
+		w.curveServer, w.curveKeys = serverKey, &own
+	}
+	return w, nil
 }
 
 type sockets struct {
@@ -178,6 +193,12 @@ func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
 		}
 		if st.setup != nil {
 			if err := st.setup(*st.dst); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("configuring %v socket for %s: %w", st.typ, st.endpoint, err)
+			}
+		}
+		if w.curveKeys != nil {
+			if err := curve.Client(*st.dst, w.curveServer, *w.curveKeys); err != nil {
 				closeAll()
 				return nil, fmt.Errorf("configuring %v socket for %s: %w", st.typ, st.endpoint, err)
 			}
@@ -259,7 +280,7 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 
 	w.log.Info().Str("event", "SPYDER:WORKER_READY").Str("worker", w.id).
 		Str("pull", w.s.ZeromqWorkerProcFetcherPull).Str("pub", w.s.ZeromqWorkerProcExtractorPub).
-		Int("max_clients", w.s.MaxClients).Msg("worker started")
+		Int("max_clients", w.s.MaxClients).Bool("curve", w.curveKeys != nil).Msg("worker started")
 	return w.loop(ctx, socks, abortFetches)
 }
 
@@ -281,6 +302,9 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 		if now.After(nextBeat) || now.Equal(nextBeat) {
 			w.heartbeat(socks.mpub, now)
 			nextBeat = now.Add(interval)
+			if err := w.redial(socks, now); err != nil {
+				return err
+			}
 		}
 		if w.draining {
 			w.startJobs(socks.pub) // hands the backlog back
@@ -350,6 +374,47 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 		}
 		w.startJobs(socks.pub)
 	}
+}
+
+// redialEvery is how often a worker that no master has acknowledged
+// connects its sockets again: after a master refused its handshake (a key
+// not yet allowed, no CURVE keys), libzmq may never retry
+// (zeromq/libzmq#3519), and the master's allowed keys may have changed.
+const redialEvery = 10 * time.Second
+
+// redial reconnects a worker's sockets while no master acknowledges it,
+// every redialEvery; never while it holds URLs or results, which a
+// disconnect could drop.
+func (w *Worker) redial(socks *sockets, now time.Time) error {
+	if w.acked || w.draining || len(w.held) > 0 || len(w.pending) > 0 {
+		w.nextRedial = time.Time{}
+		return nil
+	}
+	if w.nextRedial.IsZero() {
+		w.nextRedial = now.Add(redialEvery)
+		return nil
+	}
+	if now.Before(w.nextRedial) {
+		return nil
+	}
+	w.nextRedial = now.Add(redialEvery)
+	if !w.redialed {
+		w.log.Warn().Str("event", "unregistered").Dur("every", redialEvery).Bool("curve", w.curveKeys != nil).
+			Msg("no master has acknowledged this worker yet; reconnecting now and then (is a master running at these addresses? with CURVE, is this worker's public key in its curve_allowed_workers, and does the master require CURVE when this worker has no keys?)")
+		w.redialed = true
+	}
+	for _, c := range []struct {
+		so *zmq.Socket
+		ep string
+	}{{socks.pub, w.s.ZeromqWorkerProcExtractorPub}, {socks.msub, w.s.ZeromqMgmtMaster}, {socks.mpub, w.s.ZeromqMgmtWorker}} {
+		if err := c.so.Disconnect(c.ep); err != nil {
+			return fmt.Errorf("reconnecting to %s: %w", c.ep, err)
+		}
+		if err := c.so.Connect(c.ep); err != nil {
+			return fmt.Errorf("reconnecting to %s: %w", c.ep, err)
+		}
+	}
+	return nil
 }
 
 // subscriptions reads the subscription messages the XPUB reports. The first

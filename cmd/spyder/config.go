@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -123,7 +124,7 @@ func (sf *settingFlags) parse(args, environ []string) (*settings.Settings, error
 
 // exitCode maps a configuration or usage error to exit code 2.
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, settings.ErrInvalid) {
+	if errors.Is(err, errUsage) || errors.Is(err, settings.ErrInvalid) || errors.Is(err, curve.ErrKey) {
 		return exitConfig
 	}
 	return exitFail

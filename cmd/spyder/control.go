@@ -17,6 +17,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
@@ -50,20 +51,34 @@ func connectable(endpoint string) string {
 
 func dialControl(s *settings.Settings, timeout time.Duration) (*controlClient, error) {
 	mgmtMaster, mgmtWorker := connectable(s.ZeromqMgmtMaster), connectable(s.ZeromqMgmtWorker)
+	serverKey, own, secure, err := curve.ClientKeys(s.CurveServerPublicKey, s.CurveSecretKey)
+	if err != nil {
+		return nil, err
+	}
 	zctx, err := zmq.NewContext()
 	if err != nil {
 		return nil, fmt.Errorf("creating zmq context: %w", err)
 	}
 	c := &controlClient{zctx: zctx, id: crawluri.Identity(mgmt.RoleControl), timeout: timeout,
 		where: fmt.Sprintf("%s and %s", mgmtMaster, mgmtWorker)}
+	secureClient := func(so *zmq.Socket) error {
+		if !secure {
+			return nil
+		}
+		return curve.Client(so, serverKey, own)
+	}
 	if c.sub, err = zsock.New(zctx, zmq.SUB, 0); err == nil {
 		if err = c.sub.SetSubscribe(mgmt.TopicTo + c.id); err == nil {
-			err = c.sub.Connect(mgmtMaster)
+			if err = secureClient(c.sub); err == nil {
+				err = c.sub.Connect(mgmtMaster)
+			}
 		}
 	}
 	if err == nil {
 		if c.pub, err = zsock.New(zctx, zmq.PUB, 0); err == nil {
-			err = c.pub.Connect(mgmtWorker)
+			if err = secureClient(c.pub); err == nil {
+				err = c.pub.Connect(mgmtWorker)
+			}
 		}
 	}
 	if err != nil {
@@ -146,7 +161,7 @@ func connect(sf *settingFlags, timeout *time.Duration, args, environ []string, s
 	}
 	c, err := dialControl(s, *timeout)
 	if err != nil {
-		return nil, fail(stderr, err)
+		return nil, configError(stderr, err) // 2 for a bad key, 1 otherwise
 	}
 	return c, exitOK
 }

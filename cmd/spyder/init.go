@@ -61,17 +61,10 @@ func runInit(args, environ []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: spyder init [--force] DIR\n\nwrites DIR/spyder.yaml (every setting, commented), DIR/seeds.txt and DIR/README.md")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return configError(stderr, fmt.Errorf("%w: %v", errUsage, err))
+	dir, code, ok := parseOneArg(fs, args, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitConfig
-	}
-	dir := fs.Arg(0)
 	// The defaults, with this crawl's files; derived settings are left to
 	// follow their sources.
 	full, err := settings.Load(settings.Source{Flags: map[string]any{"seeds_file": "seeds.txt", "output_jsonl": "pages.jsonl", "state_dir": "state"}})
@@ -106,4 +99,20 @@ func runInit(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s/spyder.yaml, seeds.txt and README.md; next: edit seeds.txt, then\n  cd %s && spyder node --config spyder.yaml --workers 2 --until-done\n", dir, dir)
 	return exitOK
+}
+
+// parseOneArg parses a command's flags and its one argument. When ok is
+// false the command returns code (0 for --help, 2 for bad usage).
+func parseOneArg(fs *pflag.FlagSet, args []string, stderr io.Writer) (arg string, code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return "", exitOK, false
+		}
+		return "", configError(stderr, fmt.Errorf("%w: %v", errUsage, err)), false
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return "", exitConfig, false
+	}
+	return fs.Arg(0), exitOK, true
 }

@@ -54,6 +54,7 @@ func commands() []command {
 		{"stop", "stop a running master gracefully (its workers finish and quit), or --worker ID only", runStop},
 		{"frontier", "offline work on a state directory: `frontier inspect` (read-only report), `frontier inject FILE` (bulk seeding)", runFrontier},
 		{"init", "write a new crawl's skeleton: DIR/spyder.yaml (every setting, commented), seeds.txt, README.md", runInit},
+		{"keygen", "write a CURVE key pair NAME and NAME_secret (authenticated workers: curve_* settings)", runKeygen},
 		{"settings", "print the effective settings as YAML (defaults < --config < SPYDER_* < flags)", runSettings},
 		{"version", "print the version", func(_, _ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "spyder", version)

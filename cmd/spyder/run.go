@@ -45,7 +45,7 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 	m, err := master.New(master.Options{Settings: s, Identity: id, Logger: log, UntilDone: *untilDone, Paused: *paused})
 	if err != nil {
 		log.Error().Err(err).Msg("master failed to start")
-		return exitFail
+		return exitCode(err)
 	}
 	return runWithSignals(log, func(ctx context.Context) error { return m.Run(ctx) })
 }
@@ -70,7 +70,7 @@ func runWorker(args, environ []string, stdout, stderr io.Writer) int {
 	w, err := worker.New(worker.Options{Settings: s, Identity: id, Logger: log})
 	if err != nil {
 		log.Error().Err(err).Msg("worker failed to start")
-		return exitFail
+		return exitCode(err)
 	}
 	return runWithSignals(log, func(ctx context.Context) error { return w.Run(ctx) })
 }

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/internal/curve"
+	"github.com/spyder-crawl/spyder/mgmt"
+)
+
+// keygen runs `spyder keygen` and returns the public key it wrote.
+func keygen(t *testing.T, base string) string {
+	t.Helper()
+	out, err := exec.Command(spyderBin, "keygen", base).CombinedOutput()
+	if err != nil {
+		t.Fatalf("spyder keygen %s: %v\n%s", base, err, out)
+	}
+	pub, err := curve.PublicKey("test", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), pub) {
+		t.Fatalf("keygen did not print the public key: %s", out)
+	}
+	return pub
+}
+
+// TestCurveRefusesStrangers: a master with CURVE keys and an allowed-workers
+// file crawls with an allowed worker; a worker with an unknown key and a
+// worker without keys get nothing (no URL, no registration), and the master
+// logs each refusal (the ZAP refusal with the peer's address and key). The
+// stranger's key appended to the file mid-crawl lets it in without a
+// restart; the operator commands use keys of their own.
+func TestCurveRefusesStrangers(t *testing.T) {
+	site := startSite(t, 30, 40*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	keygen(t, dir+"/master")
+	keygen(t, dir+"/good")
+	keygen(t, dir+"/operator")
+	strangerKey := keygen(t, dir+"/stranger")
+	goodCert, _ := os.ReadFile(dir + "/good")
+	operatorCert, _ := os.ReadFile(dir + "/operator")
+	allowed := writeFile(t, dir, "allowed_workers", string(goodCert)+string(operatorCert))
+
+	c := newCluster(t,
+		"SPYDER_CURVE_SERVER_SECRET_KEY="+dir+"/master_secret", "SPYDER_CURVE_ALLOWED_WORKERS="+allowed,
+		// Operator commands (ctl) connect with the operator's key.
+		"SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/operator_secret",
+		"SPYDER_MAX_CLIENTS=2")
+	workerEnv := func(secret string) []string {
+		return append(slices.Clone(c.env), "SPYDER_CURVE_SECRET_KEY="+secret)
+	}
+	noKeys := append(slices.Clone(c.env), "SPYDER_CURVE_SERVER_PUBLIC_KEY=", "SPYDER_CURVE_SECRET_KEY=")
+
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "master ready", 20*time.Second, event("SPYDER:MASTER_READY"))
+	if len(m.find(event("curve"))) != 1 {
+		t.Fatal("the master did not say it requires CURVE")
+	}
+	good := start(t, "good", workerEnv(dir+"/good_secret"), "worker")
+	stranger := start(t, "stranger", workerEnv(dir+"/stranger_secret"), "worker")
+	nokey := start(t, "nokey", noKeys, "worker")
+
+	m.waitFor(t, "the unknown key refused, with its address", 20*time.Second, func(r map[string]any) bool {
+		return r["event"] == "curve_refused" && r["key"] == strangerKey && r["peer"] == "127.0.0.1"
+	})
+	m.waitFor(t, "the worker without keys refused", 20*time.Second, func(r map[string]any) bool {
+		reason, _ := r["reason"].(string)
+		return r["event"] == "curve_refused" && strings.Contains(reason, "without CURVE keys") && r["peer"] != nil
+	})
+	resumeWith(t, c, 1) // the good worker only
+	m.waitFor(t, "the crawl under way", 30*time.Second, func(r map[string]any) bool {
+		done, _ := r["done"].(float64)
+		return r["event"] == "progress" && done >= 5
+	})
+
+	// Enroll the stranger: appended to the file, no restart. (Paused
+	// meanwhile, so that the crawl is not over before the stranger's next
+	// reconnect, up to 10 s later.)
+	if out := ctl(t, c, "pause"); !strings.Contains(out, "dispatch paused") {
+		t.Fatalf("pause: %s", out)
+	}
+	enrolled := time.Now()
+	f, err := os.OpenFile(allowed, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(strangerKey + " stranger, enrolled\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	st := waitStatus(t, c, "the enrolled worker registered", 30*time.Second, func(s mgmt.Status) bool { return len(s.Workers) == 2 })
+	if st.Drops["curve_refused"] < 2 {
+		t.Fatalf("status counts %d refused handshakes, want at least the two strangers'", st.Drops["curve_refused"])
+	}
+	if out := ctl(t, c, "resume"); !strings.Contains(out, "dispatch resumed") {
+		t.Fatalf("resume: %s", out)
+	}
+
+	waitClean(t, m, good, stranger)
+	checkCrawl(t, site, out)
+
+	// Nothing reached the strangers while they were strangers.
+	for _, r := range stranger.find(func(r map[string]any) bool { return r["message"] == "fetched" }) {
+		at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
+		if err != nil || at.Before(enrolled) {
+			t.Fatalf("the stranger fetched %v at %v, before its key was enrolled at %v", r["url"], r["time"], enrolled)
+		}
+	}
+	if n := len(nokey.find(func(r map[string]any) bool { return r["message"] == "fetched" })); n != 0 {
+		t.Fatalf("the worker without keys fetched %d URLs", n)
+	}
+	if len(nokey.find(func(r map[string]any) bool { return r["event"] == "unregistered" })) == 0 {
+		t.Fatal("the worker without keys did not say that no master acknowledged it")
+	}
+	nokey.signal(syscall.SIGTERM)
+	if code := nokey.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("worker without keys: exit code %d after SIGTERM", code)
+	}
+}
+
+// TestCurveSettingsAndExposure: bad CURVE settings exit 2 with a message
+// naming the setting; without CURVE the master says its sockets are on
+// loopback, or warns when they are not.
+func TestCurveSettingsAndExposure(t *testing.T) {
+	dir := t.TempDir()
+	keygen(t, dir+"/master")
+	keygen(t, dir+"/w")
+	loose := writeFile(t, dir, "loose_secret", "")
+	secret, _ := os.ReadFile(dir + "/w_secret")
+	if err := os.WriteFile(loose, secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	allowed := writeFile(t, dir, "allowed", "not a key\n")
+	private := func(path string) string { // a copy that only its owner reads
+		data, _ := os.ReadFile(path)
+		if err := os.WriteFile(path+".0600", data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path + ".0600"
+	}
+	empty := writeFile(t, dir, "seeds.txt", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"secret without allowed file", []string{"master", "--curve-server-secret-key", dir + "/master_secret"}, "curve_allowed_workers"},
+		{"bad allowed file", []string{"master", "--curve-server-secret-key", dir + "/master_secret", "--curve-allowed-workers", allowed}, allowed + ":1"},
+		{"secret readable by others", []string{"master", "--curve-server-secret-key", loose, "--curve-allowed-workers", dir + "/w"}, "chmod 600"},
+		{"worker with half the keys", []string{"worker", "--curve-secret-key", dir + "/w_secret"}, "curve_server_public_key and curve_secret_key go together"},
+		{"worker with a public key for a secret", []string{"worker", "--curve-server-public-key", dir + "/master", "--curve-secret-key", private(dir + "/w")}, "holds no secret-key"},
+		{"operator with a bad server key", []string{"status", "--curve-server-public-key", "nope", "--curve-secret-key", dir + "/w_secret"}, "curve_server_public_key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(spyderBin, append(tc.args, "--state-dir", t.TempDir(), "--seeds", empty)...)
+			if tc.args[0] != "master" {
+				cmd = exec.Command(spyderBin, tc.args...)
+			}
+			outb, err := cmd.CombinedOutput()
+			code := -1
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != 2 || !strings.Contains(string(outb), tc.want) {
+				t.Fatalf("exit code %d, want 2 with %q:\n%s", code, tc.want, outb)
+			}
+			if strings.Contains(string(outb), strings.TrimSpace(string(secret))) {
+				t.Fatal("a secret key was printed")
+			}
+		})
+	}
+
+	// Loopback (the defaults' kind of address): said so, at info.
+	c := newCluster(t)
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", empty)
+	if code := m.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("master exit code %d", code)
+	}
+	if r := m.find(event("no_curve")); len(r) != 1 || r[0]["level"] != "info" {
+		t.Fatalf("loopback without CURVE: %v", r)
+	}
+	// All interfaces without CURVE: a warning naming the addresses.
+	exposedEnv := slices.Clone(c.env)
+	for i, kv := range exposedEnv {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SPYDER_ZEROMQ_M") {
+			exposedEnv[i] = k + "=" + strings.Replace(v, "tcp://127.0.0.1:", "tcp://*:", 1)
+		}
+	}
+	m = start(t, "exposed", exposedEnv, "master", "--until-done", "--seeds", empty)
+	if code := m.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("master exit code %d", code)
+	}
+	r := m.find(event("no_curve"))
+	if len(r) != 1 || r[0]["level"] != "warn" || !strings.Contains(r[0]["message"].(string), "curve_server_secret_key") {
+		t.Fatalf("all interfaces without CURVE: %v", r)
+	}
+	if exposed, _ := r[0]["exposed"].([]any); len(exposed) != 4 {
+		t.Fatalf("the warning names %v, want the four addresses", r[0]["exposed"])
+	}
+}
