@@ -2,6 +2,7 @@ package main
 
 import (
 	"math/rand"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/testsite"
+	"github.com/spyder-crawl/spyder/mgmt"
 )
 
 func TestBadConfigExitsWithCode2(t *testing.T) {
@@ -183,4 +185,114 @@ func freeEndpointEnv(t *testing.T) []string {
 	return []string{"SPYDER_ZEROMQ_MASTER_PUSH=" + eps[0], "SPYDER_ZEROMQ_MASTER_SUB=" + eps[1],
 		"SPYDER_ZEROMQ_MGMT_MASTER=" + eps[2], "SPYDER_ZEROMQ_MGMT_WORKER=" + eps[3],
 		"SPYDER_STATE_DIR=" + t.TempDir()}
+}
+
+// TestStrangersOnEveryBoundSocket: raw TCP garbage, a truncated ZMTP
+// greeting and a frame cut short arrive at each of the master's four bound
+// sockets; then a fake worker registers, takes URLs, sends a result with a
+// real lease for a URL it was never given, starts a result it never
+// finishes, and vanishes without a word. The master stays up, counts the
+// forged result, re-queues what the fake held, and the real workers
+// complete the crawl: every page fetched, every line written.
+func TestStrangersOnEveryBoundSocket(t *testing.T) {
+	site := startSite(t, 40, 5*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t, "SPYDER_MAX_CLIENTS=2")
+	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+
+	// A ZMTP 3.0 greeting (signature, version, NULL mechanism, as-server 0,
+	// filler) and a READY command whose declared size outruns the bytes.
+	greeting := append([]byte{0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0}, []byte("NULL")...)
+	greeting = append(greeting, make([]byte, 64-len(greeting))...)
+	rng := rand.New(rand.NewSource(2))
+	garbage := make([]byte, 4096)
+	rng.Read(garbage)
+	payloads := map[string][]byte{
+		"garbage":            garbage,
+		"truncated greeting": greeting[:11],
+		"frame cut short":    append(append([]byte{}, greeting...), 0x06, 0, 0, 0, 0, 0, 0x10, 0, 0, 5, 'R', 'E'),
+	}
+	for _, ep := range []string{c.push, c.sub, c.mpub, c.msub} {
+		for name, p := range payloads {
+			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(ep, "tcp://"), 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s to %s: %v", name, ep, err)
+			}
+			_, _ = conn.Write(p)
+			time.Sleep(20 * time.Millisecond)
+			conn.Close()
+		}
+	}
+
+	// The fake worker.
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := func(typ zmq.Type, ep string) *zmq.Socket {
+		so, err := zctx.NewSocket(typ)
+		if err == nil {
+			_ = so.SetLinger(0)
+			err = so.Connect(ep)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return so
+	}
+	pull, results, announce := socket(zmq.PULL, c.push), socket(zmq.PUB, c.sub), socket(zmq.PUB, c.msub)
+	_ = pull.SetRcvtimeo(200 * time.Millisecond)
+	fakeID := "worker:fake:1"
+	var taken []*crawluri.CrawlUri
+	for deadline := time.Now().Add(20 * time.Second); len(taken) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake worker got %d URLs in 20 s", len(taken))
+		}
+		_, _ = announce.SendMessage(mgmt.New(mgmt.TopicWorker, fakeID, mgmt.VerbAvail, mgmt.Announce{Protocol: mgmt.ProtocolVersion, MaxClients: 2}).Frames())
+		frames, err := pull.RecvMessageBytes(0)
+		if err != nil {
+			continue
+		}
+		msg, err := crawluri.ParseDataMessage(frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, msg.Curi)
+	}
+	// A real lease, a URL it was not given.
+	forged := *taken[0]
+	forged.URL, forged.StatusCode = site.Seeds()[0]+"never-dispatched", 200
+	_, _ = results.SendMessage(fakeID, forged.Marshal())
+	// A result begun and never finished, then gone.
+	half := *taken[1]
+	half.StatusCode = 200
+	_, _ = results.SendBytes([]byte(fakeID), zmq.SNDMORE)
+	time.Sleep(100 * time.Millisecond)
+	for _, so := range []*zmq.Socket{pull, results, announce} {
+		so.Close()
+	}
+	zctx.Term()
+
+	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
+	waitClean(t, m, w1, w2)
+	checkCrawl(t, site, out)
+	for _, u := range taken {
+		if site.Counts()[u.URL] == 0 {
+			t.Errorf("%s, held by the vanished worker, was never fetched", u.URL)
+		}
+	}
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 {
+		t.Fatal("no MASTER_DOWN record")
+	}
+	drops, _ := down[0]["drops"].(map[string]any)
+	if n, _ := drops["stale_result"].(float64); n < 1 {
+		t.Errorf("the forged result was not counted: drops %v", drops)
+	}
+	if jsonl, _ := os.ReadFile(out); strings.Contains(string(jsonl), "never-dispatched") {
+		t.Error("the forged result reached the output")
+	}
 }
