@@ -6,6 +6,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/spyder-crawl/spyder/internal/fuzzmem"
 )
 
 func full() *CrawlUri {
@@ -152,7 +154,9 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add((&CrawlUri{URL: "http://x/"}).Marshal())
 	f.Add([]byte{0x0f, 0x00, 0x50, 0x0b, 0x7f, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := Unmarshal(b)
+		var c *CrawlUri
+		var err error
+		fuzzmem.Check(t, len(b), 64, 64<<10, func() { c, err = Unmarshal(b) })
 		if err != nil {
 			return
 		}

@@ -172,8 +172,9 @@ type Durable struct {
 	// Commit, which stores them.
 	hostsCounted map[string]struct{}
 
-	// broken is set when memory and store disagree after a failed bulk
-	// load: nothing more is committed.
+	// broken is set when memory and store disagree, after a failed bulk
+	// load or a failed commit: nothing more is committed, and the store
+	// keeps its last commit (reopen it to go on from there).
 	broken error
 	closed bool
 
@@ -525,7 +526,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
-	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}, Cache: cache, MemTableSize: 16 << 20}
+	po := &pebble.Options{Logger: newPebbleLogger(opts.Logger), Cache: cache, MemTableSize: 16 << 20}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -1538,11 +1539,16 @@ func (f *Durable) Commit() error {
 	// runs while the caller goes on, and is waited for by the next Commit,
 	// which by then rarely waits. The WAL is synced in order, so waiting
 	// for one batch waits for all before it.
+	// A failed write or fsync leaves the store as of the last commit and
+	// this batch unusable: the frontier is broken until reopened.
 	if err := f.db.ApplyNoSyncWait(f.b, pebble.Sync); err != nil {
-		return fmt.Errorf("committing frontier state: %w", err)
+		f.broken = fmt.Errorf("committing frontier state: %w", err)
+		return f.broken
 	}
 	if err := f.waitSynced(); err != nil {
-		return err
+		_ = f.b.SyncWait() // fails too; pebble lets go of the batch only then
+		f.broken = err
+		return f.broken
 	}
 	f.syncing = f.b
 	f.b = f.db.NewIndexedBatch()
@@ -1570,14 +1576,21 @@ func (f *Durable) Close() error {
 		return nil
 	}
 	f.closed = true
-	err := f.Commit()
-	if serr := f.waitSynced(); err == nil {
-		err = serr
+	var err error
+	if f.broken != nil {
+		err = f.broken // nothing more can be written; the store keeps its last commit
+	} else {
+		err = f.Commit()
+		if serr := f.waitSynced(); err == nil {
+			err = serr
+		}
 	}
 	if cerr := f.closeIters(); err == nil {
 		err = cerr
 	}
-	f.b.Close()
+	if f.broken == nil {
+		f.b.Close() // (a batch of a failed commit may still be pebble's)
+	}
 	if cerr := f.db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing frontier store: %w", cerr)
 	}
@@ -1586,12 +1599,61 @@ func (f *Durable) Close() error {
 }
 
 // pebbleLogger passes Pebble's errors to the frontier's logger and keeps
-// its informational chatter out of the crawl log.
-type pebbleLogger struct{ log zerolog.Logger }
+// its informational chatter out of the crawl log. An error that repeats
+// (a flush retried while the disk is full) is logged once every
+// pebbleLogEvery, with the count of the ones left out.
+type pebbleLogger struct {
+	log zerolog.Logger
+	mu  *sync.Mutex
+	// last is when each error's text (without its digits: file numbers
+	// change) was logged, and how many were left out since.
+	last map[string]*pebbleRepeat
+}
+
+type pebbleRepeat struct {
+	at      time.Time
+	skipped int
+}
+
+const pebbleLogEvery = 30 * time.Second
+
+func newPebbleLogger(log zerolog.Logger) pebbleLogger {
+	return pebbleLogger{log: log, mu: &sync.Mutex{}, last: map[string]*pebbleRepeat{}}
+}
 
 func (l pebbleLogger) Infof(string, ...any) {}
 func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error().Str("component", "pebble").Msgf(format, args...)
+	msg := fmt.Sprintf(format, args...)
+	if l.mu != nil {
+		key := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return -1
+			}
+			return r
+		}, msg[:min(len(msg), 300)])
+		now := time.Now()
+		l.mu.Lock()
+		r := l.last[key]
+		if r != nil && now.Sub(r.at) < pebbleLogEvery {
+			r.skipped++
+			l.mu.Unlock()
+			return
+		}
+		skipped := 0
+		if r != nil {
+			skipped = r.skipped
+		}
+		if len(l.last) > 1000 {
+			clear(l.last)
+		}
+		l.last[key] = &pebbleRepeat{at: now}
+		l.mu.Unlock()
+		if skipped > 0 {
+			l.log.Error().Str("component", "pebble").Int("repeats_left_out", skipped).Msg(msg)
+			return
+		}
+	}
+	l.log.Error().Str("component", "pebble").Msg(msg)
 }
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error().Str("component", "pebble").Msgf(format, args...)

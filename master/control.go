@@ -32,6 +32,11 @@ func (m *Master) control(msg mgmt.Message, mpub *zmq.Socket, now time.Time) {
 		return
 	}
 	reply, seen := m.replies[req.ID]
+	if !seen && m.storeErr != nil && (msg.Verb == mgmt.VerbAdd || msg.Verb == mgmt.VerbHost) {
+		// Not remembered: the same request may be sent again once the
+		// store is back.
+		reply, seen = mgmt.Reply{ID: req.ID, Error: "the frontier store is down (state_dir full or failing?): nothing can be added or changed until it is back; try again"}, true
+	}
 	if !seen {
 		reply = m.carryOut(msg, req, now)
 		reply.ID = req.ID
@@ -148,6 +153,8 @@ func (m *Master) stateName() string {
 	switch {
 	case m.state == draining:
 		return "stopping"
+	case m.storeErr != nil:
+		return "store_failed"
 	case m.paused:
 		return "paused"
 	}
@@ -156,7 +163,7 @@ func (m *Master) stateName() string {
 
 // status reports the master's state, its frontier and its workers.
 func (m *Master) status(now time.Time) *mgmt.Status {
-	fs := m.frontier.Stats()
+	fs := m.frontierStats()
 	st := &mgmt.Status{
 		Master: m.id, State: m.stateName(), Uptime: now.Sub(m.started).Seconds(), Frontier: m.s.FrontierClass,
 		Seen: fs.Seen, Queued: fs.Queued, Scheduled: fs.Scheduled, InFlight: fs.InFlight, Done: fs.Done,

@@ -18,6 +18,7 @@ import (
 	"maps"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
@@ -102,6 +103,18 @@ type Master struct {
 	// metrics is nil unless metrics_listen is set (metrics.go).
 	metrics    *masterMetrics
 	metricsReg *prometheus.Registry
+
+	// frontierOpts opened the frontier (unless Options.Frontier gave one):
+	// after a failed commit (a full or failing state_dir) the store is
+	// opened again with them. storeErr is that failure until then: no
+	// dispatch, results dropped (their URLs are leased in the store and
+	// queued again when it reopens), a reopen tried at nextReopen.
+	frontierOpts frontier.Options
+	storeErr     error
+	storeStats   frontier.Stats
+	storeTries   int
+	nextReopen   time.Time
+	reopening    chan reopened // a reopen in flight, see reopenStore
 
 	// CURVE (curve_server_secret_key): the master's key pair and the keys
 	// it accepts; auth answers ZAP in the zmq context of Run. All nil
@@ -199,7 +212,7 @@ func New(opts Options) (*Master, error) {
 			m.dns = dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache})
 			resolver = m.dns
 		}
-		m.frontier, err = frontier.Open(s.FrontierClass, frontier.Options{
+		m.frontierOpts = frontier.Options{
 			Dir:               s.StateDir,
 			LeaseTimeout:      s.MasterLeaseTimeout,
 			MaxRetries:        s.FrontierMaxRetries,
@@ -224,7 +237,8 @@ func New(opts Options) (*Master, error) {
 			MaxDepth:          s.MaxDepth,
 			MaxURLsPerHost:    s.MaxURLsPerHost,
 			Logger:            opts.Logger.With().Str("component", "frontier").Logger(),
-		})
+		}
+		m.frontier, err = frontier.Open(s.FrontierClass, m.frontierOpts)
 		if err != nil {
 			if m.dns != nil {
 				m.dns.Close()
@@ -333,6 +347,94 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 	return &socks, nil
 }
 
+// storeRetry is how often a failed frontier store is opened again.
+const storeRetry = 2 * time.Second
+
+// storeFailed handles a failed commit: with a state_dir of its own the
+// master stops dispatching and keeps trying to open the store again (it
+// holds everything up to its last commit); an embedded frontier is fatal.
+func (m *Master) storeFailed(err error, now time.Time) error {
+	if m.opts.Frontier != nil || m.s.StateDir == "" {
+		return fmt.Errorf("committing frontier state: %w", err)
+	}
+	m.storeStats = m.frontier.Stats()
+	m.storeErr, m.storeTries = err, 0
+	m.nextReopen = now.Add(storeRetry)
+	m.log.Error().Str("event", "SPYDER:STORE_FAILED").Err(err).Str("state_dir", m.s.StateDir).Dur("retry_every", storeRetry).
+		Msg("the frontier store cannot be written (state_dir full or failing?): dispatch stopped and results dropped until it is back; the store keeps everything up to its last commit, and what was in flight is fetched again")
+	return nil
+}
+
+// reopened is the outcome of a reopen of the frontier store.
+type reopened struct {
+	f   frontier.Frontier
+	err error
+}
+
+// storeSpace is the free space state_dir needs before a reopen is tried
+// (closing a store whose flush cannot be written waits until it can, in
+// the reopen's goroutine).
+const storeSpace = 1 << 20
+
+// reopenStore tries, in a goroutine (closing the failed store may wait for
+// its flush), to close the failed store and open it again: the state of its
+// last commit, with the leases of then queued again. It starts only when
+// state_dir has room; storeReopened takes the outcome.
+func (m *Master) reopenStore(now time.Time) {
+	m.nextReopen = now.Add(storeRetry)
+	if free, err := freeSpace(m.s.StateDir); err == nil && free < storeSpace {
+		m.storeTries++
+		if m.storeTries%30 == 1 {
+			m.log.Warn().Uint64("free_bytes", free).Str("state_dir", m.s.StateDir).Msg("the frontier store is still down: state_dir has no room yet")
+		}
+		return
+	}
+	old, opts, class, done := m.frontier, m.frontierOpts, m.s.FrontierClass, make(chan reopened, 1)
+	m.reopening = done
+	go func() {
+		_ = old.Close() // reports the failure again; a second Close does nothing
+		f, err := frontier.Open(class, opts)
+		done <- reopened{f, err}
+		m.wake()
+	}()
+}
+
+// storeReopened takes the outcome of a reopen, when there is one.
+func (m *Master) storeReopened(wait bool) {
+	var r reopened
+	if wait {
+		r = <-m.reopening
+	} else {
+		select {
+		case r = <-m.reopening:
+		default:
+			return
+		}
+	}
+	m.reopening = nil
+	if r.err != nil {
+		m.storeTries++
+		if m.storeTries%30 == 1 {
+			m.log.Warn().Err(r.err).Int("tries", m.storeTries).Str("state_dir", m.s.StateDir).Msg("the frontier store cannot be opened yet; still trying")
+		}
+		return
+	}
+	m.frontier, m.storeErr = r.f, nil
+	clear(m.outstanding)
+	fs := r.f.Stats()
+	m.log.Info().Str("event", "SPYDER:STORE_RESUMED").Int64("queued", fs.Queued).Int64("seen", fs.Seen).
+		Msg("the frontier store is back (as of its last commit, leases of then queued again); dispatch resumed")
+}
+
+// freeSpace is the room left for an unprivileged writer in dir.
+func freeSpace(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
 // drops are the counts of dropped messages by reason, with the refused
 // CURVE handshakes as curve_refused; a copy.
 func (m *Master) drops() map[string]int64 {
@@ -423,7 +525,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("master_callback %s: %w", name, err)
 		}
 	}
-	fs := m.frontier.Stats()
+	fs := m.frontierStats()
 	ev := m.log.Info().Str("event", "SPYDER:MASTER_READY").Str("master", m.id).
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
@@ -452,6 +554,9 @@ func (m *Master) wake() {
 
 func (m *Master) closeState() error {
 	var errs []error
+	if m.reopening != nil {
+		m.storeReopened(true) // the frontier to close is the reopened one
+	}
 	if m.dns != nil {
 		m.dns.Close()
 	}
@@ -486,10 +591,15 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 
 	for {
 		now = time.Now()
+		if m.reopening != nil {
+			m.storeReopened(false)
+		} else if m.storeErr != nil && !now.Before(m.nextReopen) {
+			m.reopenStore(now)
+		}
 		if m.state == running {
 			if ctx.Err() != nil {
 				m.beginDrain(now, "signal")
-			} else if m.opts.UntilDone && m.frontier.Stats().Idle() {
+			} else if m.opts.UntilDone && m.storeErr == nil && m.frontier.Stats().Idle() {
 				m.beginDrain(now, "crawl finished (--until-done)")
 			}
 		}
@@ -517,7 +627,9 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 			m.nextQuit = now.Add(250 * time.Millisecond)
 		}
 		if m.state == draining {
-			if m.registry.Live() == 0 && m.inFlight() == 0 {
+			// (With the store down, nothing in flight can be applied: its
+			// URLs wait in the store for the next run.)
+			if m.registry.Live() == 0 && (m.inFlight() == 0 || m.storeErr != nil) {
 				return m.finish(true)
 			}
 			if now.After(m.drainEnd) {
@@ -527,8 +639,8 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 				m.publish(socks.mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
 				m.nextQuit = now.Add(250 * time.Millisecond)
 			}
-		} else if m.paused {
-			// Dispatch waits for a resume; results keep being applied.
+		} else if m.paused || m.storeErr != nil {
+			// Dispatch waits for a resume, or for the store to come back.
 		} else if err := m.dispatch(socks.push, now); err != nil {
 			return err
 		}
@@ -545,8 +657,12 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 			m.unflushed = false
 		}
 		commitStart := time.Now()
-		if err := m.frontier.Commit(); err != nil {
-			return fmt.Errorf("committing frontier state: %w", err)
+		if m.storeErr == nil {
+			if err := m.frontier.Commit(); err != nil {
+				if err := m.storeFailed(err, now); err != nil {
+					return err
+				}
+			}
 		}
 		if m.metrics != nil {
 			if wrote {
@@ -660,6 +776,10 @@ func (m *Master) recordDecided() {
 // expire declares silent workers lost and puts URLs whose lease ran out back
 // in the queue.
 func (m *Master) expire(now time.Time) {
+	if m.storeErr != nil {
+		m.registry.Expire(now) // their leases are re-queued when the store reopens
+		return
+	}
 	for _, w := range m.registry.Expire(now) {
 		n := m.releaseLost(w.ID, now)
 		m.log.Warn().Str("event", "worker.lost").Str("worker", w.ID).Time("last_seen", w.LastSeen).
@@ -701,7 +821,16 @@ func (m *Master) releaseLost(worker string, now time.Time) int {
 }
 
 // inFlight is the number of outstanding leases.
-func (m *Master) inFlight() int { return int(m.frontier.Stats().InFlight) }
+func (m *Master) inFlight() int { return int(m.frontierStats().InFlight) }
+
+// frontierStats are the frontier's counts; while its store is down, those
+// of the moment it failed (the frontier may be closing or reopening).
+func (m *Master) frontierStats() frontier.Stats {
+	if m.storeErr != nil {
+		return m.storeStats
+	}
+	return m.frontier.Stats()
+}
 
 func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 	applied := 0
@@ -728,6 +857,10 @@ func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 // apply records one result. It is idempotent: a result whose lease is not
 // outstanding (late, duplicate, forged) changes nothing.
 func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
+	if m.storeErr != nil {
+		m.drop("store_failed", fmt.Errorf("result for %s while the frontier store is down: fetched again once it is back", c.URL))
+		return false
+	}
 	if c.StatusCode == 0 {
 		// Handed back unfetched by a worker that is shutting down.
 		if err := m.frontier.Release(c.LeaseID, now); err != nil {
@@ -920,11 +1053,14 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 
 func (m *Master) finish(clean bool) error {
 	m.flushSinks()
-	if err := m.frontier.Commit(); err != nil {
+	if m.storeErr != nil {
+		m.log.Error().Err(m.storeErr).Msg("stopping with the frontier store down: it keeps its last commit; the next run goes on from there")
+		clean = false
+	} else if err := m.frontier.Commit(); err != nil {
 		m.log.Error().Err(err).Msg("committing frontier state at shutdown failed")
 		clean = false
 	}
-	fs := m.frontier.Stats()
+	fs := m.frontierStats()
 	var waiting []string
 	for _, w := range m.registry.Workers() {
 		if w.State == mgmt.Active {
@@ -951,7 +1087,7 @@ func (m *Master) finish(clean bool) error {
 }
 
 func (m *Master) report(now time.Time) {
-	fs := m.frontier.Stats()
+	fs := m.frontierStats()
 	elapsed := now.Sub(m.lastReport.at).Seconds()
 	rate := 0.0
 	if elapsed > 0 {

@@ -44,7 +44,7 @@ type metricsSnapshot struct {
 	byClass, drops                                                map[string]int64
 	liveWorkers                                                   int
 	blocked                                                       int64
-	paused                                                        bool
+	paused, storeFailed                                           bool
 }
 
 func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
@@ -65,14 +65,14 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 		return
 	}
 	mm.next = now.Add(metricsEvery)
-	if bc, ok := m.frontier.(blockedCounter); ok && !now.Before(mm.nextBlocked) {
+	if bc, ok := m.frontier.(blockedCounter); ok && m.storeErr == nil && !now.Before(mm.nextBlocked) {
 		mm.blocked, mm.nextBlocked = bc.BlockedQueues(now), now.Add(blockedEvery)
 	}
 	mm.snap.Store(&metricsSnapshot{
-		fs: m.frontier.Stats(), dispatched: m.stats.dispatched, results: m.stats.results,
+		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, returned: m.stats.returned,
 		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, linksLong: m.stats.linksLong, linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
-		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.paused,
+		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.paused, storeFailed: m.storeErr != nil,
 		blocked: mm.blocked,
 	})
 }
@@ -89,11 +89,12 @@ var (
 	descSinkErrors = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
 	descWorkers    = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
 	descPaused     = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
+	descStore      = prometheus.NewDesc("spyder_master_store_failed", "1 while the frontier store cannot be written (state_dir full or failing): dispatch stopped until it reopens.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (mm *masterMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descWorkers, descPaused} {
+	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descWorkers, descPaused, descStore} {
 		ch <- d
 	}
 }
@@ -134,9 +135,13 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descLinks, s.linksCut, "over_page_cap")
 	counter(descSinkErrors, s.sinkErrors)
 	gauge(descWorkers, int64(s.liveWorkers))
-	paused := int64(0)
-	if s.paused {
-		paused = 1
+	flag := func(d *prometheus.Desc, on bool) {
+		v := int64(0)
+		if on {
+			v = 1
+		}
+		gauge(d, v)
 	}
-	gauge(descPaused, paused)
+	flag(descPaused, s.paused)
+	flag(descStore, s.storeFailed)
 }

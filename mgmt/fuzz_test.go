@@ -3,6 +3,8 @@ package mgmt
 import (
 	"bytes"
 	"testing"
+
+	"github.com/spyder-crawl/spyder/internal/fuzzmem"
 )
 
 // FuzzParse: any three frames either parse or are refused with an error;
@@ -14,7 +16,16 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("spyder.master."), []byte("master:h:3"), []byte("heartbeat"))
 	f.Add([]byte("spyder.x"), []byte("bad id!"), []byte(""))
 	f.Fuzz(func(t *testing.T, topic, identity, data []byte) {
-		m, err := Parse([][]byte{topic, identity, data})
+		var m Message
+		var err error
+		fuzzmem.Check(t, len(topic)+len(identity)+len(data), 64, 64<<10, func() {
+			if m, err = Parse([][]byte{topic, identity, data}); err == nil {
+				var a Announce
+				_ = m.Decode(&a)
+				var r Request
+				_ = m.Decode(&r)
+			}
+		})
 		if err != nil {
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
 // TestMasterKill9LosesNothing kills the master with SIGKILL at random
@@ -47,36 +49,12 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 
-	counts := site.Counts()
-	extra := 0
-	for _, u := range expected {
-		switch n := counts[u]; {
-		case n == 0:
-			t.Errorf("never fetched: %s", u)
-		case n > 1:
-			extra += n - 1
-		}
-	}
-	if len(counts) != len(expected) {
-		t.Errorf("%d distinct URLs fetched, %d expected", len(counts), len(expected))
-	}
 	// What was in flight at a kill is fetched again: at most the credit
 	// (workers x master_inflight_per_worker), plus the URLs whose results
 	// were applied in the last loop turn but whose group commit had not
 	// reached the disk (its fsync overlaps the next turn; at most the
 	// credit again).
-	if limit := kills * 2 * (2 * perWorker); extra > limit {
-		t.Errorf("%d repeated fetches, more than the %d URLs that can have been in flight at the kills", extra, limit)
-	}
-	listed := map[string]bool{}
-	for _, r := range readJSONL(t, out) {
-		listed[r["url"].(string)] = true
-	}
-	for _, u := range expected {
-		if !listed[u] {
-			t.Errorf("not in the JSONL output: %s", u)
-		}
-	}
+	extra := checkNothingLost(t, site, out, kills*2*(2*perWorker))
 	t.Logf("%d URLs, %d kills, %d repeated fetches", len(expected), kills, extra)
 }
 
@@ -132,4 +110,37 @@ func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
 	if len(down) != 1 || down[0]["expired"].(float64) != 0 {
 		t.Fatalf("URLs had to wait for their lease: %v", down)
 	}
+}
+
+// checkNothingLost asserts that every expected URL was fetched and is in
+// the JSONL output, nothing else was fetched, and at most limit fetches
+// were repeats (what was in flight at a failure); it returns the repeats.
+func checkNothingLost(t *testing.T, site *testsite.Site, out string, limit int) int {
+	t.Helper()
+	expected, counts := site.Expected(), site.Counts()
+	extra := 0
+	for _, u := range expected {
+		switch n := counts[u]; {
+		case n == 0:
+			t.Errorf("never fetched: %s", u)
+		case n > 1:
+			extra += n - 1
+		}
+	}
+	if len(counts) != len(expected) {
+		t.Errorf("%d distinct URLs fetched, %d expected", len(counts), len(expected))
+	}
+	if extra > limit {
+		t.Errorf("%d repeated fetches, more than the %d URLs that can have been in flight", extra, limit)
+	}
+	listed := map[string]bool{}
+	for _, r := range readJSONL(t, out) {
+		listed[r["url"].(string)] = true
+	}
+	for _, u := range expected {
+		if !listed[u] {
+			t.Errorf("not in the JSONL output: %s", u)
+		}
+	}
+	return extra
 }

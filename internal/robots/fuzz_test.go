@@ -1,6 +1,10 @@
 package robots
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/spyder-crawl/spyder/internal/fuzzmem"
+)
 
 // FuzzParse: any robots.txt parses; the group chosen for a crawler
 // answers for any path, and its encoding decodes to a group that answers
@@ -10,7 +14,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("User-agent: *\nDisallow: /*?\nAllow: /a$\nCrawl-delay: 2.5\n"), "/a?b")
 	f.Add([]byte("User-agent: spyder\nDisallow: /***$$\n"), "/")
 	f.Fuzz(func(t *testing.T, body []byte, path string) {
-		r := Parse(body)
+		var r *Robots
+		fuzzmem.Check(t, len(body), 256, 256<<10, func() { r = Parse(body) })
 		for _, agent := range []string{"spyder", "foobot", "*"} {
 			g := r.For(agent)
 			allowed := g.Allowed(path)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/fuzzmem"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/settings"
 )
@@ -29,7 +30,9 @@ func FuzzDefaultPipeline(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		c := &crawluri.CrawlUri{URL: "http://h.test/dir/page.html", EffectiveURL: "http://h.test/dir/page.html", StatusCode: 200,
 			RepHeader: map[string]string{"Content-Type": contentType}, ContentBody: body}
-		_ = p.Run(context.Background(), c) // errors are results too; a panic is not
+		// Errors are results too; a panic is not, nor an allocation out of
+		// proportion to the page.
+		fuzzmem.Check(t, len(body)+len(contentType), 1024, 4<<20, func() { _ = p.Run(context.Background(), c) })
 		for _, l := range c.ExtractedURLs() {
 			if len(l) > len(body)+len(c.URL)+64 {
 				t.Fatalf("a link longer than the page could make: %d bytes", len(l))

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/mgmt"
+)
+
+// TestStateDirFullStopsDispatchAndResumes: the master's state_dir is on a
+// small tmpfs of its own (a mount namespace made by unshare, so that no
+// privilege is needed where user namespaces are allowed); mid-crawl the
+// filesystem is filled. The master stops dispatching and says why; when
+// the space returns it resumes, and the crawl completes with every page
+// fetched and every line written.
+func TestStateDirFullStopsDispatchAndResumes(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("this test needs unshare (util-linux): %v", err)
+	}
+	site := startSite(t, 300, 10*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	mnt := filepath.Join(dir, "disk")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, "SPYDER_STATE_DIR="+mnt+"/state", "SPYDER_MAX_CLIENTS=2", "SPYDER_FRONTIER_CACHE_SIZE=1048576")
+	script := fmt.Sprintf(`mount -t tmpfs -o size=96m spyder-test %q && exec "$0" "$@"`, mnt)
+	m := startCmd(t, "master", c.env, "unshare", "--mount", "--map-root-user", "sh", "-c", script,
+		spyderBin, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
+	m.waitFor(t, "crawl under way", 30*time.Second, func(r map[string]any) bool {
+		done, _ := r["done"].(float64)
+		return r["event"] == "progress" && done >= 30
+	})
+
+	// Fill the master's filesystem, seen through its mount namespace.
+	filler := fmt.Sprintf("/proc/%d/root%s/filler", m.pid(), mnt)
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatalf("reaching the master's tmpfs: %v", err)
+	}
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	failed := m.waitFor(t, "the store failure reported", 30*time.Second, event("SPYDER:STORE_FAILED"))
+	if msg, _ := failed["error"].(string); !strings.Contains(msg, "no space left") {
+		t.Errorf("the failure does not say why: %v", failed["error"])
+	}
+	// Dispatch stopped: nothing more goes out while the disk is full.
+	st := waitStatus(t, c, "state store_failed", 10*time.Second, func(s mgmt.Status) bool { return s.State == "store_failed" })
+	time.Sleep(2 * time.Second)
+	if later := ctlStatus(t, c); later.Dispatched != st.Dispatched || later.State != "store_failed" {
+		t.Fatalf("dispatched %d then %d (%s) with the store down", st.Dispatched, later.Dispatched, later.State)
+	}
+	inject := exec.Command(spyderBin, "inject", site.Seeds()[0]+"while-full")
+	inject.Env = c.env
+	if out, err := inject.CombinedOutput(); err == nil || !strings.Contains(string(out), "store is down") {
+		t.Errorf("inject while the store is down: %v, %s", err, out)
+	}
+
+	// Space returns: the master resumes from its last commit.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	m.waitFor(t, "the store back", 30*time.Second, event("SPYDER:STORE_RESUMED"))
+	waitClean(t, m, w1, w2)
+
+	// Nothing missing. What was in flight when the store failed, or
+	// dispatched by the commit that failed, is fetched again: at most twice
+	// the credit (2 workers x master_inflight_per_worker 20).
+	extra := checkNothingLost(t, site, out, 2*2*20)
+	t.Logf("%d URLs, %d repeated fetches", len(site.Expected()), extra)
+}
