@@ -1,6 +1,10 @@
 package frontier
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/spyder-crawl/spyder/internal/fuzzmem"
+)
 
 // FuzzNormalize: any string is normalized or refused without a panic, and
 // a normalized URL is a fixed point (dedup relies on that: the same page
@@ -14,7 +18,9 @@ func FuzzNormalize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		u, err := c.Normalize(raw)
+		var u string
+		var err error
+		fuzzmem.Check(t, len(raw), 64, 64<<10, func() { u, err = c.Normalize(raw) })
 		if err != nil {
 			return
 		}

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/spyder-crawl/spyder/internal/fuzzmem"
 )
 
 // FuzzLoad: any config file loads or is refused with an error, never a
@@ -20,7 +22,11 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s, err := Load(Source{ConfigFile: path})
+		// YAML's aliases can make a small file expand without end: the
+		// loader's allocations stay in proportion to the file.
+		var s *Settings
+		var err error
+		fuzzmem.Check(t, len(config), 4096, 16<<20, func() { s, err = Load(Source{ConfigFile: path}) })
 		if err != nil {
 			return
 		}
