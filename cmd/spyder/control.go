@@ -34,6 +34,7 @@ type controlClient struct {
 	id       string
 	timeout  time.Duration
 	where    string // the endpoints, for messages
+	curve    bool   // connected with CURVE keys
 }
 
 // connectable turns a bind address (tcp://*:5552, tcp://0.0.0.0:5552), as
@@ -59,7 +60,7 @@ func dialControl(s *settings.Settings, timeout time.Duration) (*controlClient, e
 	if err != nil {
 		return nil, fmt.Errorf("creating zmq context: %w", err)
 	}
-	c := &controlClient{zctx: zctx, id: crawluri.Identity(mgmt.RoleControl), timeout: timeout,
+	c := &controlClient{zctx: zctx, id: crawluri.Identity(mgmt.RoleControl), timeout: timeout, curve: secure,
 		where: fmt.Sprintf("%s and %s", mgmtMaster, mgmtWorker)}
 	secureClient := func(so *zmq.Socket) error {
 		if !secure {
@@ -141,7 +142,11 @@ func (c *controlClient) request(verb string, req mgmt.Request) (mgmt.Reply, erro
 			return reply, nil
 		}
 	}
-	return mgmt.Reply{}, fmt.Errorf("%w on %s within %v (is it running, and are these its zeromq_mgmt_master and zeromq_mgmt_worker?)", errNoMaster, c.where, c.timeout)
+	hint := "is it running, and are these its zeromq_mgmt_master and zeromq_mgmt_worker? A master with CURVE answers only keys it allows: curve_server_public_key, curve_secret_key"
+	if c.curve {
+		hint = "is it running, are these its zeromq_mgmt_master and zeromq_mgmt_worker, and is this command's public key in its curve_allowed_workers?"
+	}
+	return mgmt.Reply{}, fmt.Errorf("%w on %s within %v (%s)", errNoMaster, c.where, c.timeout, hint)
 }
 
 // controlFlags are the settings flags plus --timeout.

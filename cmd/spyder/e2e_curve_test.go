@@ -80,6 +80,12 @@ func TestCurveRefusesStrangers(t *testing.T) {
 		return r["event"] == "curve_refused" && strings.Contains(reason, "without CURVE keys") && strings.HasPrefix(peer, "127.0.0.1:")
 	})
 	resumeWith(t, c, 1) // the good worker only
+	// An operator command without keys gets no answer, and is told why.
+	status := exec.Command(spyderBin, "status", "--timeout", "500ms")
+	status.Env = noKeys
+	if out, err := status.CombinedOutput(); err == nil || !strings.Contains(string(out), "curve_server_public_key") {
+		t.Errorf("status without keys against a CURVE master: %v\n%s", err, out)
+	}
 	m.waitFor(t, "the crawl under way", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)
 		return r["event"] == "progress" && done >= 5
