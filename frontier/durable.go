@@ -1581,9 +1581,9 @@ func (f *Durable) Close() error {
 		err = f.broken // nothing more can be written; the store keeps its last commit
 	} else {
 		err = f.Commit()
-		if serr := f.waitSynced(); err == nil {
-			err = serr
-		}
+	}
+	if serr := f.waitSynced(); err == nil {
+		err = serr
 	}
 	if cerr := f.closeIters(); err == nil {
 		err = cerr

@@ -108,11 +108,11 @@ func New(opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("static_dns_mappings: %w", err)
 	}
-	dns := dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache, Timeout: s.ConnectTimeout})
 	serverKey, own, secure, err := curve.ClientKeys(s.CurveServerPublicKey, s.CurveSecretKey)
 	if err != nil {
 		return nil, err
 	}
+	dns := dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache, Timeout: s.ConnectTimeout})
 	var wm *workerMetrics
 	if s.MetricsListen != "" {
 		wm = newWorkerMetrics()
