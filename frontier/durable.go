@@ -1555,6 +1555,16 @@ func (f *Durable) Commit() error {
 	return nil
 }
 
+// Discard drops what was changed since the last Commit: the frontier then
+// commits nothing more (Close only closes), and is to be opened again, as
+// of its last commit. The master discards a turn whose output could not
+// be written.
+func (f *Durable) Discard(err error) {
+	if f.broken == nil {
+		f.broken = fmt.Errorf("frontier changes discarded: %w", err)
+	}
+}
+
 // waitSynced waits for the fsync of the last committed batch.
 func (f *Durable) waitSynced() error {
 	if f.syncing == nil {

@@ -113,6 +113,7 @@ type Master struct {
 	storeErr     error
 	storeStats   frontier.Stats
 	storeTries   int
+	storeLogged  time.Time // last SPYDER:STORE_FAILED at error level
 	nextReopen   time.Time
 	reopening    chan reopened // a reopen in flight, see reopenStore
 
@@ -354,16 +355,28 @@ const storeRetry = 2 * time.Second
 // master stops dispatching and keeps trying to open the store again (it
 // holds everything up to its last commit); an embedded frontier is fatal.
 func (m *Master) storeFailed(err error, now time.Time) error {
-	if m.opts.Frontier != nil || m.s.StateDir == "" {
+	d, ok := m.frontier.(discarder)
+	if m.opts.Frontier != nil || m.s.StateDir == "" || !ok {
 		return fmt.Errorf("committing frontier state: %w", err)
 	}
+	d.Discard(err) // what this turn changed must not be committed now
 	m.storeStats = m.frontier.Stats()
 	m.storeErr, m.storeTries = err, 0
 	m.nextReopen = now.Add(storeRetry)
-	m.log.Error().Str("event", "SPYDER:STORE_FAILED").Err(err).Str("state_dir", m.s.StateDir).Dur("retry_every", storeRetry).
-		Msg("the frontier store cannot be written (state_dir full or failing?): dispatch stopped and results dropped until it is back; the store keeps everything up to its last commit, and what was in flight is fetched again")
+	ev := m.log.Error()
+	if now.Sub(m.storeLogged) < time.Minute {
+		ev = m.log.Debug() // failing again right after a reopen: said a moment ago
+	} else {
+		m.storeLogged = now
+	}
+	ev.Str("event", "SPYDER:STORE_FAILED").Err(err).Str("state_dir", m.s.StateDir).Dur("retry_every", storeRetry).
+		Msg("the frontier store or the output cannot be written (disk full or failing?): dispatch stopped and results dropped until both are back; the store keeps everything up to its last commit, and what was in flight is fetched again")
 	return nil
 }
+
+// discarder is a frontier whose uncommitted changes can be dropped: it
+// then commits nothing more, and is reopened from its last commit.
+type discarder interface{ Discard(error) }
 
 // reopened is the outcome of a reopen of the frontier store.
 type reopened struct {
@@ -388,6 +401,14 @@ func (m *Master) reopenStore(now time.Time) {
 			m.log.Warn().Uint64("free_bytes", free).Str("state_dir", m.s.StateDir).Msg("the frontier store is still down: state_dir has no room yet")
 		}
 		return
+	}
+	for _, sink := range m.sinks {
+		if r, ok := sink.(Reopener); ok {
+			if err := r.Reopen(); err != nil {
+				m.log.Warn().Err(err).Msg("an output cannot be reopened yet; still trying")
+				return
+			}
+		}
 	}
 	old, opts, class, done := m.frontier, m.frontierOpts, m.s.FrontierClass, make(chan reopened, 1)
 	m.reopening = done
@@ -652,11 +673,18 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		// are no-ops and stay out of the latency histogram.)
 		wrote := m.unflushed || m.stats.dispatched != dispatchedBefore
 		dispatchedBefore = m.stats.dispatched
-		if m.unflushed {
-			m.flushSinks()
-			m.unflushed = false
-		}
 		commitStart := time.Now()
+		if m.unflushed && m.storeErr == nil {
+			m.unflushed = false
+			if err := m.flushSinks(); err != nil {
+				// Output that did not reach the disk must not be
+				// committed as done: this turn is dropped like a failed
+				// commit, and its URLs are fetched again.
+				if err := m.storeFailed(fmt.Errorf("writing the output: %w", err), now); err != nil {
+					return err
+				}
+			}
+		}
 		if m.storeErr == nil {
 			if err := m.frontier.Commit(); err != nil {
 				if err := m.storeFailed(err, now); err != nil {
@@ -965,14 +993,16 @@ func (m *Master) toSinks(c *crawluri.CrawlUri) {
 	}
 }
 
-func (m *Master) flushSinks() {
+func (m *Master) flushSinks() error {
+	var errs []error
 	for _, sink := range m.sinks {
 		if f, ok := sink.(Flusher); ok {
 			if err := f.Flush(); err != nil {
-				m.log.Error().Err(err).Msg("flushing a sink failed")
+				errs = append(errs, err)
 			}
 		}
 	}
+	return errors.Join(errs...)
 }
 
 func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
@@ -1052,7 +1082,10 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 }
 
 func (m *Master) finish(clean bool) error {
-	m.flushSinks()
+	if err := m.flushSinks(); err != nil {
+		m.log.Error().Err(err).Msg("writing the output at shutdown failed")
+		clean = false
+	}
 	if m.storeErr != nil {
 		m.log.Error().Err(m.storeErr).Msg("stopping with the frontier store down: it keeps its last commit; the next run goes on from there")
 		clean = false

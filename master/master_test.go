@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +285,34 @@ func TestMillionLinksAreCapped(t *testing.T) {
 	}
 	if m.stats.linksCut != 999000 || m.stats.linksNew != 1000 || m.frontier.Stats().Seen != 1001 {
 		t.Fatalf("cut %d, new %d, seen %d", m.stats.linksCut, m.stats.linksNew, m.frontier.Stats().Seen)
+	}
+}
+
+func TestTrimPartialLine(t *testing.T) {
+	long := strings.Repeat("x", 10000)
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"a\n", "a\n"},
+		{"a\nb\n", "a\nb\n"},
+		{"a\n{\"url\":", "a\n"},
+		{"no newline at all", ""},
+		{"a\n" + long, "a\n"},
+		{long + "\n" + long, long + "\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "out.jsonl")
+		if err := os.WriteFile(path, []byte(tc.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := trimPartialLine(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got, _ := os.ReadFile(path); string(got) != tc.want {
+			t.Errorf("%.20q...: got %d bytes, want %d", tc.in, len(got), len(tc.want))
+		}
 	}
 }

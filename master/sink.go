@@ -2,6 +2,7 @@ package master
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -31,14 +32,23 @@ type Sink interface {
 
 // Flusher is implemented by sinks that buffer; the master flushes after each
 // batch of results, so a killed master loses at most one batch of output.
+// A flush that fails stops the master's commits like a failed store (the
+// batch's URLs are fetched again, their output written again).
 type Flusher interface {
 	Flush() error
 }
 
+// Reopener is implemented by sinks that can start afresh after a failed
+// write (a full disk): the master reopens them before it goes on.
+type Reopener interface {
+	Reopen() error
+}
+
 // JSONLSink writes one JSON object per result to a file (JSON Lines).
 type JSONLSink struct {
-	f *os.File
-	w *bufio.Writer
+	path string
+	f    *os.File
+	w    *bufio.Writer
 }
 
 // JSONLRecord is one line of a JSONLSink file.
@@ -62,7 +72,50 @@ func NewJSONLSink(path string) (*JSONLSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening JSONL output: %w", err)
 	}
-	return &JSONLSink{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &JSONLSink{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// Reopen implements Reopener: after a failed write the file is opened
+// again, without the partial line the failure may have left at its end.
+func (s *JSONLSink) Reopen() error {
+	_ = s.f.Close() // the failure was reported already
+	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("reopening JSONL output: %w", err)
+	}
+	if err := trimPartialLine(f); err != nil {
+		f.Close()
+		return fmt.Errorf("reopening JSONL output %s: %w", s.path, err)
+	}
+	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
+	return nil
+}
+
+// trimPartialLine cuts f after its last newline.
+func trimPartialLine(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := info.Size()
+	buf := make([]byte, 4096)
+	for pos := end; pos > 0; {
+		n := min(int64(len(buf)), pos)
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if keep := pos + int64(i) + 1; keep < end {
+				return f.Truncate(keep)
+			}
+			return nil
+		}
+	}
+	if end > 0 {
+		return f.Truncate(0) // one partial line and nothing else
+	}
+	return nil
 }
 
 func (s *JSONLSink) write(c *crawluri.CrawlUri) error {

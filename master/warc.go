@@ -36,6 +36,7 @@ import (
 // Flush (called before every group commit) waits for the queue to drain
 // and reports the first write error since the last Flush.
 type WARCSink struct {
+	opts  WARCOptions
 	w     *gowarc.WarcFileWriter
 	queue chan warcItem
 	done  chan struct{}
@@ -73,8 +74,15 @@ func NewWARCSink(opts WARCOptions) (*WARCSink, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("WARC directory: %w", err)
 	}
+	s := &WARCSink{opts: opts, w: newWARCWriter(opts), queue: make(chan warcItem, warcQueue), done: make(chan struct{})}
+	s.drained = sync.NewCond(&s.mu)
+	go s.run()
+	return s, nil
+}
+
+func newWARCWriter(opts WARCOptions) *gowarc.WarcFileWriter {
 	host, _ := os.Hostname()
-	w := gowarc.NewWarcFileWriter(
+	return gowarc.NewWarcFileWriter(
 		gowarc.WithCompression(true),
 		gowarc.WithMaxFileSize(opts.MaxFileSize),
 		gowarc.WithMaxConcurrentWriters(1),
@@ -86,10 +94,17 @@ func NewWARCSink(opts WARCOptions) (*WARCSink, error) {
 			return err
 		}),
 	)
-	s := &WARCSink{w: w, queue: make(chan warcItem, warcQueue), done: make(chan struct{})}
-	s.drained = sync.NewCond(&s.mu)
-	go s.run()
-	return s, nil
+}
+
+// Reopen implements Reopener: after a failed write the next records go to
+// a new file (the failed one ends with a record cut short, which readers
+// stop at). Called between Flushes, with nothing pending.
+func (s *WARCSink) Reopen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.w.Close() // the failure was reported already
+	s.w, s.err = newWARCWriter(s.opts), nil
+	return nil
 }
 
 func (s *WARCSink) run() {

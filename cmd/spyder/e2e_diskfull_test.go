@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,11 +18,19 @@ import (
 // privilege is needed where user namespaces are allowed); mid-crawl the
 // filesystem is filled. The master stops dispatching and says why; when
 // the space returns it resumes, and the crawl completes with every page
-// fetched and every line written.
+// fetched and every line written: with the JSONL output elsewhere, and on
+// the same full disk (the default layout), where a partial last line is
+// cut off and the lines that did not reach the disk are written again.
 func TestStateDirFullStopsDispatchAndResumes(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Fatalf("this test needs unshare (util-linux): %v", err)
 	}
+	for _, sameDisk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("output_on_the_same_disk=%v", sameDisk), func(t *testing.T) { diskFull(t, sameDisk) })
+	}
+}
+
+func diskFull(t *testing.T, sameDisk bool) {
 	site := startSite(t, 300, 10*time.Millisecond)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
@@ -32,8 +41,13 @@ func TestStateDirFullStopsDispatchAndResumes(t *testing.T) {
 	}
 	c := newCluster(t, "SPYDER_STATE_DIR="+mnt+"/state", "SPYDER_MAX_CLIENTS=2", "SPYDER_FRONTIER_CACHE_SIZE=1048576")
 	script := fmt.Sprintf(`mount -t tmpfs -o size=96m spyder-test %q && exec "$0" "$@"`, mnt)
-	m := startCmd(t, "master", c.env, "unshare", "--mount", "--map-root-user", "sh", "-c", script,
-		spyderBin, "master", "--until-done", "--seeds", seeds, "--out", out)
+	args := []string{"--mount", "--map-root-user", "sh", "-c", script, spyderBin, "master", "--seeds", seeds}
+	if sameDisk {
+		args = append(args, "--out", mnt+"/out.jsonl") // runs until the test has read it
+	} else {
+		args = append(args, "--out", out, "--until-done")
+	}
+	m := startCmd(t, "master", c.env, "unshare", args...)
 	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
 	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
 	m.waitFor(t, "crawl under way", 30*time.Second, func(r map[string]any) bool {
@@ -58,6 +72,7 @@ func TestStateDirFullStopsDispatchAndResumes(t *testing.T) {
 	if msg, _ := failed["error"].(string); !strings.Contains(msg, "no space left") {
 		t.Errorf("the failure does not say why: %v", failed["error"])
 	}
+	t.Logf("the master says: %v", failed["error"])
 	// Dispatch stopped: nothing more goes out while the disk is full.
 	st := waitStatus(t, c, "state store_failed", 10*time.Second, func(s mgmt.Status) bool { return s.State == "store_failed" })
 	time.Sleep(2 * time.Second)
@@ -75,6 +90,15 @@ func TestStateDirFullStopsDispatchAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.waitFor(t, "the store back", 30*time.Second, event("SPYDER:STORE_RESUMED"))
+	if sameDisk {
+		waitStatus(t, c, "the crawl done", 60*time.Second, func(s mgmt.Status) bool { return s.Queued == 0 && s.InFlight == 0 && s.State == "running" })
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s/out.jsonl", m.pid(), mnt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "out.jsonl", string(data)) // readJSONL below fails on a partial line
+		m.signal(syscall.SIGTERM)
+	}
 	waitClean(t, m, w1, w2)
 
 	// Nothing missing. What was in flight when the store failed, or
