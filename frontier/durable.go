@@ -1634,37 +1634,36 @@ func newPebbleLogger(log zerolog.Logger) pebbleLogger {
 func (l pebbleLogger) Infof(string, ...any) {}
 func (l pebbleLogger) Errorf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if l.mu != nil {
-		key := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return -1
-			}
-			return r
-		}, msg[:min(len(msg), 300)])
-		now := time.Now()
-		l.mu.Lock()
-		r := l.last[key]
-		if r != nil && now.Sub(r.at) < pebbleLogEvery {
-			r.skipped++
-			l.mu.Unlock()
-			return
+	key := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
 		}
-		skipped := 0
-		if r != nil {
-			skipped = r.skipped
-		}
-		if len(l.last) > 1000 {
-			clear(l.last)
-		}
-		l.last[key] = &pebbleRepeat{at: now}
+		return r
+	}, msg[:min(len(msg), 300)])
+	now := time.Now()
+	l.mu.Lock()
+	r := l.last[key]
+	if r != nil && now.Sub(r.at) < pebbleLogEvery {
+		r.skipped++
 		l.mu.Unlock()
-		if skipped > 0 {
-			l.log.Error().Str("component", "pebble").Int("repeats_left_out", skipped).Msg(msg)
-			return
-		}
+		return
 	}
-	l.log.Error().Str("component", "pebble").Msg(msg)
+	skipped := 0
+	if r != nil {
+		skipped = r.skipped
+	}
+	if len(l.last) > 1000 {
+		clear(l.last)
+	}
+	l.last[key] = &pebbleRepeat{at: now}
+	l.mu.Unlock()
+	ev := l.log.Error().Str("component", "pebble")
+	if skipped > 0 {
+		ev = ev.Int("repeats_left_out", skipped)
+	}
+	ev.Msg(msg)
 }
+
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error().Str("component", "pebble").Msgf(format, args...)
 	panic(fmt.Sprintf("pebble: "+format, args...))

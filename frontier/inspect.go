@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
 )
 
 // Report is what Inspect finds in a state directory.
@@ -69,7 +70,7 @@ func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, e
 		return nil, fmt.Errorf("%w; inspect reads a stopped master's state", err)
 	}
 	defer lock.unlock()
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: pebbleLogger{}, ErrorIfNotExists: true})
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: newPebbleLogger(zerolog.Logger{}), ErrorIfNotExists: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening state directory %s: %w", dir, err)
 	}

@@ -357,7 +357,7 @@ const storeRetry = 2 * time.Second
 func (m *Master) storeFailed(err error, now time.Time) error {
 	d, ok := m.frontier.(discarder)
 	if m.opts.Frontier != nil || m.s.StateDir == "" || !ok {
-		return fmt.Errorf("committing frontier state: %w", err)
+		return err // (it says what failed: the commit, or the output)
 	}
 	d.Discard(err) // what this turn changed must not be committed now
 	m.storeStats = m.frontier.Stats()
@@ -396,10 +396,7 @@ const storeSpace = 1 << 20
 func (m *Master) reopenStore(now time.Time) {
 	m.nextReopen = now.Add(storeRetry)
 	if free, err := freeSpace(m.s.StateDir); err == nil && free < storeSpace {
-		m.storeTries++
-		if m.storeTries%30 == 1 {
-			m.log.Warn().Uint64("free_bytes", free).Str("state_dir", m.s.StateDir).Msg("the frontier store is still down: state_dir has no room yet")
-		}
+		m.stillDown().Uint64("free_bytes", free).Msg("the frontier store is still down: state_dir has no room yet")
 		return
 	}
 	for _, sink := range m.sinks {
@@ -434,10 +431,7 @@ func (m *Master) storeReopened(wait bool) {
 	}
 	m.reopening = nil
 	if r.err != nil {
-		m.storeTries++
-		if m.storeTries%30 == 1 {
-			m.log.Warn().Err(r.err).Int("tries", m.storeTries).Str("state_dir", m.s.StateDir).Msg("the frontier store cannot be opened yet; still trying")
-		}
+		m.stillDown().Err(r.err).Msg("the frontier store cannot be opened yet; still trying")
 		return
 	}
 	m.frontier, m.storeErr = r.f, nil
@@ -445,6 +439,17 @@ func (m *Master) storeReopened(wait bool) {
 	fs := r.f.Stats()
 	m.log.Info().Str("event", "SPYDER:STORE_RESUMED").Int64("queued", fs.Queued).Int64("seen", fs.Seen).
 		Msg("the frontier store is back (as of its last commit, leases of then queued again); dispatch resumed")
+}
+
+// stillDown counts a failed try to bring the store back and returns a
+// warning for every 30th (once a minute at storeRetry), a disabled event
+// for the others.
+func (m *Master) stillDown() *zerolog.Event {
+	m.storeTries++
+	if m.storeTries%30 != 1 {
+		return nil // zerolog: a nil event logs nothing
+	}
+	return m.log.Warn().Int("tries", m.storeTries).Str("state_dir", m.s.StateDir)
 }
 
 // freeSpace is the room left for an unprivileged writer in dir.

@@ -143,11 +143,8 @@ func TestCurveSettingsAndExposure(t *testing.T) {
 	dir := t.TempDir()
 	keygen(t, dir+"/master")
 	keygen(t, dir+"/w")
-	loose := writeFile(t, dir, "loose_secret", "")
 	secret, _ := os.ReadFile(dir + "/w_secret")
-	if err := os.WriteFile(loose, secret, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	loose := writeFile(t, dir, "loose_secret", string(secret)) // mode 0644
 	allowed := writeFile(t, dir, "allowed", "not a key\n")
 	private := func(path string) string { // a copy that only its owner reads
 		data, _ := os.ReadFile(path)
@@ -170,11 +167,11 @@ func TestCurveSettingsAndExposure(t *testing.T) {
 		{"operator with a bad server key", []string{"status", "--curve-server-public-key", "nope", "--curve-secret-key", dir + "/w_secret"}, "curve_server_public_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(spyderBin, append(tc.args, "--state-dir", t.TempDir(), "--seeds", empty)...)
-			if tc.args[0] != "master" {
-				cmd = exec.Command(spyderBin, tc.args...)
+			args := tc.args
+			if args[0] == "master" {
+				args = slices.Concat(args, []string{"--state-dir", t.TempDir(), "--seeds", empty})
 			}
-			outb, err := cmd.CombinedOutput()
+			outb, err := exec.Command(spyderBin, args...).CombinedOutput()
 			code := -1
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()
