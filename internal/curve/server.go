@@ -226,7 +226,7 @@ func peerOf(fd int) string {
 func protocolError(code int) string {
 	switch code {
 	case 0x11000002:
-		return "no CURVE (a client without keys, or another mechanism)"
+		return "no CURVE (a client without CURVE keys, or another mechanism)"
 	case 0x11000001:
 		return "CURVE handshake failed (a client with another server key?)"
 	}
