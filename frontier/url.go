@@ -8,12 +8,52 @@ import (
 	"strings"
 )
 
-// MaxURLLength bounds the URLs a frontier admits; longer ones are rejected
-// by Normalize (crawler traps grow URLs without end).
-const MaxURLLength = 2048
-
 // ErrBadURL is wrapped by every Normalize error.
 var ErrBadURL = errors.New("bad url")
+
+// ErrNoScheme is a URL written without its scheme, such as example.com/a:
+// a person's usual slip in a seeds file. It wraps ErrBadURL.
+var ErrNoScheme = fmt.Errorf("%w: no scheme", ErrBadURL)
+
+// ErrTooLong is a URL whose canonical form is longer than the crawl's
+// max_url_length (crawler traps grow URLs without end). It wraps ErrBadURL.
+var ErrTooLong = fmt.Errorf("%w: longer than max_url_length", ErrBadURL)
+
+// NormalizeWithin is Normalize with the crawl's length bound on the
+// canonical form (maxLen <= 0: none); the one place where a URL's length is
+// judged, for seeds, injected URLs and links alike.
+func (c Canonicalization) NormalizeWithin(raw string, maxLen int) (string, error) {
+	u, err := c.Normalize(raw)
+	if err != nil {
+		return "", err
+	}
+	if maxLen > 0 && len(u) > maxLen {
+		return "", fmt.Errorf("%w (%d): %d bytes", ErrTooLong, maxLen, len(u))
+	}
+	return u, nil
+}
+
+// looksLikeHost reports whether s starts with what could be a host name
+// with a dot (example.com, www.example.org:8080/a), so that a URL without a
+// scheme gets a hint rather than "not http or https".
+func looksLikeHost(s string) bool {
+	host := s
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	if !strings.Contains(host, ".") && host != "localhost" {
+		return false
+	}
+	for _, r := range host {
+		if !(r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
 
 // Canonicalization selects the optional steps of URL canonicalization
 // (RFC 3986 section 6) applied before a URL is keyed. The scheme and host
@@ -77,8 +117,8 @@ func (c Canonicalization) Normalize(raw string) (string, error) {
 	if raw == "" {
 		return "", fmt.Errorf("%w: empty", ErrBadURL)
 	}
-	if len(raw) > MaxURLLength {
-		return "", fmt.Errorf("%w: %d bytes, longer than %d", ErrBadURL, len(raw), MaxURLLength)
+	if !strings.Contains(raw, "://") && looksLikeHost(raw) {
+		return "", fmt.Errorf("%w: %q: write http://%s or https://%s", ErrNoScheme, raw, raw, raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -244,15 +284,16 @@ func Host(rawURL string) string {
 	return strings.ToLower(u.Hostname())
 }
 
-// NormalizeAll normalizes a batch of URLs on every core. It returns the
-// normalized URLs in input order without the malformed ones, which it
-// reports to bad (in input order, from the caller's goroutine).
-func (c Canonicalization) NormalizeAll(raw []string, bad func(i int, err error)) []string {
+// NormalizeAll normalizes a batch of URLs on every core, refusing those
+// longer than maxLen as NormalizeWithin does. It returns the normalized URLs
+// in input order without the refused ones, which it reports to bad (in
+// input order, from the caller's goroutine).
+func (c Canonicalization) NormalizeAll(raw []string, maxLen int, bad func(i int, err error)) []string {
 	out := make([]string, len(raw))
 	errs := make([]error, len(raw))
 	parallel(len(raw), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out[i], errs[i] = c.Normalize(raw[i])
+			out[i], errs[i] = c.NormalizeWithin(raw[i], maxLen)
 		}
 	})
 	kept := out[:0]

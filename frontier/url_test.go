@@ -2,6 +2,7 @@ package frontier
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -80,8 +81,33 @@ func TestParseCanonicalization(t *testing.T) {
 	}
 }
 
+// TestNormalizeHasNoLengthBound: max_url_length is the only bound on a
+// URL's length (the callers check it on the canonical form); Normalize
+// once refused anything over a fixed 2,048 bytes, so a larger setting had
+// no effect.
+func TestNormalizeHasNoLengthBound(t *testing.T) {
+	long := "http://example.com/" + strings.Repeat("a", 5000)
+	if got, err := Normalize(long); err != nil || got != long {
+		t.Fatalf("Normalize of a %d-byte URL: %v", len(long), err)
+	}
+}
+
+func TestNormalizeSaysWhenTheSchemeIsMissing(t *testing.T) {
+	for _, raw := range []string{"example.com/a", "www.example.org", "localhost:8080/x", "127.0.0.1:8080/"} {
+		_, err := Normalize(raw)
+		if !errors.Is(err, ErrNoScheme) || !errors.Is(err, ErrBadURL) || !strings.Contains(err.Error(), "http://"+raw) {
+			t.Errorf("Normalize(%q): %v, want ErrNoScheme suggesting http://%s", raw, err, raw)
+		}
+	}
+	for _, raw := range []string{"mailto:a@b", "/relative", "not a url"} {
+		if _, err := Normalize(raw); errors.Is(err, ErrNoScheme) {
+			t.Errorf("Normalize(%q): %v; not a URL missing its scheme", raw, err)
+		}
+	}
+}
+
 func TestNormalizeRejects(t *testing.T) {
-	for _, bad := range []string{"", "not a url", "ftp://example.com/", "mailto:a@b", "http:///path", "http://%zz/", "/relative", "http://x/" + string(make([]byte, MaxURLLength))} {
+	for _, bad := range []string{"", "not a url", "ftp://example.com/", "mailto:a@b", "http:///path", "http://%zz/", "/relative", "http://x/\x00"} {
 		if _, err := Normalize(bad); !errors.Is(err, ErrBadURL) {
 			t.Errorf("Normalize(%q): err = %v, want ErrBadURL", bad, err)
 		}

@@ -9,12 +9,15 @@ import (
 
 // ReadURLFile reads a file of URLs, one per line (blank lines and lines
 // starting with # are skipped), and hands them to add in batches of up to
-// batchSize with the number of the last line read. It returns how many URL
-// lines it read. URLs are passed as written, not normalized.
-func ReadURLFile(r io.Reader, batchSize int, add func(batch []string, line int) error) (int, error) {
+// batchSize, with each URL's line number (lines[i] is batch[i]'s, counted
+// from 1), so that a warning can name the line a person has to fix. It
+// returns how many URL lines it read. URLs are passed as written, not
+// normalized.
+func ReadURLFile(r io.Reader, batchSize int, add func(batch []string, lines []int) error) (int, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	batch := make([]string, 0, batchSize)
+	lines := make([]int, 0, batchSize)
 	line, total := 0, 0
 	for sc.Scan() {
 		line++
@@ -23,11 +26,12 @@ func ReadURLFile(r io.Reader, batchSize int, add func(batch []string, line int) 
 			continue
 		}
 		total++
+		lines = append(lines, line)
 		if batch = append(batch, text); len(batch) == batchSize {
-			if err := add(batch, line); err != nil {
+			if err := add(batch, lines); err != nil {
 				return total, err
 			}
-			batch = batch[:0]
+			batch, lines = batch[:0], lines[:0]
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -36,5 +40,5 @@ func ReadURLFile(r io.Reader, batchSize int, add func(batch []string, line int) 
 	if len(batch) == 0 {
 		return total, nil
 	}
-	return total, add(batch, line)
+	return total, add(batch, lines)
 }

@@ -50,14 +50,24 @@ type Setup struct {
 // malformed seed is skipped and counted, with a warning naming it. It
 // returns how many seeds were new to the frontier.
 func (s *Setup) AddSeeds(urls ...string) (int, error) {
-	return s.m.addSeeds(urls, "")
+	n, _, err := s.m.addSeeds(urls, nil)
+	return n, err
 }
 
 // AddSink registers a sink for every result from now on.
 func (s *Setup) AddSink(sink Sink) { s.m.sinks = append(s.m.sinks, sink) }
 
+// A Refusal is a seed the master did not admit, and why.
+type Refusal struct {
+	URL   string
+	Where string // file:line, or "" for URLs not read from a file
+	Err   error
+}
+
 // seedFile reads seeds_file: one URL per line; blank lines and lines
-// starting with # are ignored.
+// starting with # are ignored. A file without a URL, or whose URLs are all
+// refused, is a mistake in the crawl's set-up (exit 2), not a crawl that
+// finishes at once having done nothing.
 func seedFile(_ context.Context, setup *Setup) error {
 	path := setup.Settings.SeedsFile
 	if path == "" {
@@ -69,35 +79,47 @@ func seedFile(_ context.Context, setup *Setup) error {
 		return fmt.Errorf("%w: seeds_file: %v", settings.ErrInvalid, err)
 	}
 	defer f.Close()
-	added := 0
-	total, err := frontier.ReadURLFile(f, 10000, func(urls []string, line int) error {
-		n, err := setup.m.addSeeds(urls, fmt.Sprintf("%s:%d", path, line))
-		added += n
+	added, refused := 0, 0
+	total, err := frontier.ReadURLFile(f, 10000, func(urls []string, lines []int) error {
+		where := make([]string, len(lines))
+		for i, l := range lines {
+			where[i] = fmt.Sprintf("%s:%d", path, l)
+		}
+		n, r, err := setup.m.addSeeds(urls, where)
+		added, refused = added+n, refused+len(r)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("seedfile: %s: %w", path, err)
 	}
-	setup.Logger.Info().Str("file", path).Int("seeds", total).Int("new", added).Msg("seedfile: seeds loaded")
+	switch {
+	case total == 0:
+		return fmt.Errorf("%w: seeds_file: %s has no URL (one per line; # starts a comment)", settings.ErrInvalid, path)
+	case refused == total:
+		return fmt.Errorf("%w: seeds_file: none of the %d URLs of %s can be crawled (each is named above with the reason)", settings.ErrInvalid, total, path)
+	}
+	setup.Logger.Info().Str("file", path).Int("seeds", total).Int("new", added).Int("refused", refused).Msg("seedfile: seeds loaded")
 	return nil
 }
 
-func (m *Master) addSeeds(raw []string, where string) (int, error) {
+// addSeeds admits raw as seeds; where, when not nil, names each one's
+// origin (file:line) for the warnings. It returns how many were new to the
+// frontier and the ones refused.
+func (m *Master) addSeeds(raw []string, where []string) (int, []Refusal, error) {
 	urls := make([]string, 0, len(raw))
-	for _, r := range raw {
-		u, err := m.canon.Normalize(r)
+	var refused []Refusal
+	for i, r := range raw {
+		u, err := m.canon.NormalizeWithin(r, m.s.MaxURLLength)
 		if err != nil {
 			m.badSeeds++
-			ev := m.log.Warn().Err(err)
-			if where != "" {
-				ev = ev.Str("near", where)
+			ref := Refusal{URL: r, Err: err}
+			ev := m.log.Warn().Err(err).Str("url", truncate(r, 200))
+			if where != nil {
+				ref.Where = where[i]
+				ev = ev.Str("line", where[i])
 			}
-			ev.Msg("skipping a malformed seed")
-			continue
-		}
-		if len(u) > m.s.MaxURLLength {
-			m.badSeeds++
-			m.log.Warn().Str("url", u[:min(64, len(u))]+"...").Int("length", len(u)).Int("max_url_length", m.s.MaxURLLength).Msg("skipping a seed longer than max_url_length")
+			refused = append(refused, ref)
+			ev.Msg("seed refused")
 			continue
 		}
 		m.scope.AddSeed(u)
@@ -105,7 +127,15 @@ func (m *Master) addSeeds(raw []string, where string) (int, error) {
 	}
 	n, err := m.frontier.AddSeeds(urls, time.Now())
 	if err != nil {
-		return n, fmt.Errorf("adding seeds: %w", err)
+		return n, refused, fmt.Errorf("adding seeds: %w", err)
 	}
-	return n, nil
+	return n, refused, nil
+}
+
+// truncate shortens s to at most n bytes for a log line, saying so.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -79,14 +79,17 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 		if len(req.URLs) > maxAddURLs {
 			return mgmt.Reply{Error: fmt.Sprintf("%d URLs in one request; at most %d", len(req.URLs), maxAddURLs)}
 		}
-		bad := m.badSeeds
-		n, err := m.addSeeds(req.URLs, "")
+		n, refused, err := m.addSeeds(req.URLs, nil)
 		if err != nil {
 			m.log.Error().Err(err).Str("from", msg.Identity).Msg("adding URLs failed")
 			return mgmt.Reply{Error: err.Error()}
 		}
-		logged().Int("urls", len(req.URLs)).Int("new", n).Int64("invalid", m.badSeeds-bad).Msg("URLs added")
-		return mgmt.Reply{OK: true, Added: n, Bad: int(m.badSeeds - bad)}
+		logged().Int("urls", len(req.URLs)).Int("new", n).Int("invalid", len(refused)).Msg("URLs added")
+		reply := mgmt.Reply{OK: true, Added: n, Bad: len(refused)}
+		for _, r := range refused[:min(len(refused), mgmt.MaxRefusedInReply)] {
+			reply.Refused = append(reply.Refused, truncate(r.URL, 200)+": "+r.Err.Error())
+		}
+		return reply
 	case mgmt.VerbHost:
 		return m.hostControl(req, now, logged)
 	case mgmt.VerbQuitWorker:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func newTestMaster(t *testing.T, extra ...string) (*Master, *recordingSink) {
 func TestResultsAreAppliedOnceByLease(t *testing.T) {
 	m, sink := newTestMaster(t)
 	now := time.Now()
-	m.addSeeds([]string{"http://a.test/1", "http://a.test/2"}, "")
+	m.addSeeds([]string{"http://a.test/1", "http://a.test/2"}, nil)
 	c := dispatchOne(t, m, now)
 	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}
 	res.SetExtractedURLs([]string{"http://a.test/3", "http://b.test/out-of-scope", "mailto:x@y"})
@@ -107,7 +108,7 @@ func TestStatusRoutingAndSinkFailure(t *testing.T) {
 	for i := 0; i < 7; i++ {
 		urls = append(urls, fmt.Sprintf("http://a.test/%d", i))
 	}
-	m.addSeeds(urls, "")
+	m.addSeeds(urls, nil)
 	// The host's robots.txt goes first; the URL it disallows is recorded
 	// without a fetch (910) and routed like a 4xx.
 	c := dispatchOne(t, m, now)
@@ -138,7 +139,7 @@ func TestStatusRoutingAndSinkFailure(t *testing.T) {
 		t.Fatalf("sink failure: %v", sink.calls)
 	}
 	// Status 0 hands the URL back: queued again, not done.
-	m.addSeeds([]string{"http://a.test/back"}, "")
+	m.addSeeds([]string{"http://a.test/back"}, nil)
 	c = dispatchOne(t, m, now)
 	m.apply(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID}, now)
 	if st := m.frontier.Stats(); st.Queued != 1 || m.stats.returned != 1 {
@@ -149,7 +150,7 @@ func TestStatusRoutingAndSinkFailure(t *testing.T) {
 func TestExpiredLeasesAreQueuedAgain(t *testing.T) {
 	m, _ := newTestMaster(t)
 	now := time.Now()
-	m.addSeeds([]string{"http://a.test/1"}, "")
+	m.addSeeds([]string{"http://a.test/1"}, nil)
 	c := dispatchOne(t, m, now)
 	m.expire(now.Add(30 * time.Second))
 	if m.inFlight() != 1 {
@@ -202,7 +203,7 @@ func TestLinksAreCanonicalizedAsConfigured(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.scope, _ = newAllowAll()
-		links, _, invalid := m.admissible(raw)
+		links, _, invalid, _ := m.admissible(raw)
 		n, err := m.frontier.Add(links, time.Now())
 		m.closeState()
 		if err != nil || invalid != 0 || n != tc.want {
@@ -233,7 +234,7 @@ func TestControlRequestsTakeEffectOnce(t *testing.T) {
 	}
 	r1 := req(mgmt.VerbAdd, "a1", "http://a.test/1", "http://a.test/2", "::bad")
 	r2 := req(mgmt.VerbAdd, "a1", "http://a.test/1", "http://a.test/2", "::bad")
-	if !r1.OK || r1.Added != 2 || r1.Bad != 1 || r2 != r1 || m.frontier.Stats().Seen != 2 || m.badSeeds != 1 {
+	if !r1.OK || r1.Added != 2 || r1.Bad != 1 || !reflect.DeepEqual(r2, r1) || len(r1.Refused) != 1 || !strings.HasPrefix(r1.Refused[0], "::bad: ") || m.frontier.Stats().Seen != 2 || m.badSeeds != 1 {
 		t.Fatalf("add: %+v then %+v, seen %d, bad %d", r1, r2, m.frontier.Stats().Seen, m.badSeeds)
 	}
 	if r := req(mgmt.VerbAdd, "a2", "http://a.test/1"); r.Added != 0 || !r.OK {
@@ -272,7 +273,7 @@ func TestControlRequestsTakeEffectOnce(t *testing.T) {
 func TestMillionLinksAreCapped(t *testing.T) {
 	m, _ := newTestMaster(t, "max_links_per_page", "1000")
 	now := time.Now()
-	m.addSeeds([]string{"http://a.test/"}, "")
+	m.addSeeds([]string{"http://a.test/"}, nil)
 	c := dispatchOne(t, m, now)
 	links := make([]string, 1000000)
 	for i := range links {
@@ -314,5 +315,30 @@ func TestTrimPartialLine(t *testing.T) {
 		if got, _ := os.ReadFile(path); string(got) != tc.want {
 			t.Errorf("%.20q...: got %d bytes, want %d", tc.in, len(got), len(tc.want))
 		}
+	}
+}
+
+// TestLinkCapCountsDistinctLinks: max_links_per_page bounds distinct
+// links, not occurrences. A page with 15,000 links of which 500 are
+// distinct (from a worker that does not make them distinct, as a
+// third-party worker may not) keeps all 500, the last one too; links that
+// differ only in their canonical form count once.
+func TestLinkCapCountsDistinctLinks(t *testing.T) {
+	m, _ := newTestMaster(t, "max_links_per_page", "10000")
+	now := time.Now()
+	m.addSeeds([]string{"http://a.test/"}, nil)
+	c := dispatchOne(t, m, now)
+	var links []string
+	for i := 0; i < 15000; i++ {
+		links = append(links, fmt.Sprintf("http://a.test/%d", i%499), fmt.Sprintf("HTTP://A.TEST:80/%d#x", i%499))
+	}
+	links = append(links, "http://a.test/last")
+	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}
+	res.SetExtractedURLs(links)
+	if !m.apply(res, now) {
+		t.Fatal("result not applied")
+	}
+	if m.stats.linksCut != 0 || m.stats.linksNew != 500 || m.frontier.Stats().Seen != 501 {
+		t.Fatalf("cut %d, new %d, seen %d", m.stats.linksCut, m.stats.linksNew, m.frontier.Stats().Seen)
 	}
 }

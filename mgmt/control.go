@@ -54,14 +54,21 @@ func NewRequestID() string {
 
 // Reply is the body of the master's answer.
 type Reply struct {
-	ID     string  `json:"id"`
-	OK     bool    `json:"ok"`
-	Error  string  `json:"error,omitempty"`
-	State  string  `json:"state,omitempty"` // the master's state after the request: running, paused, stopping
-	Added  int     `json:"added,omitempty"` // add: URLs never seen before
-	Bad    int     `json:"invalid,omitempty"`
-	Status *Status `json:"status,omitempty"`
+	ID    string `json:"id"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	State string `json:"state,omitempty"` // the master's state after the request: running, paused, stopping
+	Added int    `json:"added,omitempty"` // add: URLs never seen before
+	Bad   int    `json:"invalid,omitempty"`
+	// Refused says why URLs of an add were refused: the first
+	// MaxRefusedInReply of them, one "URL: reason" each (Bad counts all).
+	Refused []string `json:"refused,omitempty"`
+	Status  *Status  `json:"status,omitempty"`
 }
+
+// MaxRefusedInReply bounds the reasons one add reply carries, so that a
+// file of bad URLs cannot make a reply larger than the request.
+const MaxRefusedInReply = 100
 
 // Status is a running master's report.
 type Status struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/metrics"
@@ -49,6 +50,7 @@ type Worker struct {
 	fetcher  *Fetcher
 	dns      *dnscache.Cache // the fetcher's; closed with it
 	pipeline *processor.Pipeline
+	canon    frontier.Canonicalization // links leave canonical and distinct
 	// With CURVE (curve_server_public_key), every socket is a CURVE client
 	// of the master's key with this worker's pair.
 	curveServer string
@@ -104,6 +106,10 @@ func New(opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	canon, err := frontier.ParseCanonicalization(s.URLCanonicalization)
+	if err != nil {
+		return nil, fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err)
+	}
 	static, err := dnscache.ParseStatic(s.StaticDNSMappings)
 	if err != nil {
 		return nil, fmt.Errorf("static_dns_mappings: %w", err)
@@ -123,6 +129,7 @@ func New(opts Options) (*Worker, error) {
 		id:       opts.Identity,
 		log:      opts.Logger,
 		pipeline: pipe,
+		canon:    canon,
 		fetcher: NewFetcher(FetchOptions{
 			UserAgent:            s.UserAgent,
 			MaxClients:           s.MaxClients,
@@ -511,6 +518,8 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 		} else if err := w.pipeline.Run(ctx, c); err != nil {
 			c.StatusCode = crawluri.StatusWorkerException
 			c.Error = err.Error()
+		} else {
+			processor.DistinctLinks(c, w.canon)
 		}
 		c.WorkerID = w.id
 		w.results <- j

@@ -279,8 +279,17 @@ func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		added, invalid = added+reply.Added, invalid+reply.Bad
+		for _, r := range reply.Refused {
+			fmt.Fprintf(stderr, "spyder: refused %s\n", r)
+		}
+		if more := reply.Bad - len(reply.Refused); more > 0 {
+			fmt.Fprintf(stderr, "spyder: and %d more refused URLs in this batch\n", more)
+		}
 	}
-	fmt.Fprintf(stdout, "%d URLs sent: %d new, %d already known, %d invalid\n", len(urls), added, len(urls)-added-invalid, invalid)
+	fmt.Fprintf(stdout, "%d URLs sent: %d new, %d already known, %d refused\n", len(urls), added, len(urls)-added-invalid, invalid)
+	if invalid > 0 {
+		return exitFail
+	}
 	return exitOK
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math/rand"
 	"net"
 	"os"
@@ -46,6 +47,10 @@ func TestBadConfigExitsWithCode2(t *testing.T) {
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantKey: "no-such-flag", wantMsg: "unknown flag"},
 		{name: "missing seeds file", args: []string{"--seeds", dir + "/no-seeds.txt"}, env: freeEndpointEnv(t), wantKey: "seeds_file", wantMsg: "no such file"},
 		{name: "missing config file", args: []string{"--config", dir + "/absent.yaml"}, wantKey: "absent.yaml", wantMsg: "config file"},
+		{name: "empty seeds file", args: []string{"--seeds", writeFile(t, dir, "empty.txt", "# nothing yet\n\n")}, env: freeEndpointEnv(t), wantKey: "seeds_file", wantMsg: "has no URL"},
+		{name: "no seed can be crawled", args: []string{"--seeds", writeFile(t, dir, "bad.txt", "# my sites\nexample.com/a\n\nftp://example.org/\n")}, env: freeEndpointEnv(t), wantKey: "seeds_file", wantMsg: "none of the 2 URLs"},
+		{name: "state_dir is a file", args: []string{"--state-dir", writeFile(t, dir, "state-file", "")}, env: freeEndpointEnv(t), wantKey: "state_dir", wantMsg: "is a file, not a directory"},
+		{name: "state_dir under a file", args: []string{"--state-dir", dir + "/state-file/crawl"}, env: freeEndpointEnv(t), wantKey: "state_dir", wantMsg: "state-file is a file, not a directory"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +60,7 @@ func TestBadConfigExitsWithCode2(t *testing.T) {
 			}
 			cmd := exec.Command(spyderBin, args...)
 			cmd.Env = append(os.Environ(), tc.env...)
+			cmd.Dir = t.TempDir() // the default state_dir is relative
 			out, err := cmd.CombinedOutput()
 			ee, ok := err.(*exec.ExitError)
 			if !ok || ee.ExitCode() != 2 {
@@ -63,8 +69,38 @@ func TestBadConfigExitsWithCode2(t *testing.T) {
 			if !strings.Contains(string(out), tc.wantKey) || !strings.Contains(string(out), tc.wantMsg) {
 				t.Fatalf("message does not name %q with %q:\n%s", tc.wantKey, tc.wantMsg, out)
 			}
+			// A mistake in the set-up is found before a socket is bound.
+			if strings.Contains(string(out), "master started") {
+				t.Fatalf("the master started before finding the mistake:\n%s", out)
+			}
 		})
 	}
+	t.Run("seeds refused name their lines", func(t *testing.T) {
+		cmd := exec.Command(spyderBin, "master", "--seeds", dir+"/bad.txt")
+		cmd.Env = append(os.Environ(), freeEndpointEnv(t)...)
+		cmd.Dir = t.TempDir()
+		out, _ := cmd.CombinedOutput()
+		for _, want := range []string{"bad.txt:2", "write http://example.com/a or https://example.com/a", "bad.txt:4", "scheme \\\"ftp\\\" is not http or https"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("state_dir not writable", func(t *testing.T) {
+		// A read-only filesystem of the master's own (a mount namespace,
+		// as the disk-full test makes): root writes through permissions.
+		ro := t.TempDir()
+		script := fmt.Sprintf(`mount -t tmpfs -o ro,size=1m spyder-ro %q && exec "$0" "$@"`, ro)
+		for _, stateDir := range []string{ro, ro + "/state"} {
+			cmd := exec.Command("unshare", "--mount", "--map-root-user", "sh", "-c", script, spyderBin, "master", "--state-dir", stateDir)
+			cmd.Env = append(os.Environ(), freeEndpointEnv(t)...)
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "state_dir") || !strings.Contains(string(out), "read-only file system") {
+				t.Fatalf("state_dir %s: exit %v, output:\n%s", stateDir, err, out)
+			}
+		}
+	})
 	t.Run("worker with an unknown link tag", func(t *testing.T) {
 		cmd := exec.Command(spyderBin, "worker", "--html-link-extractor-tags", "a", "--html-link-extractor-tags", "img")
 		out, err := cmd.CombinedOutput()

@@ -118,8 +118,17 @@ func TestOperatorCommands(t *testing.T) {
 
 	// Inject a host the crawl did not know, while paused; a second inject of
 	// the same URL adds nothing.
-	if got := ctl(t, c, "inject", extra.Seeds()[0], "not a url"); !strings.Contains(got, "2 URLs sent: 1 new, 0 already known, 1 invalid") {
-		t.Fatalf("inject: %s", got)
+	// A refused URL is named with its reason, and inject exits 1.
+	injectCmd := exec.Command(spyderBin, "inject", extra.Seeds()[0], "not a url", "example.com/x")
+	injectCmd.Env = c.env
+	got, err := injectCmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("inject with refused URLs: exit %v, want 1\n%s", err, got)
+	}
+	for _, want := range []string{"3 URLs sent: 1 new, 0 already known, 2 refused", `refused not a url: bad url: "not a url": scheme "" is not http or https`, "refused example.com/x: bad url: no scheme: \"example.com/x\": write http://example.com/x"} {
+		if !strings.Contains(string(got), want) {
+			t.Fatalf("inject output lacks %q:\n%s", want, got)
+		}
 	}
 	list := writeFile(t, dir, "more.txt", "# again\n"+extra.Seeds()[0]+"\n")
 	if got := ctl(t, c, "inject", "--file", list); !strings.Contains(got, "1 URLs sent: 0 new, 1 already known") {

@@ -145,7 +145,7 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 	canon, _ := frontier.ParseCanonicalization(s.URLCanonicalization) // checked by checkMaster
-	total, added, bad, err := inject(f, canon, in, log)
+	total, added, bad, err := inject(f, canon, s.MaxURLLength, in, log)
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -166,12 +166,12 @@ const injectChunk = 500000
 
 // inject adds the URLs of r as seeds, a chunk at a time, each chunk durable
 // before the next is read: everything reported as injected is durable.
-func inject(f frontier.Frontier, canon frontier.Canonicalization, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
-	total, err = frontier.ReadURLFile(r, injectChunk, func(raw []string, line int) error {
-		urls := canon.NormalizeAll(raw, func(_ int, err error) {
+func inject(f frontier.Frontier, canon frontier.Canonicalization, maxLen int, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
+	total, err = frontier.ReadURLFile(r, injectChunk, func(raw []string, lines []int) error {
+		urls := canon.NormalizeAll(raw, maxLen, func(i int, err error) {
 			bad++
 			if bad <= 10 {
-				log.Warn().Int("near_line", line).Err(err).Msg("skipping a malformed URL")
+				log.Warn().Int("line", lines[i]).Err(err).Msg("skipping a URL that cannot be crawled")
 			}
 		})
 		if bulk, ok := f.(frontier.BulkLoader); ok {

@@ -3,11 +3,13 @@ package processor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/settings"
 )
@@ -315,5 +317,40 @@ func TestStripQueryParams(t *testing.T) {
 	run(t, build(t, s, s.SpyderScoperPipeline[1:]...), c)
 	if got, want := c.ExtractedURLs(), []string{"http://a/x", "http://a/y?z=1"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("pipeline: %v, want %v", got, want)
+	}
+}
+
+// TestDistinctLinks: links leave the worker canonical and once each, in
+// the order of their first occurrence; a link that cannot be canonicalized
+// goes once, as it is, for the master to count.
+func TestDistinctLinks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in, want []string
+	}{
+		{"none", nil, nil},
+		{"repeats", []string{"http://a/1", "http://a/2", "http://a/1", "http://a/2"}, []string{"http://a/1", "http://a/2"}},
+		{"canonical forms meet", []string{"HTTP://A:80/x#top", "http://a/./x", "http://a/%7ey", "http://a/~y"}, []string{"http://a/x", "http://a/~y"}},
+		{"invalid kept once", []string{"mailto:x@y", "http://a/", "mailto:x@y"}, []string{"mailto:x@y", "http://a/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &crawluri.CrawlUri{URL: "http://a/"}
+			c.SetExtractedURLs(tc.in)
+			DistinctLinks(c, frontier.FullCanonicalization())
+			if got := c.ExtractedURLs(); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// 15,000 links, 500 distinct: all 500 leave, in order.
+	var in []string
+	for i := 0; i < 15000; i++ {
+		in = append(in, fmt.Sprintf("http://a/%d", i%500))
+	}
+	c := &crawluri.CrawlUri{URL: "http://a/"}
+	c.SetExtractedURLs(in)
+	DistinctLinks(c, frontier.FullCanonicalization())
+	if got := c.ExtractedURLs(); len(got) != 500 || got[499] != "http://a/499" {
+		t.Fatalf("%d links, last %q", len(got), got[len(got)-1])
 	}
 }
