@@ -480,3 +480,55 @@ func TestNewURLsPreferred(t *testing.T) {
 		t.Fatalf("order %v: new URLs must come first, in order", got)
 	}
 }
+
+// TestReturnedURLsGoFirst: a URL whose lease ended without a result
+// (handed back, released, expired) is due at once, ahead of the new URLs
+// of its queue, on either frontier and after a restart too; its host's
+// politeness still holds it.
+func TestReturnedURLsGoFirst(t *testing.T) {
+	for _, class := range []string{"single_host", "multiple_host"} {
+		for _, end := range []string{"release", "expire"} {
+			t.Run(class+"/"+end, func(t *testing.T) {
+				dir := t.TempDir()
+				now := time.Now()
+				f := open(t, class, Options{Dir: dir, LeaseTimeout: time.Minute})
+				var urls []string
+				for i := 0; i < 100; i++ {
+					urls = append(urls, fmt.Sprintf("http://a/%d", i))
+				}
+				f.Add(urls, now)
+				first, _ := f.Next(now, 1)
+				if len(first) != 1 || first[0].URL != "http://a/0" {
+					t.Fatalf("first: %v", first)
+				}
+				switch end {
+				case "release":
+					if err := f.Release(first[0].LeaseID, now); err != nil {
+						t.Fatal(err)
+					}
+				case "expire":
+					now = now.Add(2 * time.Minute)
+					if got, _ := f.Expire(now); len(got) != 1 {
+						t.Fatalf("expired %v", got)
+					}
+				}
+				if err := f.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				for round := 0; round < 2; round++ {
+					next, _ := f.Next(now, 1)
+					if len(next) != 1 || next[0].URL != "http://a/0" {
+						t.Fatalf("round %d: %v came before the returned URL", round, next)
+					}
+					if round == 0 {
+						// Once more from the store: a restarted master.
+						if err := f.Close(); err != nil {
+							t.Fatal(err)
+						}
+						f = open(t, class, Options{Dir: dir, LeaseTimeout: time.Minute})
+					}
+				}
+			})
+		}
+	}
+}

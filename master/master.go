@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -134,7 +135,8 @@ const (
 
 type outstandingLease struct {
 	at     time.Time
-	worker string
+	url    string
+	worker string // the live worker that listed it in a heartbeat, or ""
 }
 
 // classes names the non-zero result counts by status class.
@@ -158,7 +160,8 @@ type counters struct {
 	results    int64
 	byClass    [6]int64 // index status/100 for 1xx..5xx; 0 for anything else
 	returned   int64
-	released   int64 // leases of lost workers queued again
+	released   int64 // leases of lost workers, or claimed by none, queued again
+	unclaimed  int64 // of those: no worker listed them within two heartbeats
 	expired    int64
 	linksNew   int64
 	sinkErrors int64
@@ -789,7 +792,7 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 				return nil
 			}
 			m.stats.dispatched++
-			m.outstanding[c.LeaseID] = &outstandingLease{at: now}
+			m.outstanding[c.LeaseID] = &outstandingLease{at: now, url: c.URL}
 			m.log.Debug().Str("url", c.URL).Int64("lease", c.LeaseID).Msg("dispatched")
 		}
 	}
@@ -814,9 +817,20 @@ func (m *Master) expire(now time.Time) {
 		return
 	}
 	for _, w := range m.registry.Expire(now) {
-		n := m.releaseLost(w.ID, now)
+		urls := m.release(now, func(o *outstandingLease) bool { return o.worker == w.ID })
 		m.log.Warn().Str("event", "worker.lost").Str("worker", w.ID).Time("last_seen", w.LastSeen).
-			Int("released", n).Msg("worker lost: no heartbeat; its URLs are queued again")
+			Int("released", len(urls)).Strs("urls", urls[:min(len(urls), 20)]).Msg("worker lost: no heartbeat; its URLs are queued again")
+	}
+	// A URL that no live worker lists among the leases it holds two
+	// heartbeats after its dispatch never reached one: it died in a lost
+	// worker's pipes, or a peer that never announced took it (a PULL
+	// socket connected to the master's PUSH). It goes back now rather
+	// than after master_lease_timeout.
+	window := 2 * m.s.HeartbeatInterval
+	if urls := m.release(now, func(o *outstandingLease) bool { return o.worker == "" && now.Sub(o.at) >= window }); len(urls) > 0 {
+		m.stats.unclaimed += int64(len(urls))
+		m.log.Warn().Str("event", "lease.unclaimed").Int("released", len(urls)).Strs("urls", urls[:min(len(urls), 20)]).Dur("window", window).
+			Msg("URLs no worker claimed within two heartbeats of their dispatch are queued again")
 	}
 	expired, err := m.frontier.Expire(now)
 	if err != nil {
@@ -829,28 +843,27 @@ func (m *Master) expire(now time.Time) {
 	}
 }
 
-// releaseLost queues again, at once, the URLs a lost worker reported
-// holding, and those that no worker ever reported although they left more
-// than two heartbeats ago: they died in the lost worker's pipes. (A URL a
-// live worker still holds unreported is fetched twice at worst; its first
-// result is then stale.)
-func (m *Master) releaseLost(worker string, now time.Time) int {
-	n := 0
+// release queues again, at once, the URLs of the outstanding leases that
+// match, and returns them. (A URL that a live worker still holds
+// unreported is fetched twice at worst; its first result is then stale.)
+func (m *Master) release(now time.Time, match func(*outstandingLease) bool) []string {
+	var urls []string
 	for id, o := range m.outstanding {
-		if o.worker != worker && (o.worker != "" || now.Sub(o.at) < 2*m.s.HeartbeatInterval) {
+		if !match(o) {
 			continue
 		}
 		delete(m.outstanding, id)
 		if err := m.frontier.Release(id, now); err != nil {
 			if !errors.Is(err, frontier.ErrStaleLease) {
-				m.log.Error().Err(err).Int64("lease", id).Msg("releasing a lost worker's lease failed")
+				m.log.Error().Err(err).Int64("lease", id).Msg("releasing a lease failed")
 			}
 			continue
 		}
 		m.stats.released++
-		n++
+		urls = append(urls, o.url)
 	}
-	return n
+	slices.Sort(urls)
+	return urls
 }
 
 // inFlight is the number of outstanding leases.
@@ -1128,7 +1141,7 @@ func (m *Master) finish(clean bool) error {
 		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
 		Int64("scheduled", fs.Scheduled).Int64("retried", fs.Retried).Int64("disallowed", fs.Disallowed).
-		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).
+		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).Int64("unclaimed", m.stats.unclaimed).
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
 		Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).

@@ -39,7 +39,7 @@ const blockedEvery = 2 * time.Second
 
 type metricsSnapshot struct {
 	fs                                                            frontier.Stats
-	dispatched, results, expired, released, returned              int64
+	dispatched, results, expired, released, unclaimed, returned   int64
 	linksNew, linksOut, linksBad, linksLong, linksCut, sinkErrors int64
 	byClass, drops                                                map[string]int64
 	liveWorkers                                                   int
@@ -70,7 +70,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 	}
 	mm.snap.Store(&metricsSnapshot{
 		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
-		expired: m.stats.expired, released: m.stats.released, returned: m.stats.returned,
+		expired: m.stats.expired, released: m.stats.released, unclaimed: m.stats.unclaimed, returned: m.stats.returned,
 		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, linksLong: m.stats.linksLong, linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
 		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.paused, storeFailed: m.storeErr != nil,
 		blocked: mm.blocked,
@@ -83,7 +83,7 @@ var (
 	descHostQueues = prometheus.NewDesc("spyder_frontier_host_queues", "Politeness queues (hosts, or IP addresses) with URLs: active ones dispatch, waiting ones wait for a slot (frontier_active_queues), blocked ones are held beyond politeness (Retry-After, spyder host --block-for, a robots.txt being retried; counted every 2 s).", []string{"state"}, nil)
 	descDispatched = prometheus.NewDesc("spyder_master_dispatched_total", "URLs sent to workers.", nil, nil)
 	descResults    = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
-	descLeases     = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), returned (handed back unfetched).", []string{"reason"}, nil)
+	descLeases     = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), unclaimed (no worker listed them within two heartbeats of their dispatch), returned (handed back unfetched).", []string{"reason"}, nil)
 	descDrops      = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
 	descLinks      = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
 	descSinkErrors = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
@@ -121,7 +121,8 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descResults, n, class)
 	}
 	counter(descLeases, s.expired, "expired")
-	counter(descLeases, s.released, "released")
+	counter(descLeases, s.released-s.unclaimed, "released")
+	counter(descLeases, s.unclaimed, "unclaimed")
 	counter(descLeases, s.returned, "returned")
 	for reason, n := range s.drops {
 		counter(descDrops, n, reason)

@@ -88,8 +88,13 @@ type Worker struct {
 	held    map[int64]struct{}
 }
 
-// maxBacklog bounds the URLs a worker holds, running or waiting.
-func (w *Worker) maxBacklog() int { return 4 * w.s.MaxClients }
+// maxBacklog bounds the URLs a worker holds, running or waiting. The
+// worker takes every URL that reaches it, so that its next heartbeat lists
+// it: the master queues again what no worker lists within two heartbeats
+// of its dispatch, and its credit (master_inflight_per_worker per live
+// worker) is what bounds the backlog. This bound only guards against a
+// master that sends without one.
+func (w *Worker) maxBacklog() int { return max(100000, 4*w.s.MaxClients) }
 
 type job struct {
 	master   string

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	zmq "github.com/pebbe/zmq4"
+
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
@@ -63,7 +65,10 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 // bring its URLs back quickly: the master must declare it lost and queue
 // its URLs again within 3 s, and the crawl completes with nothing missing.
 func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
-	site := startSite(t, 150, 50*time.Millisecond)
+	// 600 pages at 200 ms each: the crawl goes on for 10 s or more after
+	// the kill, so URLs sent to the back of the queue would be fetched
+	// again only near its end.
+	site := startSite(t, 300, 200*time.Millisecond)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
@@ -95,8 +100,31 @@ func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
 	}
 	t.Logf("lost record: released %v, %v after the kill", lost["released"], at.Sub(killed.Truncate(time.Second)))
 	waitClean(t, m, workers[1:]...)
-	if time.Since(killed) > 50*time.Second {
-		t.Fatalf("the crawl needed %v after the kill: URLs waited for their leases", time.Since(killed))
+	finished := time.Now()
+	if finished.Sub(killed) > 50*time.Second {
+		t.Fatalf("the crawl needed %v after the kill: URLs waited for their leases", finished.Sub(killed))
+	}
+	// The killed worker's URLs go back ahead of the queue: each is
+	// requested within 5 s of the kill, not at the end of the crawl.
+	released, _ := lost["urls"].([]any)
+	if len(released) == 0 {
+		t.Fatalf("the lost record names no URLs: %v", lost)
+	}
+	requested := map[string]time.Time{}
+	for _, r := range site.Log() {
+		u := "http://" + r.Host + r.Path
+		if r.At.After(killed) && requested[u].IsZero() {
+			requested[u] = r.At
+		}
+	}
+	for _, u := range released {
+		at, ok := requested[u.(string)]
+		switch {
+		case !ok:
+			t.Errorf("%s, released from the killed worker, was not requested after the kill", u)
+		case at.Sub(killed) > 5*time.Second:
+			t.Errorf("%s, released from the killed worker, was requested again %v after the kill (the crawl ended %v after it)", u, at.Sub(killed).Round(time.Millisecond), finished.Sub(killed).Round(time.Millisecond))
+		}
 	}
 	// Everything was fetched; pages the killed worker had in flight may
 	// have been fetched twice.
@@ -110,6 +138,77 @@ func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
 	if len(down) != 1 || down[0]["expired"].(float64) != 0 {
 		t.Fatalf("URLs had to wait for their lease: %v", down)
 	}
+}
+
+// TestURLsTakenByAStrangerComeBackWithinHeartbeats: a PULL socket
+// connected to the master's PUSH that never announces takes its share of
+// the URLs and drops them. No live worker lists them, so the master queues
+// them again two heartbeats after their dispatch, not after
+// master_lease_timeout (90 s): the crawl ends in seconds, and no lease
+// expired.
+func TestURLsTakenByAStrangerComeBackWithinHeartbeats(t *testing.T) {
+	site := startSite(t, 30, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t, "SPYDER_MASTER_LEASE_TIMEOUT=90", "SPYDER_REQUEST_TIMEOUT=10")
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	m.waitFor(t, "master started", 20*time.Second, event("SPYDER:MASTER_READY"))
+
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Term()
+	stranger, err := zctx.NewSocket(zmq.PULL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = stranger.SetLinger(0)
+	_ = stranger.SetRcvtimeo(100 * time.Millisecond)
+	if err := stranger.Connect(c.push); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	taken := make(chan int)
+	go func() {
+		n := 0
+		defer func() { stranger.Close(); taken <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := stranger.RecvMessageBytes(0); err == nil {
+				n++
+			}
+		}
+	}()
+	w := start(t, "worker", c.env, "worker")
+	resumeWith(t, c, 1)
+	began := time.Now()
+	if code := m.wait(t, 80*time.Second); code != 0 {
+		t.Fatalf("master exit code %d", code)
+	}
+	took := time.Since(began)
+	close(stop)
+	n := <-taken
+	if code := w.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("worker exit code %d", code)
+	}
+	if n == 0 {
+		t.Fatal("the stranger took no URL: the test tested nothing")
+	}
+	checkNothingLost(t, site, out, n)
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 || down[0]["expired"].(float64) != 0 || down[0]["unclaimed"].(float64) < float64(n) {
+		t.Fatalf("the stranger took %d URLs; master's counts: %v", n, down)
+	}
+	if took > 60*time.Second {
+		t.Errorf("the crawl took %v: the stranger's URLs waited for their leases", took)
+	}
+	t.Logf("the stranger took %d URLs; the crawl took %v", n, took.Round(time.Millisecond))
 }
 
 // checkNothingLost asserts that every expected URL was fetched and is in
