@@ -47,6 +47,32 @@ func TestScope(t *testing.T) {
 	}
 }
 
+// TestScopeAnchoring: positive patterns match at the start of the URL,
+// negative ones anywhere in it (regex_scope_negative: ['\.pdf$'] once
+// excluded nothing, anchored at the start like the positive ones).
+func TestScopeAnchoring(t *testing.T) {
+	s, err := NewScope([]string{`https?://docs\.example/`}, []string{`\.pdf$`, `/login`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		url  string
+		want bool
+	}{
+		{"http://docs.example/guide.html", true},
+		{"https://docs.example/a/b", true},
+		{"http://docs.example/manual.pdf", false},
+		{"http://docs.example/MANUAL.PDF", false},
+		{"http://docs.example/manual.pdf.html", true},
+		{"http://docs.example/login?next=/", false},
+		{"http://other.example/?u=http://docs.example/", false}, // positive: at the start only
+	} {
+		if got := s.Allows(tc.url); got != tc.want {
+			t.Errorf("Allows(%q) = %v, want %v", tc.url, got, tc.want)
+		}
+	}
+}
+
 func TestRegistry(t *testing.T) {
 	if !Registered("single_host") {
 		t.Fatal("single_host not registered")

@@ -6,34 +6,37 @@ import (
 	"sort"
 )
 
-// Scope decides which links are worth crawling, with the semantics of
-// spyder's RegexScoper: a URL is in scope if one positive regex matches at its
-// start and no negative regex matches. Matching is case-insensitive. With no
-// positive regex configured, the scope is the set of hosts of the seeds.
+// Scope decides which links are worth crawling: a URL is in scope if one
+// positive regex matches at its start (spyder's RegexScoper, Python's
+// re.match: `https?://example\.com/docs/` names a part of a site) and no
+// negative regex matches anywhere in it (Scrapy's deny: `\.pdf$` or
+// `/login` exclude what they name without a leading `.*`). Matching is
+// case-insensitive. With no positive regex configured, the scope is the
+// set of hosts of the seeds.
 type Scope struct {
 	positive  []*regexp.Regexp
 	negative  []*regexp.Regexp
 	seedHosts map[string]struct{}
 }
 
-// NewScope compiles the scope regexes. Each is anchored at the start of the
-// URL, as Python's re.match was.
+// NewScope compiles the scope regexes: the positive ones anchored at the
+// start of the URL, the negative ones not anchored.
 func NewScope(positive, negative []string) (*Scope, error) {
 	s := &Scope{seedHosts: map[string]struct{}{}}
 	var err error
-	if s.positive, err = compileAll(positive); err != nil {
+	if s.positive, err = compileAll(positive, `(?i)^(?:`); err != nil {
 		return nil, err
 	}
-	if s.negative, err = compileAll(negative); err != nil {
+	if s.negative, err = compileAll(negative, `(?i)(?:`); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func compileAll(exprs []string) ([]*regexp.Regexp, error) {
+func compileAll(exprs []string, prefix string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(exprs))
 	for _, e := range exprs {
-		re, err := regexp.Compile(`(?i)^(?:` + e + `)`)
+		re, err := regexp.Compile(prefix + e + `)`)
 		if err != nil {
 			return nil, fmt.Errorf("scope regex %q: %w", e, err)
 		}

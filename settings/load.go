@@ -288,16 +288,27 @@ func parseDuration(in any) (time.Duration, error) {
 
 // suggest names the closest known setting for a mistyped key.
 func suggest(key string) string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Name
+	}
+	if best := Closest(key, names); best != "" {
+		return fmt.Sprintf("; did you mean %s?", best)
+	}
+	return ""
+}
+
+// Closest returns the candidate nearest to word (at most 3 edits away),
+// or "": what a "did you mean" names for a mistyped setting, flag or
+// command.
+func Closest(word string, candidates []string) string {
 	best, bestDist := "", 4
-	for _, f := range fields {
-		if d := editDistance(key, f.Name); d < bestDist {
-			best, bestDist = f.Name, d
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestDist {
+			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %s?", best)
+	return best
 }
 
 func editDistance(a, b string) int {

@@ -38,8 +38,8 @@ type Settings struct {
 	// Processors (workers).
 	SpyderExtractorPipeline  []string `koanf:"spyder_extractor_pipeline" doc:"processors run on every fetched page, in order"`
 	SpyderScoperPipeline     []string `koanf:"spyder_scoper_pipeline" doc:"processors run after the extractors, in order"`
-	RegexScopePositive       []string `koanf:"regex_scope_positive" doc:"a link is in scope if one of these regexes matches its start (case-insensitive); empty = the seeds' hosts"`
-	RegexScopeNegative       []string `koanf:"regex_scope_negative" doc:"a link matching one of these regexes is out of scope"`
+	RegexScopePositive       []string `koanf:"regex_scope_positive" doc:"a link is in scope if one of these regexes matches at the start of the URL (anchored there, case-insensitive: 'https?://example\\.com/docs/'); empty = the seeds' hosts"`
+	RegexScopeNegative       []string `koanf:"regex_scope_negative" doc:"a link is out of scope if one of these regexes matches anywhere in the URL (not anchored, case-insensitive, as Scrapy's deny: '\\.pdf$', '/login')"`
 	HTTPExtractor404Redirect []string `koanf:"http_extractor_404_redirect" doc:"redirect targets that are never queued (soft-404 landing pages)"`
 	RemoveAnchorsFromLinks   bool     `koanf:"remove_anchors_from_links" doc:"cut the #fragment from extracted links"`
 	HTMLLinkExtractorTags    []string `koanf:"html_link_extractor_tags" doc:"elements whose links html_link_extractor follows: a, area, frame, iframe, link"`

@@ -28,9 +28,18 @@ type settingFlags struct {
 	args int
 }
 
-func newSettingFlags(name string, stderr io.Writer) *settingFlags {
+func newSettingFlags(name string, stdout, stderr io.Writer) *settingFlags {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// Asked for with -h or --help (pflag calls Usage for nothing else when
+	// errors continue): the flags go to standard output, as a pager or
+	// grep expects.
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage of %s:\n", name)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
 	fs.SortFlags = false
 	sf := &settingFlags{fs: fs, aliases: map[string]string{}}
 	sf.config = fs.String("config", "", "YAML file of settings (keys are the setting names)")
@@ -79,6 +88,19 @@ func (sf *settingFlags) addSettings() {
 	}
 }
 
+// flagError is a usage error for a failed parse of fs; for pflag's
+// "unknown flag: --name" it names the closest flag fs has.
+func flagError(fs *pflag.FlagSet, err error) error {
+	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
+		var names []string
+		fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+		if best := settings.Closest(name, names); best != "" {
+			return fmt.Errorf("%w: %v; did you mean --%s?", errUsage, err, best)
+		}
+	}
+	return fmt.Errorf("%w: %v", errUsage, err)
+}
+
 // parse parses args and loads the settings: defaults < --config <
 // environment < flags. Errors wrap errUsage or settings.ErrInvalid.
 func (sf *settingFlags) parse(args, environ []string) (*settings.Settings, error) {
@@ -86,7 +108,7 @@ func (sf *settingFlags) parse(args, environ []string) (*settings.Settings, error
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, flagError(sf.fs, err)
 	}
 	if sf.args >= 0 && sf.fs.NArg() > sf.args {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, sf.fs.Arg(sf.args))

@@ -150,8 +150,8 @@ func (c *controlClient) request(verb string, req mgmt.Request) (mgmt.Reply, erro
 }
 
 // controlFlags are the settings flags plus --timeout.
-func controlFlags(name string, stderr io.Writer) (*settingFlags, *time.Duration) {
-	sf := newSettingFlags(name, stderr)
+func controlFlags(name string, stdout, stderr io.Writer) (*settingFlags, *time.Duration) {
+	sf := newSettingFlags(name, stdout, stderr)
 	timeout := sf.fs.Duration("timeout", 5*time.Second, "how long to wait for the master's answer")
 	return sf, timeout
 }
@@ -174,7 +174,7 @@ func connect(sf *settingFlags, timeout *time.Duration, args, environ []string, s
 // runSimpleControl is pause and resume.
 func runSimpleControl(verb, done string) func(args, environ []string, stdout, stderr io.Writer) int {
 	return func(args, environ []string, stdout, stderr io.Writer) int {
-		sf, timeout := controlFlags("spyder "+verb, stderr)
+		sf, timeout := controlFlags("spyder "+verb, stdout, stderr)
 		c, code := connect(sf, timeout, args, environ, stderr)
 		if c == nil {
 			return code
@@ -190,7 +190,7 @@ func runSimpleControl(verb, done string) func(args, environ []string, stdout, st
 }
 
 func runStop(args, environ []string, stdout, stderr io.Writer) int {
-	sf, timeout := controlFlags("spyder stop", stderr)
+	sf, timeout := controlFlags("spyder stop", stdout, stderr)
 	worker := sf.fs.String("worker", "", "stop only this worker (its identity, as `spyder status` lists it); the crawl goes on")
 	c, code := connect(sf, timeout, args, environ, stderr)
 	if c == nil {
@@ -213,7 +213,7 @@ func runStop(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func runHost(args, environ []string, stdout, stderr io.Writer) int {
-	sf, timeout := controlFlags("spyder host", stderr)
+	sf, timeout := controlFlags("spyder host", stdout, stderr)
 	sf.args = 1
 	delay := sf.fs.Duration("delay", -1, "least time between two requests to the host from now on (e.g. 10s)")
 	defaultDelay := sf.fs.Bool("default-delay", false, "back to frontier_min_delay for the host")
@@ -250,7 +250,7 @@ func runHost(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
-	sf, timeout := controlFlags("spyder inject", stderr)
+	sf, timeout := controlFlags("spyder inject", stdout, stderr)
 	file := sf.fs.String("file", "", "file of URLs, one per line (# comments and blank lines skipped); - for standard input")
 	sf.args = -1
 	c, code := connect(sf, timeout, args, environ, stderr)
@@ -322,7 +322,7 @@ func readURLs(path string) ([]string, error) {
 }
 
 func runStatus(args, environ []string, stdout, stderr io.Writer) int {
-	sf, timeout := controlFlags("spyder status", stderr)
+	sf, timeout := controlFlags("spyder status", stdout, stderr)
 	asJSON := sf.fs.Bool("json", false, "print the status as one JSON object (for scripts)")
 	watch := sf.fs.Duration("watch", 0, "refresh every interval (e.g. 2s) until interrupted")
 	c, code := connect(sf, timeout, args, environ, stderr)

@@ -33,7 +33,7 @@ func runFrontier(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func runInspect(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder frontier inspect", stderr)
+	sf := newSettingFlags("spyder frontier inspect", stdout, stderr)
 	url := sf.fs.String("url", "", "also show this URL's record and full history")
 	asJSON := sf.fs.Bool("json", false, "print the report as JSON")
 	maxLeases := sf.fs.Int("leases", 20, "list at most this many outstanding leases")
@@ -118,7 +118,7 @@ func printReport(w io.Writer, r *frontier.Report) {
 }
 
 func runInject(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder frontier inject [flags] FILE", stderr)
+	sf := newSettingFlags("spyder frontier inject [flags] FILE", stdout, stderr)
 	sf.args = 1
 	sf.addSettings()
 	s, err := sf.parse(args, environ)

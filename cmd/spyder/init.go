@@ -108,7 +108,7 @@ func parseOneArg(fs *pflag.FlagSet, args []string, stderr io.Writer) (arg string
 		if errors.Is(err, pflag.ErrHelp) {
 			return "", exitOK, false
 		}
-		return "", configError(stderr, fmt.Errorf("%w: %v", errUsage, err)), false
+		return "", configError(stderr, flagError(fs, err)), false
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

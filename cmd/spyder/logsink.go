@@ -25,7 +25,7 @@ import (
 // DIR/master.log, DIR/worker.log (and DIR/node.log), rotated by size.
 
 func runLogsink(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder logsink", stderr)
+	sf := newSettingFlags("spyder logsink", stdout, stderr)
 	dir := sf.fs.String("dir", "log", "directory of the per-role log files")
 	maxSize := sf.fs.Int64("max-size", 64<<20, "bytes after which a log file is rotated (role.log -> role.log.1 -> ...)")
 	keep := sf.fs.Int("keep", 5, "rotated files kept per role")

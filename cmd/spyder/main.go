@@ -9,12 +9,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/rs/zerolog"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/spyder-crawl/spyder/mgmt"
+	"github.com/spyder-crawl/spyder/settings"
 )
 
 // Exit codes.
@@ -72,19 +74,27 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		usage(stdout)
 		return exitOK
+	case "--version", "-version":
+		args[0] = "version"
 	}
+	var names []string
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(args[1:], environ, stdout, stderr)
 		}
+		names = append(names, c.name)
 	}
-	fmt.Fprintf(stderr, "spyder: unknown command %q\n\n", args[0])
+	hint := ""
+	if best := settings.Closest(args[0], names); best != "" {
+		hint = fmt.Sprintf("; did you mean %s?", best)
+	}
+	fmt.Fprintf(stderr, "spyder: unknown command %q%s\n\n", args[0], hint)
 	usage(stderr)
 	return exitConfig
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: spyder <command> [flags]")
+	fmt.Fprintln(w, "usage: spyder <command> [flags]    (spyder --version, spyder <command> --help)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {

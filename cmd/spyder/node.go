@@ -65,7 +65,7 @@ type childEvent struct {
 }
 
 func runNode(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder node", stderr)
+	sf := newSettingFlags("spyder node", stdout, stderr)
 	workers := sf.fs.Int("workers", 2, "worker processes to run and supervise")
 	restartLimit := sf.fs.Int("restart-limit", 5, "a child that fails this many times in a row without becoming ready stops the node (exit 1)")
 	grace := sf.fs.Duration("kill-grace", 0, "after TERM, how long before KILL (default: master_shutdown_grace + worker_shutdown_grace + 5s)")

@@ -24,7 +24,7 @@ import (
 )
 
 func runMaster(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder master", stderr)
+	sf := newSettingFlags("spyder master", stdout, stderr)
 	sf.alias("seeds", "seeds_file", "file of seed URLs, one per line (the seeds_file setting)")
 	sf.alias("out", "output_jsonl", "JSON Lines output, one object per fetched URL (the output_jsonl setting)")
 	untilDone := sf.fs.Bool("until-done", false, "exit 0 (and stop the workers) once nothing is queued or in flight")
@@ -53,7 +53,7 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func runWorker(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder worker", stderr)
+	sf := newSettingFlags("spyder worker", stdout, stderr)
 	sf.addSettings()
 	s, err := sf.parse(args, environ)
 	if err != nil {
@@ -78,7 +78,7 @@ func runWorker(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func runSettings(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder settings", stderr)
+	sf := newSettingFlags("spyder settings", stdout, stderr)
 	sf.addSettings()
 	s, err := sf.parse(args, environ)
 	if err != nil {
