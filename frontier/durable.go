@@ -80,7 +80,7 @@ var ErrStaleLease = errors.New("lease is not outstanding")
 func init() {
 	Register("single_host", func(opts Options) (Frontier, error) {
 		return openDurable(opts, durableConfig{
-			queueOf:            func(string) string { return "*" },
+			queueOf:            func(string) string { return WholeCrawl },
 			delayAfterDispatch: true,
 		})
 	})

@@ -19,6 +19,9 @@ import (
 )
 
 // Frontier is the crawl state the master feeds workers from.
+// WholeCrawl is the politeness scope of every host of single_host.
+const WholeCrawl = "*"
+
 type Frontier interface {
 	// Add admits URLs that were never seen before and returns how many were
 	// new. URLs must already be normalized (see Normalize).
@@ -75,6 +78,11 @@ type Frontier interface {
 	// Options.MinDelay for it; a negative d goes back to the default. It
 	// survives restarts.
 	SetHostDelay(host string, d time.Duration, now time.Time) error
+
+	// PolitenessScope names the politeness queue host belongs to: host
+	// itself, or WholeCrawl when one clock paces the whole crawl
+	// (single_host), so that a change to "a host" can say what it acts on.
+	PolitenessScope(host string) string
 
 	// BlockHost dispatches nothing more of host's politeness queue before
 	// until (a zero or past time lifts nothing earlier: politeness still

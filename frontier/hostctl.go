@@ -69,6 +69,9 @@ func (f *Durable) SetHostDelay(host string, d time.Duration, now time.Time) erro
 	return f.writeHostControl(q, now)
 }
 
+// PolitenessScope implements Frontier.
+func (f *Durable) PolitenessScope(host string) string { return f.cfg.queueOf(host) }
+
 // writeHostControl stores q's delay and block (or forgets them).
 func (f *Durable) writeHostControl(q *queueState, now time.Time) error {
 	if !q.hasDelay && !q.blockedUntil.After(now) {

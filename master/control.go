@@ -8,6 +8,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 	"github.com/rs/zerolog"
 
+	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
@@ -140,7 +141,11 @@ func (m *Master) hostControl(req mgmt.Request, now time.Time, logged func() *zer
 		ev = ev.Time("blocked_until", until)
 	}
 	ev.Msg("host politeness changed")
-	return mgmt.Reply{OK: true}
+	reply := mgmt.Reply{OK: true}
+	if m.frontier.PolitenessScope(host) == frontier.WholeCrawl {
+		reply.Note = fmt.Sprintf("frontier_class %s keeps one politeness clock for the whole crawl: this changed every host, not only %s (frontier_class multiple_host paces each host on its own)", m.s.FrontierClass, host)
+	}
+	return reply
 }
 
 func (m *Master) remember(id string, r mgmt.Reply) {

@@ -555,6 +555,10 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		}
 	}
 	fs := m.frontierStats()
+	if m.opts.UntilDone && fs.Idle() {
+		m.nothingToCrawl(fs)
+		return nil
+	}
 	ev := m.log.Info().Str("event", "SPYDER:MASTER_READY").Str("master", m.id).
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
@@ -564,6 +568,26 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	}
 	ev.Msg("master started")
 	return m.loop(ctx, socks)
+}
+
+// nothingToCrawl says why a master run --until-done stops before it
+// starts: the crawl of its state_dir is finished (run again with the same
+// command, as spyder init's README says) or it has no URL at all. Neither
+// is a failure; a person needs to know what to do next.
+func (m *Master) nothingToCrawl(fs frontier.Stats) {
+	ev := m.log.Info().Str("event", "SPYDER:NOTHING_TO_CRAWL").Str("state_dir", m.s.StateDir).
+		Int64("urls", fs.Seen).Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("disallowed", fs.Disallowed).
+		Int64("scheduled", fs.Scheduled)
+	if fs.Seen == 0 {
+		ev.Msg("nothing to crawl: no seeds and no URLs in " + m.s.StateDir + "; give seeds with --seeds FILE (seeds_file) or spyder frontier inject")
+		return
+	}
+	msg := fmt.Sprintf("this crawl is already done: all %d URLs in %s have their result (%d done, %d failed, %d disallowed by robots.txt)",
+		fs.Seen, m.s.StateDir, fs.Done, fs.Failed, fs.Disallowed)
+	if fs.Scheduled > 0 {
+		msg += fmt.Sprintf("; %d are due for a revisit later (run without --until-done to wait for them)", fs.Scheduled)
+	}
+	ev.Msg(msg + ". To crawl again from the start, use a new state_dir (or delete this one); to crawl more, add seeds (new ones are crawled) or spyder inject URLs into a running master")
 }
 
 func (s *sockets) close() {

@@ -63,7 +63,10 @@ type Reply struct {
 	// Refused says why URLs of an add were refused: the first
 	// MaxRefusedInReply of them, one "URL: reason" each (Bad counts all).
 	Refused []string `json:"refused,omitempty"`
-	Status  *Status  `json:"status,omitempty"`
+	// Note is what a person should know about what the request did (e.g.
+	// that a host's delay changed every host's).
+	Note   string  `json:"note,omitempty"`
+	Status *Status `json:"status,omitempty"`
 }
 
 // MaxRefusedInReply bounds the reasons one add reply carries, so that a

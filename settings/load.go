@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -33,7 +34,11 @@ type Field struct {
 	Default any          // built-in default (nil for derived settings)
 	Derived string       // the setting this one follows unless set, or ""
 	Secret  bool         // a password or key: printed only when it names a file
-	index   int
+	// Path is "file" for a setting that names a file or directory, "key"
+	// for one that names a key file or holds the key itself, else "". A
+	// relative path in a config file is relative to that file's directory.
+	Path  string
+	index int
 }
 
 // Flag is the command-line flag of the setting: its name with dashes.
@@ -53,7 +58,7 @@ func buildFields() []Field {
 		if sf.Tag.Get("koanf") == "" {
 			continue
 		}
-		f := Field{Name: sf.Tag.Get("koanf"), Doc: sf.Tag.Get("doc"), Type: sf.Type, index: i, Derived: derived[sf.Tag.Get("koanf")], Secret: sf.Tag.Get("secret") == "true"}
+		f := Field{Name: sf.Tag.Get("koanf"), Doc: sf.Tag.Get("doc"), Type: sf.Type, index: i, Derived: derived[sf.Tag.Get("koanf")], Secret: sf.Tag.Get("secret") == "true", Path: sf.Tag.Get("path")}
 		if f.Derived == "" {
 			f.Default = def.Field(i).Interface()
 		}
@@ -114,6 +119,7 @@ func Load(src Source) (*Settings, error) {
 				problems = append(problems, fmt.Errorf("%s: unknown setting (in %s)%s", key, src.ConfigFile, suggest(key)))
 			}
 		}
+		resolvePaths(fk, filepath.Dir(src.ConfigFile))
 		if err := k.Merge(fk); err != nil {
 			return nil, fmt.Errorf("%w: config file %s: %v", ErrInvalid, src.ConfigFile, err)
 		}
@@ -161,6 +167,27 @@ func Load(src Source) (*Settings, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// resolvePaths makes the relative paths of a config file relative to the
+// file's directory, as docker-compose does: `spyder master --config
+// crawl/spyder.yaml` run from crawl's parent keeps its state in crawl/ and
+// finds crawl/seeds.txt. A key setting holding the key itself (not a file)
+// is left alone: it is resolved only when the file exists there.
+func resolvePaths(fk *koanf.Koanf, dir string) {
+	for _, f := range fields {
+		v, ok := fk.Get(f.Name).(string)
+		if f.Path == "" || !ok || v == "" || filepath.IsAbs(v) {
+			continue
+		}
+		p := filepath.Join(dir, v)
+		if f.Path == "key" {
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+		}
+		_ = fk.Set(f.Name, p)
+	}
 }
 
 func invalid(problems []error) error {

@@ -48,9 +48,9 @@ type Settings struct {
 
 	// Master and frontier.
 	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
-	SeedsFile                 string        `koanf:"seeds_file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
-	OutputJSONL               string        `koanf:"output_jsonl" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
-	OutputWARCDir             string        `koanf:"output_warc_dir" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
+	SeedsFile                 string        `koanf:"seeds_file" path:"file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
+	OutputJSONL               string        `koanf:"output_jsonl" path:"file" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
+	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	MaxURLLength              int           `koanf:"max_url_length" doc:"longer URLs (after canonicalization) are not crawled: links are counted and dropped, seeds refused (crawler traps grow URLs without end)"`
@@ -61,8 +61,8 @@ type Settings struct {
 	RobotsUserAgent           string        `koanf:"robots_user_agent" doc:"product token whose robots.txt rules apply (letters, '-' and '_'); groups for '*' apply when none names it"`
 	RobotsTxtTTL              time.Duration `koanf:"robots_txt_ttl" doc:"how long a site's robots.txt rules are used before it is fetched again (seconds)"`
 	RobotsMaxCrawlDelay       time.Duration `koanf:"robots_max_crawl_delay" doc:"cap on a robots.txt Crawl-delay, which raises the pause between requests to its host (seconds; 0 = ignore Crawl-delay)"`
-	FrontierClass             string        `koanf:"frontier_class" doc:"frontier implementation (registered name): single_host or multiple_host"`
-	StateDir                  string        `koanf:"state_dir" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
+	FrontierClass             string        `koanf:"frontier_class" doc:"frontier implementation (registered name): multiple_host (a politeness clock per host, one request per host in flight) or single_host (one politeness clock for the whole crawl)"`
+	StateDir                  string        `koanf:"state_dir" path:"file" doc:"directory of the master's durable crawl state (one master per directory; empty = in memory, lost at exit)"`
 	FrontierMinDelay          time.Duration `koanf:"frontier_min_delay" doc:"minimum time between two requests to the same host (seconds)"`
 	FrontierCrawlDelayFactor  float64       `koanf:"frontier_crawl_delay_factor" doc:"after a fetch, wait max(factor x request time, frontier_min_delay)"`
 	FrontierMaxRetries        int           `koanf:"frontier_max_retries" doc:"retries of a URL answered with 5xx, 429 or a transport error before it is recorded as failed"`
@@ -100,10 +100,10 @@ type Settings struct {
 
 	// CURVE authentication. Keys are key files from spyder keygen or Z85
 	// keys themselves (secret ones best kept in the environment).
-	CurveServerSecretKey string `koanf:"curve_server_secret_key" secret:"true" doc:"master: its CURVE secret key (the NAME_secret file of spyder keygen, mode 0600, or the key); set, its four sockets accept only CURVE clients listed in curve_allowed_workers (empty: no authentication; keep the addresses on loopback)"`
-	CurveAllowedWorkers  string `koanf:"curve_allowed_workers" doc:"master: file of the public keys it accepts (workers and operators), one per line with an optional name after it, or appended public key files; re-read when it changes"`
-	CurveServerPublicKey string `koanf:"curve_server_public_key" doc:"workers and operator commands: the master's CURVE public key (its key file or the key); set, they connect with CURVE"`
-	CurveSecretKey       string `koanf:"curve_secret_key" secret:"true" doc:"workers and operator commands: their own CURVE secret key (a NAME_secret file of spyder keygen, mode 0600, or the key); its public key must be in the master's curve_allowed_workers"`
+	CurveServerSecretKey string `koanf:"curve_server_secret_key" path:"key" secret:"true" doc:"master: its CURVE secret key (the NAME_secret file of spyder keygen, mode 0600, or the key); set, its four sockets accept only CURVE clients listed in curve_allowed_workers (empty: no authentication; keep the addresses on loopback)"`
+	CurveAllowedWorkers  string `koanf:"curve_allowed_workers" path:"file" doc:"master: file of the public keys it accepts (workers and operators), one per line with an optional name after it, or appended public key files; re-read when it changes"`
+	CurveServerPublicKey string `koanf:"curve_server_public_key" path:"key" doc:"workers and operator commands: the master's CURVE public key (its key file or the key); set, they connect with CURVE"`
+	CurveSecretKey       string `koanf:"curve_secret_key" path:"key" secret:"true" doc:"workers and operator commands: their own CURVE secret key (a NAME_secret file of spyder keygen, mode 0600, or the key); its public key must be in the master's curve_allowed_workers"`
 
 	derivedFrom map[string]string // derived setting -> the setting it was copied from
 }
@@ -150,7 +150,7 @@ func Defaults() Settings {
 		RobotsUserAgent:           "spyder",
 		RobotsTxtTTL:              24 * time.Hour,
 		RobotsMaxCrawlDelay:       30 * time.Second,
-		FrontierClass:             "single_host",
+		FrontierClass:             "multiple_host",
 		StateDir:                  "spyder-state",
 		FrontierMinDelay:          5 * time.Second,
 		FrontierCrawlDelayFactor:  4,

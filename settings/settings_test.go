@@ -23,7 +23,7 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.MaxClients != 10 || s.RequestTimeout != 20*time.Second || s.FrontierClass != "single_host" {
+	if s.MaxClients != 10 || s.RequestTimeout != 20*time.Second || s.FrontierClass != "multiple_host" {
 		t.Fatalf("defaults: %+v", s)
 	}
 	if s.ConnectTimeout != s.RequestTimeout {
@@ -154,5 +154,35 @@ func TestYAMLReadsBack(t *testing.T) {
 	}
 	if again.UserAgent != s.UserAgent || again.FrontierMinDelay != s.FrontierMinDelay || len(again.RegexScopePositive) != 2 || again.RegexScopePositive[1] != `^"z` {
 		t.Fatalf("round trip differs:\n%+v\n%+v", s, again)
+	}
+}
+
+// TestConfigFilePathsAreRelativeToTheFile: relative paths in a config file
+// name files next to it (as docker-compose resolves its paths), so the
+// crawl works from any directory; absolute paths, inline keys and paths
+// given in the environment or as flags are left as they are.
+func TestConfigFilePathsAreRelativeToTheFile(t *testing.T) {
+	const inlineKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7" // a Z85 key, not a file
+	cfg := writeConfig(t, "state_dir: state\nseeds_file: seeds.txt\noutput_jsonl: out/pages.jsonl\noutput_warc_dir: warc\n"+
+		"curve_server_public_key: master\ncurve_secret_key: '"+inlineKey+"'\n")
+	dir := filepath.Dir(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "master"), []byte("a key file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Source{ConfigFile: cfg, Environ: []string{"SPYDER_OUTPUT_WARC_DIR=here/warc"}, Flags: map[string]any{"seeds_file": "/abs/seeds.txt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"state_dir", s.StateDir, filepath.Join(dir, "state")},
+		{"seeds_file (flag)", s.SeedsFile, "/abs/seeds.txt"},
+		{"output_jsonl", s.OutputJSONL, filepath.Join(dir, "out/pages.jsonl")},
+		{"output_warc_dir (environment)", s.OutputWARCDir, "here/warc"},
+		{"curve_server_public_key", s.CurveServerPublicKey, filepath.Join(dir, "master")},
+		{"curve_secret_key", s.CurveSecretKey, inlineKey},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
 	}
 }

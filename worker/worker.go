@@ -86,6 +86,8 @@ type Worker struct {
 	// releases exactly those at once instead of waiting for their leases.
 	backlog []*job
 	held    map[int64]struct{}
+	// everAcked: a master has acknowledged this worker once (READY).
+	everAcked bool
 }
 
 // maxBacklog bounds the URLs a worker holds, running or waiting. The
@@ -290,9 +292,11 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 		w.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")
 	}
 
-	w.log.Info().Str("event", "SPYDER:WORKER_READY").Str("worker", w.id).
+	w.log.Info().Str("event", "SPYDER:WORKER_STARTED").Str("worker", w.id).
 		Str("pull", w.s.ZeromqWorkerProcFetcherPull).Str("pub", w.s.ZeromqWorkerProcExtractorPub).
-		Int("max_clients", w.s.MaxClients).Bool("curve", w.curveKeys != nil).Msg("worker started")
+		Str("mgmt_master", w.s.ZeromqMgmtMaster).Str("mgmt_worker", w.s.ZeromqMgmtWorker).
+		Int("max_clients", w.s.MaxClients).Bool("curve", w.curveKeys != nil).
+		Msg("worker started; waiting for a master at " + w.masterAddresses())
 	return w.loop(ctx, socks, abortFetches)
 }
 
@@ -388,6 +392,13 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 	}
 }
 
+// masterAddresses lists the four addresses the worker reaches its master
+// at, for the messages a person reads while none answers.
+func (w *Worker) masterAddresses() string {
+	return fmt.Sprintf("%s (URLs), %s (results), %s and %s (management)", w.s.ZeromqWorkerProcFetcherPull,
+		w.s.ZeromqWorkerProcExtractorPub, w.s.ZeromqMgmtMaster, w.s.ZeromqMgmtWorker)
+}
+
 // redialEvery is how often a worker that no master has acknowledged
 // connects its sockets again: after a master refused its handshake (a key
 // not yet allowed, no CURVE keys), libzmq may never retry
@@ -412,7 +423,7 @@ func (w *Worker) redial(socks *sockets, now time.Time) error {
 	w.nextRedial = now.Add(redialEvery)
 	if !w.redialed {
 		w.log.Warn().Str("event", "unregistered").Dur("every", redialEvery).Bool("curve", w.curveKeys != nil).
-			Msg("no master has acknowledged this worker yet; reconnecting now and then (is a master running at these addresses? with CURVE, is this worker's public key in its curve_allowed_workers, and does the master require CURVE when this worker has no keys?)")
+			Msg("no master has answered at " + w.masterAddresses() + " yet; still trying (is a master running there? with CURVE, is this worker's public key in its curve_allowed_workers, and does the master require CURVE when this worker has no keys?)")
 		w.redialed = true
 	}
 	for _, c := range []struct {
@@ -635,7 +646,11 @@ func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
 		now := time.Now()
 		switch {
 		case m.Topic == mgmt.TopicTo+w.id && m.Verb == mgmt.VerbAck:
-			if !w.acked || w.masterID != m.Identity {
+			if !w.everAcked {
+				w.everAcked = true
+				w.log.Info().Str("event", "SPYDER:WORKER_READY").Str("worker", w.id).Str("master", m.Identity).
+					Msg("READY: registered with master " + m.Identity)
+			} else if !w.acked || w.masterID != m.Identity {
 				w.log.Info().Str("master", m.Identity).Msg("registered with master")
 			}
 			w.acked, w.masterID, w.masterAt = true, m.Identity, now

@@ -242,10 +242,14 @@ func runHost(args, environ []string, stdout, stderr io.Writer) int {
 	if req.Delay == nil && req.BlockUntil == "" {
 		return configError(stderr, fmt.Errorf("%w: nothing to change: give --delay, --default-delay, --block-for or --block-until", errUsage))
 	}
-	if _, err := c.request(mgmt.VerbHost, req); err != nil {
+	reply, err := c.request(mgmt.VerbHost, req)
+	if err != nil {
 		return fail(stderr, err)
 	}
 	fmt.Fprintf(stdout, "host %s changed\n", req.Host)
+	if reply.Note != "" {
+		fmt.Fprintf(stdout, "note: %s\n", reply.Note)
+	}
 	return exitOK
 }
 

@@ -131,6 +131,11 @@ func TestOperatorCommands(t *testing.T) {
 		}
 	}
 	list := writeFile(t, dir, "more.txt", "# again\n"+extra.Seeds()[0]+"\n")
+	// On single_host one clock paces the whole crawl: a host's delay is
+	// every host's, and the command says so.
+	if got := ctl(t, c, "host", "127.0.0.2", "--delay", "0"); !strings.Contains(got, "note: frontier_class single_host keeps one politeness clock for the whole crawl: this changed every host") {
+		t.Fatalf("host --delay on single_host: %s", got)
+	}
 	if got := ctl(t, c, "inject", "--file", list); !strings.Contains(got, "1 URLs sent: 0 new, 1 already known") {
 		t.Fatalf("inject --file: %s", got)
 	}
@@ -152,9 +157,9 @@ func TestOperatorCommands(t *testing.T) {
 	if want := len(site.Expected()) + len(extra.Expected()); len(records) != want || done.Results != int64(want) {
 		t.Fatalf("JSONL has %d records, status counted %d results, want %d", len(records), done.Results, want)
 	}
-	// pause, add, add, resume; stop is the shutdown's own event.
-	if n := len(m.find(func(e map[string]any) bool { return e["event"] == "control" })); n != 4 {
-		t.Errorf("%d control events logged, want 4", n)
+	// pause, add, host, add, resume; stop is the shutdown's own event.
+	if n := len(m.find(func(e map[string]any) bool { return e["event"] == "control" })); n != 5 {
+		t.Errorf("%d control events logged, want 5", n)
 	}
 	if down := m.find(event("SPYDER:MASTER_SHUTDOWN_REQUESTED")); len(down) != 1 || !strings.HasPrefix(down[0]["reason"].(string), "stop requested by ctl:") {
 		t.Errorf("shutdown: %v", down)
@@ -180,7 +185,7 @@ func TestHostBlockAndOneWorkerQuit(t *testing.T) {
 
 	blocked := site.Hosts[1]
 	host, _, _ := strings.Cut(blocked, ":")
-	if got := ctl(t, c, "host", host, "--block-for", "4s"); !strings.Contains(got, "host "+host+" changed") {
+	if got := ctl(t, c, "host", host, "--block-for", "4s"); !strings.Contains(got, "host "+host+" changed") || strings.Contains(got, "note:") {
 		t.Fatalf("host: %s", got)
 	}
 	at := time.Now()

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,43 @@ func TestInitThenCrawl(t *testing.T) {
 	checkCrawl(t, site, dir+"/pages.jsonl")
 	if _, err := os.Stat(dir + "/state"); err != nil {
 		t.Fatalf("state directory: %v", err)
+	}
+
+	// The same command again: the crawl is done. The node says so (how
+	// many URLs, where the state is, how to crawl again) and exits 0 at
+	// once; it once left a worker waiting for a master and exited 1.
+	began := time.Now()
+	again := startIn(t, dir, "node again", c.env, "node", "--config", "spyder.yaml", "--workers", "2", "--until-done")
+	if code := again.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("node on a finished crawl: exit code %d", code)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("node on a finished crawl took %v", took)
+	}
+	if !strings.Contains(again.log(), "this crawl is already done: all ") || !strings.Contains(again.log(), "use a new state_dir") {
+		t.Errorf("the node does not say the crawl is done:\n%s", again.log())
+	}
+	requests := len(site.Log())
+
+	// From the parent directory, with the config file's path: its
+	// relative paths are relative to the file (state, seeds, output), not
+	// to where spyder runs.
+	parent := filepath.Dir(dir)
+	m := startIn(t, parent, "master from the parent", c.env, "master", "--config", "crawl/spyder.yaml", "--until-done")
+	if code := m.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("master from the parent: exit code %d", code)
+	}
+	done := m.find(event("SPYDER:NOTHING_TO_CRAWL"))
+	if len(done) != 1 || done[0]["state_dir"] != "crawl/state" {
+		t.Fatalf("master from the parent did not find crawl/state: %v", done)
+	}
+	for _, stray := range []string{"state", "seeds.txt", "pages.jsonl"} {
+		if _, err := os.Stat(filepath.Join(parent, stray)); err == nil {
+			t.Errorf("%s was made in the directory spyder ran in", stray)
+		}
+	}
+	if len(site.Log()) != requests {
+		t.Errorf("a finished crawl requested %d pages again", len(site.Log())-requests)
 	}
 }
 

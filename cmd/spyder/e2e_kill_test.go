@@ -76,7 +76,7 @@ func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
 	var workers []*proc
 	for _, name := range []string{"worker1", "worker2", "worker3"} {
 		w := start(t, name, c.env, "worker")
-		w.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+		w.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
 		workers = append(workers, w)
 	}
 	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)

@@ -224,12 +224,27 @@ func TestStartOrder(t *testing.T) {
 			w1 = start(t, "worker1", c.env, "worker")
 			w2 = start(t, "worker2", c.env, "worker")
 			if workersFirst {
-				w1.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
-				w2.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+				started := w1.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
+				w2.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
+				// A worker without a master says where it waits for one,
+				// and is not READY until one answers.
+				for _, addr := range []string{c.push, c.sub, c.mpub, c.msub} {
+					if msg, _ := started["message"].(string); !strings.Contains(msg, "waiting for a master at") || !strings.Contains(msg, addr) {
+						t.Errorf("the worker's start does not say it waits for a master at %s: %q", addr, msg)
+					}
+				}
 				time.Sleep(time.Second) // several unanswered announcements
+				if ready := w1.find(event("SPYDER:WORKER_READY")); len(ready) != 0 {
+					t.Fatalf("READY before any master ran: %v", ready)
+				}
 				startMaster()
 			}
 			resumeWith(t, c, 2)
+			for _, w := range []*proc{w1, w2} {
+				if ready := w.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY")); !strings.HasPrefix(ready["master"].(string), "master:") {
+					t.Fatalf("READY names no master: %v", ready)
+				}
+			}
 			waitClean(t, m, w1, w2)
 			checkCrawl(t, site, out)
 		})
@@ -282,8 +297,8 @@ func TestWorkerStoppedMidCrawlLosesNothing(t *testing.T) {
 	c := newCluster(t, "SPYDER_MAX_CLIENTS=3")
 	w1 := start(t, "worker1", c.env, "worker")
 	w2 := start(t, "worker2", c.env, "worker")
-	w1.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
-	w2.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY"))
+	w1.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
+	w2.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
 	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
 	m.waitFor(t, "progress", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)

@@ -68,6 +68,10 @@ func newCluster(t *testing.T, extra ...string) *cluster {
 		"SPYDER_REQUEST_TIMEOUT=5",
 		"SPYDER_MASTER_LEASE_TIMEOUT=10",
 		"SPYDER_STATE_DIR="+t.TempDir(),
+		// Most sites here are two hosts with politeness off, crawled with
+		// many requests in flight: single_host. Tests of per-host
+		// politeness, and of the default, set multiple_host after this.
+		"SPYDER_FRONTIER_CLASS=single_host",
 	)
 	c.env = append(c.env, extra...)
 	return c

@@ -72,7 +72,7 @@ func runInit(args, environ []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	var config bytes.Buffer
-	fmt.Fprintf(&config, "# spyder settings for the crawl in this directory (spyder init).\n# Every setting is here with its default; paths are relative to where spyder runs.\n\n")
+	fmt.Fprintf(&config, "# spyder settings for the crawl in this directory (spyder init).\n# Every setting is here with its default; relative paths are relative to this file's directory.\n\n")
 	config.Write(full.YAML())
 	files := []struct {
 		name string
