@@ -308,8 +308,11 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 			if q.grp != nil {
 				q.grp.hold(st.retryAt)
 			}
-			f.opts.Logger.Info().Str("host", st.origin).Int("status", status).Int("attempt", st.attempts).
-				Dur("retry_in", hold).Msg("frontier: robots.txt unreachable; its host waits")
+			// A warning with the error: a crawl of one dead seed otherwise
+			// shows done=0 and nothing else.
+			f.opts.Logger.Warn().Str("host", st.origin).Int("status", status).Str("error", res.Error).Int("attempt", st.attempts).
+				Int("max_retries", f.opts.MaxRetries).Dur("retry_in", hold).Time("retry_at", st.retryAt).
+				Msg("robots.txt unreachable: nothing of this host is fetched before it is; retrying")
 			break
 		}
 		if st.rules != nil && !st.unreachable {
@@ -319,8 +322,8 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 			f.setRules(st, robots.DisallowAll().For(f.opts.RobotsAgent), robotsUnreachableTTL, now)
 			st.unreachable = true
 		}
-		f.opts.Logger.Warn().Str("host", st.origin).Int("status", status).Bool("cached_rules", !st.unreachable).
-			Dur("for", robotsUnreachableTTL).Msg("frontier: robots.txt unreachable past the retries")
+		f.opts.Logger.Warn().Str("host", st.origin).Int("status", status).Str("error", res.Error).Bool("cached_rules", !st.unreachable).
+			Dur("for", robotsUnreachableTTL).Msg("robots.txt unreachable past the retries: the host is disallowed for a while (or its last rules stand)")
 	}
 	rec, err := st.encode()
 	if err != nil {

@@ -88,7 +88,11 @@ type Master struct {
 	lastReport struct {
 		at      time.Time
 		results int64
+		bytes   int64
 	}
+	peakRate  float64  // results per second, the highest 10 s average
+	endReason string   // why the crawl stopped (beginDrain's reason)
+	summary   *Summary // once stopped
 	// Operators' control (control.go): paused stops dispatch; replies
 	// remember the answers to recent request IDs, oldest first in
 	// replyOrder.
@@ -159,6 +163,7 @@ type counters struct {
 	dispatched int64
 	results    int64
 	byClass    [6]int64 // index status/100 for 1xx..5xx; 0 for anything else
+	bytes      int64    // of the bodies of results
 	returned   int64
 	released   int64 // leases of lost workers, or claimed by none, queued again
 	unclaimed  int64 // of those: no worker listed them within two heartbeats
@@ -663,6 +668,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		if !now.Before(nextExpiry) {
 			m.expire(now)
 			m.rate.sample(now, m.stats.results)
+			m.peakRate = max(m.peakRate, m.rate.perSecond())
 			nextExpiry = now.Add(min(time.Second, m.s.HeartbeatInterval))
 		}
 		if m.s.MasterProgressInterval > 0 && !now.Before(nextReport) {
@@ -968,6 +974,7 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	m.stats.linksBad += invalid
 	m.stats.results++
 	m.stats.byClass[class]++
+	m.stats.bytes += int64(len(c.ContentBody))
 	if m.metrics != nil {
 		m.metrics.fetch.Observe(c.ReqTime)
 	}
@@ -1134,7 +1141,7 @@ func (m *Master) publish(mpub *zmq.Socket, msg mgmt.Message) {
 }
 
 func (m *Master) beginDrain(now time.Time, reason string) {
-	m.state = draining
+	m.state, m.endReason = draining, reason
 	m.drainEnd = now.Add(m.s.MasterShutdownGrace)
 	m.nextQuit = now
 	m.log.Info().Str("event", "SPYDER:MASTER_SHUTDOWN_REQUESTED").Str("reason", reason).
@@ -1173,28 +1180,12 @@ func (m *Master) finish(clean bool) error {
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")
+	m.summarize(time.Now(), fs)
 	if !clean {
 		return fmt.Errorf("%w: %d worker(s) did not acknowledge quit %v, %d URL(s) still in flight after %v",
 			ErrUncleanShutdown, len(waiting), waiting, m.inFlight(), m.s.MasterShutdownGrace)
 	}
 	return nil
-}
-
-func (m *Master) report(now time.Time) {
-	fs := m.frontierStats()
-	elapsed := now.Sub(m.lastReport.at).Seconds()
-	rate := 0.0
-	if elapsed > 0 {
-		rate = float64(m.stats.results-m.lastReport.results) / elapsed
-	}
-	m.lastReport.at, m.lastReport.results = now, m.stats.results
-	var drops int64
-	for _, n := range m.stats.drops {
-		drops += n
-	}
-	m.log.Info().Str("event", "progress").Str("state", m.stateName()).Int64("queued", fs.Queued).Int64("scheduled", fs.Scheduled).Int("in_flight", m.inFlight()).
-		Int64("done", fs.Done).Int64("errors", fs.Failed).Int64("disallowed", fs.Disallowed).Float64("pages_per_s", float64(int(rate*10))/10).
-		Int("workers", m.registry.Live()).Int64("dropped", drops).Msg("progress")
 }
 
 func (m *Master) drop(reason string, err error) {

@@ -166,6 +166,27 @@ func newLogger(w io.Writer, format, level, role, identity string) zerolog.Logger
 	return newBusLogger(w, nil, format, level, role, identity)
 }
 
+// logOutput is where log records in JSON go for log_format: w itself,
+// or a console writer rendering them for a person (console, or auto on a
+// terminal). spyder node passes its children's JSON records through the
+// same writer, so they read like its own.
+func logOutput(w io.Writer, format string) io.Writer {
+	if isConsole(w, format) {
+		return zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	}
+	return w
+}
+
+// isConsole reports whether records written to w are for a person to read:
+// log_format console, or auto on a terminal.
+func isConsole(w io.Writer, format string) bool {
+	if format == "auto" {
+		f, ok := w.(*os.File)
+		return ok && isatty.IsTerminal(f.Fd())
+	}
+	return format == "console"
+}
+
 // newBusLogger is newLogger that also sends every record to bus (a
 // logsink publisher), when not nil.
 func newBusLogger(w io.Writer, bus zerolog.LevelWriter, format, level, role, identity string) zerolog.Logger {
@@ -173,15 +194,7 @@ func newBusLogger(w io.Writer, bus zerolog.LevelWriter, format, level, role, ide
 	if err != nil {
 		lvl = zerolog.InfoLevel // validated earlier; unreachable in practice
 	}
-	console := format == "console"
-	if format == "auto" {
-		if f, ok := w.(*os.File); ok {
-			console = isatty.IsTerminal(f.Fd())
-		}
-	}
-	if console {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
-	}
+	w = logOutput(w, format)
 	if bus != nil {
 		w = zerolog.MultiLevelWriter(w, bus)
 	}

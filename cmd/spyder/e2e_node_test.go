@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,5 +123,76 @@ func TestNodeStopsCleanlyOnSIGTERM(t *testing.T) {
 		if len(st) != 1 || st[0]["exit_code"].(float64) != 0 {
 			t.Errorf("%s: %v", name, st)
 		}
+	}
+}
+
+// TestNodeCtrlCInATerminal runs spyder node on a pseudo-terminal and
+// presses Ctrl-C, as a person does. The terminal signals its foreground
+// process group; the children are not in it, so one Ctrl-C drains the
+// crawl as `spyder master` does and the node exits 0 (it once exited 1:
+// each child took the terminal's SIGINT and then the node's TERM as a
+// second signal). A second Ctrl-C stops everything at once, with 1. On the
+// terminal the children's records read like the node's own, not JSON.
+func TestNodeCtrlCInATerminal(t *testing.T) {
+	site := startSite(t, 200, 20*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	for _, presses := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d Ctrl-C", presses), func(t *testing.T) {
+			c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05", "SPYDER_MASTER_SHUTDOWN_GRACE=20", "SPYDER_WORKER_SHUTDOWN_GRACE=10")
+			c.env = removeEnv(c.env, "SPYDER_LOG_FORMAT") // auto: a terminal gets the console format
+			n := startInTerminal(t, dir, c.env, "node", "--workers", "2", "--seeds", seeds, "--out", dir+"/out.jsonl")
+			n.waitScreen(t, "node started its children", 30*time.Second)
+			n.waitScreen(t, "READY: registered with master", 30*time.Second)
+			// The progress line reads as a sentence with units.
+			n.waitScreen(t, "MB/s;", 20*time.Second)
+			pressed := time.Now()
+			n.typeKeys(t, "\x03")
+			if presses == 1 {
+				if code := n.wait(t, 60*time.Second); code != 0 {
+					t.Fatalf("one Ctrl-C: exit code %d, want 0", code)
+				}
+				screen := n.screen()
+				for _, want := range []string{"SPYDER:MASTER_DOWN", "clean=true", "SPYDER:NODE_DOWN",
+					// the end of crawl summary, as a table
+					"crawl summary\n", "  ended                    signal\n", "  pages/s ", "  URLs left out ", "  output                   " + dir + "/out.jsonl\n",
+					// durations with their unit
+					"grace=20s"} {
+					if !strings.Contains(screen, want) {
+						t.Errorf("the terminal does not show %q", want)
+					}
+				}
+				if strings.Contains(screen, "second signal") {
+					t.Error("a child took one Ctrl-C as two")
+				}
+			} else {
+				n.waitScreen(t, "send the signal again", 10*time.Second)
+				n.typeKeys(t, "\x03")
+				if code := n.wait(t, 10*time.Second); code != 1 {
+					t.Fatalf("two Ctrl-C: exit code %d, want 1", code)
+				}
+				if took := time.Since(pressed); took > 5*time.Second {
+					t.Errorf("two Ctrl-C took %v to stop everything", took)
+				}
+			}
+			if strings.Contains(n.screen(), `{"level"`) {
+				t.Error("the terminal shows raw JSON records")
+			}
+			// Every child is gone: none was left behind in its own
+			// process group.
+			for _, line := range strings.Split(n.screen(), "\n") {
+				_, after, ok := strings.Cut(line, "pid=")
+				if !ok || !strings.Contains(line, "child started") {
+					continue
+				}
+				var pid int
+				fmt.Sscanf(after, "%d", &pid)
+				if pid > 0 && syscall.Kill(pid, 0) == nil {
+					if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(st), ") Z ") {
+						t.Errorf("child %d still runs after the node exited", pid)
+					}
+				}
+			}
+		})
 	}
 }

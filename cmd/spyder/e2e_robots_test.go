@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,4 +83,30 @@ func TestRobotsTxtEndToEnd(t *testing.T) {
 	if len(down) != 1 || down[0]["disallowed"] != float64(len(disallowed)) {
 		t.Fatalf("master's count of disallowed URLs: %v, want %d", down, len(disallowed))
 	}
+}
+
+// TestUnreachableHostIsReported: a seed whose host refuses connections.
+// Its robots.txt cannot be fetched; the master warns with the error and
+// when it tries again, and the progress line counts the host as waiting,
+// instead of showing done=0 and nothing else.
+func TestUnreachableHostIsReported(t *testing.T) {
+	dead := testsite.FreeEndpoints(t, 1)[0] // tcp://127.0.0.1:PORT, nothing listening
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", "http://"+strings.TrimPrefix(dead, "tcp://")+"/\n")
+	c := newCluster(t, "SPYDER_FRONTIER_RETRY_BACKOFF=30", "SPYDER_FRONTIER_CLASS=multiple_host")
+	w := start(t, "worker", c.env, "worker")
+	m := start(t, "master", c.env, "master", "--seeds", seeds)
+	warned := m.waitFor(t, "a warning about the host", 30*time.Second, func(r map[string]any) bool {
+		msg, _ := r["message"].(string)
+		return strings.Contains(msg, "robots.txt unreachable")
+	})
+	if warned["level"] != "warn" || !strings.Contains(fmt.Sprint(warned["error"]), "connection refused") || warned["retry_in"] != "30s" || warned["retry_at"] == nil {
+		t.Fatalf("the warning: %v", warned)
+	}
+	m.waitFor(t, "a progress line counting the waiting host", 10*time.Second, func(r map[string]any) bool {
+		msg, _ := r["message"].(string)
+		return r["event"] == "progress" && r["hosts_held"] == float64(1) && strings.Contains(msg, "1 hosts waiting")
+	})
+	m.signal(syscall.SIGTERM)
+	waitClean(t, m, w)
 }

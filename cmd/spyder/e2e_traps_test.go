@@ -71,6 +71,17 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 	if len(down) != 1 || down[0]["links_too_long"].(float64) < 1 || down[0]["links_too_deep"].(float64) < 1 {
 		t.Fatalf("master's counts: %v", down)
 	}
+	// The summary record: one JSON record with what the crawl did.
+	sums := m.find(event("SPYDER:CRAWL_SUMMARY"))
+	if len(sums) != 1 {
+		t.Fatalf("%d summary records", len(sums))
+	}
+	sum := sums[0]["summary"].(map[string]any)
+	leftOut := sum["left_out"].(map[string]any)
+	if sum["reason"] != "crawl finished (--until-done)" || sum["pages"].(float64) != down[0]["results"].(float64) ||
+		leftOut["too_long"].(float64) < 1 || leftOut["too_deep"].(float64) < 1 || sum["bytes"].(float64) <= 0 {
+		t.Fatalf("summary: %v", sum)
+	}
 	t.Logf("%d requests, %d calendar pages, %v links too long, %v too deep", len(first), months, down[0]["links_too_long"], down[0]["links_too_deep"])
 
 	// The per-host cap: at most 10 URLs of the host, whatever the depth.

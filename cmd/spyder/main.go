@@ -33,6 +33,8 @@ func main() {
 	// Milliseconds in every record's time: ordering events across a master
 	// and its workers needs more than whole seconds.
 	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
+	// Durations with their unit ("grace":"20s"), not bare milliseconds.
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 

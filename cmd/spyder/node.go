@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/master"
 )
 
 // `spyder node` runs a master and N workers on one machine as child
@@ -38,7 +39,11 @@ type nodeOptions struct {
 	restartLimit int           // failures in a row before the node gives up
 	grace        time.Duration // after TERM, how long before KILL
 	stderr       io.Writer     // children's logs go here, line by line
-	log          zerolog.Logger
+	// childLog renders a child's JSON record as the node's own (a console
+	// writer on a terminal); lines that are not records go to stderr.
+	childLog io.Writer
+	console  bool // childLog is for a person: the master's summary is shown as a table
+	log      zerolog.Logger
 }
 
 // child is one supervised process.
@@ -93,7 +98,9 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	opts := nodeOptions{
 		exe: exe, workers: *workers, env: environ, restartLimit: *restartLimit, grace: *grace, stderr: stderr,
-		log: newLogger(stderr, s.LogFormat, s.LogLevelMaster, "node", crawluri.Identity("node")),
+		log:      newLogger(stderr, s.LogFormat, s.LogLevelMaster, "node", crawluri.Identity("node")),
+		childLog: logOutput(stderr, s.LogFormat),
+		console:  isConsole(stderr, s.LogFormat),
 	}
 	if opts.grace <= 0 {
 		opts.grace = s.MasterShutdownGrace + s.WorkerShutdownGrace + 5*time.Second
@@ -124,9 +131,10 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	if s.OutputJSONL != "" {
 		opts.masterArgs = append(opts.masterArgs, "--out", s.OutputJSONL)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := superviseNode(ctx, opts); err != nil {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := superviseNode(sigs, opts); err != nil {
 		opts.log.Error().Err(err).Msg("node stopped with an error")
 		return exitFail
 	}
@@ -138,8 +146,16 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 var errNodeFailed = errors.New("node failed")
 
 // superviseNode runs the children until the master exits (the crawl is
-// over or was stopped) or ctx ends, restarting crashed children.
-func superviseNode(ctx context.Context, o nodeOptions) error {
+// over or was stopped), restarting crashed children. The first signal
+// drains (the master tells its workers to quit); a second kills every child
+// at once.
+//
+// The children run in a process group of their own: a Ctrl-C on the
+// terminal reaches the node alone, which passes one TERM to the master.
+// (In the node's group each child took the terminal's SIGINT and then the
+// node's TERM as a second signal, and exited at once with 1.) Should the
+// node itself die, its children get TERM (Pdeathsig) and drain.
+func superviseNode(sigs <-chan os.Signal, o nodeOptions) error {
 	events := make(chan childEvent, 64)
 	var outMu sync.Mutex
 	children := []*child{{name: "master", role: crawluri.RoleMaster, args: append(append([]string{"master"}, o.settingArgs...), o.masterArgs...), backoff: time.Second}}
@@ -149,6 +165,7 @@ func superviseNode(ctx context.Context, o nodeOptions) error {
 	start := func(c *child) error {
 		cmd := exec.Command(o.exe, c.args...)
 		cmd.Env = o.env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		cmd.Stdout = o.stderr
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
@@ -166,7 +183,16 @@ func superviseNode(ctx context.Context, o nodeOptions) error {
 			for sc.Scan() {
 				line := sc.Text()
 				outMu.Lock()
-				fmt.Fprintln(o.stderr, line)
+				if !strings.HasPrefix(line, "{") {
+					fmt.Fprintln(o.stderr, line)
+				} else if _, err := o.childLog.Write([]byte(line + "\n")); err != nil {
+					fmt.Fprintln(o.stderr, line) // not a record after all
+				} else if o.console && strings.Contains(line, `"SPYDER:CRAWL_SUMMARY"`) {
+					var rec struct{ Summary *master.Summary }
+					if json.Unmarshal([]byte(line), &rec) == nil && rec.Summary != nil {
+						fmt.Fprint(o.stderr, "\n"+rec.Summary.Table()+"\n")
+					}
+				}
 				outMu.Unlock()
 				events <- childEvent{c: c, cmd: cmd, line: line, ready: strings.Contains(line, readyMark)}
 			}
@@ -221,9 +247,19 @@ func superviseNode(ctx context.Context, o nodeOptions) error {
 			return stopErr
 		}
 		select {
-		case <-ctx.Done():
-			shutdown("signal", nil)
-			ctx = context.Background()
+		case sig := <-sigs:
+			if !stopping {
+				o.log.Info().Str("signal", sig.String()).Msg("shutdown requested; send the signal again to stop every child at once")
+				shutdown("signal", nil)
+				continue
+			}
+			o.log.Warn().Str("signal", sig.String()).Msg("second signal: killing every child now")
+			for _, c := range children {
+				if c.cmd != nil && !c.exited {
+					_ = c.cmd.Process.Kill()
+				}
+			}
+			stopErr = fmt.Errorf("%w: stopped at once by a second %s", errNodeFailed, sig)
 		case <-killAt:
 			for _, c := range children {
 				if c.cmd != nil && !c.exited {

@@ -49,7 +49,11 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("master failed to start")
 		return exitCode(err)
 	}
-	return runWithSignals(log, func(ctx context.Context) error { return m.Run(ctx) })
+	code := runWithSignals(log, func(ctx context.Context) error { return m.Run(ctx) })
+	if sum := m.Summary(); sum != nil && isConsole(stderr, s.LogFormat) {
+		fmt.Fprint(stderr, "\n"+sum.Table())
+	}
+	return code
 }
 
 func runWorker(args, environ []string, stdout, stderr io.Writer) int {
