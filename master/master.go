@@ -543,7 +543,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	if m.metrics != nil {
 		srv, err := metrics.Listen(m.s.MetricsListen, m.metricsReg)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %v", settings.ErrInvalid, err) // exit 2: the setting names a port that is taken
 		}
 		defer srv.Close()
 		m.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")

@@ -286,7 +286,7 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 	if w.metrics != nil {
 		srv, err := metrics.Listen(w.s.MetricsListen, w.metrics.reg)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %v", settings.ErrInvalid, err) // exit 2: the setting names a port that is taken
 		}
 		defer srv.Close()
 		w.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"strings"
@@ -194,5 +195,86 @@ func TestNodeCtrlCInATerminal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// consecutiveFreePorts finds n free loopback ports in a row.
+func consecutiveFreePorts(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		base := 20000 + rand.Intn(30000)
+		var held []net.Listener
+		for i := 0; i < n; i++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				break
+			}
+			held = append(held, ln)
+		}
+		for _, ln := range held {
+			ln.Close()
+		}
+		if len(held) == n {
+			return base
+		}
+	}
+	t.Fatal("no free ports in a row")
+	return 0
+}
+
+// TestNodeGivesEachChildItsMetricsPort: metrics_listen with a fixed port
+// under spyder node: the master serves on it, worker i on port+i (they all
+// bound the master's port, and the workers crashed). A port that is taken
+// is refused with exit 2 naming the setting before any child starts, and
+// so is a taken port for a master started alone.
+func TestNodeGivesEachChildItsMetricsPort(t *testing.T) {
+	site := startSite(t, 20, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	base := consecutiveFreePorts(t, 3)
+	c := newCluster(t, fmt.Sprintf("SPYDER_METRICS_LISTEN=127.0.0.1:%d", base))
+	n := start(t, "node", c.env, "node", "--workers", "2", "--seeds", seeds)
+	n.waitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
+	addrs := map[string]bool{}
+	for _, r := range n.find(event("metrics")) {
+		addrs[r["addr"].(string)] = true
+	}
+	for i := 0; i < 3; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", base+i)
+		if !addrs[addr] {
+			t.Errorf("no child serves metrics on %s: %v", addr, addrs)
+			continue
+		}
+		if len(scrape(t, addr)) == 0 {
+			t.Errorf("%s serves no metrics", addr)
+		}
+	}
+	if crashed := n.find(event("child.crashed")); len(crashed) != 0 {
+		t.Errorf("children crashed: %v", crashed)
+	}
+	n.signal(syscall.SIGTERM)
+	if code := n.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("node exit code %d", code)
+	}
+
+	// A taken port: worker 1's.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := start(t, "node with a taken port", c.env, "node", "--workers", "2", "--seeds", seeds)
+	if code := taken.wait(t, 20*time.Second); code != 2 {
+		t.Fatalf("node with a taken metrics port: exit code %d, want 2", code)
+	}
+	if log := taken.log(); !strings.Contains(log, "metrics_listen") || !strings.Contains(log, fmt.Sprintf("127.0.0.1:%d is taken", base+1)) || strings.Contains(log, "child started") {
+		t.Fatalf("node with a taken metrics port:\n%s", log)
+	}
+	alone := start(t, "master with a taken port", c.env, "master", "--seeds", seeds, "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", base+1))
+	if code := alone.wait(t, 20*time.Second); code != 2 {
+		t.Fatalf("master with a taken metrics port: exit code %d, want 2", code)
+	}
+	if log := alone.log(); !strings.Contains(log, "metrics_listen 127.0.0.1:") || !strings.Contains(log, "address already in use") {
+		t.Fatalf("master with a taken metrics port:\n%s", log)
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/master"
+	"github.com/spyder-crawl/spyder/settings"
 )
 
 // `spyder node` runs a master and N workers on one machine as child
@@ -31,10 +34,12 @@ import (
 
 // nodeOptions configures a node.
 type nodeOptions struct {
-	exe          string   // this binary
-	workers      int      // worker children
-	settingArgs  []string // passed to every child: the settings flags and --config
-	masterArgs   []string // passed to the master only
+	exe         string   // this binary
+	workers     int      // worker children
+	settingArgs []string // passed to every child: the settings flags and --config
+	masterArgs  []string // passed to the master only
+	// workerArgs returns what worker i (from 1) gets besides settingArgs.
+	workerArgs   func(i int) []string
 	env          []string
 	restartLimit int           // failures in a row before the node gives up
 	grace        time.Duration // after TERM, how long before KILL
@@ -119,6 +124,13 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		opts.settingArgs = append(opts.settingArgs, "--"+f.Name+"="+f.Value.String())
 	})
+	if s.MetricsListen != "" {
+		perChild, err := nodeMetricsPorts(s.MetricsListen, *workers)
+		if err != nil {
+			return configError(stderr, err)
+		}
+		opts.workerArgs = func(i int) []string { return []string{"--metrics-listen=" + perChild[i]} }
+	}
 	if *untilDone {
 		opts.masterArgs = append(opts.masterArgs, "--until-done")
 	}
@@ -142,6 +154,36 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// nodeMetricsPorts gives each child of a node its own metrics_listen
+// address: with a fixed port P, the master serves on P and worker i on
+// P+i (they all bound P, and the workers crashed); with port 0 each picks
+// a free one. Every fixed port is checked free before anything starts.
+func nodeMetricsPorts(listen string, workers int) ([]string, error) {
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metrics_listen: %v", settings.ErrInvalid, err)
+	}
+	base, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metrics_listen: port %q is not a number", settings.ErrInvalid, portText)
+	}
+	addrs := make([]string, workers+1)
+	for i := range addrs {
+		if base == 0 {
+			addrs[i] = listen
+			continue
+		}
+		addrs[i] = net.JoinHostPort(host, strconv.Itoa(base+i))
+		ln, err := net.Listen("tcp", addrs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%w: metrics_listen: under spyder node the master serves metrics on port %d and worker i on %d+i, and %s is taken (%v); choose another port, or 0 for any free one",
+				settings.ErrInvalid, base, base, addrs[i], err)
+		}
+		ln.Close()
+	}
+	return addrs, nil
+}
+
 // errNodeFailed is wrapped by a node's failure.
 var errNodeFailed = errors.New("node failed")
 
@@ -160,7 +202,11 @@ func superviseNode(sigs <-chan os.Signal, o nodeOptions) error {
 	var outMu sync.Mutex
 	children := []*child{{name: "master", role: crawluri.RoleMaster, args: append(append([]string{"master"}, o.settingArgs...), o.masterArgs...), backoff: time.Second}}
 	for i := 1; i <= o.workers; i++ {
-		children = append(children, &child{name: fmt.Sprintf("w%d", i), role: crawluri.RoleWorker, args: append([]string{"worker"}, o.settingArgs...), backoff: time.Second})
+		args := append([]string{"worker"}, o.settingArgs...)
+		if o.workerArgs != nil {
+			args = append(args, o.workerArgs(i)...)
+		}
+		children = append(children, &child{name: fmt.Sprintf("w%d", i), role: crawluri.RoleWorker, args: args, backoff: time.Second})
 	}
 	start := func(c *child) error {
 		cmd := exec.Command(o.exe, c.args...)

@@ -55,7 +55,7 @@ type Server struct {
 func Listen(addr string, reg *prometheus.Registry) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics_listen %s: %w", addr, err)
+		return nil, fmt.Errorf("metrics_listen %s: %w (choose a free port, or port 0 for any free one)", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
