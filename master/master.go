@@ -90,9 +90,12 @@ type Master struct {
 		results int64
 		bytes   int64
 	}
-	peakRate  float64  // results per second, the highest 10 s average
-	endReason string   // why the crawl stopped (beginDrain's reason)
-	summary   *Summary // once stopped
+	peakRate float64 // results per second, the highest 10 s average
+	// mgmtBehind: the last read of the management socket stopped at its
+	// budget, not at its end.
+	mgmtBehind bool
+	endReason  string   // why the crawl stopped (beginDrain's reason)
+	summary    *Summary // once stopped
 	// Operators' control (control.go): paused stops dispatch; replies
 	// remember the answers to recent request IDs, oldest first in
 	// replyOrder.
@@ -320,13 +323,27 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 	}{
 		{&socks.push, zmq.PUSH, 0, "zeromq_master_push", s.ZeromqMasterPush, func(so *zmq.Socket) error { return so.SetSndhwm(s.ZeromqMasterPushHWM) }},
 		{&socks.sub, zmq.SUB, 0, "zeromq_master_sub", s.ZeromqMasterSub, func(so *zmq.Socket) error {
-			if err := so.SetRcvhwm(100000); err != nil {
+			// Per peer: a worker has no more results on the way than the
+			// URLs it holds (the credit bounds them); a stranger's pipe
+			// fills and libzmq stops reading it.
+			if err := so.SetRcvhwm(resultsHWM); err != nil {
+				return err
+			}
+			// A frame larger than any result (a body of
+			// max_content_length and max_links_per_page links of
+			// max_url_length) disconnects its sender before it is read.
+			if err := so.SetMaxmsgsize(int64(s.MaxContentLength) + int64(s.MaxLinksPerPage)*int64(s.MaxURLLength+1) + 1<<20); err != nil {
 				return err
 			}
 			return so.SetSubscribe("")
 		}},
 		{&socks.mpub, zmq.PUB, time.Second, "zeromq_mgmt_master", s.ZeromqMgmtMaster, nil},
-		{&socks.msub, zmq.SUB, 0, "zeromq_mgmt_worker", s.ZeromqMgmtWorker, func(so *zmq.Socket) error { return so.SetSubscribe("") }},
+		{&socks.msub, zmq.SUB, 0, "zeromq_mgmt_worker", s.ZeromqMgmtWorker, func(so *zmq.Socket) error {
+			if err := so.SetMaxmsgsize(mgmt.MaxMessageSize); err != nil {
+				return err
+			}
+			return so.SetSubscribe("")
+		}},
 	}
 	for _, st := range steps {
 		so, err := zsock.New(zctx, st.typ, st.linger)
@@ -629,9 +646,17 @@ func (m *Master) closeState() error {
 	return errors.Join(errs...)
 }
 
-// maxBatch bounds the messages taken from one socket per loop turn, so
-// results, management and dispatch all keep moving under load.
-const maxBatch = 1024
+// maxBatch and maxTurnBytes bound what one loop turn takes from one
+// socket, in messages and in bytes, so that heartbeats, dispatch, timers
+// and the other socket keep their time whatever arrives: a stranger
+// flooding the result socket with 10 MB frames stalled the master's
+// heartbeats for 4-6 s when a turn took up to 1,024 of them.
+const (
+	maxBatch     = 1024
+	maxTurnBytes = 32 << 20
+	// resultsHWM is the result socket's queue per peer, in messages.
+	resultsHWM = 1000
+)
 
 func (m *Master) loop(ctx context.Context, socks *sockets) error {
 	poller := zmq.NewPoller()
@@ -846,6 +871,25 @@ func (m *Master) expire(now time.Time) {
 		m.registry.Expire(now) // their leases are re-queued when the store reopens
 		return
 	}
+	// Heartbeats may be waiting behind a flood on the management socket:
+	// liveness and claims are judged once it is read to its end.
+	if !m.mgmtBehind {
+		m.releaseSilent(now)
+	}
+	expired, err := m.frontier.Expire(now)
+	if err != nil {
+		m.log.Error().Err(err).Msg("re-queueing expired leases failed")
+	}
+	m.stats.expired += int64(len(expired))
+	for _, e := range expired {
+		delete(m.outstanding, e.Lease)
+		m.log.Warn().Str("url", e.URL).Int64("lease", e.Lease).Dur("lease_timeout", m.s.MasterLeaseTimeout).Msg("lease expired; URL queued again")
+	}
+}
+
+// releaseSilent queues again the URLs of lost workers, and those no
+// worker claimed.
+func (m *Master) releaseSilent(now time.Time) {
 	for _, w := range m.registry.Expire(now) {
 		urls := m.release(now, func(o *outstandingLease) bool { return o.worker == w.ID })
 		m.log.Warn().Str("event", "worker.lost").Str("worker", w.ID).Time("last_seen", w.LastSeen).
@@ -861,15 +905,6 @@ func (m *Master) expire(now time.Time) {
 		m.stats.unclaimed += int64(len(urls))
 		m.log.Warn().Str("event", "lease.unclaimed").Int("released", len(urls)).Strs("urls", urls[:min(len(urls), 20)]).Dur("window", window).
 			Msg("URLs no worker claimed within two heartbeats of their dispatch are queued again")
-	}
-	expired, err := m.frontier.Expire(now)
-	if err != nil {
-		m.log.Error().Err(err).Msg("re-queueing expired leases failed")
-	}
-	m.stats.expired += int64(len(expired))
-	for _, e := range expired {
-		delete(m.outstanding, e.Lease)
-		m.log.Warn().Str("url", e.URL).Int64("lease", e.Lease).Dur("lease_timeout", m.s.MasterLeaseTimeout).Msg("lease expired; URL queued again")
 	}
 }
 
@@ -909,8 +944,8 @@ func (m *Master) frontierStats() frontier.Stats {
 }
 
 func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
-	applied := 0
-	for i := 0; i < maxBatch; i++ {
+	applied, size := 0, 0
+	for i := 0; i < maxBatch && size < maxTurnBytes; i++ {
 		frames, err := zsock.TryRecv(sub)
 		if err != nil {
 			return applied, fmt.Errorf("receiving results: %w", err)
@@ -918,6 +953,7 @@ func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 		if frames == nil {
 			break
 		}
+		size += framesSize(frames)
 		msg, err := crawluri.ParseDataMessage(frames)
 		if err != nil {
 			m.drop("undecodable_result", err)
@@ -1073,12 +1109,26 @@ func (m *Master) flushSinks() error {
 	return errors.Join(errs...)
 }
 
+// framesSize is the bytes of a message's frames.
+func framesSize(frames [][]byte) int {
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	return n
+}
+
 func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
-	for i := 0; i < maxBatch; i++ {
+	// Behind until the socket is found empty: heartbeats may be waiting
+	// in it, so no worker is declared lost and no URL unclaimed meanwhile.
+	m.mgmtBehind = true
+	for i, size := 0, 0; i < maxBatch && size < maxTurnBytes/8; i++ {
 		frames, err := zsock.TryRecv(msub)
 		if err != nil || frames == nil {
+			m.mgmtBehind = false
 			return
 		}
+		size += framesSize(frames)
 		msg, err := mgmt.Parse(frames)
 		if err != nil {
 			m.drop("undecodable_mgmt", err)

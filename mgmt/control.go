@@ -69,6 +69,11 @@ type Reply struct {
 	Status *Status `json:"status,omitempty"`
 }
 
+// MaxMessageSize bounds a management frame, at the master's socket (a
+// larger one disconnects its sender): a heartbeat listing 50,000 leases
+// fits, a stranger's 10 MB frame does not.
+const MaxMessageSize = 1 << 20
+
 // MaxRefusedInReply bounds the reasons one add reply carries, so that a
 // file of bad URLs cannot make a reply larger than the request.
 const MaxRefusedInReply = 100

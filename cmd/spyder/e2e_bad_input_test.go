@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,4 +333,121 @@ func TestStrangersOnEveryBoundSocket(t *testing.T) {
 	if jsonl, _ := os.ReadFile(out); strings.Contains(string(jsonl), "never-dispatched") {
 		t.Error("the forged result reached the output")
 	}
+}
+
+// TestFloodDoesNotStallTheMaster: during a crawl a stranger floods the
+// master's result and management sockets for 5 s: random multipart
+// frames, 10 MB frames, malformed Thrift, heartbeats listing 2M leases,
+// malformed JSON. The master's heartbeats, dispatch and timers keep their
+// time (it bounds the messages and bytes one loop turn takes from a
+// socket, and refuses frames larger than any real message at the
+// transport): no worker finds the master silent, no worker is declared
+// lost, and the crawl completes with every page.
+func TestFloodDoesNotStallTheMaster(t *testing.T) {
+	site := startSite(t, 150, 20*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	c := newCluster(t, "SPYDER_HEARTBEAT_INTERVAL=0.5", "SPYDER_FRONTIER_CLASS=multiple_host")
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	w1, w2 := start(t, "worker1", c.env, "worker"), start(t, "worker2", c.env, "worker")
+	resumeWith(t, c, 2)
+
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Term()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	flood := func(endpoint string, messages func(r *rand.Rand) [][]byte) {
+		defer wg.Done()
+		so, err := zctx.NewSocket(zmq.PUB)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer so.Close()
+		_ = so.SetLinger(0)
+		_ = so.SetSndhwm(1000)
+		if err := so.Connect(endpoint); err != nil {
+			t.Error(err)
+			return
+		}
+		r := rand.New(rand.NewSource(1))
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _ = so.SendMessageDontwait(messages(r))
+		}
+	}
+	random := func(r *rand.Rand, max int) []byte {
+		b := make([]byte, r.Intn(max+1))
+		r.Read(b)
+		return b
+	}
+	big := make([]byte, 10<<20)
+	var leases strings.Builder
+	leases.WriteString(`heartbeat {"proto":1,"max_clients":10,"inflight":1,"done":0,"errors":0,"leases":[`)
+	for i := 0; i < 2000000; i++ {
+		if i > 0 {
+			leases.WriteByte(',')
+		}
+		leases.WriteString(strconv.Itoa(1000000 + i))
+	}
+	leases.WriteString("]}")
+	hugeHeartbeat := []byte(leases.String())
+	wg.Add(2)
+	go flood(c.sub, func(r *rand.Rand) [][]byte {
+		switch r.Intn(10) {
+		case 0:
+			return [][]byte{[]byte("master:x:1"), big}
+		case 1, 2, 3:
+			return [][]byte{[]byte("master:x:1"), random(r, 2000)} // malformed Thrift
+		default:
+			frames := make([][]byte, 1+r.Intn(5))
+			for i := range frames {
+				frames[i] = random(r, 1000)
+			}
+			return frames
+		}
+	})
+	go flood(c.msub, func(r *rand.Rand) [][]byte {
+		switch r.Intn(10) {
+		case 0:
+			return [][]byte{[]byte("spyder.worker"), []byte("worker:flood:1"), hugeHeartbeat}
+		case 1:
+			return [][]byte{[]byte("spyder.worker"), []byte("worker:flood:2"), big}
+		case 2, 3:
+			return [][]byte{[]byte("spyder.worker"), []byte("worker:flood:3"), append([]byte("heartbeat {"), random(r, 500)...)}
+		default:
+			frames := make([][]byte, 1+r.Intn(5))
+			for i := range frames {
+				frames[i] = random(r, 1000)
+			}
+			return frames
+		}
+	})
+	wg.Wait()
+	close(stop)
+	waitClean(t, m, w1, w2)
+	checkCrawl(t, site, out)
+	for _, w := range []*proc{w1, w2} {
+		if silent := w.find(func(r map[string]any) bool { return strings.HasPrefix(fmt.Sprint(r["message"]), "master silent") }); len(silent) > 0 {
+			t.Errorf("%s found the master silent during the flood: %v", w.name, silent)
+		}
+	}
+	for _, lost := range m.find(event("worker.lost")) {
+		if id, _ := lost["worker"].(string); !strings.HasPrefix(id, "worker:flood:") {
+			t.Errorf("a real worker was declared lost: %v", lost)
+		}
+	}
+	down := m.find(event("SPYDER:MASTER_DOWN"))
+	if len(down) != 1 {
+		t.Fatalf("no MASTER_DOWN")
+	}
+	t.Logf("drops: %v", down[0]["drops"])
 }
