@@ -131,6 +131,9 @@ type Master struct {
 	curveKeys *curve.Pair
 	allowed   *curve.AllowList
 	auth      *curve.Server
+	// workerKeys maps a worker's identity to the CURVE key its messages
+	// came with, so that revoking the key ends that worker (revoke.go).
+	workerKeys map[string]string
 }
 
 type state int
@@ -196,6 +199,7 @@ func New(opts Options) (*Master, error) {
 		registry:    mgmt.NewRegistry(s.HeartbeatTimeout()),
 		stats:       counters{drops: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},
+		workerKeys:  map[string]string{},
 		replies:     map[string]mgmt.Reply{},
 		quitting:    map[string]bool{},
 		paused:      opts.Paused,
@@ -293,6 +297,14 @@ func New(opts Options) (*Master, error) {
 
 type sockets struct {
 	push, sub, mpub, msub *zmq.Socket
+	// bound lists each socket with the endpoint it was asked to bind and
+	// the one it bound (a wildcard resolved), for rebind.
+	bound []boundSocket
+}
+
+type boundSocket struct {
+	so              *zmq.Socket
+	endpoint, bound string
 }
 
 func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
@@ -368,6 +380,12 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 			closeAll()
 			return nil, fmt.Errorf("binding %s to %s: %w", st.key, st.endpoint, err)
 		}
+		last, err := so.GetLastEndpoint()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("reading the endpoint %s bound: %w", st.key, err)
+		}
+		socks.bound = append(socks.bound, boundSocket{so: so, endpoint: st.endpoint, bound: last})
 	}
 	m.logExposure()
 	return &socks, nil
@@ -691,6 +709,9 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 			nextBeat = now.Add(m.s.HeartbeatInterval)
 		}
 		if !now.Before(nextExpiry) {
+			if err := m.revokeKeys(socks, now); err != nil {
+				return err
+			}
 			m.expire(now)
 			m.rate.sample(now, m.stats.results)
 			m.peakRate = max(m.peakRate, m.rate.perSecond())
@@ -946,7 +967,7 @@ func (m *Master) frontierStats() frontier.Stats {
 func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 	applied, size := 0, 0
 	for i := 0; i < maxBatch && size < maxTurnBytes; i++ {
-		frames, err := zsock.TryRecv(sub)
+		frames, user, err := m.take(sub)
 		if err != nil {
 			return applied, fmt.Errorf("receiving results: %w", err)
 		}
@@ -954,6 +975,9 @@ func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 			break
 		}
 		size += framesSize(frames)
+		if m.revokedSender(user) {
+			continue
+		}
 		msg, err := crawluri.ParseDataMessage(frames)
 		if err != nil {
 			m.drop("undecodable_result", err)
@@ -1123,12 +1147,15 @@ func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 	// in it, so no worker is declared lost and no URL unclaimed meanwhile.
 	m.mgmtBehind = true
 	for i, size := 0, 0; i < maxBatch && size < maxTurnBytes/8; i++ {
-		frames, err := zsock.TryRecv(msub)
+		frames, user, err := m.take(msub)
 		if err != nil || frames == nil {
 			m.mgmtBehind = false
 			return
 		}
 		size += framesSize(frames)
+		if m.revokedSender(user) {
+			continue
+		}
 		msg, err := mgmt.Parse(frames)
 		if err != nil {
 			m.drop("undecodable_mgmt", err)
@@ -1157,6 +1184,9 @@ func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 			if m.state == draining {
 				// A worker that shows up now gets the quit straight away.
 				m.publish(mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
+			}
+			if user != "" {
+				m.workerKeys[msg.Identity] = user
 			}
 			w, activated := m.registry.Seen(msg.Identity, now, a)
 			if w.State == mgmt.Gone {

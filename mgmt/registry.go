@@ -103,6 +103,18 @@ func (r *Registry) QuitAck(id string, now time.Time) bool {
 	return wasActive
 }
 
+// Revoke marks id lost at once (its CURVE key was revoked). It reports
+// whether id was active.
+func (r *Registry) Revoke(id string, now time.Time) bool {
+	w := r.workers[id]
+	if w == nil || w.State != Active {
+		return false
+	}
+	w.State, w.LastSeen = Lost, now
+	r.live--
+	return true
+}
+
 // Expire marks every active worker silent since before now-timeout as lost
 // and returns them.
 func (r *Registry) Expire(now time.Time) []*Worker {

@@ -213,3 +213,87 @@ func TestCurveSettingsAndExposure(t *testing.T) {
 		t.Fatalf("the warning names %v, want the four addresses", r[0]["exposed"])
 	}
 }
+
+// TestCurveRevocationCutsOff: a worker's key is removed from
+// curve_allowed_workers mid-crawl. From that moment nothing it sends is
+// applied (every result the output credits to it was fetched before), its
+// URLs go back to the queue, and its sessions are closed on every socket,
+// so it fetches nothing more; the other worker finishes the crawl. (Before,
+// the revoked worker kept its connections and fetched four more pages.)
+func TestCurveRevocationCutsOff(t *testing.T) {
+	site := startSite(t, 60, 100*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	out := dir + "/out.jsonl"
+	keygen(t, dir+"/master")
+	keygen(t, dir+"/good")
+	keygen(t, dir+"/operator")
+	keygen(t, dir+"/revoked")
+	cert := func(name string) string {
+		b, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	allowed := writeFile(t, dir, "allowed_workers", cert("good")+cert("operator")+cert("revoked"))
+	c := newCluster(t,
+		"SPYDER_CURVE_SERVER_SECRET_KEY="+dir+"/master_secret", "SPYDER_CURVE_ALLOWED_WORKERS="+allowed,
+		"SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/operator_secret",
+		"SPYDER_MAX_CLIENTS=2", "SPYDER_MASTER_LEASE_TIMEOUT=60", "SPYDER_LOG_LEVEL_WORKER=debug")
+	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	good := start(t, "good", append(slices.Clone(c.env), "SPYDER_CURVE_SECRET_KEY="+dir+"/good_secret"), "worker")
+	revoked := start(t, "revoked", append(slices.Clone(c.env), "SPYDER_CURVE_SECRET_KEY="+dir+"/revoked_secret", "SPYDER_USER_AGENT=revoked-worker"), "worker")
+	resumeWith(t, c, 2)
+	revokedID := revoked.waitFor(t, "READY", 20*time.Second, event("SPYDER:WORKER_READY"))["id"].(string)
+	revoked.waitFor(t, "the revoked worker fetching", 30*time.Second, func(r map[string]any) bool { return r["message"] == "fetched" })
+
+	// Revoke: the file replaced without the key, as an editor saves it.
+	revokedAt := time.Now()
+	writeFile(t, dir, "allowed_workers.new", cert("good")+cert("operator"))
+	if err := os.Rename(dir+"/allowed_workers.new", allowed); err != nil {
+		t.Fatal(err)
+	}
+	cut := m.waitFor(t, "the worker cut off", 10*time.Second, func(r map[string]any) bool {
+		return r["event"] == "curve_revoked" && r["worker"] == revokedID
+	})
+	waitClean(t, m, good)
+	revoked.signal(syscall.SIGTERM)
+	revoked.wait(t, 20*time.Second)
+
+	// Everything was fetched; what the revoked worker held may have been
+	// fetched twice: at most the credit of both workers (2 x 20).
+	checkNothingLost(t, site, out, 40)
+	// Nothing the revoked worker sent after the revocation was applied:
+	// each result credited to it was fetched before.
+	fetchedAt := map[string]time.Time{}
+	for _, r := range revoked.find(func(r map[string]any) bool { return r["message"] == "fetched" }) {
+		at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetchedAt[r["url"].(string)] = at
+	}
+	credited := 0
+	for _, rec := range readJSONL(t, out) {
+		if rec["worker"] != revokedID {
+			continue
+		}
+		credited++
+		if at, ok := fetchedAt[rec["url"].(string)]; !ok || !at.Before(revokedAt) {
+			t.Errorf("a result of the revoked worker was applied: %v fetched at %v, revoked at %v", rec["url"], at, revokedAt)
+		}
+	}
+	// And it got nothing more: no request of its after its connections
+	// were closed (what it was fetching then may finish).
+	late := 0
+	for _, r := range site.Log() {
+		if r.UA == "revoked-worker" && r.At.After(revokedAt.Add(2*time.Second)) {
+			late++
+		}
+	}
+	if late > 0 {
+		t.Errorf("the revoked worker made %d requests more than 2 s after its key was revoked", late)
+	}
+	t.Logf("revoked worker: %d results applied before the revocation, %v URLs released", credited, cut["released"])
+}

@@ -14,9 +14,10 @@ import (
 // file: one key per line with an optional name after it, '#' comments, and
 // certificate lines (`public-key = "..."`) so that appending a worker's
 // public certificate (cat worker.key >> allowed) enrolls it. The file is
-// looked at again on every handshake and re-read when it changed: keys are
-// added or revoked without a restart (a revoked key keeps the connections
-// it has until they drop).
+// looked at again on every handshake and every message the master takes,
+// and re-read when it changed: keys are added or revoked without a
+// restart. A key removed from the file is revoked: Allowed says no at
+// once, and TakeRevoked hands it to the master, which ends its sessions.
 type AllowList struct {
 	path string
 	log  zerolog.Logger
@@ -26,6 +27,12 @@ type AllowList struct {
 	modTime time.Time
 	size    int64
 	badSeen time.Time // modification time of a bad version already reported
+	revoked []Revoked // keys removed from the file, not yet taken
+}
+
+// Revoked is a key that was allowed and no longer is.
+type Revoked struct {
+	Key, Name string
 }
 
 // LoadAllowList reads path; a missing or malformed file is an error here
@@ -60,6 +67,26 @@ func (a *AllowList) Lookup(key string) (name string, ok bool) {
 	return name, ok
 }
 
+// Allowed reports whether key is allowed now (the file is looked at
+// first: a key removed from it is refused from that moment).
+func (a *AllowList) Allowed(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refresh()
+	_, ok := a.keys[key]
+	return ok
+}
+
+// TakeRevoked returns the keys revoked since the last call.
+func (a *AllowList) TakeRevoked() []Revoked {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refresh()
+	out := a.revoked
+	a.revoked = nil
+	return out
+}
+
 // refresh re-reads the file when its modification time or size changed.
 func (a *AllowList) refresh() {
 	info, err := os.Stat(a.path)
@@ -82,6 +109,11 @@ func (a *AllowList) refresh() {
 		return
 	}
 	a.log.Info().Str("event", "curve_allowed_workers").Str("file", a.path).Int("keys", len(keys)).Int("before", len(a.keys)).Msg("allowed worker keys re-read")
+	for key, name := range a.keys {
+		if _, still := keys[key]; !still {
+			a.revoked = append(a.revoked, Revoked{Key: key, Name: name})
+		}
+	}
 	a.keys, a.modTime, a.size, a.badSeen = keys, info.ModTime(), info.Size(), time.Time{}
 }
 

@@ -90,8 +90,9 @@ func (s *Server) Secure(so *zmq.Socket, name string) error {
 	return nil
 }
 
-// serveZAP answers ZAP requests: 200 for an allowed key (its name as the
-// User-Id), 400 otherwise. Anything but a well-formed CURVE request in our
+// serveZAP answers ZAP requests: 200 for an allowed key (the key itself
+// as the User-Id, so that the master can tell whose messages it reads and
+// refuse a revoked key's), 400 otherwise. Anything but a well-formed CURVE request in our
 // domain is refused too.
 func (s *Server) serveZAP(rep *zmq.Socket) {
 	defer rep.Close()
@@ -120,15 +121,11 @@ func (s *Server) serveZAP(rep *zmq.Socket) {
 			text = "CURVE required"
 		default:
 			key := zmq.Z85encode(req[6])
-			name, ok := s.allow.Lookup(key)
-			if !ok {
+			if _, ok := s.allow.Lookup(key); !ok {
 				text, refusedKey = "unknown CURVE key", key
 				break
 			}
-			status, text, user = "200", "OK", name
-			if user == "" {
-				user = key
-			}
+			status, text, user = "200", "OK", key
 		}
 		if status != "200" {
 			s.refuse(address, text, refusedKey)

@@ -50,6 +50,20 @@ func TryRecv(s *zmq.Socket) ([][]byte, error) {
 	return frames, nil
 }
 
+// TryRecvUser is TryRecv that also returns the message's User-Id: what
+// the ZAP handler said of its sender's connection (for CURVE, the
+// sender's public key), or "".
+func TryRecvUser(s *zmq.Socket) ([][]byte, string, error) {
+	frames, meta, err := s.RecvMessageBytesWithMetadata(zmq.DONTWAIT, "User-Id")
+	if err != nil {
+		if IsAgain(err) {
+			return nil, "", nil
+		}
+		return nil, "", err
+	}
+	return frames, meta["User-Id"], nil
+}
+
 // TrySend sends a multipart message without blocking. It reports false (and
 // no error) when the socket cannot take it now (high-water mark, no peer).
 func TrySend(s *zmq.Socket, frames [][]byte) (bool, error) {
