@@ -84,7 +84,7 @@ type Settings struct {
 	MasterProgressInterval    time.Duration `koanf:"master_progress_interval" doc:"interval of the progress line on stderr (seconds; 0 = off)"`
 	WorkerShutdownGrace       time.Duration `koanf:"worker_shutdown_grace" doc:"on shutdown, how long a worker lets running fetches finish (seconds)"`
 	HeartbeatInterval         time.Duration `koanf:"heartbeat_interval" doc:"interval of announcements and heartbeats on the management bus (seconds)"`
-	MetricsListen             string        `koanf:"metrics_listen" doc:"host:port where master and worker serve Prometheus /metrics (empty: off; port 0 picks a free port, logged at start)"`
+	MetricsListen             string        `koanf:"metrics_listen" doc:"host:port where master and worker serve Prometheus /metrics (empty: off; port 0 picks a free port, logged at start; under spyder node the master takes the port P and worker i P+i; a taken port exits 2)"`
 	HeartbeatLiveness         int           `koanf:"heartbeat_liveness" doc:"missed heartbeats after which a peer is considered gone"`
 
 	// ZeroMQ endpoints. The master binds, workers connect.

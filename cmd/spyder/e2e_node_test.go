@@ -67,20 +67,22 @@ func TestNodeRestartsAKilledWorker(t *testing.T) {
 }
 
 // TestNodeGivesUpOnAWorkerThatCannotStart: workers that crash before they
-// are ready (their metrics address is the master's) are restarted with
+// are ready (a secret key file readable by others) are restarted with
 // back-off until the restart limit; then the node stops the master and
 // exits 1, naming the worker and its last words.
 func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	site := startSite(t, 5, 0)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	c := newCluster(t, "SPYDER_METRICS_LISTEN="+addr)
+	// A worker-only mistake the node's checks do not see: the workers'
+	// CURVE secret key file is readable by others, which a worker refuses
+	// when it starts (the master, without CURVE, never reads it).
+	keygen(t, dir+"/master")
+	keygen(t, dir+"/w")
+	if err := os.Chmod(dir+"/w_secret", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, "SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/w_secret")
 	n := start(t, "node", c.env, "node", "--workers", "1", "--restart-limit", "3", "--seeds", seeds)
 	if code := n.wait(t, 60*time.Second); code != 1 {
 		t.Fatalf("node exit code %d, want 1", code)
@@ -94,7 +96,7 @@ func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
 		t.Fatal("no final error")
 	}
 	msg := stopped[0]["error"].(string)
-	if !strings.Contains(msg, "w1 failed 3 times in a row without becoming ready (restart limit 3)") || !strings.Contains(msg, "address already in use") {
+	if !strings.Contains(msg, "w1 failed 3 times in a row without becoming ready (restart limit 3)") || !strings.Contains(msg, "chmod 600") {
 		t.Fatalf("final error: %s", msg)
 	}
 	if len(n.find(childSaid("master", "child stopped"))) != 1 {

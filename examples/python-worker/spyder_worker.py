@@ -2,13 +2,16 @@
 """A spyder worker in Python, written from PROTOCOL.md alone.
 
 It needs pyzmq (Debian: python3-zmq) and the standard library. It fetches
-one URL at a time with urllib, extracts <a href> links with html.parser and
-sends results back to the master as PROTOCOL.md describes.
+one URL at a time with urllib (in a thread, so that its heartbeats list the
+URLs it holds on time), extracts <a href> links with html.parser, each
+once, and sends results back to the master as PROTOCOL.md describes.
 
     python3 spyder_worker.py --push tcp://127.0.0.1:5550 --sub tcp://127.0.0.1:5551 \
         --mgmt-master tcp://127.0.0.1:5552 --mgmt-worker tcp://127.0.0.1:5553
 """
 import argparse
+import collections
+import concurrent.futures
 import html.parser
 import json
 import os
@@ -199,11 +202,12 @@ def fetch(c, user_agent, timeout):
     status = c["status_code"]
     links = []
     if 200 <= status < 300 and "html" in c.get("rep_header", {}).get("Content-Type", ""):
-        p = Links(c["url"])
+        p = Links(c.get("effective_url") or c["url"])
         p.feed(c["content_body"].decode("utf-8", "replace"))
         links = p.links
     elif 300 <= status < 400 and c.get("rep_header", {}).get("Location"):
-        links = [urllib.parse.urljoin(c["url"], c["rep_header"]["Location"])]
+        # Relative to the URL that answered (section 2.2).
+        links = [urllib.parse.urljoin(c.get("effective_url") or c["url"], c["rep_header"]["Location"])]
     if links:
         c.setdefault("optional_vars", {})["extracted_urls"] = "\n".join(links)
 
@@ -248,22 +252,53 @@ def main():
     ready = acked = False
     master, master_seen, next_beat = None, time.monotonic(), 0.0
     done = errors = 0
+    # Section 3.1: every URL read is held (and listed in heartbeats) until
+    # its result is sent; the PULL socket is read eagerly into `waiting`,
+    # and one fetch runs in a thread so that heartbeats keep their time.
+    waiting = collections.deque()  # (identity frame, CrawlUri, time received)
+    fetcher = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    running = None  # (identity frame, CrawlUri, future)
 
     def mgmt(verb, body=None):
         data = verb if body is None else verb + " " + json.dumps(body)
         mpub.send_multipart([b"spyder.worker.", me.encode(), data.encode()])
+
+    def held():
+        leases = [c.get("lease_id", 0) for _, c, _ in waiting]
+        if running:
+            leases.append(running[1].get("lease_id", 0))
+        return leases
+
+    def timed_fetch(c, received):
+        fetch(c, args.user_agent, args.timeout)
+        c["queue_time"] = max(time.monotonic() - received - c["req_time"], 0.0)
+        return c
 
     while True:
         now = time.monotonic()
         if ready and now >= next_beat:
             if acked and now - master_seen > 3 * args.heartbeat:
                 acked = False  # section 3.2, step 3
+            leases = held()
             mgmt("heartbeat" if acked else "be here now",
-                 {"proto": PROTO, "max_clients": 1, "inflight": 0, "done": done, "errors": errors})
+                 {"proto": PROTO, "max_clients": 1, "inflight": len(leases), "done": done, "errors": errors, "leases": leases})
             next_beat = now + args.heartbeat
         if stopping["now"]:
             break
-        for sock, _ in poller.poll(timeout=100):
+        if running and running[2].done():
+            identity, _, future = running
+            c = future.result()
+            c["worker_id"] = me
+            if c["status_code"] >= 400:
+                errors += 1
+            else:
+                done += 1
+            results.send_multipart([identity, encode(c)])
+            running = None
+        if running is None and waiting:
+            identity, c, received = waiting.popleft()
+            running = (identity, c, fetcher.submit(timed_fetch, c, received))
+        for sock, _ in poller.poll(timeout=20 if running else 100):
             if sock is results:
                 frame = results.recv()
                 if not ready and frame[:1] == b"\x01":
@@ -284,35 +319,41 @@ def main():
                 elif topic in (b"spyder.worker.", b"spyder.to." + me.encode()) and verb == b"quit" and sender.startswith(b"master:"):
                     stopping["now"] = True
             elif sock is work and not stopping["now"]:
-                frames = work.recv_multipart()
-                if len(frames) != 2:
-                    continue
-                try:
-                    c = decode(frames[1])
-                except (Malformed, struct.error):
-                    continue
-                received = time.monotonic()
-                c["queue_time"] = 0.0
-                fetch(c, args.user_agent, args.timeout)
-                c["queue_time"] = time.monotonic() - received - c["req_time"]
-                c["worker_id"] = me
-                if c["status_code"] >= 400:
-                    errors += 1
-                else:
-                    done += 1
-                results.send_multipart([frames[0], encode(c)])
+                while True:  # eagerly: whatever is there
+                    try:
+                        frames = work.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    if len(frames) != 2:
+                        continue
+                    try:
+                        waiting.append((frames[0], decode(frames[1]), time.monotonic()))
+                    except (Malformed, struct.error):
+                        continue
 
-    # Section 3.2, step 4: hand back whatever arrived, then quit.ack.
+    # Section 3.2, step 4: finish the running fetch, hand back whatever is
+    # waiting or still arrives, then quit.ack.
+    if running:
+        identity, _, future = running
+        c = future.result()
+        c["worker_id"] = me
+        results.send_multipart([identity, encode(c)])
+    fetcher.shutdown()
+
+    def hand_back(identity, c):
+        results.send_multipart([identity, encode({"url": c["url"], "lease_id": c.get("lease_id", 0), "worker_id": me})])
+
+    for identity, c, _ in waiting:
+        hand_back(identity, c)
     while ready:
         try:
             frames = work.recv_multipart(zmq.NOBLOCK)
         except zmq.Again:
             break
         try:
-            c = decode(frames[1])
+            hand_back(frames[0], decode(frames[1]))
         except (Malformed, struct.error, IndexError):
             continue
-        results.send_multipart([frames[0], encode({"url": c["url"], "lease_id": c.get("lease_id", 0), "worker_id": me})])
     mgmt("quit.ack")
     for s in (work, results, msub, mpub):
         s.close()

@@ -80,6 +80,16 @@ func rewriteLinks(c *crawluri.CrawlUri, fn func(string) string) {
 	c.SetExtractedURLs(out)
 }
 
+// answeredBy is the URL whose response c holds, which relative links and
+// a Location are relative to: the effective URL when the fetcher followed
+// redirects, else the URL asked for.
+func answeredBy(c *crawluri.CrawlUri) string {
+	if c.EffectiveURL != "" {
+		return c.EffectiveURL
+	}
+	return c.URL
+}
+
 // httpExtractor is spyder's HttpExtractor: a 3xx's Location becomes a link.
 type httpExtractor struct{ ignore map[string]struct{} }
 
@@ -99,7 +109,7 @@ func (h *httpExtractor) Process(_ context.Context, c *crawluri.CrawlUri) error {
 	if loc == "" {
 		return nil
 	}
-	base, err := url.Parse(c.URL)
+	base, err := url.Parse(answeredBy(c))
 	if err != nil {
 		return nil
 	}

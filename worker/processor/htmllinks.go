@@ -57,7 +57,7 @@ func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri, tags map[string]s
 	if !htmlContentTypes[mt] {
 		return nil
 	}
-	base, err := url.Parse(c.URL)
+	base, err := url.Parse(answeredBy(c))
 	if err != nil {
 		return nil
 	}

@@ -137,6 +137,24 @@ func TestHTTPExtractorSpyderVectors(t *testing.T) {
 	}
 }
 
+// TestHTTPExtractorResolvesAgainstTheEffectiveURL: after redirects the
+// fetcher followed, a last 3xx's relative Location is relative to the URL
+// that sent it, not to the URL first asked for.
+func TestHTTPExtractorResolvesAgainstTheEffectiveURL(t *testing.T) {
+	p := build(t, defaults(t), "http_extractor")
+	c := &crawluri.CrawlUri{URL: "http://a.example/start", EffectiveURL: "http://b.example/dir/moved", StatusCode: 302,
+		RepHeader: map[string]string{"Location": "next.html"}}
+	if got := run(t, p, c).ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://b.example/dir/next.html"}) {
+		t.Fatalf("got %q", got)
+	}
+	// A page's relative links too, when the fetcher followed redirects.
+	page := &crawluri.CrawlUri{URL: "http://a.example/start", EffectiveURL: "http://b.example/dir/page", StatusCode: 200,
+		RepHeader: map[string]string{"Content-Type": "text/html"}, ContentBody: []byte(`<a href="other.html">x</a>`)}
+	if got := run(t, build(t, defaults(t), "html_link_extractor"), page).ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://b.example/dir/other.html"}) {
+		t.Fatalf("page links: got %q", got)
+	}
+}
+
 func TestRegexScoper(t *testing.T) {
 	s := defaults(t)
 	s.RegexScopePositive = []string{`^.*\.html`}
@@ -230,6 +248,28 @@ func TestPipelineErrorsAndPanics(t *testing.T) {
 func BenchmarkDefaultPipeline20KB(b *testing.B) {
 	s, _ := settings.Load(settings.Source{})
 	benchPipeline(b, s, append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...))
+}
+
+// BenchmarkDistinctLinks20KB is what the worker does after the pipeline on
+// that page's links: canonicalize each, keep each once.
+func BenchmarkDistinctLinks20KB(b *testing.B) {
+	s, _ := settings.Load(settings.Source{})
+	p, err := Build(append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...), s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &crawluri.CrawlUri{URL: "http://www.example.com/dir/index.html", EffectiveURL: "http://www.example.com/dir/index.html", StatusCode: 200,
+		RepHeader: map[string]string{"Content-Type": "text/html; charset=utf-8"}, ContentBody: testsite.BenchPage()}
+	if err := p.Run(context.Background(), c); err != nil {
+		b.Fatal(err)
+	}
+	links := c.ExtractedURLs()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.SetExtractedURLs(links)
+		DistinctLinks(c, frontier.FullCanonicalization())
+	}
+	b.ReportMetric(float64(len(links)), "links/page")
 }
 
 // BenchmarkHTMLLinkExtractor20KB is link extraction alone on that page.
