@@ -142,6 +142,12 @@ func sortedKeys(m map[string]int64) []string {
 	return keys
 }
 
-func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+// megabytes writes a byte count for a person: MB, or kB below one MB.
+func megabytes(n int64) string {
+	if n < 1e6 {
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
 
 func round1(f float64) float64 { return float64(int64(f*10)) / 10 }
