@@ -236,6 +236,7 @@ func TestNodeGivesEachChildItsMetricsPort(t *testing.T) {
 	base := consecutiveFreePorts(t, 3)
 	c := newCluster(t, fmt.Sprintf("SPYDER_METRICS_LISTEN=127.0.0.1:%d", base))
 	n := start(t, "node", c.env, "node", "--workers", "2", "--seeds", seeds)
+	n.waitFor(t, "w1 ready", 30*time.Second, childSaid("w1", "child ready"))
 	n.waitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
 	addrs := map[string]bool{}
 	for _, r := range n.find(event("metrics")) {
