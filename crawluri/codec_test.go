@@ -213,3 +213,31 @@ func BenchmarkDecodeResultWithLinks(b *testing.B) {
 		}
 	}
 }
+
+// TestStatusMeanings: one table for what each status code means.
+func TestStatusMeanings(t *testing.T) {
+	for _, tc := range []struct {
+		code                                      int16
+		class                                     string
+		success, redirect, notFetched, retry, err bool
+	}{
+		{0, "other", false, false, false, true, true},
+		{200, "2xx", true, false, false, false, false},
+		{304, "3xx", false, true, false, false, false},
+		{301, "3xx", false, true, false, false, false},
+		{404, "4xx", false, false, false, false, true},
+		{429, "4xx", false, false, false, true, true},
+		{503, "5xx", false, false, false, true, true},
+		{StatusTransportError, "5xx", false, false, false, true, true},
+		{StatusMasterException, "other", false, false, false, true, true},
+		{StatusWorkerException, "other", false, false, false, true, true},
+		{StatusRobotsDisallowed, "9xx", false, false, true, true, true},
+		{StatusRobotsUnreachable, "9xx", false, false, true, true, true},
+	} {
+		got := []bool{IsSuccess(tc.code), IsRedirect(tc.code), IsNotFetched(tc.code), IsRetryable(tc.code), IsError(tc.code)}
+		want := []bool{tc.success, tc.redirect, tc.notFetched, tc.retry, tc.err}
+		if StatusClassName(tc.code) != tc.class || !reflect.DeepEqual(got, want) {
+			t.Errorf("%d: class %s, success/redirect/not fetched/retryable/error %v; want %s %v", tc.code, StatusClassName(tc.code), got, tc.class, want)
+		}
+	}
+}

@@ -9,7 +9,11 @@
 // PROTOCOL.md at the repository root is the normative description.
 package crawluri
 
-import "strings"
+import (
+	"mime"
+	"net/http"
+	"strings"
+)
 
 // Thrift field ids of CrawlUri. Ids 1-12 are spyder's; new fields take new
 // ids, so a Thrift reader built from spyder's IDL skips them.
@@ -113,4 +117,22 @@ func HeaderValue(h map[string]string, name string) string {
 		}
 	}
 	return ""
+}
+
+// ContentType returns the media type and charset of a fetched page: from
+// the Content-Type header, or sniffed from the body when there is none.
+func (c *CrawlUri) ContentType() (mediaType, charsetName string) {
+	ct := HeaderValue(c.RepHeader, "Content-Type")
+	if ct == "" {
+		if len(c.ContentBody) == 0 {
+			return "", ""
+		}
+		ct = http.DetectContentType(c.ContentBody)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt, _, _ = strings.Cut(ct, ";")
+		return strings.ToLower(strings.TrimSpace(mt)), ""
+	}
+	return mt, strings.ToLower(params["charset"])
 }

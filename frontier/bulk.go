@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"runtime"
 	"slices"
 	"sort"
@@ -43,22 +44,22 @@ func (f *Durable) BulkAddSeeds(urls []string, now time.Time) (int, error) {
 	// it over the cores. Records are encoded once and written twice (the
 	// URL's record, and its copy in the queue entry).
 	n := len(urls)
-	keys := make([]Key, n)
+	keys := make([]urlx.Key, n)
 	hosts := make([]string, n)
 	qids := make([]uint64, n)
 	recs := make([][]byte, n)
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			hosts[i] = Host(urls[i])
+			hosts[i] = urlx.Host(urls[i])
 			qids[i] = queueID(f.cfg.queueOf(hosts[i]))
-			keys[i] = KeyOf(urls[i])
+			keys[i] = urlx.KeyOf(urls[i])
 			rec := newRecord(urls[i], qids[i], now, "seed")
 			recs[i] = rec.encode()
 		}
 	})
 	// The seen set's order, without repeats.
 	type ref struct {
-		k Key
+		k urlx.Key
 		i int32
 	}
 	byKey := make([]ref, n)
@@ -247,7 +248,7 @@ func (t *bulkTable) remove(f *Durable) {
 }
 
 // compareKeys orders keys as bytes.Compare would, eight bytes at a time.
-func compareKeys(a, b *Key) int {
+func compareKeys(a, b *urlx.Key) int {
 	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
 		return c
 	}
@@ -263,4 +264,27 @@ func parallel(n int, work func(lo, hi int)) {
 		wg.Go(func() { work(lo, hi) })
 	}
 	wg.Wait()
+}
+
+// NormalizeAll normalizes a batch of URLs on every core (offline inject),
+// refusing those longer than maxLen as urlx.NormalizeWithin does. It returns the normalized URLs
+// in input order without the refused ones, which it reports to bad (in
+// input order, from the caller's goroutine).
+func NormalizeAll(c urlx.Canonicalization, raw []string, maxLen int, bad func(i int, err error)) []string {
+	out := make([]string, len(raw))
+	errs := make([]error, len(raw))
+	parallel(len(raw), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i], errs[i] = c.NormalizeWithin(raw[i], maxLen)
+		}
+	})
+	kept := out[:0]
+	for i, u := range out {
+		if errs[i] != nil {
+			bad(i, errs[i])
+			continue
+		}
+		kept = append(kept, u)
+	}
+	return kept
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"net/http"
 	"net/url"
 	"slices"
@@ -223,7 +224,7 @@ type queueState struct {
 
 type queueEntry struct {
 	key []byte // the 'Q' key
-	k   Key
+	k   urlx.Key
 	rec []byte // the URL's record as it was queued
 }
 
@@ -327,7 +328,7 @@ func (f *Durable) closeIters() error {
 }
 
 type leaseState struct {
-	key       Key
+	key       urlx.Key
 	url       string
 	queue     uint64
 	deadline  time.Time
@@ -448,7 +449,7 @@ func decodeURLRecord(b []byte) (urlRecord, error) {
 	return r, nil
 }
 
-func urlKey(k Key) []byte { return append([]byte{pfxURL}, k[:]...) }
+func urlKey(k urlx.Key) []byte { return append([]byte{pfxURL}, k[:]...) }
 
 func queueKey(queue uint64, due int64, prio int16, seq uint64) []byte {
 	b := make([]byte, 0, 27)
@@ -496,7 +497,7 @@ func metaKey(name string) []byte { return append([]byte{pfxMeta}, name...) }
 
 // queueID names a queue by the first 8 bytes of its name's key.
 func queueID(name string) uint64 {
-	k := KeyOf(name)
+	k := urlx.KeyOf(name)
 	return binary.BigEndian.Uint64(k[:8])
 }
 
@@ -738,7 +739,7 @@ func (f *Durable) queueRecord(q *queueState) []byte {
 	return append(v, q.name...)
 }
 
-func (f *Durable) getRecord(k Key) (urlRecord, error) {
+func (f *Durable) getRecord(k urlx.Key) (urlRecord, error) {
 	v, closer, err := f.b.Get(urlKey(k))
 	if err != nil {
 		return urlRecord{}, err
@@ -948,12 +949,12 @@ func (f *Durable) offerSlots(now time.Time) {
 }
 
 // enqueue writes the queue entry of a URL record and updates its queue.
-func (f *Durable) enqueue(k Key, rec *urlRecord, q *queueState) error {
+func (f *Durable) enqueue(k urlx.Key, rec *urlRecord, q *queueState) error {
 	return f.enqueueAt(k, rec, q, rec.queueDue())
 }
 
 // enqueueAt is enqueue with the due time the entry sorts under.
-func (f *Durable) enqueueAt(k Key, rec *urlRecord, q *queueState, due int64) error {
+func (f *Durable) enqueueAt(k urlx.Key, rec *urlRecord, q *queueState, due int64) error {
 	f.seq++
 	qk := queueKey(q.id, due, rec.priority, f.seq)
 	// The entry carries a copy of the record: a queued URL's record does not
@@ -990,7 +991,7 @@ func (f *Durable) enqueueAt(k Key, rec *urlRecord, q *queueState, due int64) err
 func (f *Durable) AddSeeds(urls []string, now time.Time) (int, error) {
 	hosts := map[string]struct{}{}
 	for _, u := range urls {
-		if h := Host(u); h != "" {
+		if h := urlx.Host(u); h != "" {
 			hosts[h] = struct{}{}
 		}
 	}
@@ -1040,16 +1041,16 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 	if err != nil {
 		return 0, fmt.Errorf("frontier store: %w", err)
 	}
-	var mine map[Key]struct{}
+	var mine map[urlx.Key]struct{}
 	if len(urls) > 1 {
-		mine = make(map[Key]struct{}, len(urls))
+		mine = make(map[urlx.Key]struct{}, len(urls))
 	}
 	added := 0
 	touched := map[*queueState]bool{}
 
 	var uk []byte
 	for _, u := range urls {
-		k := KeyOf(u)
+		k := urlx.KeyOf(u)
 		if _, dup := mine[k]; dup {
 			continue
 		}
@@ -1063,7 +1064,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 		if mine != nil {
 			mine[k] = struct{}{}
 		}
-		host := Host(u)
+		host := urlx.Host(u)
 		if f.opts.MaxURLsPerHost > 0 {
 			ok, err := f.countHostURL(host)
 			if err != nil {
@@ -1339,7 +1340,7 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	if q == nil {
 		// A lease whose queue record was lost: rebuild the queue from the
 		// URL so that the URL is not.
-		q = f.queue(f.cfg.queueOf(Host(l.url)), time.Now())
+		q = f.queue(f.cfg.queueOf(urlx.Host(l.url)), time.Now())
 	}
 	if g := q.grp; g != nil {
 		g.inFlight = max(g.inFlight-1, 0)
@@ -1400,7 +1401,7 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		}
 	}
 	switch {
-	case status >= 200 && status < 300, status == 304:
+	case crawluri.IsSuccess(status), status == 304:
 		rec.attempts = 0
 		if status == 304 {
 			rec.level = byte(min(int(max(rec.level, 1))+1, max(f.opts.NumPriorities, 1)))
@@ -1416,10 +1417,10 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		} else {
 			rec.state = stateDone
 		}
-	case status >= 300 && status < 400:
+	case crawluri.IsRedirect(status):
 		rec.state = stateDone
 		f.stats.Done++
-	case status == 429 || status >= 500 || status < 100:
+	case crawluri.IsRetryable(status):
 		if int(rec.attempts) < f.opts.MaxRetries {
 			rec.attempts++
 			wait := f.opts.RetryBackoff << (rec.attempts - 1)

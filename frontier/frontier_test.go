@@ -3,6 +3,7 @@ package frontier
 import (
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,65 +14,6 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 )
-
-// TestScope ports spyder's test_regex_scoper vector and checks the default
-// scope (the seeds' hosts).
-func TestScope(t *testing.T) {
-	s, err := NewScope([]string{`^.*\.html`}, []string{`^.*\.avi`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !s.Allows("http://www.google.de/index.html") || s.Allows("ftp://www.google.de/pillepalle.avi") {
-		t.Fatal("spyder's RegexScoper vector")
-	}
-	if !s.Allows("HTTP://WWW.GOOGLE.DE/INDEX.HTML") {
-		t.Fatal("matching is case-insensitive")
-	}
-	hosts, _ := NewScope(nil, []string{`^https?://a\.example/private/`})
-	hosts.AddSeed("http://a.example/")
-	hosts.AddSeed("https://b.example:8443/start")
-	for u, want := range map[string]bool{
-		"http://a.example/x":         true,
-		"https://a.example/y":        true,
-		"http://b.example/z":         true,
-		"http://c.example/":          false,
-		"http://a.example.evil/":     false,
-		"http://a.example/private/x": false,
-	} {
-		if hosts.Allows(u) != want {
-			t.Errorf("Allows(%q) != %v", u, want)
-		}
-	}
-	if _, err := NewScope([]string{"("}, nil); err == nil {
-		t.Fatal("bad regex accepted")
-	}
-}
-
-// TestScopeAnchoring: positive patterns match at the start of the URL,
-// negative ones anywhere in it (regex_scope_negative: ['\.pdf$'] once
-// excluded nothing, anchored at the start like the positive ones).
-func TestScopeAnchoring(t *testing.T) {
-	s, err := NewScope([]string{`https?://docs\.example/`}, []string{`\.pdf$`, `/login`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		url  string
-		want bool
-	}{
-		{"http://docs.example/guide.html", true},
-		{"https://docs.example/a/b", true},
-		{"http://docs.example/manual.pdf", false},
-		{"http://docs.example/MANUAL.PDF", false},
-		{"http://docs.example/manual.pdf.html", true},
-		{"http://docs.example/login?next=/", false},
-		{"http://other.example/?u=http://docs.example/", false}, // positive: at the start only
-	} {
-		if got := s.Allows(tc.url); got != tc.want {
-			t.Errorf("Allows(%q) = %v, want %v", tc.url, got, tc.want)
-		}
-	}
-}
 
 func TestRegistry(t *testing.T) {
 	if !Registered("single_host") {
@@ -101,7 +43,7 @@ func open(t testing.TB, name string, opts Options) *Durable {
 // redate moves the queued URL u to due, as spyder's test back-dated rows.
 func redate(t *testing.T, f *Durable, u string, due time.Time) {
 	t.Helper()
-	k := KeyOf(u)
+	k := urlx.KeyOf(u)
 	rec, err := f.getRecord(k)
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +160,7 @@ func TestMultipleHostPoliteness(t *testing.T) {
 	b, _ := f.Next(now, 10)
 	hosts := map[string]bool{}
 	for _, c := range b {
-		hosts[Host(c.URL)] = true
+		hosts[urlx.Host(c.URL)] = true
 	}
 	if len(b) != 3 || len(hosts) != 3 {
 		t.Fatalf("first round: %v", b)
@@ -316,7 +258,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Offline, the URLs that were in flight show as such, with their leases.
-	r, err := Inspect(dir, "", 10, FullCanonicalization())
+	r, err := Inspect(dir, "", 10, urlx.FullCanonicalization())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +270,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if r.Stats.InFlight != 2 || r.Stats.Queued != 2 || fmt.Sprint(leased) != "[http://b/1 http://c/1]" {
 		t.Fatalf("inspect: %+v, leases %v", r.Stats, leased)
 	}
-	if r, err := Inspect(dir, "http://b/1", 0, FullCanonicalization()); err != nil || !strings.HasPrefix(r.URL.State, "in flight") {
+	if r, err := Inspect(dir, "http://b/1", 0, urlx.FullCanonicalization()); err != nil || !strings.HasPrefix(r.URL.State, "in flight") {
 		t.Fatalf("inspect --url of a URL in flight: %+v, %v", r.URL, err)
 	}
 

@@ -2,6 +2,7 @@ package frontier
 
 import (
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestMaxDepth(t *testing.T) {
 	if s := f.Stats(); s.TooDeep != 1 || s.Seen != 3 {
 		t.Fatalf("stats %+v", s)
 	}
-	rec, err := f.getRecord(KeyOf("http://a/2"))
+	rec, err := f.getRecord(urlx.KeyOf("http://a/2"))
 	if err != nil || rec.depth != 2 {
 		t.Fatalf("record of depth 2: %+v %v", rec, err)
 	}

@@ -3,6 +3,7 @@ package frontier
 import (
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"os"
 	"sort"
 	"time"
@@ -61,7 +62,7 @@ type HistoryEntry struct {
 // Inspect reads a state directory without changing it. It fails while a
 // master holds the directory. url, when not empty, asks for that URL's
 // record and history; maxLeases bounds the leases listed.
-func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, error) {
+func Inspect(dir, url string, maxLeases int, canon urlx.Canonicalization) (*Report, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -104,7 +105,7 @@ func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, e
 	// A lease record lists a dispatch batch; its URLs whose queue entries
 	// are still stored were in flight when the master stopped. They are
 	// counted as such here, and the next master queues them again.
-	inFlight := map[Key]int64{} // URL -> its lease
+	inFlight := map[urlx.Key]int64{} // URL -> its lease
 	err = scan(db, pfxLease, func(k, v []byte) error {
 		entries, err := decodeLeaseRecord(k, v)
 		if err != nil {
@@ -118,7 +119,7 @@ func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, e
 			if err != nil {
 				return err
 			}
-			var key Key
+			var key urlx.Key
 			copy(key[:], qv)
 			rec, err := decodeURLRecord(qv[16:])
 			closer.Close()
@@ -145,7 +146,7 @@ func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, e
 		if r.URL, err = f.urlReport(url, canon); err != nil {
 			return nil, err
 		}
-		if id, ok := inFlight[KeyOf(r.URL.URL)]; ok {
+		if id, ok := inFlight[urlx.KeyOf(r.URL.URL)]; ok {
 			// Its record, and so its history, was last written before
 			// the dispatch.
 			r.URL.State = fmt.Sprintf("in flight (lease %d) when the master stopped; queued again at its next start", id)
@@ -154,12 +155,12 @@ func Inspect(dir, url string, maxLeases int, canon Canonicalization) (*Report, e
 	return r, nil
 }
 
-func (f *Durable) urlReport(raw string, canon Canonicalization) (*URLReport, error) {
+func (f *Durable) urlReport(raw string, canon urlx.Canonicalization) (*URLReport, error) {
 	u, err := canon.Normalize(raw)
 	if err != nil {
 		return nil, err
 	}
-	k := KeyOf(u)
+	k := urlx.KeyOf(u)
 	rep := &URLReport{URL: u}
 	rec, err := f.getRecord(k)
 	if errors.Is(err, pebble.ErrNotFound) {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strings"
+	"github.com/spyder-crawl/spyder/urlx"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -67,33 +67,6 @@ type originRobots struct {
 
 // robotsPath is where RFC 9309 puts the file.
 const robotsPath = "/robots.txt"
-
-// splitOrigin cuts a normalized absolute URL into its origin
-// (scheme://host[:port], without credentials) and what is sent in the
-// request line (path and query, "/" when empty).
-func splitOrigin(u string) (origin, pathQuery string) {
-	i := strings.Index(u, "://")
-	if i < 0 {
-		return "", u
-	}
-	rest := u[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority := rest[:end]
-	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-		authority = authority[at+1:]
-	}
-	pathQuery = rest[end:]
-	if j := strings.IndexByte(pathQuery, '#'); j >= 0 {
-		pathQuery = pathQuery[:j]
-	}
-	if pathQuery == "" || pathQuery[0] != '/' {
-		pathQuery = "/" + pathQuery
-	}
-	return u[:i+3] + authority, pathQuery
-}
 
 func robotsKey(origin string) []byte { return append([]byte{pfxRobots}, origin...) }
 
@@ -207,7 +180,7 @@ func (f *Durable) cappedCrawlDelay(g *robots.Group) time.Duration {
 // place (c), or nothing now (the head was decided without a fetch, or the
 // group is held until a failed robots.txt may be tried again).
 func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *crawluri.CrawlUri, dispatch bool, delay time.Duration, err error) {
-	origin, path := splitOrigin(rec.url)
+	origin, path := urlx.SplitOrigin(rec.url)
 	st, err := f.robotsState(origin)
 	if err != nil {
 		return nil, false, 0, err

@@ -1,6 +1,7 @@
 package frontier
 
 import (
+	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"sort"
 	"testing"
@@ -19,9 +20,9 @@ func TestSplitOrigin(t *testing.T) {
 		{"http://a/p@q", "http://a", "/p@q"},
 		{"http://[::1]:8080/x", "http://[::1]:8080", "/x"},
 	} {
-		o, p := splitOrigin(tc.in)
+		o, p := urlx.SplitOrigin(tc.in)
 		if o != tc.origin || p != tc.path {
-			t.Errorf("splitOrigin(%q) = %q %q, want %q %q", tc.in, o, p, tc.origin, tc.path)
+			t.Errorf("urlx.SplitOrigin(%q) = %q %q, want %q %q", tc.in, o, p, tc.origin, tc.path)
 		}
 	}
 }
@@ -109,7 +110,7 @@ func TestRobotsFirstThenRules(t *testing.T) {
 			if s.Disallowed != 2 || s.Done != 2 || s.Failed != 0 || s.Queued != 0 || s.InFlight != 0 || !s.Idle() {
 				t.Fatalf("stats %+v", s)
 			}
-			rec, err := f.getRecord(KeyOf("http://a/private/x"))
+			rec, err := f.getRecord(urlx.KeyOf("http://a/private/x"))
 			if err != nil || rec.state != stateFailed || rec.status != crawluri.StatusRobotsDisallowed {
 				t.Fatalf("record of a disallowed URL: %+v %v", rec, err)
 			}
@@ -161,7 +162,7 @@ func TestRobotsCrawlDelay(t *testing.T) {
 	b, _ := f.Next(now, 10)
 	for _, c := range b {
 		body := "User-agent: *\nCrawl-delay: 3\n"
-		if Host(c.URL) == "b" {
+		if urlx.Host(c.URL) == "b" {
 			body = "User-agent: *\nCrawl-delay: 3600\n" // capped at 5s
 		}
 		answer(t, f, c, 200, body, now)

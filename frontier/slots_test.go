@@ -3,6 +3,7 @@ package frontier
 import (
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -25,7 +26,7 @@ func result(c *crawluri.CrawlUri, status int) *crawluri.CrawlUri {
 func hostsOf(b []*crawluri.CrawlUri) []string {
 	var hs []string
 	for _, c := range b {
-		hs = append(hs, Host(c.URL))
+		hs = append(hs, urlx.Host(c.URL))
 	}
 	slices.Sort(hs)
 	return hs
@@ -43,7 +44,7 @@ func TestQueueBudgetRotation(t *testing.T) {
 		t.Fatalf("%d queues, want one per host", n)
 	}
 	b, _ := f.Next(now, 10)
-	if len(b) != 1 || Host(b[0].URL) != "localhost" {
+	if len(b) != 1 || urlx.Host(b[0].URL) != "localhost" {
 		t.Fatalf("one active queue, the oldest, hands out one URL: %v", b)
 	}
 	first := f.groups["localhost"]
@@ -56,7 +57,7 @@ func TestQueueBudgetRotation(t *testing.T) {
 	}
 	b, _ = f.Next(now, 10)
 	second := f.groups["www.google.com"]
-	if len(b) != 1 || Host(b[0].URL) != "www.google.com" || !second.active || second.budget != 4 {
+	if len(b) != 1 || urlx.Host(b[0].URL) != "www.google.com" || !second.active || second.budget != 4 {
 		t.Fatalf("rotation: %v, active %v, budget %d", b, second.active, second.budget)
 	}
 	f.Done(result(b[0], 200), nil, now)
@@ -66,7 +67,7 @@ func TestQueueBudgetRotation(t *testing.T) {
 	// The second queue is empty now: its slot goes back to the first, with
 	// a fresh budget.
 	b, _ = f.Next(now, 10)
-	if len(b) != 1 || Host(b[0].URL) != "localhost" || first.budget != 4 || second.active {
+	if len(b) != 1 || urlx.Host(b[0].URL) != "localhost" || first.budget != 4 || second.active {
 		t.Fatalf("empty queue not retired: %v, first budget %d, second active %v", b, first.budget, second.active)
 	}
 }
@@ -105,7 +106,7 @@ func TestActiveQueuesBoundAndRotate(t *testing.T) {
 				t.Fatalf("%s handed out twice", c.URL)
 			}
 			seen[c.URL] = true
-			h := Host(c.URL)
+			h := urlx.Host(c.URL)
 			run[h]++
 			if run[h] > 2 {
 				t.Fatalf("%s served %d times in a row with a budget of 2", h, run[h])
@@ -133,12 +134,12 @@ func TestSlotNotHeldByWaitingQueue(t *testing.T) {
 	f := open(t, "multiple_host", Options{ActiveQueues: 1, QueueBudget: 50, QueueBudgetPunish: 5, MaxRetries: 1, RetryBackoff: time.Minute, QueueSelector: "test_oldest"})
 	f.Add([]string{"http://a.test/", "http://b.test/1", "http://b.test/2"}, now)
 	b, _ := f.Next(now, 10)
-	if len(b) != 1 || Host(b[0].URL) != "a.test" {
+	if len(b) != 1 || urlx.Host(b[0].URL) != "a.test" {
 		t.Fatalf("%v", b)
 	}
 	f.Done(result(b[0], 503), nil, now)
 	b, _ = f.Next(now, 10)
-	if len(b) != 1 || Host(b[0].URL) != "b.test" {
+	if len(b) != 1 || urlx.Host(b[0].URL) != "b.test" {
 		t.Fatalf("the slot stayed with a queue that has nothing due: %v", b)
 	}
 	f.Done(result(b[0], 200), nil, now)
@@ -272,7 +273,7 @@ func TestIPBasedAssignment(t *testing.T) {
 	}
 	var shared *crawluri.CrawlUri
 	for _, c := range b {
-		if h := Host(c.URL); h == "a.test" || h == "b.test" {
+		if h := urlx.Host(c.URL); h == "a.test" || h == "b.test" {
 			shared = c
 		}
 	}
@@ -363,7 +364,7 @@ func TestCredentialsForTheFetcher(t *testing.T) {
 	f.Add([]string{"http://user:secret@a.test/private", "http://b.test/public"}, time.Now())
 	b, _ := f.Next(time.Now(), 10)
 	for _, c := range b {
-		switch Host(c.URL) {
+		switch urlx.Host(c.URL) {
 		case "a.test":
 			if c.OptionalVars["username"] != "user" || c.OptionalVars["password"] != "secret" {
 				t.Errorf("credentials: %v", c.OptionalVars)

@@ -3,12 +3,12 @@ package master
 import (
 	"context"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"os"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/registry"
 	"github.com/spyder-crawl/spyder/settings"
 )
@@ -80,7 +80,7 @@ func seedFile(_ context.Context, setup *Setup) error {
 	}
 	defer f.Close()
 	added, refused := 0, 0
-	total, err := frontier.ReadURLFile(f, 10000, func(urls []string, lines []int) error {
+	total, err := urlx.ReadURLFile(f, 10000, func(urls []string, lines []int) error {
 		where := make([]string, len(lines))
 		for i, l := range lines {
 			where[i] = fmt.Sprintf("%s:%d", path, l)

@@ -1,11 +1,10 @@
 package master
 
 import (
+	"github.com/spyder-crawl/spyder/urlx"
 	"testing"
 
 	"github.com/rs/zerolog"
-
-	"github.com/spyder-crawl/spyder/frontier"
 )
 
 // testLogger logs to the test's output at warn level and above.
@@ -14,4 +13,4 @@ func testLogger(t testing.TB) zerolog.Logger {
 }
 
 // newAllowAll returns a scope that admits every URL (regex ".").
-func newAllowAll() (*frontier.Scope, error) { return frontier.NewScope([]string{"."}, nil) }
+func newAllowAll() (*urlx.Scope, error) { return urlx.NewScope([]string{"."}, nil) }

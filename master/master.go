@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"maps"
 	"slices"
 	"strings"
@@ -62,8 +63,8 @@ type Master struct {
 	log      zerolog.Logger
 	opts     Options
 	frontier frontier.Frontier
-	scope    *frontier.Scope
-	canon    frontier.Canonicalization // of seeds and links
+	scope    *urlx.Scope
+	canon    urlx.Canonicalization // of seeds and links
 	sinks    []Sink
 	registry *mgmt.Registry
 
@@ -168,8 +169,8 @@ func (c *counters) classes() map[string]int64 {
 type counters struct {
 	dispatched int64
 	results    int64
-	byClass    [6]int64 // index status/100 for 1xx..5xx; 0 for anything else
-	bytes      int64    // of the bodies of results
+	byClass    [10]int64 // by crawluri.StatusClass
+	bytes      int64     // of the bodies of results
 	returned   int64
 	released   int64 // leases of lost workers, or claimed by none, queued again
 	unclaimed  int64 // of those: no worker listed them within two heartbeats
@@ -186,7 +187,7 @@ type counters struct {
 // New opens the frontier and the configured sinks.
 func New(opts Options) (*Master, error) {
 	s := opts.Settings
-	scope, err := frontier.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
+	scope, err := urlx.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +215,7 @@ func New(opts Options) (*Master, error) {
 		}
 		m.curveKeys = &pair
 	}
-	if m.canon, err = frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
+	if m.canon, err = urlx.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return nil, fmt.Errorf("url_canonicalization: %w", err)
 	}
 	m.frontier = opts.Frontier
@@ -1008,13 +1009,10 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 		m.stats.returned++
 		return true
 	}
-	class := int(c.StatusCode) / 100
-	if class < 1 || class > 5 {
-		class = 0
-	}
+	class := crawluri.StatusClass(c.StatusCode)
 	var links []string
 	var outOfScope, invalid int64
-	if class == 2 || class == 3 {
+	if crawluri.IsSuccess(c.StatusCode) || crawluri.IsRedirect(c.StatusCode) {
 		raw := c.ExtractedURLs()
 		var cut int
 		links, outOfScope, invalid, cut = m.admissible(raw)
@@ -1084,7 +1082,7 @@ func (m *Master) admissible(raw []string) (links []string, outOfScope, invalid i
 		}
 		distinct++
 		switch {
-		case errors.Is(err, frontier.ErrTooLong):
+		case errors.Is(err, urlx.ErrTooLong):
 			m.stats.linksLong++
 		case err != nil:
 			invalid++
@@ -1101,11 +1099,11 @@ func (m *Master) toSinks(c *crawluri.CrawlUri) {
 	for _, sink := range m.sinks {
 		var err error
 		switch s := c.StatusCode; {
-		case s >= 200 && s < 300:
+		case crawluri.IsSuccess(s):
 			err = sink.ProcessSuccessfulCrawl(c)
-		case s >= 300 && s < 400:
+		case crawluri.IsRedirect(s):
 			err = sink.ProcessRedirect(c)
-		case s >= 400 && s < 500, s >= 900 && s < 1000:
+		case crawluri.StatusClass(s) == 4, crawluri.IsNotFetched(s):
 			err = sink.ProcessNotFound(c)
 		default:
 			err = sink.ProcessServerError(c)

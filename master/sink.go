@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/worker/processor"
 )
 
 // Sink receives every result the master applies, routed by status as
@@ -119,7 +118,7 @@ func trimPartialLine(f *os.File) error {
 }
 
 func (s *JSONLSink) write(c *crawluri.CrawlUri) error {
-	mt, _ := processor.ContentType(c)
+	mt, _ := c.ContentType()
 	rec := JSONLRecord{
 		URL:         c.URL,
 		Status:      int(c.StatusCode),

@@ -1,9 +1,14 @@
-package frontier
+// Package urlx holds what spyder decides about a URL before it is crawled:
+// its canonical form (canon.go), whether the crawl's scope admits it
+// (scope.go), the key the frontier dedups on and its host (key.go), and
+// how a file of URLs is read (file.go). It imports nothing of spyder, so
+// that the frontier, the master, the worker's processors and a user's own
+// code share one meaning of each.
+package urlx
 
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/url"
 	"strings"
 )
@@ -261,48 +266,20 @@ func removeDotSegments(p string) string {
 	return r
 }
 
-// Key is the 16-byte digest a frontier dedups on: FNV-128a of the normalized
-// URL. 16 bytes keep the seen set small; collisions are negligible at any
-// crawl size (2^64 URLs for an even chance).
-type Key [16]byte
-
-// KeyOf returns the dedup key of a normalized URL.
-func KeyOf(normalized string) Key {
-	h := fnv.New128a()
-	_, _ = h.Write([]byte(normalized))
-	var k Key
-	h.Sum(k[:0])
-	return k
-}
-
-// Host returns the lower-cased host name (no port) of a URL, or "".
-func Host(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Hostname())
-}
-
-// NormalizeAll normalizes a batch of URLs on every core, refusing those
-// longer than maxLen as NormalizeWithin does. It returns the normalized URLs
-// in input order without the refused ones, which it reports to bad (in
-// input order, from the caller's goroutine).
-func (c Canonicalization) NormalizeAll(raw []string, maxLen int, bad func(i int, err error)) []string {
-	out := make([]string, len(raw))
-	errs := make([]error, len(raw))
-	parallel(len(raw), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i], errs[i] = c.NormalizeWithin(raw[i], maxLen)
+// Distinct returns links in their canonical forms, each once, in the
+// order of first occurrence; a link that cannot be canonicalized is kept
+// as it is, once (the master counts it). It reuses links' backing array.
+func Distinct(links []string, c Canonicalization) []string {
+	seen := make(map[string]struct{}, len(links))
+	out := links[:0]
+	for _, l := range links {
+		if u, err := c.Normalize(l); err == nil {
+			l = u
 		}
-	})
-	kept := out[:0]
-	for i, u := range out {
-		if errs[i] != nil {
-			bad(i, errs[i])
-			continue
+		if _, dup := seen[l]; !dup {
+			seen[l] = struct{}{}
+			out = append(out, l)
 		}
-		kept = append(kept, u)
 	}
-	return kept
+	return out
 }

@@ -1,4 +1,4 @@
-package frontier
+package urlx
 
 import (
 	"testing"
@@ -32,6 +32,6 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("%q normalized to %q, then to %q", raw, u, again)
 		}
 		_ = Host(u)
-		_, _ = splitOrigin(u)
+		_, _ = SplitOrigin(u)
 	})
 }

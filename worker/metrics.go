@@ -40,7 +40,7 @@ func (wm *workerMetrics) result(c *crawluri.CrawlUri, running int) {
 	if wm == nil {
 		return
 	}
-	wm.fetches.WithLabelValues(metrics.StatusClass(int(c.StatusCode))).Inc()
+	wm.fetches.WithLabelValues(crawluri.StatusClassName(c.StatusCode)).Inc()
 	wm.latency.Observe(c.ReqTime)
 	wm.bytes.Add(float64(len(c.ContentBody)))
 	wm.links.Add(float64(len(c.ExtractedURLs())))

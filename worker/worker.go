@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +21,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/metrics"
@@ -50,7 +50,7 @@ type Worker struct {
 	fetcher  *Fetcher
 	dns      *dnscache.Cache // the fetcher's; closed with it
 	pipeline *processor.Pipeline
-	canon    frontier.Canonicalization // links leave canonical and distinct
+	canon    urlx.Canonicalization // links leave canonical and distinct
 	// With CURVE (curve_server_public_key), every socket is a CURVE client
 	// of the master's key with this worker's pair.
 	curveServer string
@@ -113,7 +113,7 @@ func New(opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	canon, err := frontier.ParseCanonicalization(s.URLCanonicalization)
+	canon, err := urlx.ParseCanonicalization(s.URLCanonicalization)
 	if err != nil {
 		return nil, fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err)
 	}
@@ -560,7 +560,7 @@ func (w *Worker) publishResults(pub *zmq.Socket) error {
 			if c.StatusCode == crawluri.StatusWorkerException {
 				w.log.Warn().Str("url", c.URL).Str("error", c.Error).Msg("processing failed")
 			}
-			if c.StatusCode >= 400 || c.StatusCode < 100 {
+			if crawluri.IsError(c.StatusCode) {
 				w.errors++
 			} else {
 				w.done++

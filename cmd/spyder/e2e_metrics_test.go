@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/spyder-crawl/spyder/crawluri"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spyder-crawl/spyder/internal/metrics"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
@@ -97,7 +97,7 @@ func TestMetricsMatchTheOutput(t *testing.T) {
 	byClass := map[string]float64{}
 	records := readJSONL(t, out)
 	for _, r := range records {
-		byClass[metrics.StatusClass(int(r["status"].(float64)))]++
+		byClass[crawluri.StatusClassName(int16(r["status"].(float64)))]++
 	}
 	// The snapshot behind the master's metrics is at most 100 ms old.
 	var mm map[string]float64

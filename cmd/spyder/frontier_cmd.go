@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"io"
 	"os"
 	"strings"
@@ -45,7 +46,7 @@ func runInspect(args, environ []string, stdout, stderr io.Writer) int {
 	if s.StateDir == "" {
 		return configError(stderr, fmt.Errorf("%w: state_dir: empty (the state is in memory; nothing to inspect)", settings.ErrInvalid))
 	}
-	canon, err := frontier.ParseCanonicalization(s.URLCanonicalization)
+	canon, err := urlx.ParseCanonicalization(s.URLCanonicalization)
 	if err != nil {
 		return configError(stderr, fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err))
 	}
@@ -144,7 +145,7 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	start := time.Now()
-	canon, _ := frontier.ParseCanonicalization(s.URLCanonicalization) // checked by checkMaster
+	canon, _ := urlx.ParseCanonicalization(s.URLCanonicalization) // checked by checkMaster
 	total, added, bad, err := inject(f, canon, s.MaxURLLength, in, log)
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = cerr
@@ -166,9 +167,9 @@ const injectChunk = 500000
 
 // inject adds the URLs of r as seeds, a chunk at a time, each chunk durable
 // before the next is read: everything reported as injected is durable.
-func inject(f frontier.Frontier, canon frontier.Canonicalization, maxLen int, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
-	total, err = frontier.ReadURLFile(r, injectChunk, func(raw []string, lines []int) error {
-		urls := canon.NormalizeAll(raw, maxLen, func(i int, err error) {
+func inject(f frontier.Frontier, canon urlx.Canonicalization, maxLen int, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
+	total, err = urlx.ReadURLFile(r, injectChunk, func(raw []string, lines []int) error {
+		urls := frontier.NormalizeAll(canon, raw, maxLen, func(i int, err error) {
 			bad++
 			if bad <= 10 {
 				log.Warn().Int("line", lines[i]).Err(err).Msg("skipping a URL that cannot be crawled")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"io"
 	"io/fs"
 	"os"
@@ -127,7 +128,7 @@ func checkMaster(s *settings.Settings) error {
 	if !frontier.Registered(s.FrontierClass) {
 		return fmt.Errorf("%w: frontier_class: %q is not registered (known: %v)", settings.ErrInvalid, s.FrontierClass, frontier.Names())
 	}
-	if _, err := frontier.ParseCanonicalization(s.URLCanonicalization); err != nil {
+	if _, err := urlx.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err)
 	}
 	if !slices.Contains(frontier.SelectorNames(), s.QueueSelectorClass) {

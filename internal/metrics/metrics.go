@@ -32,17 +32,6 @@ func NewRegistry() *prometheus.Registry {
 	return r
 }
 
-// StatusClass names a status code's class as a label: "2xx" ... "5xx",
-// "9xx" (robots.txt verdicts), or "other" (599 counts as 5xx; 710 and 810
-// as other).
-func StatusClass(status int) string {
-	switch c := status / 100; {
-	case c >= 1 && c <= 5, c == 9:
-		return fmt.Sprintf("%dxx", c)
-	}
-	return "other"
-}
-
 // Server serves /metrics of one registry.
 type Server struct {
 	srv  *http.Server

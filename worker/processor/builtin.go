@@ -3,11 +3,11 @@ package processor
 import (
 	"context"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"net/url"
 	"strings"
 
 	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -128,10 +128,10 @@ func (h *httpExtractor) Process(_ context.Context, c *crawluri.CrawlUri) error {
 // regexScoper is spyder's RegexScoper. With no positive regex configured it
 // keeps every link: the master then scopes links to the seeds' hosts, which
 // only it knows.
-type regexScoper struct{ scope *frontier.Scope }
+type regexScoper struct{ scope *urlx.Scope }
 
 func newRegexScoper(s *settings.Settings) (Processor, error) {
-	sc, err := frontier.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
+	sc, err := urlx.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"mime"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -27,24 +25,6 @@ var htmlContentTypes = map[string]bool{
 	"application/vnd.wap.xhtml+xml": true,
 }
 
-// ContentType returns the media type and charset of a fetched page: from
-// the Content-Type header, or sniffed from the body when there is none.
-func ContentType(c *crawluri.CrawlUri) (mediaType, charsetName string) {
-	ct := crawluri.HeaderValue(c.RepHeader, "Content-Type")
-	if ct == "" {
-		if len(c.ContentBody) == 0 {
-			return "", ""
-		}
-		ct = http.DetectContentType(c.ContentBody)
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt, _, _ = strings.Cut(ct, ";")
-		return strings.ToLower(strings.TrimSpace(mt)), ""
-	}
-	return mt, strings.ToLower(params["charset"])
-}
-
 // extractHTMLLinks is spyder's DefaultHtmlLinkExtractor on a real HTML
 // tokenizer: links of <a href> resolved against the page URL or the first
 // <base href>, entities decoded, the body decoded from its charset (header,
@@ -53,7 +33,7 @@ func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri, tags map[string]s
 	if c.Var(crawluri.VarExtractionFinished) == crawluri.VarTrue || len(c.ContentBody) == 0 {
 		return nil
 	}
-	mt, _ := ContentType(c)
+	mt, _ := c.ContentType()
 	if !htmlContentTypes[mt] {
 		return nil
 	}

@@ -7,10 +7,10 @@ package processor
 import (
 	"context"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"runtime/debug"
 
 	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/registry"
 	"github.com/spyder-crawl/spyder/settings"
 )
@@ -81,31 +81,16 @@ func (p *Pipeline) Run(ctx context.Context, curi *crawluri.CrawlUri) (err error)
 	return nil
 }
 
-// DistinctLinks replaces curi's links with their canonical forms, each
-// once, in the order of first occurrence. The worker applies it to every
-// result after the pipeline, so the links that leave it are canonical (as
-// the master keys them) and distinct: a page repeats its links (the Python
-// docs' contents.html has 13,945 links, 489 distinct), and the master's
-// max_links_per_page must not cut distinct links behind the repeats. A
-// link that cannot be canonicalized is sent as it is, once, for the master
-// to count.
-func DistinctLinks(curi *crawluri.CrawlUri, canon frontier.Canonicalization) {
-	links := curi.ExtractedURLs()
-	if len(links) == 0 {
-		return
+// DistinctLinks replaces curi's links with urlx.Distinct of them. The
+// worker applies it to every result after the pipeline, so the links that
+// leave it are canonical (as the master keys them) and distinct: a page
+// repeats its links (the Python docs' contents.html has 13,945 links, 489
+// distinct), and the master's max_links_per_page must not cut distinct
+// links behind the repeats.
+func DistinctLinks(curi *crawluri.CrawlUri, canon urlx.Canonicalization) {
+	if links := curi.ExtractedURLs(); len(links) > 0 {
+		curi.SetExtractedURLs(urlx.Distinct(links, canon))
 	}
-	seen := make(map[string]struct{}, len(links))
-	out := links[:0]
-	for _, l := range links {
-		if u, err := canon.Normalize(l); err == nil {
-			l = u
-		}
-		if _, dup := seen[l]; !dup {
-			seen[l] = struct{}{}
-			out = append(out, l)
-		}
-	}
-	curi.SetExtractedURLs(out)
 }
 
 func runOne(ctx context.Context, st stage, curi *crawluri.CrawlUri) (err error) {

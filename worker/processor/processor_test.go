@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/settings"
 )
@@ -267,7 +267,7 @@ func BenchmarkDistinctLinks20KB(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.SetExtractedURLs(links)
-		DistinctLinks(c, frontier.FullCanonicalization())
+		DistinctLinks(c, urlx.FullCanonicalization())
 	}
 	b.ReportMetric(float64(len(links)), "links/page")
 }
@@ -376,7 +376,7 @@ func TestDistinctLinks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &crawluri.CrawlUri{URL: "http://a/"}
 			c.SetExtractedURLs(tc.in)
-			DistinctLinks(c, frontier.FullCanonicalization())
+			DistinctLinks(c, urlx.FullCanonicalization())
 			if got := c.ExtractedURLs(); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
@@ -389,7 +389,7 @@ func TestDistinctLinks(t *testing.T) {
 	}
 	c := &crawluri.CrawlUri{URL: "http://a/"}
 	c.SetExtractedURLs(in)
-	DistinctLinks(c, frontier.FullCanonicalization())
+	DistinctLinks(c, urlx.FullCanonicalization())
 	if got := c.ExtractedURLs(); len(got) != 500 || got[499] != "http://a/499" {
 		t.Fatalf("%d links, last %q", len(got), got[len(got)-1])
 	}

@@ -1,0 +1,85 @@
+// Package layers holds one test: the package graph of spyder points down,
+// from the commands to the crawl's parts to the wire and URL packages,
+// never back. The table below is the allowed graph; a new import between
+// spyder's packages has to be added to it on purpose.
+package layers
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/spyder-crawl/spyder/"
+
+// allowed lists, for each package, the spyder packages it may import (in
+// its non-test files). "internal/*" stands for any internal package.
+var allowed = map[string][]string{
+	// Leaves: the wire types and the URL logic import nothing of spyder,
+	// so that a worker in another program, a processor or a user's own
+	// code gets them without the frontier's store.
+	"crawluri": {},
+	"urlx":     {},
+	// The management bus speaks about identities of the wire package.
+	"mgmt": {"crawluri"},
+	// Settings know names and values, nothing of the components.
+	"settings": {"internal/dnscache"},
+	// The frontier keeps state; it knows URLs and results, not the master,
+	// the worker or the bus.
+	"frontier": {"crawluri", "urlx", "internal/*"},
+	// Processors work on a result with URL logic; never on the store.
+	"worker/processor": {"crawluri", "urlx", "settings", "internal/*"},
+	// The worker: fetch, processors, the bus. Never the frontier or the
+	// master.
+	"worker": {"crawluri", "urlx", "mgmt", "settings", "worker/processor", "internal/*"},
+	// The master: frontier, bus, settings. Never the worker or its
+	// processors.
+	"master": {"crawluri", "urlx", "mgmt", "settings", "frontier", "internal/*"},
+	// The commands put everything together.
+	"cmd/spyder":   {"*"},
+	"cmd/demosite": {},
+}
+
+func TestPackageGraphPointsDown(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		var rules []string
+		if strings.HasPrefix(pkg, "internal/") {
+			// Internal helpers may use each other and the leaves, not the
+			// components above them.
+			rules = []string{"internal/*", "crawluri", "urlx"}
+		} else {
+			var ok bool
+			if rules, ok = allowed[pkg]; !ok {
+				t.Errorf("package %s is not in the allowed graph: add it to the table", pkg)
+				continue
+			}
+		}
+		seen++
+		for _, imp := range fields[1:] {
+			dep, ok := strings.CutPrefix(imp, module)
+			if !ok {
+				continue // not spyder's
+			}
+			if !permitted(rules, dep) {
+				t.Errorf("%s imports %s, which the graph does not allow (allowed: %v)", pkg, dep, rules)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("only %d packages listed: %s", seen, out)
+	}
+}
+
+func permitted(rules []string, dep string) bool {
+	return slices.ContainsFunc(rules, func(r string) bool {
+		return r == "*" || r == dep || r == "internal/*" && strings.HasPrefix(dep, "internal/")
+	})
+}
