@@ -95,7 +95,7 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 		return m.hostControl(req, now, logged)
 	case mgmt.VerbQuitWorker:
 		w, known := m.registry.Get(req.Worker)
-		if !known || w.State != mgmt.Active {
+		if !known || w.State != workerActive {
 			return mgmt.Reply{Error: fmt.Sprintf("no active worker %q", req.Worker)}
 		}
 		m.quitting[req.Worker] = true

@@ -66,7 +66,7 @@ type Master struct {
 	scope    *urlx.Scope
 	canon    urlx.Canonicalization // of seeds and links
 	sinks    []Sink
-	registry *mgmt.Registry
+	registry *workerRegistry
 
 	waker *zsock.Waker
 	// wakeable is waker once the loop runs: goroutines of the frontier
@@ -197,7 +197,7 @@ func New(opts Options) (*Master, error) {
 		log:         opts.Logger,
 		opts:        opts,
 		scope:       scope,
-		registry:    mgmt.NewRegistry(s.HeartbeatTimeout()),
+		registry:    newWorkerRegistry(s.HeartbeatTimeout()),
 		stats:       counters{drops: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},
 		workerKeys:  map[string]string{},
@@ -724,7 +724,7 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		}
 		if len(m.quitting) > 0 && m.state == running && !now.Before(m.nextQuit) {
 			for id := range m.quitting {
-				if w, _ := m.registry.Get(id); w.State != mgmt.Active {
+				if w, _ := m.registry.Get(id); w.State != workerActive {
 					delete(m.quitting, id) // acknowledged, or lost
 					continue
 				}
@@ -1187,7 +1187,7 @@ func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 				m.workerKeys[msg.Identity] = user
 			}
 			w, activated := m.registry.Seen(msg.Identity, now, a)
-			if w.State == mgmt.Gone {
+			if w.State == workerGone {
 				continue
 			}
 			for _, id := range a.Leases {
@@ -1242,7 +1242,7 @@ func (m *Master) finish(clean bool) error {
 	fs := m.frontierStats()
 	var waiting []string
 	for _, w := range m.registry.Workers() {
-		if w.State == mgmt.Active {
+		if w.State == workerActive {
 			waiting = append(waiting, w.ID)
 		}
 	}

@@ -1,38 +1,43 @@
-package mgmt
+package master
 
 import (
 	"sort"
 	"time"
+
+	"github.com/spyder-crawl/spyder/mgmt"
 )
 
-// WorkerState is where a worker is in its life as the master sees it.
-type WorkerState int
+// The master's record of its workers, from their announcements and
+// heartbeats on the management bus (it lived in the wire package).
+
+// workerState is where a worker is in its life as the master sees it.
+type workerState int
 
 const (
-	// Active workers count towards dispatch capacity.
-	Active WorkerState = iota
-	// Gone workers acknowledged a quit; terminal and clean.
-	Gone
-	// Lost workers stopped heartbeating; terminal and unclean.
-	Lost
+	// workerActive workers count towards dispatch capacity.
+	workerActive workerState = iota
+	// workerGone workers acknowledged a quit; terminal and clean.
+	workerGone
+	// workerLost workers stopped heartbeating; terminal and unclean.
+	workerLost
 )
 
-func (s WorkerState) String() string {
+func (s workerState) String() string {
 	switch s {
-	case Active:
+	case workerActive:
 		return "active"
-	case Gone:
+	case workerGone:
 		return "gone"
-	case Lost:
+	case workerLost:
 		return "lost"
 	}
 	return "unknown"
 }
 
-// Worker is the master's record of one worker process.
-type Worker struct {
+// workerRecord is the master's record of one worker process.
+type workerRecord struct {
 	ID         string
-	State      WorkerState
+	State      workerState
 	FirstSeen  time.Time
 	LastSeen   time.Time
 	MaxClients int
@@ -44,31 +49,31 @@ type Worker struct {
 	Rate float64
 }
 
-// Registry tracks workers from their announcements and heartbeats. A worker
+// workerRegistry tracks workers from their announcements and heartbeats. A worker
 // silent for longer than the liveness timeout is lost. Not safe for concurrent
 // use: the master's loop owns it.
-type Registry struct {
+type workerRegistry struct {
 	timeout time.Duration
-	workers map[string]*Worker
+	workers map[string]*workerRecord
 	live    int
 }
 
-// NewRegistry returns a registry that declares a worker lost after timeout
+// newWorkerRegistry returns a registry that declares a worker lost after timeout
 // without a message from it.
-func NewRegistry(timeout time.Duration) *Registry {
-	return &Registry{timeout: timeout, workers: make(map[string]*Worker)}
+func newWorkerRegistry(timeout time.Duration) *workerRegistry {
+	return &workerRegistry{timeout: timeout, workers: make(map[string]*workerRecord)}
 }
 
 // Seen records an announcement or heartbeat from id. It returns the worker
 // and whether it just became active (first message, or back after being
 // lost). A worker that acknowledged a quit stays gone.
-func (r *Registry) Seen(id string, now time.Time, a Announce) (w *Worker, activated bool) {
+func (r *workerRegistry) Seen(id string, now time.Time, a mgmt.Announce) (w *workerRecord, activated bool) {
 	w = r.workers[id]
 	if w == nil {
-		w = &Worker{ID: id, FirstSeen: now, State: Lost}
+		w = &workerRecord{ID: id, FirstSeen: now, State: workerLost}
 		r.workers[id] = w
 	}
-	if w.State == Gone {
+	if w.State == workerGone {
 		return w, false
 	}
 	if a.MaxClients > 0 {
@@ -80,8 +85,8 @@ func (r *Registry) Seen(id string, now time.Time, a Announce) (w *Worker, activa
 	}
 	w.LastSeen = now
 	w.InFlight, w.Done, w.Errors = a.InFlight, a.Done, a.Errors
-	if w.State != Active {
-		w.State = Active
+	if w.State != workerActive {
+		w.State = workerActive
 		r.live++
 		return w, true
 	}
@@ -89,39 +94,39 @@ func (r *Registry) Seen(id string, now time.Time, a Announce) (w *Worker, activa
 }
 
 // QuitAck marks id gone. It reports whether id was active.
-func (r *Registry) QuitAck(id string, now time.Time) bool {
+func (r *workerRegistry) QuitAck(id string, now time.Time) bool {
 	w := r.workers[id]
 	if w == nil {
-		r.workers[id] = &Worker{ID: id, FirstSeen: now, LastSeen: now, State: Gone}
+		r.workers[id] = &workerRecord{ID: id, FirstSeen: now, LastSeen: now, State: workerGone}
 		return false
 	}
-	wasActive := w.State == Active
+	wasActive := w.State == workerActive
 	if wasActive {
 		r.live--
 	}
-	w.State, w.LastSeen = Gone, now
+	w.State, w.LastSeen = workerGone, now
 	return wasActive
 }
 
 // Revoke marks id lost at once (its CURVE key was revoked). It reports
 // whether id was active.
-func (r *Registry) Revoke(id string, now time.Time) bool {
+func (r *workerRegistry) Revoke(id string, now time.Time) bool {
 	w := r.workers[id]
-	if w == nil || w.State != Active {
+	if w == nil || w.State != workerActive {
 		return false
 	}
-	w.State, w.LastSeen = Lost, now
+	w.State, w.LastSeen = workerLost, now
 	r.live--
 	return true
 }
 
 // Expire marks every active worker silent since before now-timeout as lost
 // and returns them.
-func (r *Registry) Expire(now time.Time) []*Worker {
-	var lost []*Worker
+func (r *workerRegistry) Expire(now time.Time) []*workerRecord {
+	var lost []*workerRecord
 	for _, w := range r.workers {
-		if w.State == Active && now.Sub(w.LastSeen) > r.timeout {
-			w.State = Lost
+		if w.State == workerActive && now.Sub(w.LastSeen) > r.timeout {
+			w.State = workerLost
 			r.live--
 			lost = append(lost, w)
 		}
@@ -131,10 +136,10 @@ func (r *Registry) Expire(now time.Time) []*Worker {
 
 // NextExpiry is the earliest moment at which Expire could find a lost worker,
 // or the zero time when no worker is active.
-func (r *Registry) NextExpiry() time.Time {
+func (r *workerRegistry) NextExpiry() time.Time {
 	var next time.Time
 	for _, w := range r.workers {
-		if w.State != Active {
+		if w.State != workerActive {
 			continue
 		}
 		if t := w.LastSeen.Add(r.timeout); next.IsZero() || t.Before(next) {
@@ -145,20 +150,20 @@ func (r *Registry) NextExpiry() time.Time {
 }
 
 // Get returns a snapshot of worker id, and whether it is known.
-func (r *Registry) Get(id string) (Worker, bool) {
+func (r *workerRegistry) Get(id string) (workerRecord, bool) {
 	w := r.workers[id]
 	if w == nil {
-		return Worker{}, false
+		return workerRecord{}, false
 	}
 	return *w, true
 }
 
 // Live is the number of active workers.
-func (r *Registry) Live() int { return r.live }
+func (r *workerRegistry) Live() int { return r.live }
 
 // Workers returns a snapshot of every worker ever seen, ordered by identity.
-func (r *Registry) Workers() []Worker {
-	out := make([]Worker, 0, len(r.workers))
+func (r *workerRegistry) Workers() []workerRecord {
+	out := make([]workerRecord, 0, len(r.workers))
 	for _, w := range r.workers {
 		out = append(out, *w)
 	}
