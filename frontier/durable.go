@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spyder-crawl/spyder/urlx"
-	"net/http"
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -1383,54 +1381,30 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	rec := l.rec
 	rec.lease, rec.status = 0, res.StatusCode
 	status := res.StatusCode
-	retryAfter := time.Duration(0)
-	if status == 429 || status == 503 {
-		retryAfter = parseRetryAfter(crawluri.HeaderValue(res.RepHeader, "Retry-After"), now, f.opts.MaxRetryAfter)
-	}
+	o := Decide(f.opts, Prior{Attempts: int(rec.attempts), Level: int(rec.level)}, status, res.RepHeader, res.ReqTime, f.minDelay(q), l.crawlDelay, now)
 	if g := q.grp; g != nil {
-		if retryAfter > 0 {
-			g.hold(now.Add(retryAfter))
+		if !o.HostHeldUntil.IsZero() {
+			g.hold(o.HostHeldUntil)
 		}
-		g.wait(now.Add(max(politeDelay(f.opts, f.minDelay(q), res.ReqTime), l.crawlDelay)))
-		// The queue budget: spyder charged 1 per response and
-		// QUEUE_BUDGET_PUNISH per server error.
-		if status >= 500 || status < 100 {
-			g.budget -= max(f.opts.QueueBudgetPunish, 0)
-		} else {
-			g.budget--
-		}
+		g.wait(o.HostWaitsUntil)
+		g.budget -= o.BudgetCost
 	}
-	switch {
-	case crawluri.IsSuccess(status), status == 304:
-		rec.attempts = 0
-		if status == 304 {
-			rec.level = byte(min(int(max(rec.level, 1))+1, max(f.opts.NumPriorities, 1)))
-		} else {
-			rec.level = 1
-			rec.etag = crawluri.HeaderValue(res.RepHeader, "Etag")
-			rec.lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
-		}
-		f.stats.Done++
-		if f.opts.CrawlDelta > 0 {
-			rec.state = stateScheduled
-			rec.due = now.Add(f.opts.CrawlDelta * time.Duration(rec.level)).UnixNano()
-		} else {
-			rec.state = stateDone
-		}
-	case crawluri.IsRedirect(status):
+	rec.attempts, rec.level = byte(o.Attempts), byte(o.Level)
+	if o.NewValidators {
+		rec.etag = crawluri.HeaderValue(res.RepHeader, "Etag")
+		rec.lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
+	}
+	switch o.Fate {
+	case FateDone:
 		rec.state = stateDone
 		f.stats.Done++
-	case crawluri.IsRetryable(status):
-		if int(rec.attempts) < f.opts.MaxRetries {
-			rec.attempts++
-			wait := f.opts.RetryBackoff << (rec.attempts - 1)
-			rec.state, rec.due = stateQueued, now.Add(max(wait, retryAfter)).UnixNano()
-			f.stats.Retried++
-		} else {
-			rec.state = stateFailed
-			f.stats.Failed++
-		}
-	default:
+	case FateRevisit:
+		rec.state, rec.due = stateScheduled, o.Due.UnixNano()
+		f.stats.Done++
+	case FateRetry:
+		rec.state, rec.due = stateQueued, o.Due.UnixNano()
+		f.stats.Retried++
+	case FateFailed:
 		rec.state = stateFailed
 		f.stats.Failed++
 	}
@@ -1446,22 +1420,6 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)
 	return f.addURLs(links, now, "link", int(rec.depth)+1)
-}
-
-// parseRetryAfter reads a Retry-After value (seconds or an HTTP date),
-// capped at limit; an absent or unreadable value is 0.
-func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		d = time.Duration(min(max(secs, 0), int64(limit/time.Second)+1)) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), limit)
 }
 
 // Release implements Frontier.

@@ -250,15 +250,3 @@ func Open(name string, opts Options) (Frontier, error) {
 // comes from a worker, and a hostile or broken one must not be able to
 // block a host for years (or overflow the arithmetic with NaN or Inf).
 const maxReqTime = 10 * time.Minute
-
-// politeDelay is the pause a host gets after a request that took
-// reqSeconds; minDelay is its least delay (Options.MinDelay unless an
-// operator set another for the host).
-func politeDelay(opts Options, minDelay time.Duration, reqSeconds float64) time.Duration {
-	if !(reqSeconds > 0) { // also catches NaN
-		reqSeconds = 0
-	}
-	reqSeconds = min(reqSeconds, maxReqTime.Seconds())
-	d := time.Duration(opts.CrawlDelayFactor * reqSeconds * float64(time.Second))
-	return max(d, minDelay)
-}
