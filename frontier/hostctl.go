@@ -14,8 +14,6 @@ import (
 // queue record). Both are kept in 'D' records, the hold's end so that it
 // still counts as blocked (not as politeness) after a restart.
 
-const pfxDelay = 'D' // 'D' queue8 -> delay8 (ns, -1: none) blockedUntil8 (unix ns, 0: none)
-
 func delayKey(queue uint64) []byte { return binary.BigEndian.AppendUint64([]byte{pfxDelay}, queue) }
 
 // minDelay is q's least delay between two requests.
@@ -106,8 +104,6 @@ func (f *Durable) BlockHost(host string, until, now time.Time) error {
 	f.touch(q, now)
 	return f.writeHostControl(q, now)
 }
-
-const pfxHostCount = 'C' // 'C' host -> count8
 
 func hostCountKey(host string) []byte { return append([]byte{pfxHostCount}, host...) }
 

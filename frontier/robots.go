@@ -43,8 +43,6 @@ import (
 // queue entry, and its lease is not stored (after a restart the origin's
 // rules are simply unknown, or expired, and fetched again).
 
-const pfxRobots = 'R' // 'R' origin -> robotsRecord
-
 // robotsUnreachableTTL is how long a verdict forced by an unreachable
 // robots.txt stands before the file is tried again.
 const robotsUnreachableTTL = time.Hour

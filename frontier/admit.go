@@ -1,0 +1,131 @@
+// admit.go: URLs entering the frontier (seeds and links): dedup against
+// the seen set, depth and per-host caps, their records and queue entries.
+
+package frontier
+
+import (
+	"bytes"
+	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// AddSeeds implements Frontier.
+func (f *Durable) AddSeeds(urls []string, now time.Time) (int, error) {
+	hosts := map[string]struct{}{}
+	for _, u := range urls {
+		if h := urlx.Host(u); h != "" {
+			hosts[h] = struct{}{}
+		}
+	}
+	for h := range hosts {
+		if err := f.b.Set(append([]byte{pfxSeed}, h...), nil, nil); err != nil {
+			return 0, err
+		}
+	}
+	return f.addURLs(urls, now, "seed", 0)
+}
+
+// SeedHosts implements Frontier.
+func (f *Durable) SeedHosts() ([]string, error) {
+	it, err := f.b.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxSeed}, UpperBound: []byte{pfxSeed + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var hosts []string
+	for it.First(); it.Valid(); it.Next() {
+		hosts = append(hosts, string(it.Key()[1:]))
+	}
+	return hosts, it.Error()
+}
+
+// Add implements Frontier.
+func (f *Durable) Add(urls []string, now time.Time) (int, error) {
+	return f.addURLs(urls, now, "link", 1)
+}
+
+// addURLs admits urls found depth links away from a seed; deeper than
+// Options.MaxDepth they are left out (and counted).
+func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) (int, error) {
+	if len(urls) == 0 {
+		return 0, nil
+	}
+	if f.opts.MaxDepth > 0 && depth > f.opts.MaxDepth {
+		f.stats.TooDeep += int64(len(urls))
+		return 0, nil
+	}
+	// The seen-set lookups go through an iterator with Bloom filters on
+	// every level: a point Get skips the filters of the bottom level, where
+	// most of the seen set lives, and reads a data block for every link
+	// never seen. The iterator sees the batch as it is now; URLs repeated
+	// within this call are caught by mine.
+	it, err := f.seenIter()
+	if err != nil {
+		return 0, fmt.Errorf("frontier store: %w", err)
+	}
+	var mine map[urlx.Key]struct{}
+	if len(urls) > 1 {
+		mine = make(map[urlx.Key]struct{}, len(urls))
+	}
+	added := 0
+	touched := map[*queueState]bool{}
+
+	var uk []byte
+	for _, u := range urls {
+		k := urlx.KeyOf(u)
+		if _, dup := mine[k]; dup {
+			continue
+		}
+		uk = append(append(uk[:0], pfxURL), k[:]...)
+		if it.SeekPrefixGE(uk) && bytes.Equal(it.Key(), uk) {
+			continue
+		}
+		if err := it.Error(); err != nil {
+			return added, fmt.Errorf("frontier store: %w", err)
+		}
+		if mine != nil {
+			mine[k] = struct{}{}
+		}
+		host := urlx.Host(u)
+		if f.opts.MaxURLsPerHost > 0 {
+			ok, err := f.countHostURL(host)
+			if err != nil {
+				return added, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		q := f.queue(f.cfg.queueOf(host), now)
+		rec := newRecord(u, q.id, now, kind)
+		rec.depth = uint16(min(depth, 1<<16-1))
+		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
+			return added, err
+		}
+		if err := f.enqueue(k, &rec, q); err != nil {
+			return added, err
+		}
+		touched[q] = true
+		f.stats.Seen++
+		added++
+	}
+	for q := range touched {
+		f.dirty[q] = struct{}{}
+		f.touch(q, now)
+	}
+	return added, nil
+}
+
+// newRecord is the record of a URL just admitted to q.
+func newRecord(u string, queue uint64, now time.Time, kind string) urlRecord {
+	rec := urlRecord{state: stateQueued, priority: 1, due: now.UnixNano(), queue: queue, url: u}
+	kindCode := evAddedLink
+	if kind == "seed" {
+		kindCode = evAddedSeed
+	}
+	rec.note(now, kindCode, 0)
+	return rec
+}

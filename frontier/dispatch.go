@@ -1,0 +1,187 @@
+// dispatch.go: handing out URLs: Next takes the due head of each ready
+// politeness group, leases it and writes one lease record per batch.
+
+package frontier
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// Next implements Frontier.
+func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
+	f.applyResolved(now)
+	f.fillSlots(now)
+	var out []*crawluri.CrawlUri
+	f.batch, f.batchID = f.batch[:0], f.nextLease+1
+	for len(out) < max && f.ready.Len() > 0 {
+		g := f.ready.top()
+		if g.readyAt().After(now) {
+			break
+		}
+		q := g.members[0]
+		c, err := f.next(q, now)
+		if err != nil {
+			return out, errors.Join(err, f.writeBatch())
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+		f.touch(q, now)
+	}
+	return out, f.writeBatch()
+}
+
+// next dispatches what q offers now: its first URL, or that URL's
+// robots.txt, or nothing (robots.txt took the URL out of the crawl, or
+// holds the group).
+func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error) {
+	head, err := f.peek(q)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := decodeURLRecord(head.rec)
+	if err != nil {
+		return nil, err
+	}
+	var crawlDelay time.Duration
+	if f.opts.ObeyRobots {
+		c, dispatch, delay, err := f.robotsCheck(q, rec, now)
+		if err != nil || !dispatch {
+			return c, err
+		}
+		crawlDelay = delay
+	}
+	return f.pop(q, rec, crawlDelay, now)
+}
+
+// peek returns the first URL of q, reading ahead if needed.
+func (f *Durable) peek(q *queueState) (queueEntry, error) {
+	if len(q.buf) == 0 {
+		if err := f.fill(q); err != nil {
+			return queueEntry{}, err
+		}
+		if len(q.buf) == 0 {
+			n := q.queued
+			q.queued = 0
+			return queueEntry{}, fmt.Errorf("frontier store: queue %s is empty but counted %d URLs", q.name, n)
+		}
+	}
+	return q.buf[0], nil
+}
+
+// take removes the first URL of q from the queue in memory (its entry
+// stays in the store until the caller deletes it).
+func (f *Durable) take(q *queueState) (queueEntry, error) {
+	head, err := f.peek(q)
+	if err != nil {
+		return head, err
+	}
+	q.buf = q.buf[1:]
+	q.cursor = append(head.key[:len(head.key):len(head.key)], 0) // the next possible key after the one taken
+	q.queued--
+	if q.queued > 0 {
+		if len(q.buf) == 0 && !q.bufToEnd {
+			if err := f.fill(q); err != nil {
+				return head, err
+			}
+		}
+		if len(q.buf) > 0 {
+			q.headDue = time.Unix(0, q.buf[0].due())
+		}
+	}
+	return head, nil
+}
+
+// politeAtDispatch starts the group's pause at a dispatch, for frontiers
+// that do (single_host): at least crawlDelay, the robots.txt Crawl-delay.
+func (f *Durable) politeAtDispatch(q *queueState, crawlDelay time.Duration, now time.Time) {
+	if d := max(f.minDelay(q), crawlDelay); f.cfg.delayAfterDispatch && d > 0 {
+		q.grp.nextAllowed = now.Add(d)
+		f.dirty[q] = struct{}{} // the clock must survive a restart
+	}
+}
+
+// pop leases the first URL of q, whose record is rec; crawlDelay is its
+// host's robots.txt Crawl-delay.
+func (f *Durable) pop(q *queueState, rec urlRecord, crawlDelay time.Duration, now time.Time) (*crawluri.CrawlUri, error) {
+	head, err := f.take(q)
+	if err != nil {
+		return nil, err
+	}
+	k := head.k
+	q.leased++
+	scheduled := rec.state == stateScheduled
+	if scheduled {
+		f.stats.Scheduled--
+		f.leasedScheduled++
+	} else {
+		f.stats.Queued--
+		f.leasedQueued++
+	}
+	f.nextLease++
+	id := f.nextLease
+	deadline := now.Add(f.opts.LeaseTimeout)
+	rec.state, rec.lease = stateInFlight, id
+	rec.note(now, evDispatched, id) // stored with the result
+	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(id))
+	f.batch = append(f.batch, head.key...)
+	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(deadline.UnixNano()))
+	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec, qkey: head.key, batch: f.batchID, scheduled: scheduled, crawlDelay: crawlDelay}
+	f.leasedQ[string(head.key)] = id
+	q.grp.inFlight++
+	f.politeAtDispatch(q, crawlDelay, now)
+	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
+	if strings.Contains(rec.url, "@") {
+		// spyder's frontier passed URL credentials to the fetcher this way.
+		if u, err := url.Parse(rec.url); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				c.OptionalVars = map[string]string{"username": u.User.Username(), "password": pw}
+			}
+		}
+	}
+	if rec.etag != "" || rec.lastMod != "" {
+		// spyder's header names; the worker turns them into a conditional GET.
+		c.ReqHeader = map[string]string{}
+		if rec.etag != "" {
+			c.ReqHeader["Etag"] = rec.etag
+		}
+		if rec.lastMod != "" {
+			c.ReqHeader["Last-Modified"] = rec.lastMod
+		}
+	}
+	return c, nil
+}
+
+// writeBatch stores the lease record of the Next call in progress.
+func (f *Durable) writeBatch() error {
+	if len(f.batch) == 0 {
+		return nil
+	}
+	f.batches[f.batchID] = len(f.batch) / leaseEntryLen
+	return f.b.Set(leaseKey(f.batchID), f.batch, nil)
+}
+
+// NextDue implements Frontier.
+func (f *Durable) NextDue(now time.Time) time.Time {
+	f.applyResolved(now)
+	var due time.Time
+	if f.ready.Len() > 0 {
+		due = f.ready.top().readyAt()
+	}
+	if f.active < f.slots {
+		if f.eligible.n > 0 || len(f.cooling) > 0 {
+			return now
+		}
+		if f.pending.Len() > 0 && (due.IsZero() || f.pending.top().readyAt().Before(due)) {
+			due = f.pending.top().readyAt()
+		}
+	}
+	return due
+}

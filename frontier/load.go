@@ -1,0 +1,141 @@
+// load.go: reading the store when the frontier opens: counters, queues,
+// the leases of a previous master (queued again), the meta record.
+
+package frontier
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+func (f *Durable) load(now time.Time) error {
+	if err := f.loadMeta(); err != nil {
+		return err
+	}
+	// Queues: their clocks and sizes, and the due time of each head.
+	it, err := f.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxHost}, UpperBound: []byte{pfxHost + 1}})
+	if err != nil {
+		return err
+	}
+	var loaded []*queueState
+	for it.First(); it.Valid(); it.Next() {
+		q, err := decodeQueueRecord(it.Key(), it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		f.queues[q.id] = q
+		loaded = append(loaded, q)
+		f.queueSeq = max(f.queueSeq, q.ordinal+1)
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if err := f.loadDelays(); err != nil {
+		return err
+	}
+	for _, q := range loaded {
+		if q.queued > 0 {
+			if err := f.refreshHead(q); err != nil {
+				return err
+			}
+		}
+		f.assign(q, now)
+	}
+	// Lease records of the previous run: the entries they list that are
+	// still stored were in flight at the stop, and are queued again simply
+	// by being there. The records go.
+	inFlight := 0
+	it, err = f.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxLease}, UpperBound: []byte{pfxLease + 1}})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		entries, err := decodeLeaseRecord(it.Key(), it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		for _, e := range entries {
+			if _, closer, err := f.db.Get(e.qkey); err == nil {
+				closer.Close()
+				inFlight++
+			}
+		}
+		if err := f.b.Delete(append([]byte(nil), it.Key()...), nil); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if f.nextLease < now.UnixNano() {
+		f.nextLease = now.UnixNano() // distinct from any lease a worker may still hold
+	}
+	for _, q := range loaded {
+		f.touch(q, now)
+	}
+	if err := f.Commit(); err != nil {
+		return err
+	}
+	if inFlight > 0 {
+		f.opts.Logger.Info().Int("leases", inFlight).Msg("frontier: URLs in flight at the last stop are queued again")
+	}
+	return nil
+}
+
+func (f *Durable) loadMeta() error {
+	v, closer, err := f.db.Get(metaKey("state"))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if len(v) < metaFieldsV3*8 || len(v) > metaFields*8 || len(v)%8 != 0 { // later counters were appended to format 3
+		return fmt.Errorf("frontier store: corrupt meta record (%d bytes; written by another version of spyder?)", len(v))
+	}
+	r := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[8*i:])) }
+	f.stats = Stats{Seen: r(0), Queued: r(1), Done: r(2), Failed: r(3), Scheduled: r(6), Retried: r(7)}
+	for i, dst := range []*int64{&f.stats.Disallowed, &f.stats.TooDeep, &f.stats.TooMany} {
+		if len(v) >= (metaFieldsV3+i+1)*8 {
+			*dst = r(metaFieldsV3 + i)
+		}
+	}
+	f.seq, f.nextLease = uint64(r(4)), r(5)
+	if r(8) != storeFormat {
+		return fmt.Errorf("frontier store: format %d, this spyder reads format %d", r(8), storeFormat)
+	}
+	return nil
+}
+
+func (f *Durable) writeMeta() error { return f.b.Set(metaKey("state"), f.metaRecord(), nil) }
+
+func (f *Durable) metaRecord() []byte {
+	v := make([]byte, 0, metaFields*8)
+	// Leased URLs are stored as what they were: a restart queues them again.
+	for _, n := range []int64{f.stats.Seen, f.stats.Queued + f.leasedQueued, f.stats.Done, f.stats.Failed, int64(f.seq), f.nextLease, f.stats.Scheduled + f.leasedScheduled, f.stats.Retried, storeFormat, f.stats.Disallowed, f.stats.TooDeep, f.stats.TooMany} {
+		v = binary.BigEndian.AppendUint64(v, uint64(n))
+	}
+	return v
+}
+
+func (f *Durable) writeQueue(q *queueState) error {
+	return f.b.Set(hostKey(q.id), f.queueRecord(q), nil)
+}
+
+func (f *Durable) getRecord(k urlx.Key) (urlRecord, error) {
+	v, closer, err := f.b.Get(urlKey(k))
+	if err != nil {
+		return urlRecord{}, err
+	}
+	defer closer.Close()
+	return decodeURLRecord(v)
+}
