@@ -266,16 +266,17 @@ func parallel(n int, work func(lo, hi int)) {
 	wg.Wait()
 }
 
-// NormalizeAll normalizes a batch of URLs on every core (offline inject),
-// refusing those longer than maxLen as urlx.NormalizeWithin does. It returns the normalized URLs
+// NormalizeAll passes a batch of seeds through the gate on every core
+// (offline inject; the gate has no scope: the frontier records the seeds'
+// hosts). It returns the normalized URLs
 // in input order without the refused ones, which it reports to bad (in
 // input order, from the caller's goroutine).
-func NormalizeAll(c urlx.Canonicalization, raw []string, maxLen int, bad func(i int, err error)) []string {
+func NormalizeAll(g *urlx.Gate, raw []string, bad func(i int, err error)) []string {
 	out := make([]string, len(raw))
 	errs := make([]error, len(raw))
 	parallel(len(raw), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out[i], errs[i] = c.NormalizeWithin(raw[i], maxLen)
+			out[i], errs[i] = g.Seed(raw[i])
 		}
 	})
 	kept := out[:0]

@@ -76,7 +76,7 @@ func benchRoundTrip(b *testing.B, workers, credit, hosts int, extra map[string]a
 	for i := range seeds {
 		seeds[i] = fmt.Sprintf("http://host%d.test/page/%d", i%hosts, i)
 	}
-	m.scope, _ = newAllowAll()
+	m.gate.Scope, _ = newAllowAll()
 	if _, err := m.frontier.(frontier.BulkLoader).BulkAddSeeds(seeds, time.Now()); err != nil {
 		b.Fatal(err)
 	}

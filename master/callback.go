@@ -109,7 +109,7 @@ func (m *Master) addSeeds(raw []string, where []string) (int, []Refusal, error) 
 	urls := make([]string, 0, len(raw))
 	var refused []Refusal
 	for i, r := range raw {
-		u, err := m.canon.NormalizeWithin(r, m.s.MaxURLLength)
+		u, err := m.gate.Seed(r)
 		if err != nil {
 			m.badSeeds++
 			ref := Refusal{URL: r, Err: err}
@@ -122,7 +122,6 @@ func (m *Master) addSeeds(raw []string, where []string) (int, []Refusal, error) 
 			ev.Msg("seed refused")
 			continue
 		}
-		m.scope.AddSeed(u)
 		urls = append(urls, u)
 	}
 	n, err := m.frontier.AddSeeds(urls, time.Now())

@@ -63,8 +63,7 @@ type Master struct {
 	log      zerolog.Logger
 	opts     Options
 	frontier frontier.Frontier
-	scope    *urlx.Scope
-	canon    urlx.Canonicalization // of seeds and links
+	gate     *urlx.Gate // canonical form, length and scope of seeds and links
 	sinks    []Sink
 	registry *workerRegistry
 
@@ -177,11 +176,10 @@ type counters struct {
 	expired    int64
 	linksNew   int64
 	sinkErrors int64
-	linksOut   int64            // extracted links outside the scope
-	linksBad   int64            // extracted links that are not crawlable URLs
-	linksLong  int64            // extracted links longer than max_url_length
-	linksCut   int64            // links beyond max_links_per_page in one result
-	drops      map[string]int64 // messages dropped, by reason
+	// linksLeftOut counts the links the gate refused, by urlx.Reason.
+	linksLeftOut map[string]int64
+	linksCut     int64            // links beyond max_links_per_page in one result
+	drops        map[string]int64 // messages dropped, by reason
 }
 
 // New opens the frontier and the configured sinks.
@@ -196,9 +194,9 @@ func New(opts Options) (*Master, error) {
 		id:          opts.Identity,
 		log:         opts.Logger,
 		opts:        opts,
-		scope:       scope,
+		gate:        &urlx.Gate{MaxLen: s.MaxURLLength, Scope: scope},
 		registry:    newWorkerRegistry(s.HeartbeatTimeout()),
-		stats:       counters{drops: map[string]int64{}},
+		stats:       counters{drops: map[string]int64{}, linksLeftOut: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},
 		workerKeys:  map[string]string{},
 		replies:     map[string]mgmt.Reply{},
@@ -215,7 +213,7 @@ func New(opts Options) (*Master, error) {
 		}
 		m.curveKeys = &pair
 	}
-	if m.canon, err = urlx.ParseCanonicalization(s.URLCanonicalization); err != nil {
+	if m.gate.Canon, err = urlx.ParseCanonicalization(s.URLCanonicalization); err != nil {
 		return nil, fmt.Errorf("url_canonicalization: %w", err)
 	}
 	m.frontier = opts.Frontier
@@ -271,7 +269,7 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("reading the seed hosts: %w", err)
 	}
 	for _, h := range hosts {
-		m.scope.AddHost(h)
+		m.gate.Scope.AddHost(h)
 	}
 	if s.MetricsListen != "" {
 		m.metricsReg = metrics.NewRegistry()
@@ -604,8 +602,8 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
 		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.paused)
-	if m.scope.HostBased() {
-		ev = ev.Strs("scope_hosts", m.scope.SeedHosts())
+	if m.gate.Scope.HostBased() {
+		ev = ev.Strs("scope_hosts", m.gate.Scope.SeedHosts())
 	}
 	ev.Msg("master started")
 	return m.loop(ctx, socks)
@@ -1011,11 +1009,11 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	}
 	class := crawluri.StatusClass(c.StatusCode)
 	var links []string
-	var outOfScope, invalid int64
+	var leftOut map[string]int64
 	if crawluri.IsSuccess(c.StatusCode) || crawluri.IsRedirect(c.StatusCode) {
 		raw := c.ExtractedURLs()
 		var cut int
-		links, outOfScope, invalid, cut = m.admissible(raw)
+		links, leftOut, cut = m.admissible(raw)
 		if cut > 0 {
 			m.stats.linksCut += int64(cut)
 			m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Int("links", len(raw)).Int("max_links_per_page", m.s.MaxLinksPerPage).
@@ -1028,8 +1026,9 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 		return false
 	}
 	delete(m.outstanding, c.LeaseID)
-	m.stats.linksOut += outOfScope
-	m.stats.linksBad += invalid
+	for reason, n := range leftOut {
+		m.stats.linksLeftOut[reason] += n
+	}
 	m.stats.results++
 	m.stats.byClass[class]++
 	m.stats.bytes += int64(len(c.ContentBody))
@@ -1053,14 +1052,15 @@ func (m *Master) staleOrFail(c *crawluri.CrawlUri, err error) {
 	m.log.Error().Err(err).Str("url", c.URL).Int64("lease", c.LeaseID).Msg("frontier could not apply a result")
 }
 
-// admissible normalizes links and keeps the distinct ones in scope, in the
-// order they came; it counts the ones it left out. max_links_per_page
-// bounds the distinct links it looks at: a page that repeats a link (the
-// Python docs' contents.html has 13,945 links, 489 distinct) keeps all of
-// them, and cut is how many links came after the cap. A duplicate costs a
-// map look-up, so a worker sending the same link a million times costs
-// little either.
-func (m *Master) admissible(raw []string) (links []string, outOfScope, invalid int64, cut int) {
+// admissible passes links through the gate and keeps the distinct ones
+// it admits, in the order they came; leftOut counts the others by reason
+// (added to the master's counts once the result is applied).
+// max_links_per_page bounds the distinct links it looks at: a page that
+// repeats a link (the Python docs' contents.html has 13,945 links, 489
+// distinct) keeps all of them, and cut is how many links came after the
+// cap. A duplicate costs a map look-up, so a worker sending the same link
+// a million times costs little either.
+func (m *Master) admissible(raw []string) (links []string, leftOut map[string]int64, cut int) {
 	links = make([]string, 0, min(len(raw), m.s.MaxLinksPerPage))
 	seenRaw := make(map[string]struct{}, min(len(raw), m.s.MaxLinksPerPage))
 	seen := make(map[string]struct{}, min(len(raw), m.s.MaxLinksPerPage))
@@ -1070,29 +1070,27 @@ func (m *Master) admissible(raw []string) (links []string, outOfScope, invalid i
 			continue
 		}
 		seenRaw[r] = struct{}{}
-		u, err := m.canon.NormalizeWithin(r, m.s.MaxURLLength)
-		if err == nil {
+		u, err := m.gate.Link(r)
+		if u != "" {
 			if _, dup := seen[u]; dup {
 				continue
 			}
 			seen[u] = struct{}{}
 		}
 		if distinct == m.s.MaxLinksPerPage {
-			return links, outOfScope, invalid, len(raw) - i
+			return links, leftOut, len(raw) - i
 		}
 		distinct++
-		switch {
-		case errors.Is(err, urlx.ErrTooLong):
-			m.stats.linksLong++
-		case err != nil:
-			invalid++
-		case !m.scope.Allows(u):
-			outOfScope++
-		default:
-			links = append(links, u)
+		if err != nil {
+			if leftOut == nil {
+				leftOut = map[string]int64{}
+			}
+			leftOut[urlx.Reason(err)]++
+			continue
 		}
+		links = append(links, u)
 	}
-	return links, outOfScope, invalid, 0
+	return links, leftOut, 0
 }
 
 func (m *Master) toSinks(c *crawluri.CrawlUri) {
@@ -1253,8 +1251,8 @@ func (m *Master) finish(clean bool) error {
 		Int("in_flight", m.inFlight()).Int64("returned", m.stats.returned).Int64("expired", m.stats.expired).Int64("released", m.stats.released).Int64("unclaimed", m.stats.unclaimed).
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
-		Int64("links_out_of_scope", m.stats.linksOut).Int64("links_invalid", m.stats.linksBad).
-		Int64("links_too_long", m.stats.linksLong).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).Int64("links_over_page_cap", m.stats.linksCut).
+		Int64("links_out_of_scope", m.stats.linksLeftOut[urlx.ReasonOutOfScope]).Int64("links_invalid", m.stats.linksLeftOut[urlx.ReasonInvalid]).
+		Int64("links_too_long", m.stats.linksLeftOut[urlx.ReasonTooLong]).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).Int64("links_over_page_cap", m.stats.linksCut).
 		Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")

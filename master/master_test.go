@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,8 +97,8 @@ func TestResultsAreAppliedOnceByLease(t *testing.T) {
 	if st.Seen != 3 || st.Done != 1 || st.InFlight != 1 {
 		t.Fatalf("frontier %+v", st)
 	}
-	if m.stats.linksOut != 1 || m.stats.linksBad != 1 {
-		t.Fatalf("links: out %d bad %d", m.stats.linksOut, m.stats.linksBad)
+	if m.stats.linksLeftOut[urlx.ReasonOutOfScope] != 1 || m.stats.linksLeftOut[urlx.ReasonInvalid] != 1 {
+		t.Fatalf("links: out %d bad %d", m.stats.linksLeftOut[urlx.ReasonOutOfScope], m.stats.linksLeftOut[urlx.ReasonInvalid])
 	}
 }
 
@@ -202,8 +203,9 @@ func TestLinksAreCanonicalizedAsConfigured(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.scope, _ = newAllowAll()
-		links, _, invalid, _ := m.admissible(raw)
+		m.gate.Scope, _ = newAllowAll()
+		links, leftOut, _ := m.admissible(raw)
+		invalid := leftOut[urlx.ReasonInvalid]
 		n, err := m.frontier.Add(links, time.Now())
 		m.closeState()
 		if err != nil || invalid != 0 || n != tc.want {

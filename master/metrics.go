@@ -1,6 +1,8 @@
 package master
 
 import (
+	"github.com/spyder-crawl/spyder/urlx"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -38,13 +40,14 @@ type blockedCounter interface {
 const blockedEvery = 2 * time.Second
 
 type metricsSnapshot struct {
-	fs                                                            frontier.Stats
-	dispatched, results, expired, released, unclaimed, returned   int64
-	linksNew, linksOut, linksBad, linksLong, linksCut, sinkErrors int64
-	byClass, drops                                                map[string]int64
-	liveWorkers                                                   int
-	blocked                                                       int64
-	paused, storeFailed                                           bool
+	fs                                                          frontier.Stats
+	dispatched, results, expired, released, unclaimed, returned int64
+	linksNew, linksCut, sinkErrors                              int64
+	linksLeftOut                                                map[string]int64
+	byClass, drops                                              map[string]int64
+	liveWorkers                                                 int
+	blocked                                                     int64
+	paused, storeFailed                                         bool
 }
 
 func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
@@ -71,7 +74,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 	mm.snap.Store(&metricsSnapshot{
 		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, unclaimed: m.stats.unclaimed, returned: m.stats.returned,
-		linksNew: m.stats.linksNew, linksOut: m.stats.linksOut, linksBad: m.stats.linksBad, linksLong: m.stats.linksLong, linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
+		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
 		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.paused, storeFailed: m.storeErr != nil,
 		blocked: mm.blocked,
 	})
@@ -128,9 +131,9 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descDrops, n, reason)
 	}
 	counter(descLinks, s.linksNew, "new")
-	counter(descLinks, s.linksOut, "out_of_scope")
-	counter(descLinks, s.linksBad, "invalid")
-	counter(descLinks, s.linksLong, "too_long")
+	for _, reason := range []string{urlx.ReasonOutOfScope, urlx.ReasonInvalid, urlx.ReasonTooLong} {
+		counter(descLinks, s.linksLeftOut[reason], reason)
+	}
 	counter(descLinks, s.fs.TooDeep, "too_deep")
 	counter(descLinks, s.fs.TooMany, "over_host_cap")
 	counter(descLinks, s.linksCut, "over_page_cap")

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,7 @@ func TestProtocolOnlyWorkersCrawlToTheEnd(t *testing.T) {
 	if st.Done != 1000 || st.Seen != 1000 || m.stats.dispatched != 1000 || workers[0].results+workers[1].results != 1000 {
 		t.Fatalf("stats %+v, dispatched %d, worker results %d+%d", st, m.stats.dispatched, workers[0].results, workers[1].results)
 	}
-	if m.stats.linksOut != 1000 || m.stats.linksBad != 1000 {
-		t.Fatalf("scope: %d out of scope, %d invalid; want 1000 each", m.stats.linksOut, m.stats.linksBad)
+	if m.stats.linksLeftOut[urlx.ReasonOutOfScope] != 1000 || m.stats.linksLeftOut[urlx.ReasonInvalid] != 1000 {
+		t.Fatalf("scope: %d out of scope, %d invalid; want 1000 each", m.stats.linksLeftOut[urlx.ReasonOutOfScope], m.stats.linksLeftOut[urlx.ReasonInvalid])
 	}
 }

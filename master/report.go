@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"github.com/spyder-crawl/spyder/urlx"
 	"sort"
 	"strings"
 	"time"
@@ -74,8 +75,9 @@ func (m *Master) summarize(now time.Time, fs frontier.Stats) {
 		Reason: m.endReason, Elapsed: round1(elapsed.Seconds()), Pages: m.stats.results, ByClass: m.stats.classes(),
 		Bytes: m.stats.bytes, PeakRate: round1(m.peakRate), Retries: fs.Retried, RobotsDenied: fs.Disallowed, Failed: fs.Failed,
 		LeftOut: map[string]int64{
-			"out_of_scope": m.stats.linksOut, "invalid": m.stats.linksBad, "too_long": m.stats.linksLong,
-			"too_deep": fs.TooDeep, "over_host_cap": fs.TooMany, "over_page_cap": m.stats.linksCut, "refused_seeds": m.badSeeds,
+			urlx.ReasonOutOfScope: m.stats.linksLeftOut[urlx.ReasonOutOfScope], urlx.ReasonInvalid: m.stats.linksLeftOut[urlx.ReasonInvalid],
+			urlx.ReasonTooLong: m.stats.linksLeftOut[urlx.ReasonTooLong],
+			"too_deep":         fs.TooDeep, "over_host_cap": fs.TooMany, "over_page_cap": m.stats.linksCut, "refused_seeds": m.badSeeds,
 		},
 		Queued: fs.Queued, Scheduled: fs.Scheduled, StateDir: m.s.StateDir,
 	}

@@ -169,7 +169,7 @@ const injectChunk = 500000
 // before the next is read: everything reported as injected is durable.
 func inject(f frontier.Frontier, canon urlx.Canonicalization, maxLen int, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
 	total, err = urlx.ReadURLFile(r, injectChunk, func(raw []string, lines []int) error {
-		urls := frontier.NormalizeAll(canon, raw, maxLen, func(i int, err error) {
+		urls := frontier.NormalizeAll(&urlx.Gate{Canon: canon, MaxLen: maxLen}, raw, func(i int, err error) {
 			bad++
 			if bad <= 10 {
 				log.Warn().Int("line", lines[i]).Err(err).Msg("skipping a URL that cannot be crawled")

@@ -1,0 +1,63 @@
+package urlx
+
+import "errors"
+
+// ErrOutOfScope is a link the crawl's scope does not admit.
+var ErrOutOfScope = errors.New("out of scope")
+
+// Gate is the one check a URL passes before the frontier sees it (colly's
+// requestCheck is the model): its canonical form, its length
+// (max_url_length) and, for a link, the crawl's scope. Seeds, live and
+// offline inject and links all pass it; each refusal is an error wrapping
+// one sentinel, which Reason names for the counters. The frontier adds
+// what only its state can tell: depth and the per-host cap.
+type Gate struct {
+	Canon  Canonicalization
+	MaxLen int    // max_url_length; 0: no bound
+	Scope  *Scope // nil: every URL is in scope
+}
+
+// Seed admits a seed URL: its canonical form, or why not. With a
+// host-based scope the seed's host joins it (seeds define the scope).
+func (g *Gate) Seed(raw string) (string, error) {
+	u, err := g.Canon.NormalizeWithin(raw, g.MaxLen)
+	if err != nil {
+		return "", err
+	}
+	if g.Scope != nil {
+		g.Scope.AddSeed(u)
+	}
+	return u, nil
+}
+
+// Link admits an extracted link: its canonical form, or why not. A link
+// refused for the scope alone still comes with its canonical form, so
+// that the caller can tell two spellings of it apart from two links.
+func (g *Gate) Link(raw string) (string, error) {
+	u, err := g.Canon.NormalizeWithin(raw, g.MaxLen)
+	if err != nil {
+		return "", err
+	}
+	if g.Scope != nil && !g.Scope.Allows(u) {
+		return u, ErrOutOfScope
+	}
+	return u, nil
+}
+
+// Refusal reasons, as counters and logs name them.
+const (
+	ReasonInvalid    = "invalid"
+	ReasonTooLong    = "too_long"
+	ReasonOutOfScope = "out_of_scope"
+)
+
+// Reason names the refusal err of the gate.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, ErrTooLong):
+		return ReasonTooLong
+	case errors.Is(err, ErrOutOfScope):
+		return ReasonOutOfScope
+	}
+	return ReasonInvalid
+}
