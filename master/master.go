@@ -618,7 +618,11 @@ func (m *Master) nothingToCrawl(fs frontier.Stats) {
 		Int64("urls", fs.Seen).Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("disallowed", fs.Disallowed).
 		Int64("scheduled", fs.Scheduled)
 	if fs.Seen == 0 {
-		ev.Msg("nothing to crawl: no seeds and no URLs in " + m.s.StateDir + "; give seeds with --seeds FILE (seeds_file) or spyder frontier inject")
+		where := "state_dir " + m.s.StateDir
+		if m.s.StateDir == "" {
+			where = "the state (in memory: state_dir is empty)"
+		}
+		ev.Msg("nothing to crawl: no seeds and no URLs in " + where + "; give seeds with --seeds FILE (seeds_file) or spyder frontier inject")
 		return
 	}
 	msg := fmt.Sprintf("this crawl is already done: all %d URLs in %s have their result (%d done, %d failed, %d disallowed by robots.txt)",
@@ -792,6 +796,11 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 		polled, err := poller.Poll(m.pollTimeout(now, nextBeat, nextExpiry, nextReport))
 		if err != nil {
 			return fmt.Errorf("polling: %w", err)
+		}
+		if m.allowed != nil {
+			// Once a turn, before any message is read: a key removed from
+			// the file is refused from this turn on (revoke.go).
+			m.allowed.Refresh()
 		}
 		for _, p := range polled {
 			switch p.Socket {

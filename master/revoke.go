@@ -27,10 +27,10 @@ func (m *Master) take(so *zmq.Socket) ([][]byte, string, error) {
 }
 
 // revokedSender reports, and counts as a drop, a message whose sender's
-// key is no longer allowed (the file is looked at for each message: a
-// revocation holds from the moment the file changed).
+// key is no longer allowed (the loop looks at the file once a turn, before
+// it reads a message: a revocation holds from the turn the file changed).
 func (m *Master) revokedSender(key string) bool {
-	if m.allowed == nil || m.allowed.Allowed(key) {
+	if m.allowed == nil || m.allowed.Has(key) {
 		return false
 	}
 	m.drop("curve_revoked", fmt.Errorf("a message from revoked key %s", key))

@@ -14,8 +14,8 @@ import (
 // file: one key per line with an optional name after it, '#' comments, and
 // certificate lines (`public-key = "..."`) so that appending a worker's
 // public certificate (cat worker.key >> allowed) enrolls it. The file is
-// looked at again on every handshake and every message the master takes,
-// and re-read when it changed: keys are added or revoked without a
+// looked at again on every handshake and once every turn of the master's
+// loop, and re-read when it changed: keys are added or revoked without a
 // restart. A key removed from the file is revoked: Allowed says no at
 // once, and TakeRevoked hands it to the master, which ends its sessions.
 type AllowList struct {
@@ -67,12 +67,18 @@ func (a *AllowList) Lookup(key string) (name string, ok bool) {
 	return name, ok
 }
 
-// Allowed reports whether key is allowed now (the file is looked at
-// first: a key removed from it is refused from that moment).
-func (a *AllowList) Allowed(key string) bool {
+// Refresh looks at the file and re-reads it when it changed.
+func (a *AllowList) Refresh() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.refresh()
+}
+
+// Has reports whether key is allowed, as of the last look at the file
+// (Lookup, Refresh, TakeRevoked): cheap enough for every message.
+func (a *AllowList) Has(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	_, ok := a.keys[key]
 	return ok
 }
