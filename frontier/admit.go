@@ -6,10 +6,11 @@ package frontier
 import (
 	"bytes"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // AddSeeds implements Frontier.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"runtime"
 	"slices"
 	"sort"
@@ -16,6 +15,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // BulkLoader is implemented by frontiers that can admit a large number of

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // ErrStaleLease is wrapped by Done and Release for a lease that is not

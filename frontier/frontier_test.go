@@ -3,7 +3,6 @@ package frontier
 import (
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 func TestRegistry(t *testing.T) {

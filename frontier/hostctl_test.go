@@ -2,12 +2,12 @@ package frontier
 
 import (
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // TestHostControl: an operator's delay for one host replaces MinDelay for

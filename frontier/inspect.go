@@ -3,13 +3,14 @@ package frontier
 import (
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"os"
 	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // Report is what Inspect finds in a state directory.

@@ -7,8 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"time"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // The durable frontier keeps every piece of crawl state in a Pebble

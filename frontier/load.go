@@ -7,10 +7,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 func (f *Durable) load(now time.Time) error {

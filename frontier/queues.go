@@ -10,12 +10,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // readAhead is how many queue entries one iterator reads, at most;

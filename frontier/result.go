@@ -5,10 +5,10 @@ package frontier
 
 import (
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // lease returns the outstanding lease id for url, or an error.

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/robots"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // robots.txt (RFC 9309) lives in the frontier because it decides what is

@@ -1,13 +1,13 @@
 package frontier
 
 import (
-	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 func TestSplitOrigin(t *testing.T) {

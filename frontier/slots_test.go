@@ -3,7 +3,6 @@ package frontier
 import (
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 func init() {

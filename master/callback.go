@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"os"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/internal/registry"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // Callback prepares a crawl before the master starts dispatching: it adds

@@ -1,10 +1,11 @@
 package master
 
 import (
-	"github.com/spyder-crawl/spyder/urlx"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // testLogger logs to the test's output at warn level and above.

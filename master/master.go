@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"maps"
 	"slices"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // ErrUncleanShutdown is returned by Run when the shutdown grace period ran

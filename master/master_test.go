@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/mgmt"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 type recordingSink struct {

@@ -1,7 +1,6 @@
 package master
 
 import (
-	"github.com/spyder-crawl/spyder/urlx"
 	"maps"
 	"sync/atomic"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/metrics"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // The master's Prometheus metrics. Counters and gauges come from a

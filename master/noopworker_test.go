@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // noopWorker speaks the wire protocol exactly as PROTOCOL.md describes it,

@@ -2,12 +2,12 @@ package master
 
 import (
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // What a person reads while a crawl runs (the progress line) and when it

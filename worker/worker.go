@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 	"github.com/spyder-crawl/spyder/worker/processor"
 )
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"github.com/spyder-crawl/spyder/crawluri"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"io"
 	"os"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // runFrontier dispatches `spyder frontier inspect|inject`: offline work on a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"io"
 	"io/fs"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/spyder-crawl/spyder/internal/logbus"
 	"github.com/spyder-crawl/spyder/master"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 	"github.com/spyder-crawl/spyder/worker"
 	"github.com/spyder-crawl/spyder/worker/processor"
 )

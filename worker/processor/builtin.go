@@ -3,12 +3,12 @@ package processor
 import (
 	"context"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"net/url"
 	"strings"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 func init() {

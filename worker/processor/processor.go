@@ -7,12 +7,12 @@ package processor
 import (
 	"context"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"runtime/debug"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/registry"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // Processor works on one fetched CrawlUri in place.

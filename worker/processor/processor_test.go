@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spyder-crawl/spyder/urlx"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/settings"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 func defaults(t *testing.T) *settings.Settings {
