@@ -89,8 +89,19 @@ type Frontier interface {
 	// applies). It survives restarts.
 	BlockHost(host string, until, now time.Time) error
 
+	// Discard drops what was changed since the last Commit: the frontier
+	// then commits nothing more (Close only closes) and is to be opened
+	// again, as of its last commit. The master discards a turn whose
+	// output could not be written.
+	Discard(err error)
+
 	// Stats counts URLs by state.
 	Stats() Stats
+
+	// BlockedQueues counts the politeness queues with URLs that are held
+	// beyond politeness at now: by a Retry-After, an operator's block, or
+	// a robots.txt being retried. It may walk every queue: call it seldom.
+	BlockedQueues(now time.Time) int64
 
 	// Close flushes and releases the frontier's resources.
 	Close() error

@@ -33,7 +33,7 @@ func (m *Master) control(msg mgmt.Message, mpub *zmq.Socket, now time.Time) {
 		return
 	}
 	reply, seen := m.replies[req.ID]
-	if !seen && m.storeErr != nil && (msg.Verb == mgmt.VerbAdd || msg.Verb == mgmt.VerbHost) {
+	if !seen && m.store.down() && (msg.Verb == mgmt.VerbAdd || msg.Verb == mgmt.VerbHost) {
 		// Not remembered: the same request may be sent again once the
 		// store is back.
 		reply, seen = mgmt.Reply{ID: req.ID, Error: "the frontier store is down (state_dir full or failing?): nothing can be added or changed until it is back; try again"}, true
@@ -60,19 +60,19 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 	case mgmt.VerbStatus:
 		return ok
 	case mgmt.VerbPause:
-		if m.state == running && !m.paused {
-			m.paused = true
+		if m.mode == modeRunning {
+			m.mode = modePaused
 			logged().Int("in_flight", m.inFlight()).Msg("dispatch paused; results of URLs in flight are still applied")
 		}
 		return ok
 	case mgmt.VerbResume:
-		if m.paused {
-			m.paused = false
+		if m.mode == modePaused {
+			m.mode = modeRunning
 			logged().Msg("dispatch resumed")
 		}
 		return ok
 	case mgmt.VerbStop:
-		if m.state == running {
+		if m.mode != modeDraining {
 			m.beginDrain(now, "stop requested by "+msg.Identity)
 		}
 		return ok
@@ -99,7 +99,7 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 			return mgmt.Reply{Error: fmt.Sprintf("no active worker %q", req.Worker)}
 		}
 		m.quitting[req.Worker] = true
-		m.nextQuit = now
+		m.quits.next = now
 		logged().Str("worker", req.Worker).Msg("asking one worker to quit")
 		return ok
 	}
@@ -155,18 +155,6 @@ func (m *Master) remember(id string, r mgmt.Reply) {
 	}
 	m.replies[id] = r
 	m.replyOrder = append(m.replyOrder, id)
-}
-
-func (m *Master) stateName() string {
-	switch {
-	case m.state == draining:
-		return "stopping"
-	case m.storeErr != nil:
-		return "store_failed"
-	case m.paused:
-		return "paused"
-	}
-	return "running"
 }
 
 // status reports the master's state, its frontier and its workers.

@@ -243,12 +243,12 @@ func TestControlRequestsTakeEffectOnce(t *testing.T) {
 		t.Fatalf("known URL: %+v", r)
 	}
 	req(mgmt.VerbPause, "p1")
-	if !m.paused || m.stateName() != "paused" {
+	if m.mode != modePaused || m.stateName() != "paused" {
 		t.Fatal("not paused")
 	}
 	req(mgmt.VerbResume, "r1")
 	req(mgmt.VerbPause, "p1") // a late repeat of the first pause changes nothing
-	if m.paused {
+	if m.mode == modePaused {
 		t.Fatal("a repeated request took effect twice")
 	}
 	if r := req("reboot", "x1"); r.OK || !strings.Contains(r.Error, `unknown request "reboot"`) {

@@ -31,11 +31,6 @@ type masterMetrics struct {
 	nextBlocked time.Time
 }
 
-// blockedCounter is a frontier that can count its held queues.
-type blockedCounter interface {
-	BlockedQueues(now time.Time) int64
-}
-
 // blockedEvery is how often the held queues are counted.
 const blockedEvery = 2 * time.Second
 
@@ -68,14 +63,14 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 		return
 	}
 	mm.next = now.Add(metricsEvery)
-	if bc, ok := m.frontier.(blockedCounter); ok && m.storeErr == nil && !now.Before(mm.nextBlocked) {
-		mm.blocked, mm.nextBlocked = bc.BlockedQueues(now), now.Add(blockedEvery)
+	if !m.store.down() && !now.Before(mm.nextBlocked) {
+		mm.blocked, mm.nextBlocked = m.frontier.BlockedQueues(now), now.Add(blockedEvery)
 	}
 	mm.snap.Store(&metricsSnapshot{
 		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, unclaimed: m.stats.unclaimed, returned: m.stats.returned,
 		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
-		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.paused, storeFailed: m.storeErr != nil,
+		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.mode == modePaused, storeFailed: m.store.down(),
 		blocked: mm.blocked,
 	})
 }

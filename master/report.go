@@ -30,8 +30,8 @@ func (m *Master) report(now time.Time) {
 		drops += n
 	}
 	var held int64
-	if bc, ok := m.frontier.(blockedCounter); ok && m.storeErr == nil {
-		held = bc.BlockedQueues(now)
+	if !m.store.down() {
+		held = m.frontier.BlockedQueues(now)
 	}
 	elapsed := now.Sub(m.started).Round(time.Second)
 	msg := fmt.Sprintf("%v: %d pages (%s), %.1f pages/s, %.2f MB/s; %d queued, %d in flight; %d errors",

@@ -1,0 +1,61 @@
+// stats.go: the master's own counts (results by class, dropped messages
+// by reason, leases ended early) that logs, metrics and reports read.
+
+package master
+
+import (
+	"fmt"
+	"maps"
+)
+
+// classes names the non-zero result counts by status class.
+func (c *counters) classes() map[string]int64 {
+	out := map[string]int64{}
+	for i, n := range c.byClass {
+		if n == 0 {
+			continue
+		}
+		name := "other"
+		if i > 0 {
+			name = fmt.Sprintf("%dxx", i)
+		}
+		out[name] = n
+	}
+	return out
+}
+
+type counters struct {
+	dispatched int64
+	results    int64
+	byClass    [10]int64 // by crawluri.StatusClass
+	bytes      int64     // of the bodies of results
+	returned   int64
+	released   int64 // leases of lost workers, or claimed by none, queued again
+	unclaimed  int64 // of those: no worker listed them within two heartbeats
+	expired    int64
+	linksNew   int64
+	sinkErrors int64
+	// linksLeftOut counts the links the gate refused, by urlx.Reason.
+	linksLeftOut map[string]int64
+	linksCut     int64            // links beyond max_links_per_page in one result
+	drops        map[string]int64 // messages dropped, by reason
+}
+
+// CURVE handshakes as curve_refused; a copy.
+func (m *Master) drops() map[string]int64 {
+	d := maps.Clone(m.stats.drops)
+	if m.auth != nil {
+		d["curve_refused"] = m.auth.Refused()
+	}
+	return d
+}
+
+// logExposure says who can reach the master's sockets: with CURVE, holders
+
+func (m *Master) drop(reason string, err error) {
+	m.stats.drops[reason]++
+	if n := m.stats.drops[reason]; n > 10 && n%1000 != 0 {
+		return // the first ten and every thousandth are logged
+	}
+	m.log.Warn().Str("reason", reason).Int64("count", m.stats.drops[reason]).Err(err).Msg("dropped a message")
+}
