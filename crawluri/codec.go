@@ -1,3 +1,6 @@
+// codec.go: the CrawlUri's Thrift binary encoding (spyder's wire format),
+// written and read by hand for speed, with bounds on every length read.
+
 package crawluri
 
 import (

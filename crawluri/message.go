@@ -1,3 +1,6 @@
+// message.go: the data message ([identity, CrawlUri] frames) and process
+// identities (role:host:pid).
+
 package crawluri
 
 import (

@@ -1,3 +1,6 @@
+// status.go: what a status code means (class, success, redirect, not
+// fetched, retryable, error): the one place that decides it.
+
 package crawluri
 
 import "strconv"

@@ -1,3 +1,6 @@
+// bulk.go: offline bulk seeding (spyder frontier inject): URLs normalised
+// in parallel and ingested as sorted tables.
+
 package frontier
 
 import (

@@ -1,3 +1,6 @@
+// hostctl.go: per-host controls: politeness delays set by an operator,
+// blocks, and the per-host URL caps.
+
 package frontier
 
 import (

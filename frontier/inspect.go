@@ -1,3 +1,6 @@
+// inspect.go: the read-only report of a state directory (spyder frontier
+// inspect): queues, leases, one URL's record and history.
+
 package frontier
 
 import (

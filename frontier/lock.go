@@ -1,3 +1,6 @@
+// lock.go: the state directory's lock, so that two masters never open one
+// store.
+
 package frontier
 
 import (

@@ -1,3 +1,6 @@
+// policy.go: the crawl policy as plain Go over plain values: what a result
+// means for its URL and its host (retry, revisit, hold, politeness delay).
+
 package frontier
 
 import (

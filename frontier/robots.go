@@ -1,3 +1,6 @@
+// robots.go: robots.txt in the frontier: each origin's rules, fetching
+// them before the origin's first URL, and the URLs they rule out.
+
 package frontier
 
 import (

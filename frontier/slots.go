@@ -1,3 +1,6 @@
+// slots.go: politeness groups and their heaps: which group may dispatch
+// next, the active-queue slots and the selectors that fill them.
+
 package frontier
 
 import (

@@ -1,3 +1,6 @@
+// callback.go: seeding callbacks (master_callback) and their Setup: seeds
+// added with their refusals, sinks added; the seedfile callback.
+
 package master
 
 import (

@@ -1,3 +1,6 @@
+// control.go: operators' control requests (pause, resume, stop, add,
+// host, quit-worker, status), answered once per request ID.
+
 package master
 
 import (

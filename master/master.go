@@ -133,6 +133,9 @@ type Master struct {
 // New opens the frontier and the configured sinks.
 func New(opts Options) (*Master, error) {
 	s := opts.Settings
+	if err := CheckSettings(s); err != nil {
+		return nil, err
+	}
 	scope, err := urlx.NewScope(s.RegexScopePositive, s.RegexScopeNegative)
 	if err != nil {
 		return nil, err
@@ -194,21 +197,9 @@ func New(opts Options) (*Master, error) {
 		m.metricsReg = metrics.NewRegistry()
 		m.metrics = newMasterMetrics(m.metricsReg)
 	}
-	if s.OutputJSONL != "" {
-		sink, err := NewJSONLSink(s.OutputJSONL)
-		if err != nil {
-			m.closeState()
-			return nil, err
-		}
-		m.sinks = append(m.sinks, sink)
-	}
-	if s.OutputWARCDir != "" {
-		sink, err := NewWARCSink(WARCOptions{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder"})
-		if err != nil {
-			m.closeState()
-			return nil, err
-		}
-		m.sinks = append(m.sinks, sink)
+	if m.sinks, err = openSinks(s); err != nil {
+		m.closeState()
+		return nil, err
 	}
 	return m, nil
 }

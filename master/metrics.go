@@ -1,3 +1,6 @@
+// metrics.go: the master's Prometheus metrics, from a snapshot the loop
+// refreshes.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// report.go: the progress line and the crawl's final summary.
+
 package master
 
 import (
@@ -87,11 +89,10 @@ func (m *Master) summarize(now time.Time, fs frontier.Stats) {
 	if s.Reason == "" {
 		s.Reason = "stopped"
 	}
-	if m.s.OutputJSONL != "" {
-		s.Outputs = append(s.Outputs, m.s.OutputJSONL)
-	}
-	if m.s.OutputWARCDir != "" {
-		s.Outputs = append(s.Outputs, m.s.OutputWARCDir+"/")
+	for _, sink := range m.sinks {
+		if d, ok := sink.(Destination); ok {
+			s.Outputs = append(s.Outputs, d.Destination())
+		}
 	}
 	m.summary = &s
 	m.log.Info().Str("event", "SPYDER:CRAWL_SUMMARY").Interface("summary", s).

@@ -1,3 +1,6 @@
+// revoke.go: CURVE key revocation: messages checked against the allowed
+// keys, revoked workers dropped, sockets rebound.
+
 package master
 
 import (

@@ -1,3 +1,6 @@
+// sink.go: sinks (the master's outputs): the interface, the registry by
+// name (master_sinks), and the JSON Lines sink.
+
 package master
 
 import (
@@ -9,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/registry"
+	"github.com/spyder-crawl/spyder/settings"
 )
 
 // Sink receives every result the master applies, routed by status as
@@ -29,12 +34,72 @@ type Sink interface {
 	Close() error
 }
 
+// SinkFactory builds a sink from the master's settings. It returns nil
+// and no error when the settings give the sink nothing to write (jsonl
+// without output_jsonl), so that a list of sinks can name it by default.
+type SinkFactory func(s *settings.Settings) (Sink, error)
+
+var sinks = registry.New[SinkFactory]("sink")
+
+// RegisterSink makes a sink available under name for the master_sinks
+// setting; call it from an init function. It panics on a duplicate name or
+// a nil factory.
+func RegisterSink(name string, f SinkFactory) { sinks.Register(name, f) }
+
+// SinkNames lists the registered sinks, sorted.
+func SinkNames() []string { return sinks.Names() }
+
+func init() {
+	RegisterSink("jsonl", func(s *settings.Settings) (Sink, error) {
+		if s.OutputJSONL == "" {
+			return nil, nil
+		}
+		return NewJSONLSink(s.OutputJSONL)
+	})
+	RegisterSink("warc", func(s *settings.Settings) (Sink, error) {
+		if s.OutputWARCDir == "" {
+			return nil, nil
+		}
+		return NewWARCSink(WARCOptions{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder"})
+	})
+}
+
+// openSinks opens the sinks master_sinks names, in order; on an error it
+// closes those it opened.
+func openSinks(s *settings.Settings) ([]Sink, error) {
+	var out []Sink
+	for _, name := range s.MasterSinks {
+		f, err := sinks.Get(name)
+		if err == nil {
+			var sink Sink
+			if sink, err = f(s); err == nil {
+				if sink != nil {
+					out = append(out, sink)
+				}
+				continue
+			}
+			err = fmt.Errorf("sink %s: %w", name, err)
+		}
+		for _, opened := range out {
+			_ = opened.Close()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
 // Flusher is implemented by sinks that buffer; the master flushes after each
 // batch of results, so a killed master loses at most one batch of output.
 // A flush that fails stops the master's commits like a failed store (the
 // batch's URLs are fetched again, their output written again).
 type Flusher interface {
 	Flush() error
+}
+
+// Destination is implemented by sinks that write where a person will look
+// (a file, a directory): the crawl's summary lists it.
+type Destination interface {
+	Destination() string
 }
 
 // Reopener is implemented by sinks that can start afresh after a failed
@@ -73,6 +138,9 @@ func NewJSONLSink(path string) (*JSONLSink, error) {
 	}
 	return &JSONLSink{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
+
+// Destination implements Destination.
+func (s *JSONLSink) Destination() string { return s.path }
 
 // Reopen implements Reopener: after a failed write the file is opened
 // again, without the partial line the failure may have left at its end.

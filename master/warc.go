@@ -1,3 +1,6 @@
+// warc.go: the WARC sink: every response with its request, written by a
+// goroutine of its own.
+
 package master
 
 import (
@@ -95,6 +98,9 @@ func newWARCWriter(opts WARCOptions) *gowarc.WarcFileWriter {
 		}),
 	)
 }
+
+// Destination implements Destination.
+func (s *WARCSink) Destination() string { return s.opts.Dir + "/" }
 
 // Reopen implements Reopener: after a failed write the next records go to
 // a new file (the failed one ends with a record cut short, which readers

@@ -1,3 +1,6 @@
+// workers.go: the registry of workers: announced, active, gone; their
+// heartbeats and when they are lost.
+
 package master
 
 import (

@@ -1,3 +1,6 @@
+// control.go: the control requests and replies operators' commands
+// exchange with a master, and the status a master reports.
+
 package mgmt
 
 import (

@@ -1,3 +1,6 @@
+// load.go: the settings' fields, and loading them from defaults, a config
+// file, SPYDER_* variables and flags.
+
 package settings
 
 import (

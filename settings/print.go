@@ -1,3 +1,5 @@
+// print.go: the effective settings as YAML (spyder settings, spyder init).
+
 package settings
 
 import (

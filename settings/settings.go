@@ -10,7 +10,10 @@
 // Only this package knows setting names.
 package settings
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Settings is the effective configuration of one process. Durations are
 // written in files and the environment as seconds ("20", "0.5") or as Go
@@ -48,6 +51,7 @@ type Settings struct {
 
 	// Master and frontier.
 	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
+	MasterSinks               []string      `koanf:"master_sinks" doc:"outputs the master writes every result to, by registered name, in order: jsonl (writes when output_jsonl is set), warc (when output_warc_dir is set), and a custom binary's own"`
 	SeedsFile                 string        `koanf:"seeds_file" path:"file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
 	OutputJSONL               string        `koanf:"output_jsonl" path:"file" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
 	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
@@ -105,7 +109,23 @@ type Settings struct {
 	CurveServerPublicKey string `koanf:"curve_server_public_key" path:"key" doc:"workers and operator commands: the master's CURVE public key (its key file or the key); set, they connect with CURVE"`
 	CurveSecretKey       string `koanf:"curve_secret_key" path:"key" secret:"true" doc:"workers and operator commands: their own CURVE secret key (a NAME_secret file of spyder keygen, mode 0600, or the key); its public key must be in the master's curve_allowed_workers"`
 
+	// Your own components.
+	Extra []string `koanf:"extra" doc:"settings of your own processors, sinks and callbacks (a binary built with spyder.Main), as name=value: extra: [title_csv=titles.csv]; read with Settings.ExtraValue"`
+
 	derivedFrom map[string]string // derived setting -> the setting it was copied from
+}
+
+// ExtraValue returns the value of the extra setting name (extra:
+// [name=value]), and whether it is set; of two with one name, the later
+// counts. (Like every list setting, --extra or SPYDER_EXTRA replaces the
+// config file's whole list.)
+func (s *Settings) ExtraValue(name string) (string, bool) {
+	for i := len(s.Extra) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(s.Extra[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // DerivedFrom names the setting that key was copied from because key was not
@@ -140,6 +160,8 @@ func Defaults() Settings {
 		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},
 
 		MasterCallback:            "seedfile",
+		MasterSinks:               []string{"jsonl", "warc"},
+		Extra:                     []string{},
 		WARCPrefix:                "spyder-",
 		WARCMaxFileSize:           1 << 30,
 		MaxURLLength:              2048,

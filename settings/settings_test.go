@@ -123,6 +123,7 @@ func TestInvalid(t *testing.T) {
 		{"bad metrics address", Source{Flags: map[string]any{"metrics_listen": "9100"}}, []string{"metrics_listen", "not host:port"}},
 		{"bad level", Source{Flags: map[string]any{"log_level_worker": "loud"}}, []string{"log_level_worker", "not a log level"}},
 		{"bad json list", Source{Environ: []string{"SPYDER_REGEX_SCOPE_POSITIVE=[1"}}, []string{"regex_scope_positive", "JSON array"}},
+		{"extra without a value", Source{Flags: map[string]any{"extra": []string{"title_csv"}}}, []string{"extra", `"title_csv" is not name=value`}},
 		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},
 	}
 	for _, tc := range cases {
@@ -183,6 +184,28 @@ func TestConfigFilePathsAreRelativeToTheFile(t *testing.T) {
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestExtraValue(t *testing.T) {
+	s, err := Load(Source{
+		ConfigFile: writeConfig(t, "extra: [title_csv=a.csv, empty=, title_csv=b.csv, eq=x=y]\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"title_csv", "b.csv", true}, // the later one counts
+		{"empty", "", true},
+		{"eq", "x=y", true},
+		{"missing", "", false},
+	} {
+		if got, ok := s.ExtraValue(tc.name); got != tc.want || ok != tc.ok {
+			t.Errorf("ExtraValue(%q) = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
 	}
 }

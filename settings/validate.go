@@ -1,3 +1,5 @@
+// validate.go: checks of the settings' values and of ZeroMQ endpoints.
+
 package settings
 
 import (
@@ -36,6 +38,11 @@ func (s *Settings) Validate() error {
 		add("log_format", "%q is not one of auto, json, console", s.LogFormat)
 	}
 
+	for _, e := range s.Extra {
+		if k, _, ok := strings.Cut(e, "="); !ok || strings.TrimSpace(k) == "" {
+			add("extra", "%q is not name=value (e.g. title_csv=titles.csv)", e)
+		}
+	}
 	if strings.TrimSpace(s.UserAgent) == "" {
 		add("user_agent", "must not be empty")
 	}

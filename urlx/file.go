@@ -1,3 +1,5 @@
+// file.go: reading a file of URLs (seeds), one per line.
+
 package urlx
 
 import (

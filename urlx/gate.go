@@ -1,3 +1,6 @@
+// gate.go: the one admission gate for URLs (canonical form, length, scope)
+// with one reason per refusal.
+
 package urlx
 
 import "errors"

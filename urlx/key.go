@@ -1,3 +1,6 @@
+// key.go: a URL's fixed-size key (for the seen set), its host and its
+// origin.
+
 package urlx
 
 import (

@@ -1,3 +1,6 @@
+// scope.go: the crawl's scope: the seeds' hosts, or positive and negative
+// regular expressions.
+
 package urlx
 
 import (

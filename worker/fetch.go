@@ -1,3 +1,6 @@
+// fetch.go: the HTTP fetcher: one request per URL with the worker's limits
+// (size, time, redirects, proxy), and its errors as status codes.
+
 package worker
 
 import (

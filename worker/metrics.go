@@ -1,3 +1,5 @@
+// metrics.go: the worker's Prometheus metrics.
+
 package worker
 
 import (

@@ -108,6 +108,9 @@ type job struct {
 // New builds a worker: its fetcher and its processor pipeline.
 func New(opts Options) (*Worker, error) {
 	s := opts.Settings
+	if err := CheckSettings(s); err != nil {
+		return nil, err
+	}
 	names := append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...)
 	pipe, err := processor.Build(names, s)
 	if err != nil {

@@ -111,23 +111,3 @@ func TestLogsinkCollectsMasterAndWorkers(t *testing.T) {
 		t.Fatal("no local record of the master's end")
 	}
 }
-
-func TestLogRole(t *testing.T) {
-	for _, tc := range []struct {
-		frames [][]byte
-		role   string
-		ok     bool
-	}{
-		{[][]byte{[]byte("spyder.master.INFO"), []byte("{}")}, "master", true},
-		{[][]byte{[]byte("spyder.worker.DEBUG.fetch"), []byte("{}")}, "worker", true},
-		{[][]byte{[]byte("spyder.../../etc.INFO"), []byte("{}")}, "", false},
-		{[][]byte{[]byte("spyder.master"), []byte("{}")}, "", false},
-		{[][]byte{[]byte("other.master.INFO"), []byte("{}")}, "", false},
-		{[][]byte{[]byte("spyder.master.INFO")}, "", false},
-	} {
-		role, ok := logRole(tc.frames)
-		if role != tc.role || ok != tc.ok {
-			t.Errorf("%q: %q %v", tc.frames, role, ok)
-		}
-	}
-}

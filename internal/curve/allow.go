@@ -1,3 +1,6 @@
+// allow.go: the list of CURVE public keys a master accepts, re-read when
+// its file changes, with the keys removed since the last look.
+
 package curve
 
 import (

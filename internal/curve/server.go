@@ -1,3 +1,6 @@
+// server.go: the ZAP handler that admits CURVE clients by their key, and
+// the client-side setup of a CURVE socket.
+
 package curve
 
 import (

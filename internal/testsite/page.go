@@ -1,3 +1,5 @@
+// page.go: a realistic HTML page for the benchmarks.
+
 package testsite
 
 import "strings"

@@ -1,3 +1,5 @@
+// ports.go: free loopback endpoints for tests.
+
 package testsite
 
 import (

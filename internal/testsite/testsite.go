@@ -211,6 +211,22 @@ func (s *Site) pageLinks(h, i int) []string {
 	return links
 }
 
+// Title is the <title> of the page at u, when u answers 200 with a page.
+func (s *Site) Title(u string) (string, bool) {
+	host, pathQuery := splitURL(u)
+	path, _, _ := strings.Cut(pathQuery, "?")
+	h := s.hostIndex(host)
+	if h < 0 {
+		return "", false
+	}
+	status, body, _ := s.page(h, path)
+	start, end := strings.Index(body, "<title>"), strings.Index(body, "</title>")
+	if status != 200 || start < 0 || end < start {
+		return "", false
+	}
+	return body[start+len("<title>") : end], true
+}
+
 func (s *Site) render(h int, title string, links []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!DOCTYPE html><html><head><title>%s</title></head><body><h1>%s on host %d</h1><ul>", title, title, h)

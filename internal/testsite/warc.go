@@ -1,3 +1,5 @@
+// warc.go: a WARC reader for the tests, independent of the writer.
+
 package testsite
 
 import (

@@ -1,3 +1,6 @@
+// builtin.go: the built-in processors (limiter, link extraction, HTTP
+// headers, scope and query clean-up) and their registration.
+
 package processor
 
 import (

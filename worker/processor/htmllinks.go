@@ -1,3 +1,5 @@
+// htmllinks.go: link extraction from HTML with x/net/html's tokenizer.
+
 package processor
 
 import (

@@ -1,4 +1,7 @@
-package main
+// frontier_cmd.go: spyder frontier inspect and spyder frontier inject,
+// offline work on a state directory.
+
+package cli
 
 import (
 	"encoding/json"
@@ -12,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/master"
 	"github.com/spyder-crawl/spyder/settings"
 	"github.com/spyder-crawl/spyder/urlx"
 )
@@ -127,7 +131,7 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	file := sf.fs.Arg(0)
-	if err := checkMaster(s); err != nil {
+	if err := master.CheckSettings(s); err != nil {
 		return configError(stderr, err)
 	}
 	if s.StateDir == "" {
@@ -145,7 +149,7 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	start := time.Now()
-	canon, _ := urlx.ParseCanonicalization(s.URLCanonicalization) // checked by checkMaster
+	canon, _ := urlx.ParseCanonicalization(s.URLCanonicalization) // checked by master.CheckSettings
 	total, added, bad, err := inject(f, canon, s.MaxURLLength, in, log)
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = cerr

@@ -1,4 +1,7 @@
-package main
+// control.go: the operator's commands against a running master: status,
+// pause, resume, stop, host, inject.
+
+package cli
 
 import (
 	"bufio"
@@ -14,140 +17,12 @@ import (
 	"syscall"
 	"time"
 
-	zmq "github.com/pebbe/zmq4"
-
-	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/internal/curve"
-	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
-	"github.com/spyder-crawl/spyder/settings"
 )
 
 // The operator's commands against a running master: they join its
 // management bus at zeromq_mgmt_master / zeromq_mgmt_worker (as a worker
 // would) and speak the control requests of mgmt/control.go.
-
-// controlClient is one command's connection to the master's bus.
-type controlClient struct {
-	zctx     *zmq.Context
-	pub, sub *zmq.Socket
-	id       string
-	timeout  time.Duration
-	where    string // the endpoints, for messages
-	curve    bool   // connected with CURVE keys
-}
-
-// connectable turns a bind address (tcp://*:5552, tcp://0.0.0.0:5552), as
-// the master's own configuration names its sockets, into one this machine
-// can connect to, so that a command run beside the master (in its
-// container) works with the master's settings.
-func connectable(endpoint string) string {
-	for _, bind := range []string{"tcp://*:", "tcp://0.0.0.0:"} {
-		if rest, ok := strings.CutPrefix(endpoint, bind); ok {
-			return "tcp://127.0.0.1:" + rest
-		}
-	}
-	return endpoint
-}
-
-func dialControl(s *settings.Settings, timeout time.Duration) (*controlClient, error) {
-	mgmtMaster, mgmtWorker := connectable(s.ZeromqMgmtMaster), connectable(s.ZeromqMgmtWorker)
-	serverKey, own, secure, err := curve.ClientKeys(s.CurveServerPublicKey, s.CurveSecretKey)
-	if err != nil {
-		return nil, err
-	}
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		return nil, fmt.Errorf("creating zmq context: %w", err)
-	}
-	c := &controlClient{zctx: zctx, id: crawluri.Identity(mgmt.RoleControl), timeout: timeout, curve: secure,
-		where: fmt.Sprintf("%s and %s", mgmtMaster, mgmtWorker)}
-	secureClient := func(so *zmq.Socket) error {
-		if !secure {
-			return nil
-		}
-		return curve.Client(so, serverKey, own)
-	}
-	if c.sub, err = zsock.New(zctx, zmq.SUB, 0); err == nil {
-		if err = c.sub.SetSubscribe(mgmt.TopicTo + c.id); err == nil {
-			if err = secureClient(c.sub); err == nil {
-				err = c.sub.Connect(mgmtMaster)
-			}
-		}
-	}
-	if err == nil {
-		if c.pub, err = zsock.New(zctx, zmq.PUB, 0); err == nil {
-			if err = secureClient(c.pub); err == nil {
-				err = c.pub.Connect(mgmtWorker)
-			}
-		}
-	}
-	if err != nil {
-		c.close()
-		return nil, fmt.Errorf("connecting to the master's management bus (%s): %w", c.where, err)
-	}
-	return c, nil
-}
-
-func (c *controlClient) close() {
-	for _, so := range []*zmq.Socket{c.pub, c.sub} {
-		if so != nil {
-			so.Close()
-		}
-	}
-	c.zctx.Term()
-}
-
-// errNoMaster says nobody answered.
-var errNoMaster = errors.New("no master answered")
-
-// request sends verb with req until the master's reply to it arrives.
-// The bus may lose the first messages of a new peer; repeating is safe
-// because the master answers a repeated request ID without acting again.
-func (c *controlClient) request(verb string, req mgmt.Request) (mgmt.Reply, error) {
-	req.ID = mgmt.NewRequestID()
-	msg := mgmt.New(mgmt.TopicControl, c.id, verb, req)
-	poller := zmq.NewPoller()
-	poller.Add(c.sub, zmq.POLLIN)
-	deadline := time.Now().Add(c.timeout)
-	for nextSend := time.Now(); time.Now().Before(deadline); {
-		if !time.Now().Before(nextSend) {
-			if _, err := zsock.TrySend(c.pub, msg.Frames()); err != nil {
-				return mgmt.Reply{}, fmt.Errorf("sending %s: %w", verb, err)
-			}
-			nextSend = time.Now().Add(200 * time.Millisecond)
-		}
-		if _, err := poller.Poll(50 * time.Millisecond); err != nil {
-			return mgmt.Reply{}, fmt.Errorf("waiting for the master: %w", err)
-		}
-		for {
-			frames, err := zsock.TryRecv(c.sub)
-			if err != nil {
-				return mgmt.Reply{}, fmt.Errorf("receiving the master's reply: %w", err)
-			}
-			if frames == nil {
-				break
-			}
-			in, err := mgmt.Parse(frames)
-			if err != nil || in.Topic != mgmt.TopicTo+c.id || in.Verb != mgmt.VerbReply {
-				continue // not for us (a SUB matches topics by prefix)
-			}
-			var reply mgmt.Reply
-			if err := in.Decode(&reply); err != nil || reply.ID != req.ID {
-				continue
-			}
-			if !reply.OK {
-				return reply, fmt.Errorf("master %s refused %s: %s", in.Identity, verb, reply.Error)
-			}
-			return reply, nil
-		}
-	}
-	hint := "is it running, and are these its zeromq_mgmt_master and zeromq_mgmt_worker? A master with CURVE answers only keys it allows: curve_server_public_key, curve_secret_key"
-	if c.curve {
-		hint = "is it running, are these its zeromq_mgmt_master and zeromq_mgmt_worker, and is this command's public key in its curve_allowed_workers?"
-	}
-	return mgmt.Reply{}, fmt.Errorf("%w on %s within %v (%s)", errNoMaster, c.where, c.timeout, hint)
-}
 
 // controlFlags are the settings flags plus --timeout.
 func controlFlags(name string, stdout, stderr io.Writer) (*settingFlags, *time.Duration) {
@@ -158,13 +33,16 @@ func controlFlags(name string, stdout, stderr io.Writer) (*settingFlags, *time.D
 
 // connect loads the command's flags and settings and joins the master's
 // bus; when it cannot, it reports why and returns the exit code.
-func connect(sf *settingFlags, timeout *time.Duration, args, environ []string, stderr io.Writer) (*controlClient, int) {
+func connect(sf *settingFlags, timeout *time.Duration, args, environ []string, stderr io.Writer) (*mgmt.Client, int) {
 	sf.addSettings()
 	s, err := sf.parse(args, environ)
 	if err != nil {
 		return nil, configError(stderr, err)
 	}
-	c, err := dialControl(s, *timeout)
+	c, err := mgmt.Dial(mgmt.DialOptions{
+		MgmtMaster: s.ZeromqMgmtMaster, MgmtWorker: s.ZeromqMgmtWorker,
+		ServerPublicKey: s.CurveServerPublicKey, SecretKey: s.CurveSecretKey, Timeout: *timeout,
+	})
 	if err != nil {
 		return nil, configError(stderr, err) // 2 for a bad key, 1 otherwise
 	}
@@ -179,8 +57,8 @@ func runSimpleControl(verb, done string) func(args, environ []string, stdout, st
 		if c == nil {
 			return code
 		}
-		defer c.close()
-		reply, err := c.request(verb, mgmt.Request{})
+		defer c.Close()
+		reply, err := c.Request(verb, mgmt.Request{})
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -196,15 +74,15 @@ func runStop(args, environ []string, stdout, stderr io.Writer) int {
 	if c == nil {
 		return code
 	}
-	defer c.close()
+	defer c.Close()
 	if *worker != "" {
-		if _, err := c.request(mgmt.VerbQuitWorker, mgmt.Request{Worker: *worker}); err != nil {
+		if _, err := c.Request(mgmt.VerbQuitWorker, mgmt.Request{Worker: *worker}); err != nil {
 			return fail(stderr, err)
 		}
 		fmt.Fprintf(stdout, "worker %s is stopping; the others go on\n", *worker)
 		return exitOK
 	}
-	reply, err := c.request(mgmt.VerbStop, mgmt.Request{})
+	reply, err := c.Request(mgmt.VerbStop, mgmt.Request{})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -223,7 +101,7 @@ func runHost(args, environ []string, stdout, stderr io.Writer) int {
 	if c == nil {
 		return code
 	}
-	defer c.close()
+	defer c.Close()
 	req := mgmt.Request{Host: sf.fs.Arg(0), BlockUntil: *blockUntil}
 	switch {
 	case *defaultDelay:
@@ -242,7 +120,7 @@ func runHost(args, environ []string, stdout, stderr io.Writer) int {
 	if req.Delay == nil && req.BlockUntil == "" {
 		return configError(stderr, fmt.Errorf("%w: nothing to change: give --delay, --default-delay, --block-for or --block-until", errUsage))
 	}
-	reply, err := c.request(mgmt.VerbHost, req)
+	reply, err := c.Request(mgmt.VerbHost, req)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -261,7 +139,7 @@ func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
 	if c == nil {
 		return code
 	}
-	defer c.close()
+	defer c.Close()
 	urls := sf.fs.Args()
 	if *file != "" {
 		more, err := readURLs(*file)
@@ -275,7 +153,7 @@ func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	added, invalid := 0, 0
 	for start := 0; start < len(urls); start += addChunk {
-		reply, err := c.request(mgmt.VerbAdd, mgmt.Request{URLs: urls[start:min(start+addChunk, len(urls))]})
+		reply, err := c.Request(mgmt.VerbAdd, mgmt.Request{URLs: urls[start:min(start+addChunk, len(urls))]})
 		if err != nil {
 			if start > 0 {
 				fmt.Fprintf(stderr, "spyder: the first %d URLs were sent (%d new)\n", start, added)
@@ -333,11 +211,11 @@ func runStatus(args, environ []string, stdout, stderr io.Writer) int {
 	if c == nil {
 		return code
 	}
-	defer c.close()
+	defer c.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	for {
-		reply, err := c.request(mgmt.VerbStatus, mgmt.Request{})
+		reply, err := c.Request(mgmt.VerbStatus, mgmt.Request{})
 		if err != nil {
 			return fail(stderr, err)
 		}

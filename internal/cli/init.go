@@ -1,4 +1,7 @@
-package main
+// init.go: spyder init, a new crawl's skeleton (spyder.yaml with every
+// setting, seeds.txt, README.md).
+
+package cli
 
 import (
 	"bytes"

@@ -1,4 +1,6 @@
-package main
+// keygen.go: spyder keygen, a CURVE key pair in two files.
+
+package cli
 
 import (
 	"fmt"

@@ -1,7 +1,9 @@
-package main
+// logsink.go: spyder logsink, the collector of log records published on
+// the log bus (zeromq_logging) into per-role rotated files.
+
+package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/logbus"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 )
 
@@ -62,10 +64,10 @@ func runLogsink(args, environ []string, stdout, stderr io.Writer) int {
 	if err := sub.Bind(s.ZeromqLogging); err != nil {
 		return fail(stderr, fmt.Errorf("binding zeromq_logging %s: %w", s.ZeromqLogging, err))
 	}
-	files := map[string]*rotatingFile{}
+	files := map[string]*logbus.RotatingFile{}
 	defer func() {
 		for _, f := range files {
-			f.close()
+			f.Close()
 		}
 	}()
 	log.Info().Str("event", "SPYDER:LOGSINK_READY").Str("bind", s.ZeromqLogging).Str("dir", *dir).Msg("logsink started")
@@ -84,120 +86,25 @@ func runLogsink(args, environ []string, stdout, stderr io.Writer) int {
 			if err != nil || frames == nil {
 				break
 			}
-			role, ok := logRole(frames)
+			role, ok := logbus.Role(frames)
 			if !ok {
 				dropped++
 				continue
 			}
 			f := files[role]
 			if f == nil {
-				f = &rotatingFile{path: filepath.Join(*dir, role+".log"), max: *maxSize, keep: *keep}
+				f = logbus.NewRotatingFile(filepath.Join(*dir, role+".log"), *maxSize, *keep)
 				files[role] = f
 			}
-			if err := f.write(frames[1]); err != nil {
-				log.Error().Err(err).Str("file", f.path).Msg("writing a log record failed")
+			if err := f.Write(frames[1]); err != nil {
+				log.Error().Err(err).Str("role", role).Msg("writing a log record failed")
 			}
 			received++
 		}
 		for _, f := range files {
-			f.flush()
+			f.Flush()
 		}
 	}
 	log.Info().Str("event", "SPYDER:LOGSINK_DOWN").Int64("records", received).Int64("dropped", dropped).Msg("logsink stopped")
 	return exitOK
-}
-
-// logRole checks a message [spyder.<role>.<LEVEL>, record] and returns
-// the role, which names the file: only known roles, so that a stranger's
-// topic cannot choose a path.
-func logRole(frames [][]byte) (string, bool) {
-	if len(frames) != 2 {
-		return "", false
-	}
-	parts := strings.Split(string(frames[0]), ".")
-	if len(parts) < 3 || parts[0] != "spyder" {
-		return "", false
-	}
-	switch parts[1] {
-	case crawluri.RoleMaster, crawluri.RoleWorker, "node":
-		return parts[1], true
-	}
-	return "", false
-}
-
-// rotatingFile appends records to path and rotates it by size.
-type rotatingFile struct {
-	path string
-	max  int64
-	keep int
-	f    *os.File
-	buf  bytes.Buffer
-	size int64
-}
-
-func (r *rotatingFile) write(rec []byte) error {
-	if r.f == nil {
-		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		r.f, r.size = f, st.Size()
-	}
-	n := int64(len(rec))
-	if !bytes.HasSuffix(rec, []byte("\n")) {
-		n++
-	}
-	if pending := r.size + int64(r.buf.Len()); pending > 0 && pending+n > r.max {
-		if err := r.rotate(); err != nil {
-			return err
-		}
-	}
-	r.buf.Write(rec)
-	if !bytes.HasSuffix(rec, []byte("\n")) {
-		r.buf.WriteByte('\n')
-	}
-	return nil
-}
-
-// rotate moves role.log to role.log.1 (and .1 to .2, ...), keeping keep.
-func (r *rotatingFile) rotate() error {
-	if err := r.flush(); err != nil {
-		return err
-	}
-	r.f.Close()
-	r.f = nil
-	for i := r.keep - 1; i >= 1; i-- {
-		_ = os.Rename(fmt.Sprintf("%s.%d", r.path, i), fmt.Sprintf("%s.%d", r.path, i+1))
-	}
-	if err := os.Rename(r.path, r.path+".1"); err != nil {
-		return fmt.Errorf("rotating %s: %w", r.path, err)
-	}
-	f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	r.f, r.size = f, 0
-	return nil
-}
-
-func (r *rotatingFile) flush() error {
-	if r.f == nil || r.buf.Len() == 0 {
-		return nil
-	}
-	n, err := r.f.Write(r.buf.Bytes())
-	r.size += int64(n)
-	r.buf.Reset()
-	return err
-}
-
-func (r *rotatingFile) close() {
-	r.flush()
-	if r.f != nil {
-		r.f.Close()
-	}
 }

@@ -1,4 +1,7 @@
-package main
+// config.go: the commands' flags (one per setting), settings loading, exit
+// codes for configuration errors, and the loggers.
+
+package cli
 
 import (
 	"errors"

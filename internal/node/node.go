@@ -1,0 +1,275 @@
+// Package node runs a master and N workers on one machine as child
+// processes of the spyder binary and supervises them (spyder node), after
+// Crossbar.io's node controller: a child is ready only when it says so (its
+// SPYDER:*_READY event), a crashed child is restarted with back-off until
+// it has failed RestartLimit times in a row without reaching ready, and
+// stopping is TERM, then KILL after a grace period.
+package node
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// Options configures a node.
+type Options struct {
+	Exe         string   // the spyder binary the children run
+	Workers     int      // worker children
+	SettingArgs []string // passed to every child: the settings flags and --config
+	MasterArgs  []string // passed to the master only
+	// WorkerArgs returns what worker i (from 1) gets besides SettingArgs.
+	WorkerArgs   func(i int) []string
+	Env          []string
+	RestartLimit int           // failures in a row before the node gives up
+	Grace        time.Duration // after TERM, how long before KILL
+	Stderr       io.Writer     // children's logs go here, line by line
+	// ChildLog renders a child's JSON record as the node's own (a console
+	// writer on a terminal); lines that are not records go to Stderr.
+	ChildLog io.Writer
+	// AfterRecord, when set, returns text to print after a child's record
+	// (the master's summary as a table on a terminal), or "".
+	AfterRecord func(record string) string
+	Log         zerolog.Logger
+}
+
+// child is one supervised process.
+type child struct {
+	name     string // master, w1, w2, ...
+	role     string
+	args     []string
+	cmd      *exec.Cmd
+	ready    bool
+	failures int // exits without reaching ready, in a row
+	backoff  time.Duration
+	exited   bool
+	code     int
+	last     []string // its last log lines, for the failure message
+}
+
+type childEvent struct {
+	c     *child
+	cmd   *exec.Cmd
+	exit  bool // the process ended with code; otherwise line is a log line
+	code  int
+	line  string
+	ready bool // line is the child's ready event
+}
+
+// ErrFailed is wrapped by a node's failure.
+var ErrFailed = errors.New("node failed")
+
+// superviseNode runs the children until the master exits (the crawl is
+// over or was stopped), restarting crashed children. The first signal
+// drains (the master tells its workers to quit); a second kills every child
+// at once.
+//
+// The children run in a process group of their own: a Ctrl-C on the
+// terminal reaches the node alone, which passes one TERM to the master.
+// (In the node's group each child took the terminal's SIGINT and then the
+// node's TERM as a second signal, and exited at once with 1.) Should the
+// node itself die, its children get TERM (Pdeathsig) and drain.
+func Supervise(sigs <-chan os.Signal, o Options) error {
+	events := make(chan childEvent, 64)
+	var outMu sync.Mutex
+	children := []*child{{name: "master", role: crawluri.RoleMaster, args: append(append([]string{"master"}, o.SettingArgs...), o.MasterArgs...), backoff: time.Second}}
+	for i := 1; i <= o.Workers; i++ {
+		args := append([]string{"worker"}, o.SettingArgs...)
+		if o.WorkerArgs != nil {
+			args = append(args, o.WorkerArgs(i)...)
+		}
+		children = append(children, &child{name: fmt.Sprintf("w%d", i), role: crawluri.RoleWorker, args: args, backoff: time.Second})
+	}
+	start := func(c *child) error {
+		cmd := exec.Command(o.Exe, c.args...)
+		cmd.Env = o.Env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		cmd.Stdout = o.Stderr
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", c.name, err)
+		}
+		c.cmd, c.ready, c.exited = cmd, false, false
+		o.Log.Info().Str("child", c.name).Int("pid", cmd.Process.Pid).Msg("child started")
+		readyMark := "SPYDER:" + strings.ToUpper(c.role) + "_READY"
+		go func() {
+			sc := bufio.NewScanner(pipe)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				outMu.Lock()
+				if !strings.HasPrefix(line, "{") {
+					fmt.Fprintln(o.Stderr, line)
+				} else if _, err := o.ChildLog.Write([]byte(line + "\n")); err != nil {
+					fmt.Fprintln(o.Stderr, line) // not a record after all
+				} else if o.AfterRecord != nil {
+					if extra := o.AfterRecord(line); extra != "" {
+						fmt.Fprint(o.Stderr, extra)
+					}
+				}
+				outMu.Unlock()
+				events <- childEvent{c: c, cmd: cmd, line: line, ready: strings.Contains(line, readyMark)}
+			}
+			err := cmd.Wait()
+			code := 0
+			if err != nil {
+				code = -1
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					code = ee.ExitCode() // -1 when killed by a signal
+				}
+			}
+			events <- childEvent{c: c, cmd: cmd, exit: true, code: code}
+		}()
+		return nil
+	}
+	// The master first; the workers once it is ready (they would find no
+	// master, and a port the master needs may be one they take).
+	if err := start(children[0]); err != nil {
+		return err
+	}
+	workersStarted := false
+
+	stopping := false
+	var stopErr error
+	var killAt <-chan time.Time
+	shutdown := func(reason string, err error) {
+		if stopping {
+			return
+		}
+		stopping, stopErr = true, err
+		o.Log.Info().Str("event", "SPYDER:NODE_SHUTDOWN_REQUESTED").Str("reason", reason).Dur("kill_grace", o.Grace).Msg("node stopping its children")
+		// The master first: it drains and tells its workers to quit. With
+		// no master running, nobody will: they get TERM too.
+		master := children[0]
+		for _, c := range children {
+			if c.cmd != nil && !c.exited && (c == master || master.exited) {
+				_ = c.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		killAt = time.After(o.Grace)
+	}
+	restartCh := make(chan *child, len(children))
+	for {
+		running := 0
+		for _, c := range children {
+			if c.cmd != nil && !c.exited {
+				running++
+			}
+		}
+		if stopping && running == 0 {
+			return stopErr
+		}
+		select {
+		case sig := <-sigs:
+			if !stopping {
+				o.Log.Info().Str("signal", sig.String()).Msg("shutdown requested; send the signal again to stop every child at once")
+				shutdown("signal", nil)
+				continue
+			}
+			o.Log.Warn().Str("signal", sig.String()).Msg("second signal: killing every child now")
+			for _, c := range children {
+				if c.cmd != nil && !c.exited {
+					_ = c.cmd.Process.Kill()
+				}
+			}
+			stopErr = fmt.Errorf("%w: stopped at once by a second %s", ErrFailed, sig)
+		case <-killAt:
+			for _, c := range children {
+				if c.cmd != nil && !c.exited {
+					o.Log.Warn().Str("child", c.name).Msg("child still running after the grace period; killing it")
+					_ = c.cmd.Process.Kill()
+				}
+			}
+			if stopErr == nil {
+				stopErr = fmt.Errorf("%w: children had to be killed after %v", ErrFailed, o.Grace)
+			}
+			killAt = nil
+		case c := <-restartCh:
+			if stopping {
+				continue
+			}
+			if err := start(c); err != nil {
+				shutdown("restart failed", err)
+			}
+		case ev := <-events:
+			c := ev.c
+			if ev.cmd != c.cmd {
+				continue // a line of a previous run of this child
+			}
+			if !ev.exit {
+				c.last = append(c.last, ev.line)
+				if len(c.last) > 5 {
+					c.last = c.last[1:]
+				}
+				if ev.ready && !c.ready {
+					c.ready, c.failures, c.backoff = true, 0, time.Second
+					o.Log.Info().Str("child", c.name).Int("pid", c.cmd.Process.Pid).Msg("child ready")
+					if c.role == crawluri.RoleMaster && !workersStarted && !stopping {
+						workersStarted = true
+						for _, w := range children[1:] {
+							if err := start(w); err != nil {
+								shutdown("start failed", err)
+								break
+							}
+						}
+						o.Log.Info().Str("event", "SPYDER:NODE_READY").Int("workers", o.Workers).Msg("node started its children")
+					}
+				}
+				continue
+			}
+			c.exited, c.code = true, ev.code
+			switch {
+			case stopping:
+				o.Log.Info().Str("child", c.name).Int("exit_code", ev.code).Msg("child stopped")
+				if ev.code != 0 && stopErr == nil {
+					stopErr = fmt.Errorf("%w: %s exited with code %d", ErrFailed, c.name, ev.code)
+				}
+				if c.role == crawluri.RoleMaster {
+					for _, w := range children { // the master is gone: nobody will tell them to quit
+						if w.cmd != nil && !w.exited {
+							_ = w.cmd.Process.Signal(syscall.SIGTERM)
+						}
+					}
+				}
+			case c.role == crawluri.RoleMaster && ev.code == 0:
+				// The crawl is over (--until-done) or an operator stopped it;
+				// the master has told its workers to quit.
+				o.Log.Info().Str("child", c.name).Msg("master finished; waiting for the workers")
+				stopping = true
+				killAt = time.After(o.Grace)
+			case ev.code == 0 && c.role == crawluri.RoleWorker:
+				o.Log.Info().Str("child", c.name).Msg("worker exited cleanly; not restarted")
+			default:
+				if !c.ready {
+					c.failures++
+				}
+				o.Log.Warn().Str("event", "child.crashed").Str("child", c.name).Int("exit_code", ev.code).Bool("was_ready", c.ready).
+					Int("failures_in_a_row", c.failures).Msg("child crashed")
+				if c.failures >= o.RestartLimit {
+					shutdown("restart limit", fmt.Errorf("%w: %s failed %d times in a row without becoming ready (restart limit %d); its last lines:\n%s",
+						ErrFailed, c.name, c.failures, o.RestartLimit, strings.Join(c.last, "\n")))
+					continue
+				}
+				wait := c.backoff
+				c.backoff = min(c.backoff*2, 30*time.Second)
+				o.Log.Info().Str("child", c.name).Dur("in", wait).Msg("restarting child")
+				time.AfterFunc(wait, func() { restartCh <- c })
+			}
+		}
+	}
+}
