@@ -16,16 +16,21 @@ import (
 	"github.com/spyder-crawl/spyder/internal/zsock"
 )
 
+// outstandingLease is a URL this master dispatched and has no result of.
 type outstandingLease struct {
 	at     time.Time
 	url    string
 	worker string // the live worker that listed it in a heartbeat, or ""
 }
 
+// credit is how many URLs may be in flight: a fixed number per live worker.
 func (m *Master) credit() int {
 	return m.registry.Live() * m.s.MasterInflightPerWorker
 }
 
+// dispatch sends due URLs to workers while the credit allows and the PUSH
+// socket takes them; a URL no worker can take now goes back to the
+// frontier at once.
 func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 	for !m.pushFull {
 		room := m.credit() - m.inFlight()

@@ -204,9 +204,11 @@ func New(opts Options) (*Master, error) {
 	return m, nil
 }
 
-// storeRetry is how often a failed frontier store is opened again.
-// drops are the counts of dropped messages by reason, with the refused
-// of allowed keys; without, anyone who reaches the addresses, which is only
+// Run binds the sockets, runs the seeding callback and coordinates the crawl
+// until ctx is cancelled (or, with UntilDone, until the crawl is over); then
+// it drains: no more dispatch, quit to every worker, results still applied,
+// until every worker acknowledged and nothing is in flight or
+// master_shutdown_grace ran out. Sinks and frontier are closed on return.
 // A drain that ran out of time returns an error wrapping ErrUncleanShutdown.
 func (m *Master) Run(ctx context.Context) (err error) {
 	defer func() {
@@ -214,15 +216,11 @@ func (m *Master) Run(ctx context.Context) (err error) {
 			err = cerr
 		}
 	}()
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		return fmt.Errorf("creating zmq context: %w", err)
-	}
-	defer func() {
-		if terr := zctx.Term(); terr != nil && err == nil {
-			err = fmt.Errorf("terminating zmq context: %w", terr)
-		}
-	}()
+	return zsock.InContext(func(zctx *zmq.Context) error { return m.run(ctx, zctx) })
+}
+
+// run is Run in the zmq context zctx.
+func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	socks, err := m.bind(zctx)
 	if err != nil {
 		return err
@@ -275,11 +273,6 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	return m.loop(ctx, socks)
 }
 
-// nothingToCrawl says why a master run --until-done stops before it
-// starts: the crawl of its state_dir is finished (run again with the same
-// command, as spyder init's README says) or it has no URL at all. Neither
-// is a failure; a person needs to know what to do next.
-
 // wake interrupts the loop's poll from any goroutine; before the loop runs
 // it does nothing (the loop looks at everything when it starts).
 func (m *Master) wake() {
@@ -288,6 +281,8 @@ func (m *Master) wake() {
 	}
 }
 
+// closeState closes what New opened: the DNS cache, the sinks, the
+// frontier (the reopened one, when a reopen was in flight).
 func (m *Master) closeState() error {
 	var errs []error
 	if m.store.reopening != nil {
@@ -306,7 +301,3 @@ func (m *Master) closeState() error {
 	}
 	return errors.Join(errs...)
 }
-
-// credit is how many URLs may be in flight: a fixed number per live worker.
-
-// framesSize is the bytes of a message's frames.

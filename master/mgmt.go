@@ -14,6 +14,8 @@ import (
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
+// receiveMgmt reads the management socket within one turn's budget:
+// announcements and heartbeats, quit acknowledgements, control requests.
 func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 	// Behind until the socket is found empty: heartbeats may be waiting
 	// in it, so no worker is declared lost and no URL unclaimed meanwhile.

@@ -15,6 +15,8 @@ import (
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
+// receiveResults applies the results waiting on the SUB socket, within
+// one turn's budget, and returns how many it applied.
 func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 	applied, size := 0, 0
 	for i := 0; i < maxBatch && size < maxTurnBytes; i++ {
@@ -145,6 +147,8 @@ func (m *Master) admissible(raw []string) (links []string, leftOut map[string]in
 	return links, leftOut, 0
 }
 
+// toSinks hands a result to every sink by its status class; a sink that
+// fails has the result re-routed to its ProcessServerError as status 710.
 func (m *Master) toSinks(c *crawluri.CrawlUri) {
 	for _, sink := range m.sinks {
 		var err error
@@ -169,6 +173,7 @@ func (m *Master) toSinks(c *crawluri.CrawlUri) {
 	}
 }
 
+// flushSinks flushes the sinks that buffer.
 func (m *Master) flushSinks() error {
 	var errs []error
 	for _, sink := range m.sinks {

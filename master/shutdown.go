@@ -15,6 +15,10 @@ import (
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
+// nothingToCrawl says why a master run --until-done stops before it
+// starts: the crawl of its state_dir is finished (run again with the same
+// command, as spyder init's README says) or it has no URL at all. Neither
+// is a failure; a person needs to know what to do next.
 func (m *Master) nothingToCrawl(fs frontier.Stats) {
 	ev := m.log.Info().Str("event", "SPYDER:NOTHING_TO_CRAWL").Str("state_dir", m.s.StateDir).
 		Int64("urls", fs.Seen).Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("disallowed", fs.Disallowed).

@@ -15,6 +15,7 @@ import (
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
+// sockets are the master's four sockets.
 type sockets struct {
 	push, sub, mpub, msub *zmq.Socket
 	// bound lists each socket with the endpoint it was asked to bind and
@@ -22,11 +23,13 @@ type sockets struct {
 	bound []boundSocket
 }
 
+// boundSocket is a bound socket, for rebind.
 type boundSocket struct {
 	so              *zmq.Socket
 	endpoint, bound string
 }
 
+// bind opens the four sockets, bound and (with CURVE) secured.
 func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 	s := m.s
 	var socks sockets
@@ -38,23 +41,10 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 			return nil, err
 		}
 	}
-	closeAll := func() {
-		for _, so := range []*zmq.Socket{socks.push, socks.sub, socks.mpub, socks.msub} {
-			if so != nil {
-				so.Close()
-			}
-		}
-	}
-	steps := []struct {
-		dst      **zmq.Socket
-		typ      zmq.Type
-		linger   time.Duration
-		key      string
-		endpoint string
-		setup    func(*zmq.Socket) error
-	}{
-		{&socks.push, zmq.PUSH, 0, "zeromq_master_push", s.ZeromqMasterPush, func(so *zmq.Socket) error { return so.SetSndhwm(s.ZeromqMasterPushHWM) }},
-		{&socks.sub, zmq.SUB, 0, "zeromq_master_sub", s.ZeromqMasterSub, func(so *zmq.Socket) error {
+	specs := []zsock.Spec{
+		{Dst: &socks.push, Type: zmq.PUSH, Name: "zeromq_master_push", Endpoint: s.ZeromqMasterPush, Bind: true,
+			Setup: func(so *zmq.Socket) error { return so.SetSndhwm(s.ZeromqMasterPushHWM) }},
+		{Dst: &socks.sub, Type: zmq.SUB, Name: "zeromq_master_sub", Endpoint: s.ZeromqMasterSub, Bind: true, Setup: func(so *zmq.Socket) error {
 			// Per peer: a worker has no more results on the way than the
 			// URLs it holds (the credit bounds them); a stranger's pipe
 			// fills and libzmq stops reading it.
@@ -69,43 +59,28 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 			}
 			return so.SetSubscribe("")
 		}},
-		{&socks.mpub, zmq.PUB, time.Second, "zeromq_mgmt_master", s.ZeromqMgmtMaster, nil},
-		{&socks.msub, zmq.SUB, 0, "zeromq_mgmt_worker", s.ZeromqMgmtWorker, func(so *zmq.Socket) error {
+		{Dst: &socks.mpub, Type: zmq.PUB, Linger: time.Second, Name: "zeromq_mgmt_master", Endpoint: s.ZeromqMgmtMaster, Bind: true},
+		{Dst: &socks.msub, Type: zmq.SUB, Name: "zeromq_mgmt_worker", Endpoint: s.ZeromqMgmtWorker, Bind: true, Setup: func(so *zmq.Socket) error {
 			if err := so.SetMaxmsgsize(mgmt.MaxMessageSize); err != nil {
 				return err
 			}
 			return so.SetSubscribe("")
 		}},
 	}
-	for _, st := range steps {
-		so, err := zsock.New(zctx, st.typ, st.linger)
+	var secure func(*zmq.Socket, string) error
+	if m.auth != nil {
+		secure = m.auth.Secure
+	}
+	if err := zsock.OpenAll(zctx, specs, secure); err != nil {
+		return nil, err
+	}
+	for _, sp := range specs {
+		last, err := (*sp.Dst).GetLastEndpoint()
 		if err != nil {
-			closeAll()
-			return nil, err
+			zsock.CloseAll(specs)
+			return nil, fmt.Errorf("reading the endpoint %s bound: %w", sp.Name, err)
 		}
-		*st.dst = so
-		if st.setup != nil {
-			if err := st.setup(so); err != nil {
-				closeAll()
-				return nil, fmt.Errorf("configuring %s socket: %w", st.key, err)
-			}
-		}
-		if m.auth != nil {
-			if err := m.auth.Secure(so, st.key); err != nil {
-				closeAll()
-				return nil, err
-			}
-		}
-		if err := so.Bind(st.endpoint); err != nil {
-			closeAll()
-			return nil, fmt.Errorf("binding %s to %s: %w", st.key, st.endpoint, err)
-		}
-		last, err := so.GetLastEndpoint()
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("reading the endpoint %s bound: %w", st.key, err)
-		}
-		socks.bound = append(socks.bound, boundSocket{so: so, endpoint: st.endpoint, bound: last})
+		socks.bound = append(socks.bound, boundSocket{so: *sp.Dst, endpoint: sp.Endpoint, bound: last})
 	}
 	m.logExposure()
 	return &socks, nil
@@ -130,6 +105,7 @@ const (
 	resultsHWM = 1000
 )
 
+// framesSize is the bytes of a message's frames.
 func framesSize(frames [][]byte) int {
 	n := 0
 	for _, f := range frames {
@@ -138,12 +114,16 @@ func framesSize(frames [][]byte) int {
 	return n
 }
 
+// publish sends a message on the management bus; a failure is logged
+// (the bus is best effort: everything on it is repeated).
 func (m *Master) publish(mpub *zmq.Socket, msg mgmt.Message) {
 	if _, err := zsock.TrySend(mpub, msg.Frames()); err != nil {
 		m.log.Warn().Err(err).Str("verb", msg.Verb).Msg("publishing a management message failed")
 	}
 }
 
+// logExposure says who can reach the master's sockets: with CURVE, holders
+// of allowed keys; without, anyone who reaches the addresses, which is only
 // this machine on the default loopback addresses.
 func (m *Master) logExposure() {
 	endpoints := []string{m.s.ZeromqMasterPush, m.s.ZeromqMasterSub, m.s.ZeromqMgmtMaster, m.s.ZeromqMgmtWorker}
@@ -164,9 +144,3 @@ func (m *Master) logExposure() {
 		m.log.Info().Str("event", "no_curve").Msg("no CURVE keys: the master's sockets are bound to loopback, reachable from this machine only")
 	}
 }
-
-// Run binds the sockets, runs the seeding callback and coordinates the crawl
-// until ctx is cancelled (or, with UntilDone, until the crawl is over); then
-// it drains: no more dispatch, quit to every worker, results still applied,
-// until every worker acknowledged and nothing is in flight or
-// master_shutdown_grace ran out. Sinks and frontier are closed on return.

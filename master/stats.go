@@ -24,6 +24,7 @@ func (c *counters) classes() map[string]int64 {
 	return out
 }
 
+// counters are the master's counts since it started.
 type counters struct {
 	dispatched int64
 	results    int64
@@ -41,6 +42,7 @@ type counters struct {
 	drops        map[string]int64 // messages dropped, by reason
 }
 
+// drops are the counts of dropped messages by reason, with the refused
 // CURVE handshakes as curve_refused; a copy.
 func (m *Master) drops() map[string]int64 {
 	d := maps.Clone(m.stats.drops)
@@ -50,8 +52,8 @@ func (m *Master) drops() map[string]int64 {
 	return d
 }
 
-// logExposure says who can reach the master's sockets: with CURVE, holders
-
+// drop counts a dropped message by reason and logs the first ten of each
+// reason and every thousandth.
 func (m *Master) drop(reason string, err error) {
 	m.stats.drops[reason]++
 	if n := m.stats.drops[reason]; n > 10 && n%1000 != 0 {

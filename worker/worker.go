@@ -171,62 +171,37 @@ type sockets struct {
 func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
 	s := w.s
 	var socks sockets
-	var err error
-	closeAll := func() {
-		for _, so := range []*zmq.Socket{socks.pull, socks.pub, socks.msub, socks.mpub} {
-			if so != nil {
-				so.Close()
-			}
-		}
-	}
-	steps := []struct {
-		dst      **zmq.Socket
-		typ      zmq.Type
-		linger   time.Duration
-		endpoint string
-		setup    func(*zmq.Socket) error
-	}{
+	specs := []zsock.Spec{
 		// The PULL socket is connected later, once results can flow (see dataReady).
-		{&socks.pull, zmq.PULL, 0, "", func(so *zmq.Socket) error { return so.SetRcvhwm(s.MaxClients) }},
+		{Dst: &socks.pull, Type: zmq.PULL, Name: "zeromq_worker_proc_fetcher_pull",
+			Setup: func(so *zmq.Socket) error { return so.SetRcvhwm(s.MaxClients) }},
 		// XPUB rather than PUB: it reports the master's subscription, and with
 		// NODROP it refuses (instead of silently dropping) at the high-water mark.
-		{&socks.pub, zmq.XPUB, 2 * time.Second, s.ZeromqWorkerProcExtractorPub, func(so *zmq.Socket) error {
-			if err := so.SetSndhwm(s.ZeromqWorkerProcExtractorPubHWM); err != nil {
-				return err
-			}
-			if err := so.SetXpubVerbose(1); err != nil {
-				return err
-			}
-			return so.SetXpubNodrop(true)
-		}},
-		{&socks.msub, zmq.SUB, 0, s.ZeromqMgmtMaster, func(so *zmq.Socket) error { return so.SetSubscribe("spyder.") }},
-		{&socks.mpub, zmq.PUB, 2 * time.Second, s.ZeromqMgmtWorker, nil},
+		{Dst: &socks.pub, Type: zmq.XPUB, Linger: 2 * time.Second, Name: "zeromq_worker_proc_extractor_pub", Endpoint: s.ZeromqWorkerProcExtractorPub,
+			Setup: func(so *zmq.Socket) error {
+				if err := so.SetSndhwm(s.ZeromqWorkerProcExtractorPubHWM); err != nil {
+					return err
+				}
+				if err := so.SetXpubVerbose(1); err != nil {
+					return err
+				}
+				return so.SetXpubNodrop(true)
+			}},
+		{Dst: &socks.msub, Type: zmq.SUB, Name: "zeromq_mgmt_master", Endpoint: s.ZeromqMgmtMaster,
+			Setup: func(so *zmq.Socket) error { return so.SetSubscribe("spyder.") }},
+		{Dst: &socks.mpub, Type: zmq.PUB, Linger: 2 * time.Second, Name: "zeromq_mgmt_worker", Endpoint: s.ZeromqMgmtWorker},
 	}
-	for _, st := range steps {
-		*st.dst, err = zsock.New(zctx, st.typ, st.linger)
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		if st.setup != nil {
-			if err := st.setup(*st.dst); err != nil {
-				closeAll()
-				return nil, fmt.Errorf("configuring %v socket for %s: %w", st.typ, st.endpoint, err)
+	var secure func(*zmq.Socket, string) error
+	if w.curveKeys != nil {
+		secure = func(so *zmq.Socket, name string) error {
+			if err := curve.Client(so, w.curveServer, *w.curveKeys); err != nil {
+				return fmt.Errorf("configuring the %s socket for CURVE: %w", name, err)
 			}
+			return nil
 		}
-		if w.curveKeys != nil {
-			if err := curve.Client(*st.dst, w.curveServer, *w.curveKeys); err != nil {
-				closeAll()
-				return nil, fmt.Errorf("configuring %v socket for %s: %w", st.typ, st.endpoint, err)
-			}
-		}
-		if st.endpoint == "" {
-			continue
-		}
-		if err := (*st.dst).Connect(st.endpoint); err != nil {
-			closeAll()
-			return nil, fmt.Errorf("connecting %v socket to %s: %w", st.typ, st.endpoint, err)
-		}
+	}
+	if err := zsock.OpenAll(zctx, specs, secure); err != nil {
+		return nil, err
 	}
 	return &socks, nil
 }
@@ -236,16 +211,12 @@ func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
 // lets running fetches finish within worker_shutdown_grace, publishes their
 // results, acknowledges the quit and returns. It returns nil after a clean
 // drain and ErrDrainTimeout when fetches had to be aborted.
-func (w *Worker) Run(ctx context.Context) (err error) {
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		return fmt.Errorf("creating zmq context: %w", err)
-	}
-	defer func() {
-		if terr := zctx.Term(); terr != nil && err == nil {
-			err = fmt.Errorf("terminating zmq context: %w", terr)
-		}
-	}()
+func (w *Worker) Run(ctx context.Context) error {
+	return zsock.InContext(func(zctx *zmq.Context) error { return w.run(ctx, zctx) })
+}
+
+// run is Run in the zmq context zctx.
+func (w *Worker) run(ctx context.Context, zctx *zmq.Context) error {
 	socks, err := w.open(zctx)
 	if err != nil {
 		return err
