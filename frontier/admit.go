@@ -43,9 +43,9 @@ func (f *Durable) SeedHosts() ([]string, error) {
 	return hosts, it.Error()
 }
 
-// Add implements Frontier.
-func (f *Durable) Add(urls []string, now time.Time) (int, error) {
-	return f.addURLs(urls, now, "link", 1)
+// Admit implements Store.
+func (f *Durable) Admit(urls []string, depth int, now time.Time) (int, error) {
+	return f.addURLs(urls, now, "link", depth)
 }
 
 // addURLs admits urls found depth links away from a seed; deeper than

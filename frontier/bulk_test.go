@@ -21,11 +21,12 @@ func TestBulkAddSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := f.(*Durable)
+	c := f.(*crawl)
+	d := c.Store.(*Durable)
 	d.AddSeeds([]string{"http://a.test/known"}, now)
 	// A lease in flight and uncommitted changes must survive the bulk load.
 	b, _ := d.Next(now, 1)
-	d.Add([]string{"http://b.test/pending"}, now)
+	c.Add([]string{"http://b.test/pending"}, now)
 
 	var urls []string
 	for i := range 300 {
@@ -111,7 +112,7 @@ func BenchmarkSeeding(b *testing.B) {
 			chunk := make([]string, 0, tc.chunk)
 			b.ReportAllocs()
 			flush := func() {
-				if err := tc.add(f, chunk, now); err != nil {
+				if err := tc.add(f.Durable, chunk, now); err != nil {
 					b.Fatal(err)
 				}
 				chunk = chunk[:0]
@@ -138,7 +139,7 @@ func BenchmarkDrain(b *testing.B) {
 	for i := range urls {
 		urls[i] = fmt.Sprintf("http://host%d.example/page/%d.html", i%100000, i)
 	}
-	if _, err := f.BulkAddSeeds(urls, now); err != nil {
+	if _, err := f.crawl.BulkAddSeeds(urls, now); err != nil {
 		b.Fatal(err)
 	}
 	res := &crawluri.CrawlUri{StatusCode: 200}

@@ -1,5 +1,6 @@
-// durable.go: the Durable frontier: its type, its registration as
-// single_host and multiple_host, opening, committing and closing the store.
+// durable.go: the Pebble store (Durable): its type, its registration as
+// single_host and multiple_host under the crawl policy, opening, committing
+// and closing.
 
 package frontier
 
@@ -24,13 +25,13 @@ var ErrStaleLease = errors.New("lease is not outstanding")
 
 func init() {
 	Register("single_host", func(opts Options) (Frontier, error) {
-		return openDurable(opts, durableConfig{
+		return openCrawl(opts, durableConfig{
 			queueOf:            func(string) string { return WholeCrawl },
 			delayAfterDispatch: true,
 		})
 	})
 	Register("multiple_host", func(opts Options) (Frontier, error) {
-		return openDurable(opts, durableConfig{
+		return openCrawl(opts, durableConfig{
 			queueOf:            func(host string) string { return host },
 			maxInFlight:        1,
 			delayAfterDispatch: true,
@@ -38,6 +39,15 @@ func init() {
 			byIP:               opts.QueueAssignment == "ip_based",
 		})
 	})
+}
+
+// openCrawl opens the Pebble store under the crawl policy.
+func openCrawl(opts Options, cfg durableConfig) (Frontier, error) {
+	d, err := openDurable(opts, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &crawl{Store: d, opts: d.opts}, nil
 }
 
 // durableConfig shapes the engine into one of the registered frontiers.
@@ -56,7 +66,7 @@ type durableConfig struct {
 	byIP bool
 }
 
-// Durable is a frontier whose state survives kill -9.
+// Durable is the Pebble store: a Store whose state survives kill -9.
 type Durable struct {
 	opts Options
 	cfg  durableConfig

@@ -2,10 +2,23 @@
 // once), orders them by due time, spaces requests politely, hands them out for
 // dispatch, and applies each result's outcome.
 //
-// Implementations register under a name (the frontier_class setting) from an
-// init function, as database/sql drivers do, and the master opens one by
-// name. A Frontier is owned by the master's event loop and need not be safe
-// for concurrent use.
+// It is cut in two, as Heritrix keeps its DispositionProcessor apart from
+// the queues and url-frontier its service from its storage backends:
+//
+//   - the crawl policy (policy.go, policy_robots.go): plain functions over
+//     plain values that decide what a result means for its URL and its host
+//     (retries, back-off, revisits, Retry-After, politeness delays,
+//     robots.txt), tested with tables;
+//   - the Store (store.go), which keeps the state and applies the policy's
+//     outcomes. The Pebble store, Durable, is the first (durable.go and the
+//     files by operation: keys, load, queues, admit, dispatch, result,
+//     robots, hostctl, bulk, inspect).
+//
+// The Frontier that Open returns (crawl.go) is the policy over a store.
+// Frontiers register under a name (the frontier_class setting) from an init
+// function, as database/sql drivers do, and the master opens one by name. A
+// Frontier is owned by the master's event loop and need not be safe for
+// concurrent use.
 package frontier
 
 import (
@@ -18,10 +31,10 @@ import (
 	"github.com/spyder-crawl/spyder/internal/registry"
 )
 
-// Frontier is the crawl state the master feeds workers from.
 // WholeCrawl is the politeness scope of every host of single_host.
 const WholeCrawl = "*"
 
+// Frontier is the crawl state the master feeds workers from.
 type Frontier interface {
 	// Add admits URLs that were never seen before and returns how many were
 	// new. URLs must already be normalized (see Normalize).

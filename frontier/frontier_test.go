@@ -30,18 +30,26 @@ func TestRegistry(t *testing.T) {
 	Register("single_host", func(Options) (Frontier, error) { return nil, nil })
 }
 
-func open(t testing.TB, name string, opts Options) *Durable {
+// testFrontier is a Frontier as Open returns it (the policy over the
+// store), with its Pebble store at hand for the tests that look inside.
+type testFrontier struct {
+	*crawl
+	*Durable
+}
+
+func open(t testing.TB, name string, opts Options) *testFrontier {
 	t.Helper()
 	f, err := Open(name, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return f.(*Durable)
+	c := f.(*crawl)
+	return &testFrontier{c, c.Store.(*Durable)}
 }
 
 // redate moves the queued URL u to due, as spyder's test back-dated rows.
-func redate(t *testing.T, f *Durable, u string, due time.Time) {
+func redate(t *testing.T, f *testFrontier, u string, due time.Time) {
 	t.Helper()
 	k := urlx.KeyOf(u)
 	rec, err := f.getRecord(k)

@@ -1,5 +1,5 @@
-// result.go: ending a lease: a result (applying frontier.Decide), a
-// hand-back or release, an expiry.
+// result.go: ending a lease: a result (with the outcome the policy
+// decided), a hand-back or release, an expiry.
 
 package frontier
 
@@ -68,35 +68,45 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 	return q, nil
 }
 
-// Done implements Frontier. The status decides what happens to the URL:
-//
-//   - 2xx: done; its validators are kept; revisited after CrawlDelta (level 1).
-//   - 304: done, unchanged; revisited after CrawlDelta x (level+1), capped.
-//   - other 3xx: done (the Location is among the links); no revisit.
-//   - 429, 5xx, transport errors (599), worker failures (810), unknown codes:
-//     retried after RetryBackoff x 2^(attempt-1) up to MaxRetries times,
-//     then failed; 429 and 503 with Retry-After also hold the whole host.
-//   - other 4xx: failed.
-//
-// The queue's politeness clock moves by the fetch's duration either way,
-// and by at least its host's robots.txt Crawl-delay. The result of a
-// robots.txt fetch sets its origin's rules instead (robotsDone).
-func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int, error) {
-	l, err := f.lease(res.LeaseID, res.URL)
+// Lease implements Store.
+func (f *Durable) Lease(id int64, url string) (Leased, error) {
+	l, err := f.lease(id, url)
 	if err != nil {
-		return 0, err
+		return Leased{}, err
+	}
+	out := Leased{URL: l.url, CrawlDelay: l.crawlDelay}
+	if q := f.queues[l.queue]; q != nil {
+		out.MinDelay = f.minDelay(q)
+	} else {
+		out.MinDelay = f.opts.MinDelay
 	}
 	if l.robots != nil {
-		return 0, f.robotsDone(res.LeaseID, l, res, now)
+		out.Robots, out.RobotsRules = true, l.robots.RobotsRules
+		return out, nil
 	}
-	q, err := f.endLease(res.LeaseID, l)
+	out.Depth = int(l.rec.depth)
+	out.Prior = Prior{Attempts: int(l.rec.attempts), Level: int(l.rec.level)}
+	return out, nil
+}
+
+// Settle implements Store: the URL's record takes the outcome (kept with
+// the result's status in its history), its queue entry goes, a new one is
+// written for a retry or a revisit, and the host's group takes the hold,
+// the politeness wait and the budget cost.
+func (f *Durable) Settle(id int64, o Outcome, res *crawluri.CrawlUri, now time.Time) error {
+	l, err := f.lease(id, res.URL)
 	if err != nil {
-		return 0, err
+		return err
+	}
+	if l.robots != nil {
+		return fmt.Errorf("frontier: lease %d is a robots.txt fetch, settled by SettleRobots", id)
+	}
+	q, err := f.endLease(id, l)
+	if err != nil {
+		return err
 	}
 	rec := l.rec
 	rec.lease, rec.status = 0, res.StatusCode
-	status := res.StatusCode
-	o := Decide(f.opts, Prior{Attempts: int(rec.attempts), Level: int(rec.level)}, status, res.RepHeader, res.ReqTime, f.minDelay(q), l.crawlDelay, now)
 	if g := q.grp; g != nil {
 		if !o.HostHeldUntil.IsZero() {
 			g.hold(o.HostHeldUntil)
@@ -123,18 +133,18 @@ func (f *Durable) Done(res *crawluri.CrawlUri, links []string, now time.Time) (i
 		rec.state = stateFailed
 		f.stats.Failed++
 	}
-	rec.note(now, evResult, int64(status))
+	rec.note(now, evResult, int64(res.StatusCode))
 	if rec.state == stateQueued || rec.state == stateScheduled {
 		if err := f.enqueue(l.key, &rec, q); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	if err := f.b.Set(urlKey(l.key), rec.encode(), nil); err != nil {
-		return 0, err
+		return err
 	}
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)
-	return f.addURLs(links, now, "link", int(rec.depth)+1)
+	return nil
 }
 
 // Release implements Frontier.

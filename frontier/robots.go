@@ -46,24 +46,18 @@ import (
 // queue entry, and its lease is not stored (after a restart the origin's
 // rules are simply unknown, or expired, and fetched again).
 
-// robotsUnreachableTTL is how long a verdict forced by an unreachable
-// robots.txt stands before the file is tried again.
-const robotsUnreachableTTL = time.Hour
-
 // robotsCacheMax bounds the origins whose rules are kept in memory; the
 // rest are read from the store when needed.
 const robotsCacheMax = 1 << 16
 
-// originRobots is what the frontier knows of one origin's robots.txt.
+// originRobots is what the store keeps of one origin's robots.txt: the
+// rules (RobotsRules, which the policy reads and replaces), their capped
+// Crawl-delay, and the fetch in flight.
 type originRobots struct {
-	origin      string
-	rules       *robots.Group // nil until a verdict was reached
-	expires     time.Time     // the rules must be fetched again from then
-	retryAt     time.Time     // after a failed fetch, the next try is not before then
-	attempts    int           // failed fetches in a row
-	unreachable bool          // rules stand for a robots.txt that could not be fetched
-	crawlDelay  time.Duration // Crawl-delay, capped
-	lease       int64         // the fetch in flight, or 0
+	origin string
+	RobotsRules
+	crawlDelay time.Duration // RobotsRules.CrawlDelay, kept
+	lease      int64         // the fetch in flight, or 0
 }
 
 // robotsPath is where RFC 9309 puts the file.
@@ -93,9 +87,7 @@ func (f *Durable) robotsState(origin string) (*originRobots, error) {
 		}
 	default:
 		err = st.decode(it.Value())
-		if st.rules != nil {
-			st.crawlDelay = f.cappedCrawlDelay(st.rules)
-		}
+		st.crawlDelay = st.CrawlDelay(f.opts)
 		if err != nil {
 			// The rules are fetched again rather than the crawl stopped.
 			f.opts.Logger.Error().Err(err).Str("host", origin).Msg("frontier: stored robots.txt rules unreadable; fetching them again")
@@ -120,18 +112,18 @@ const robotsRecordHeader = 1 + 8 + 8 + 1 + 1
 func (st *originRobots) encode() ([]byte, error) {
 	b := make([]byte, 0, robotsRecordHeader+64)
 	b = append(b, 1)
-	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(st.expires)))
-	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(st.retryAt)))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(st.Expires)))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(st.RetryAt)))
 	flags := byte(0)
-	if st.rules != nil {
+	if st.Rules != nil {
 		flags |= 1
 	}
-	if st.unreachable {
+	if st.Unreachable {
 		flags |= 2
 	}
-	b = append(b, byte(min(st.attempts, 255)), flags)
-	if st.rules != nil {
-		g, err := st.rules.MarshalBinary()
+	b = append(b, byte(min(st.Attempts, 255)), flags)
+	if st.Rules != nil {
+		g, err := st.Rules.MarshalBinary()
 		if err != nil {
 			return nil, err
 		}
@@ -144,35 +136,19 @@ func (st *originRobots) decode(b []byte) error {
 	if len(b) < robotsRecordHeader || b[0] != 1 {
 		return fmt.Errorf("frontier store: corrupt robots record (%d bytes)", len(b))
 	}
-	st.expires = fromUnixNano(int64(binary.BigEndian.Uint64(b[1:])))
-	st.retryAt = fromUnixNano(int64(binary.BigEndian.Uint64(b[9:])))
-	st.attempts = int(b[17])
+	st.Expires = fromUnixNano(int64(binary.BigEndian.Uint64(b[1:])))
+	st.RetryAt = fromUnixNano(int64(binary.BigEndian.Uint64(b[9:])))
+	st.Attempts = int(b[17])
 	flags := b[18]
-	st.unreachable = flags&2 != 0
+	st.Unreachable = flags&2 != 0
 	if flags&1 != 0 {
 		var g robots.Group
 		if err := g.UnmarshalBinary(b[robotsRecordHeader:]); err != nil {
 			return fmt.Errorf("frontier store: robots record: %w", err)
 		}
-		st.rules = &g
+		st.Rules = &g
 	}
 	return nil
-}
-
-// setRules installs a verdict reached by a fetch, valid for ttl.
-func (f *Durable) setRules(st *originRobots, g *robots.Group, ttl time.Duration, now time.Time) {
-	st.rules, st.expires = g, now.Add(ttl)
-	st.crawlDelay = f.cappedCrawlDelay(g)
-	st.attempts, st.retryAt, st.unreachable = 0, time.Time{}, false
-}
-
-// cappedCrawlDelay is g's Crawl-delay capped by Options.MaxCrawlDelay (0
-// there ignores Crawl-delay).
-func (f *Durable) cappedCrawlDelay(g *robots.Group) time.Duration {
-	if d, ok := g.CrawlDelay(); ok && f.opts.MaxCrawlDelay > 0 {
-		return min(d, f.opts.MaxCrawlDelay)
-	}
-	return 0
 }
 
 // robotsCheck decides what to do with the head of q, whose record is rec,
@@ -186,27 +162,23 @@ func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *c
 	if err != nil {
 		return nil, false, 0, err
 	}
-	switch {
-	case st.lease != 0:
+	if st.lease != 0 {
 		// The group counts as full while a robots.txt is in flight, so
 		// this is a bookkeeping error; holding the group briefly keeps
 		// Next from spinning on it.
 		q.grp.nextAllowed = now.Add(time.Second)
 		return nil, false, 0, fmt.Errorf("frontier: %s offered for dispatch while its robots.txt is in flight", rec.url)
-	case st.rules == nil || !now.Before(st.expires):
-		if st.retryAt.After(now) {
-			// A failed robots.txt is tried again later; until then the
-			// host waits (it may have been released and asked for again).
-			q.grp.hold(st.retryAt)
-			f.dirty[q] = struct{}{}
-			return nil, false, 0, nil
-		}
+	}
+	switch verdict, status := CheckRobots(st.RobotsRules, path, now); verdict {
+	case RobotsWait:
+		// A failed robots.txt is tried again later; until then the host
+		// waits (it may have been released and asked for again).
+		q.grp.hold(st.RetryAt)
+		f.dirty[q] = struct{}{}
+		return nil, false, 0, nil
+	case RobotsFetchFirst:
 		return f.leaseRobots(q, st, now), false, 0, nil
-	case !st.rules.Allowed(path):
-		status := int16(crawluri.StatusRobotsDisallowed)
-		if st.unreachable {
-			status = crawluri.StatusRobotsUnreachable
-		}
+	case RobotsDisallow:
 		return nil, false, 0, f.decide(q, rec, status, now)
 	}
 	return nil, true, st.crawlDelay, nil
@@ -258,47 +230,22 @@ func (f *Durable) Decided() []*crawluri.CrawlUri {
 	return out
 }
 
-// robotsDone applies the result of a robots.txt fetch.
-func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, now time.Time) error {
+// SettleRobots implements Store.
+func (f *Durable) SettleRobots(id int64, fetched RobotsFetched, now time.Time) error {
+	l, err := f.lease(id, "")
+	if err != nil {
+		return err
+	}
+	if l.robots == nil {
+		return fmt.Errorf("frontier: lease %d is not a robots.txt fetch", id)
+	}
 	q, err := f.endLease(id, l)
 	if err != nil {
 		return err
 	}
 	st := l.robots
-	status := int(res.StatusCode)
-	var hold time.Duration
-	switch {
-	case status >= 200 && status < 300:
-		f.setRules(st, robots.Parse(res.ContentBody).For(f.opts.RobotsAgent), f.opts.RobotsTTL, now)
-	case status >= 300 && status < 500 && status != 429:
-		// RFC 9309 2.3.1.2 and 2.3.1.3: redirects beyond those followed,
-		// and "unavailable" (4xx), mean no rules.
-		f.setRules(st, robots.AllowAll().For(f.opts.RobotsAgent), f.opts.RobotsTTL, now)
-	default:
-		st.attempts++
-		if st.attempts <= f.opts.MaxRetries {
-			hold = f.opts.RetryBackoff << (st.attempts - 1)
-			st.retryAt = now.Add(hold)
-			if q.grp != nil {
-				q.grp.hold(st.retryAt)
-			}
-			// A warning with the error: a crawl of one dead seed otherwise
-			// shows done=0 and nothing else.
-			f.opts.Logger.Warn().Str("host", st.origin).Int("status", status).Str("error", res.Error).Int("attempt", st.attempts).
-				Int("max_retries", f.opts.MaxRetries).Dur("retry_in", hold).Time("retry_at", st.retryAt).
-				Msg("robots.txt unreachable: nothing of this host is fetched before it is; retrying")
-			break
-		}
-		if st.rules != nil && !st.unreachable {
-			// RFC 9309 2.4: a cached copy may stand in.
-			st.attempts, st.retryAt, st.expires = 0, time.Time{}, now.Add(robotsUnreachableTTL)
-		} else {
-			f.setRules(st, robots.DisallowAll().For(f.opts.RobotsAgent), robotsUnreachableTTL, now)
-			st.unreachable = true
-		}
-		f.opts.Logger.Warn().Str("host", st.origin).Int("status", status).Str("error", res.Error).Bool("cached_rules", !st.unreachable).
-			Dur("for", robotsUnreachableTTL).Msg("robots.txt unreachable past the retries: the host is disallowed for a while (or its last rules stand)")
-	}
+	st.RobotsRules = fetched.Rules
+	st.crawlDelay = st.CrawlDelay(f.opts)
 	rec, err := st.encode()
 	if err != nil {
 		return err
@@ -307,7 +254,10 @@ func (f *Durable) robotsDone(id int64, l *leaseState, res *crawluri.CrawlUri, no
 		return err
 	}
 	if g := q.grp; g != nil {
-		g.wait(now.Add(max(hold, politeDelay(f.opts, f.minDelay(q), res.ReqTime), st.crawlDelay)))
+		if fetched.Retrying {
+			g.hold(st.RetryAt)
+		}
+		g.wait(fetched.HostWaitsUntil)
 	}
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)

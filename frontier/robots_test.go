@@ -40,7 +40,7 @@ func robotsOpts(o Options) Options {
 }
 
 // answer answers a dispatched URL.
-func answer(t *testing.T, f *Durable, c *crawluri.CrawlUri, status int16, body string, now time.Time) {
+func answer(t *testing.T, f *testFrontier, c *crawluri.CrawlUri, status int16, body string, now time.Time) {
 	t.Helper()
 	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: status, ContentBody: []byte(body)}
 	if _, err := f.Done(res, nil, now); err != nil {
@@ -49,7 +49,7 @@ func answer(t *testing.T, f *Durable, c *crawluri.CrawlUri, status int16, body s
 }
 
 // next is f.Next with the URLs in order.
-func next(t *testing.T, f *Durable, at time.Time) []*crawluri.CrawlUri {
+func next(t *testing.T, f *testFrontier, at time.Time) []*crawluri.CrawlUri {
 	t.Helper()
 	b, err := f.Next(at, 10)
 	if err != nil {

@@ -1,0 +1,66 @@
+// crawl.go: the Frontier that Open returns: the crawl policy (Decide,
+// DecideRobots) over a Store, which only applies what the policy decides.
+
+package frontier
+
+import (
+	"time"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+)
+
+// crawl is a Frontier: a Store under the crawl policy.
+type crawl struct {
+	Store
+	opts Options
+}
+
+// Add implements Frontier: links found one hop from a seed.
+func (c *crawl) Add(urls []string, now time.Time) (int, error) {
+	return c.Store.Admit(urls, 1, now)
+}
+
+// Done implements Frontier. The policy decides what the result means
+// (Decide; DecideRobots for a robots.txt), the store applies it, and the
+// links are admitted one hop deeper than their page.
+func (c *crawl) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int, error) {
+	l, err := c.Store.Lease(res.LeaseID, res.URL)
+	if err != nil {
+		return 0, err
+	}
+	if l.Robots {
+		f := DecideRobots(c.opts, l.RobotsRules, int(res.StatusCode), res.ContentBody, res.ReqTime, l.MinDelay, now)
+		c.logRobots(l.URL, res, f, now)
+		return 0, c.Store.SettleRobots(res.LeaseID, f, now)
+	}
+	o := Decide(c.opts, l.Prior, res.StatusCode, res.RepHeader, res.ReqTime, l.MinDelay, l.CrawlDelay, now)
+	if err := c.Store.Settle(res.LeaseID, o, res, now); err != nil {
+		return 0, err
+	}
+	return c.Store.Admit(links, l.Depth+1, now)
+}
+
+// logRobots says when a robots.txt could not be fetched: nothing of its
+// host is fetched meanwhile, and a crawl of one dead seed otherwise shows
+// done=0 and nothing else.
+func (c *crawl) logRobots(u string, res *crawluri.CrawlUri, f RobotsFetched, now time.Time) {
+	origin := u[:len(u)-len(robotsPath)]
+	switch {
+	case f.Retrying:
+		c.opts.Logger.Warn().Str("host", origin).Int16("status", res.StatusCode).Str("error", res.Error).Int("attempt", f.Rules.Attempts).
+			Int("max_retries", c.opts.MaxRetries).Dur("retry_in", f.Rules.RetryAt.Sub(now)).Time("retry_at", f.Rules.RetryAt).
+			Msg("robots.txt unreachable: nothing of this host is fetched before it is; retrying")
+	case f.GaveUp:
+		c.opts.Logger.Warn().Str("host", origin).Int16("status", res.StatusCode).Str("error", res.Error).Bool("cached_rules", !f.Rules.Unreachable).
+			Dur("for", robotsUnreachableTTL).Msg("robots.txt unreachable past the retries: the host is disallowed for a while (or its last rules stand)")
+	}
+}
+
+// BulkAddSeeds implements BulkLoader when the store does; otherwise the
+// seeds are added one batch at a time.
+func (c *crawl) BulkAddSeeds(urls []string, now time.Time) (int, error) {
+	if b, ok := c.Store.(BulkLoader); ok {
+		return b.BulkAddSeeds(urls, now)
+	}
+	return c.Store.AddSeeds(urls, now)
+}
