@@ -316,8 +316,18 @@ func parseDuration(in any) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
-// suggest names the closest known setting for a mistyped key.
+// retired are settings of spyder that this version replaced: naming one is
+// an error that says what took its place.
+var retired = map[string]string{
+	"remove_anchors_from_links": "; fragments are one decision, url_canonicalization's remove_fragment step (in by default): to keep fragments, leave remove_fragment out of url_canonicalization",
+}
+
+// suggest names the closest known setting for a mistyped key, or what
+// replaced a retired one.
 func suggest(key string) string {
+	if why, ok := retired[key]; ok {
+		return why
+	}
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.Name

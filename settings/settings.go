@@ -44,7 +44,6 @@ type Settings struct {
 	RegexScopePositive       []string `koanf:"regex_scope_positive" doc:"a link is in scope if one of these regexes matches at the start of the URL (anchored there, case-insensitive: 'https?://example\\.com/docs/'); empty = the seeds' hosts"`
 	RegexScopeNegative       []string `koanf:"regex_scope_negative" doc:"a link is out of scope if one of these regexes matches anywhere in the URL (not anchored, case-insensitive, as Scrapy's deny: '\\.pdf$', '/login')"`
 	HTTPExtractor404Redirect []string `koanf:"http_extractor_404_redirect" doc:"redirect targets that are never queued (soft-404 landing pages)"`
-	RemoveAnchorsFromLinks   bool     `koanf:"remove_anchors_from_links" doc:"cut the #fragment from extracted links"`
 	HTMLLinkExtractorTags    []string `koanf:"html_link_extractor_tags" doc:"elements whose links html_link_extractor follows: a, area, frame, iframe, link"`
 	RemoveQueryNames         []string `koanf:"remove_query_names" doc:"query parameters strip_query_params removes from links (case-insensitive)"`
 	URLCanonicalization      []string `koanf:"url_canonicalization" doc:"canonicalization steps before a URL is deduplicated: resolve_dot_segments, normalize_percent_encoding, remove_fragment (scheme and host lower-casing and default-port removal always apply)"`
@@ -154,7 +153,6 @@ func Defaults() Settings {
 		RegexScopePositive:       []string{},
 		RegexScopeNegative:       []string{},
 		HTTPExtractor404Redirect: []string{},
-		RemoveAnchorsFromLinks:   true,
 		HTMLLinkExtractorTags:    []string{"a"},
 		RemoveQueryNames:         []string{},
 		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},

@@ -123,6 +123,7 @@ func TestInvalid(t *testing.T) {
 		{"bad metrics address", Source{Flags: map[string]any{"metrics_listen": "9100"}}, []string{"metrics_listen", "not host:port"}},
 		{"bad level", Source{Flags: map[string]any{"log_level_worker": "loud"}}, []string{"log_level_worker", "not a log level"}},
 		{"bad json list", Source{Environ: []string{"SPYDER_REGEX_SCOPE_POSITIVE=[1"}}, []string{"regex_scope_positive", "JSON array"}},
+		{"retired spyder setting", Source{ConfigFile: "FILE:remove_anchors_from_links: false\n"}, []string{"remove_anchors_from_links", "url_canonicalization", "leave remove_fragment out"}},
 		{"extra without a value", Source{Flags: map[string]any{"extra": []string{"title_csv"}}}, []string{"extra", `"title_csv" is not name=value`}},
 		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},
 	}

@@ -44,9 +44,8 @@ func init() {
 		}), nil
 	})
 	Register("cleanup_query_string", func(s *settings.Settings) (Processor, error) {
-		removeAnchors := s.RemoveAnchorsFromLinks
 		return Func(func(_ context.Context, c *crawluri.CrawlUri) error {
-			rewriteLinks(c, func(u string) string { return CleanupQueryString(u, removeAnchors) })
+			rewriteLinks(c, CleanupQueryString)
 			return nil
 		}), nil
 	})
@@ -214,17 +213,18 @@ func StripSessionIDs(u string) string {
 	return u
 }
 
-// CleanupQueryString is spyder's CleanupQueryString: cut the fragment (when
-// removeAnchors; a link that is only a fragment is left alone), then one
-// trailing '?' or '&'.
-func CleanupQueryString(u string, removeAnchors bool) string {
-	if removeAnchors {
-		if i := strings.IndexByte(u, '#'); i >= 0 && i > 0 {
-			u = u[:i]
-		}
+// CleanupQueryString is spyder's CleanupQueryString: one trailing '?' or
+// '&' of the URL before its fragment goes. (spyder also cut the fragment
+// here, behind remove_anchors_from_links; whether fragments go is now one
+// decision, url_canonicalization's remove_fragment, applied to every link
+// after the pipeline.)
+func CleanupQueryString(u string) string {
+	rest, fragment, hasFragment := strings.Cut(u, "#")
+	if strings.HasSuffix(rest, "?") || strings.HasSuffix(rest, "&") {
+		rest = rest[:len(rest)-1]
 	}
-	if strings.HasSuffix(u, "?") || strings.HasSuffix(u, "&") {
-		u = u[:len(u)-1]
+	if hasFragment {
+		return rest + "#" + fragment
 	}
-	return u
+	return rest
 }

@@ -198,19 +198,29 @@ func TestStripSessionIDsSpyderVectors(t *testing.T) {
 	}
 }
 
+// TestCleanupQueryStringSpyderVectors: spyder's vectors, through the
+// cleanup and then the canonical form that cuts fragments (the default);
+// the cleanup alone leaves fragments to url_canonicalization.
 func TestCleanupQueryStringSpyderVectors(t *testing.T) {
 	for in, want := range map[string]string{
-		"http://tesT.com/t.html?p=a#top": "http://tesT.com/t.html?p=a",
-		"http://tesT.com/t.html?#top":    "http://tesT.com/t.html",
-		"http://tesT.com/t.html?test=a&": "http://tesT.com/t.html?test=a",
-		"#only":                          "#only",
+		"http://tesT.com/t.html?p=a#top": "http://test.com/t.html?p=a",
+		"http://tesT.com/t.html?#top":    "http://test.com/t.html",
+		"http://tesT.com/t.html?test=a&": "http://test.com/t.html?test=a",
+		"http://tesT.com/t.html?utm=&#x": "http://test.com/t.html?utm=",
 	} {
-		if got := CleanupQueryString(in, true); got != want {
-			t.Errorf("CleanupQueryString(%q) = %q, want %q", in, got, want)
+		got, err := urlx.Normalize(CleanupQueryString(in))
+		if err != nil || got != want {
+			t.Errorf("Normalize(CleanupQueryString(%q)) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if got := CleanupQueryString("http://a/t.html#top", false); got != "http://a/t.html#top" {
-		t.Errorf("anchors kept when disabled: %q", got)
+	for in, want := range map[string]string{
+		"http://a/t.html?#top": "http://a/t.html#top",
+		"http://a/t.html#x?":   "http://a/t.html#x?",
+		"#only":                "#only",
+	} {
+		if got := CleanupQueryString(in); got != want {
+			t.Errorf("CleanupQueryString(%q) = %q, want %q (fragments are canonicalization's)", in, got, want)
+		}
 	}
 }
 
