@@ -22,6 +22,7 @@ import (
 	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/metrics"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
@@ -262,7 +263,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		m.nothingToCrawl(fs)
 		return nil
 	}
-	ev := m.log.Info().Str("event", "SPYDER:MASTER_READY").Str("master", m.id).
+	ev := m.log.Info().Stringer("event", events.MasterReady).Str("master", m.id).
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
 		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.mode == modePaused)

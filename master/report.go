@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
@@ -95,7 +96,7 @@ func (m *Master) summarize(now time.Time, fs frontier.Stats) {
 		}
 	}
 	m.summary = &s
-	m.log.Info().Str("event", "SPYDER:CRAWL_SUMMARY").Interface("summary", s).
+	m.log.Info().Stringer("event", events.CrawlSummary).Interface("summary", s).
 		Msgf("crawl summary: %d pages (%s) in %v, %.1f pages/s; ended: %s", s.Pages, megabytes(s.Bytes), elapsed.Round(time.Second), s.AvgRate, s.Reason)
 }
 

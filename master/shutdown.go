@@ -11,6 +11,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/urlx"
 )
@@ -20,7 +21,7 @@ import (
 // command, as spyder init's README says) or it has no URL at all. Neither
 // is a failure; a person needs to know what to do next.
 func (m *Master) nothingToCrawl(fs frontier.Stats) {
-	ev := m.log.Info().Str("event", "SPYDER:NOTHING_TO_CRAWL").Str("state_dir", m.s.StateDir).
+	ev := m.log.Info().Stringer("event", events.NothingToCrawl).Str("state_dir", m.s.StateDir).
 		Int64("urls", fs.Seen).Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("disallowed", fs.Disallowed).
 		Int64("scheduled", fs.Scheduled)
 	if fs.Seen == 0 {
@@ -58,7 +59,7 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 	if m.quits != nil {
 		m.quits.next = now
 	}
-	m.log.Info().Str("event", "SPYDER:MASTER_SHUTDOWN_REQUESTED").Str("reason", reason).
+	m.log.Info().Stringer("event", events.MasterShutdownRequested).Str("reason", reason).
 		Int("workers", m.registry.Live()).Int("in_flight", m.inFlight()).Dur("grace", m.s.MasterShutdownGrace).
 		Msg("shutting down: dispatch stopped, workers told to quit")
 }
@@ -111,7 +112,7 @@ func (m *Master) finish(clean bool) error {
 			waiting = append(waiting, w.ID)
 		}
 	}
-	m.log.Info().Str("event", "SPYDER:MASTER_DOWN").Bool("clean", clean).
+	m.log.Info().Stringer("event", events.MasterDown).Bool("clean", clean).
 		Int64("dispatched", m.stats.dispatched).Int64("results", m.stats.results).
 		Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("queued", fs.Queued).
 		Int64("scheduled", fs.Scheduled).Int64("retried", fs.Retried).Int64("disallowed", fs.Disallowed).

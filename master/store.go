@@ -13,6 +13,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -111,7 +112,7 @@ func (m *Master) storeFailed(err error, now time.Time) error {
 	} else {
 		g.logged = now
 	}
-	ev.Str("event", "SPYDER:STORE_FAILED").Err(err).Str("state_dir", m.s.StateDir).Dur("retry_every", storeRetry).
+	ev.Stringer("event", events.StoreFailed).Err(err).Str("state_dir", m.s.StateDir).Dur("retry_every", storeRetry).
 		Msg("the frontier store or the output cannot be written (disk full or failing?): dispatch stopped and results dropped until both are back; the store keeps everything up to its last commit, and what was in flight is fetched again")
 	return nil
 }
@@ -167,7 +168,7 @@ func (m *Master) storeReopened(wait bool) {
 	m.frontier, g.err = r.f, nil
 	clear(m.outstanding)
 	fs := r.f.Stats()
-	m.log.Info().Str("event", "SPYDER:STORE_RESUMED").Int64("queued", fs.Queued).Int64("seen", fs.Seen).
+	m.log.Info().Stringer("event", events.StoreResumed).Int64("queued", fs.Queued).Int64("seen", fs.Seen).
 		Msg("the frontier store is back (as of its last commit, leases of then queued again); dispatch resumed")
 }
 

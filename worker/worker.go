@@ -22,6 +22,7 @@ import (
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/curve"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/metrics"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
@@ -266,7 +267,7 @@ func (w *Worker) run(ctx context.Context, zctx *zmq.Context) error {
 		w.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")
 	}
 
-	w.log.Info().Str("event", "SPYDER:WORKER_STARTED").Str("worker", w.id).
+	w.log.Info().Stringer("event", events.WorkerStarted).Str("worker", w.id).
 		Str("pull", w.s.ZeromqWorkerProcFetcherPull).Str("pub", w.s.ZeromqWorkerProcExtractorPub).
 		Str("mgmt_master", w.s.ZeromqMgmtMaster).Str("mgmt_worker", w.s.ZeromqMgmtWorker).
 		Int("max_clients", w.s.MaxClients).Bool("curve", w.curveKeys != nil).
@@ -300,7 +301,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 			w.startJobs(socks.pub) // hands the backlog back
 			if w.running == 0 && len(w.pending) == 0 {
 				w.sendMgmt(socks.mpub, mgmt.New(mgmt.TopicWorker, w.id, mgmt.VerbQuitAck, nil))
-				w.log.Info().Str("event", "SPYDER:WORKER_DOWN").Str("worker", w.id).Int64("done", w.done).
+				w.log.Info().Stringer("event", events.WorkerDown).Str("worker", w.id).Int64("done", w.done).
 					Int64("errors", w.errors).Int64("returned", w.returned).Bool("clean", !aborted).Msg("worker stopped")
 				if aborted {
 					return ErrDrainTimeout
@@ -622,7 +623,7 @@ func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
 		case m.Topic == mgmt.TopicTo+w.id && m.Verb == mgmt.VerbAck:
 			if !w.everAcked {
 				w.everAcked = true
-				w.log.Info().Str("event", "SPYDER:WORKER_READY").Str("worker", w.id).Str("master", m.Identity).
+				w.log.Info().Stringer("event", events.WorkerReady).Str("worker", w.id).Str("master", m.Identity).
 					Msg("READY: registered with master " + m.Identity)
 			} else if !w.acked || w.masterID != m.Identity {
 				w.log.Info().Str("master", m.Identity).Msg("registered with master")
@@ -647,7 +648,7 @@ func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
 func (w *Worker) beginDrain(now time.Time, reason string) {
 	w.draining = true
 	w.drainEnd = now.Add(w.s.WorkerShutdownGrace)
-	w.log.Info().Str("event", "SPYDER:WORKER_SHUTDOWN_REQUESTED").Str("reason", reason).Int("running", w.running).
+	w.log.Info().Stringer("event", events.WorkerShutdownRequested).Str("reason", reason).Int("running", w.running).
 		Dur("grace", w.s.WorkerShutdownGrace).Msg("shutting down: no new URLs, finishing running fetches")
 }
 

@@ -15,6 +15,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
@@ -131,8 +132,8 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t)
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
 
 	zctx, err := zmq.NewContext()
 	if err != nil {
@@ -145,15 +146,15 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 		s.SetLinger(0)
 		defer s.Close()
 	}
-	if err := data.Connect(c.sub); err != nil {
+	if err := data.Connect(c.Sub); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctl.Connect(c.msub); err != nil {
+	if err := ctl.Connect(c.MSub); err != nil {
 		t.Fatal(err)
 	}
 
-	w1 := start(t, "worker1", c.env, "worker")
-	w2 := start(t, "worker2", c.env, "worker")
+	w1 := start(t, "worker1", c.Env, "worker")
+	w2 := start(t, "worker2", c.Env, "worker")
 
 	valid := (&crawluri.CrawlUri{URL: "http://127.0.0.2/forged", LeaseID: 42, StatusCode: 200}).Marshal()
 	rng := rand.New(rand.NewSource(1))
@@ -193,7 +194,7 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-m.done:
+		case <-m.Done():
 			deadline = time.Now()
 		default:
 		}
@@ -208,7 +209,7 @@ func TestGarbageFramesAreCountedAndTheCrawlCompletes(t *testing.T) {
 
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 {
 		t.Fatal("no MASTER_DOWN record")
 	}
@@ -242,8 +243,8 @@ func TestStrangersOnEveryBoundSocket(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_MAX_CLIENTS=2")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
 
 	// A ZMTP 3.0 greeting (signature, version, NULL mechanism, as-server 0,
 	// filler) and a READY command whose declared size outruns the bytes.
@@ -257,7 +258,7 @@ func TestStrangersOnEveryBoundSocket(t *testing.T) {
 		"truncated greeting": greeting[:11],
 		"frame cut short":    append(append([]byte{}, greeting...), 0x06, 0, 0, 0, 0, 0, 0x10, 0, 0, 5, 'R', 'E'),
 	}
-	for _, ep := range []string{c.push, c.sub, c.mpub, c.msub} {
+	for _, ep := range []string{c.Push, c.Sub, c.MPub, c.MSub} {
 		for name, p := range payloads {
 			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(ep, "tcp://"), 5*time.Second)
 			if err != nil {
@@ -285,7 +286,7 @@ func TestStrangersOnEveryBoundSocket(t *testing.T) {
 		}
 		return so
 	}
-	pull, results, announce := socket(zmq.PULL, c.push), socket(zmq.PUB, c.sub), socket(zmq.PUB, c.msub)
+	pull, results, announce := socket(zmq.PULL, c.Push), socket(zmq.PUB, c.Sub), socket(zmq.PUB, c.MSub)
 	_ = pull.SetRcvtimeo(200 * time.Millisecond)
 	fakeID := "worker:fake:1"
 	var taken []*crawluri.CrawlUri
@@ -318,7 +319,7 @@ func TestStrangersOnEveryBoundSocket(t *testing.T) {
 	}
 	zctx.Term()
 
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
+	w1, w2 := start(t, "w1", c.Env, "worker"), start(t, "w2", c.Env, "worker")
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
 	for _, u := range taken {
@@ -326,7 +327,7 @@ func TestStrangersOnEveryBoundSocket(t *testing.T) {
 			t.Errorf("%s, held by the vanished worker, was never fetched", u.URL)
 		}
 	}
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 {
 		t.Fatal("no MASTER_DOWN record")
 	}
@@ -353,8 +354,8 @@ func TestFloodDoesNotStallTheMaster(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_HEARTBEAT_INTERVAL=0.5", "SPYDER_FRONTIER_CLASS=multiple_host")
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
-	w1, w2 := start(t, "worker1", c.env, "worker"), start(t, "worker2", c.env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	w1, w2 := start(t, "worker1", c.Env, "worker"), start(t, "worker2", c.Env, "worker")
 	resumeWith(t, c, 2)
 
 	zctx, err := zmq.NewContext()
@@ -405,7 +406,7 @@ func TestFloodDoesNotStallTheMaster(t *testing.T) {
 	leases.WriteString("]}")
 	hugeHeartbeat := []byte(leases.String())
 	wg.Add(2)
-	go flood(c.sub, func(r *rand.Rand) [][]byte {
+	go flood(c.Sub, func(r *rand.Rand) [][]byte {
 		switch r.Intn(10) {
 		case 0:
 			return [][]byte{[]byte("master:x:1"), big}
@@ -419,7 +420,7 @@ func TestFloodDoesNotStallTheMaster(t *testing.T) {
 			return frames
 		}
 	})
-	go flood(c.msub, func(r *rand.Rand) [][]byte {
+	go flood(c.MSub, func(r *rand.Rand) [][]byte {
 		switch r.Intn(10) {
 		case 0:
 			return [][]byte{[]byte("spyder.worker"), []byte("worker:flood:1"), hugeHeartbeat}
@@ -440,16 +441,16 @@ func TestFloodDoesNotStallTheMaster(t *testing.T) {
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
 	for _, w := range []*proc{w1, w2} {
-		if silent := w.find(func(r map[string]any) bool { return strings.HasPrefix(fmt.Sprint(r["message"]), "master silent") }); len(silent) > 0 {
-			t.Errorf("%s found the master silent during the flood: %v", w.name, silent)
+		if silent := w.Find(func(r map[string]any) bool { return strings.HasPrefix(fmt.Sprint(r["message"]), "master silent") }); len(silent) > 0 {
+			t.Errorf("%s found the master silent during the flood: %v", w.Name(), silent)
 		}
 	}
-	for _, lost := range m.find(event("worker.lost")) {
+	for _, lost := range m.Find(event("worker.lost")) {
 		if id, _ := lost["worker"].(string); !strings.HasPrefix(id, "worker:flood:") {
 			t.Errorf("a real worker was declared lost: %v", lost)
 		}
 	}
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 {
 		t.Fatalf("no MASTER_DOWN")
 	}

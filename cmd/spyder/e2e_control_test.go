@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
@@ -17,7 +18,7 @@ import (
 func ctl(t *testing.T, c *cluster, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(spyderBin, args...)
-	cmd.Env = c.env
+	cmd.Env = c.Env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("spyder %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -85,8 +86,8 @@ func TestOperatorCommands(t *testing.T) {
 	// 10 requests a second (single_host): the crawl lasts long enough to
 	// be steered.
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.1")
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", out) // runs until stopped
+	w1, w2 := start(t, "w1", c.Env, "worker"), start(t, "w2", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--seeds", seeds, "--out", out) // runs until stopped
 
 	st := waitStatus(t, c, "results", 20*time.Second, func(s mgmt.Status) bool { return s.Results >= 5 && len(s.Workers) == 2 })
 	if st.State != "running" || st.Frontier != "single_host" || !strings.HasPrefix(st.Master, "master:") {
@@ -120,7 +121,7 @@ func TestOperatorCommands(t *testing.T) {
 	// the same URL adds nothing.
 	// A refused URL is named with its reason, and inject exits 1.
 	injectCmd := exec.Command(spyderBin, "inject", extra.Seeds()[0], "not a url", "example.com/x")
-	injectCmd.Env = c.env
+	injectCmd.Env = c.Env
 	got, err := injectCmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("inject with refused URLs: exit %v, want 1\n%s", err, got)
@@ -158,13 +159,13 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatalf("JSONL has %d records, status counted %d results, want %d", len(records), done.Results, want)
 	}
 	// pause, add, host, add, resume; stop is the shutdown's own event.
-	if n := len(m.find(func(e map[string]any) bool { return e["event"] == "control" })); n != 5 {
+	if n := len(m.Find(func(e map[string]any) bool { return e["event"] == "control" })); n != 5 {
 		t.Errorf("%d control events logged, want 5", n)
 	}
-	if down := m.find(event("SPYDER:MASTER_SHUTDOWN_REQUESTED")); len(down) != 1 || !strings.HasPrefix(down[0]["reason"].(string), "stop requested by ctl:") {
+	if down := m.Find(event(events.MasterShutdownRequested)); len(down) != 1 || !strings.HasPrefix(down[0]["reason"].(string), "stop requested by ctl:") {
 		t.Errorf("shutdown: %v", down)
 	}
-	if _, err := exec.Command(spyderBin, "status", "--timeout", "300ms", "--zeromq-mgmt-master", c.mpub, "--zeromq-mgmt-worker", c.msub).CombinedOutput(); err == nil {
+	if _, err := exec.Command(spyderBin, "status", "--timeout", "300ms", "--zeromq-mgmt-master", c.MPub, "--zeromq-mgmt-worker", c.MSub).CombinedOutput(); err == nil {
 		t.Fatal("status succeeded with no master running")
 	}
 }
@@ -179,8 +180,8 @@ func TestHostBlockAndOneWorkerQuit(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.1")
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", out)
+	w1, w2 := start(t, "w1", c.Env, "worker"), start(t, "w2", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--seeds", seeds, "--out", out)
 	st := waitStatus(t, c, "results", 20*time.Second, func(s mgmt.Status) bool { return s.Results >= 5 && len(s.Workers) == 2 })
 
 	blocked := site.Hosts[1]
@@ -203,7 +204,7 @@ func TestHostBlockAndOneWorkerQuit(t *testing.T) {
 	if during != 0 || other == 0 {
 		t.Fatalf("while %s was blocked: %d requests to it, %d to the other host", blocked, during, other)
 	}
-	if out, err := exec.Command(spyderBin, "host", "not a host", "--delay", "1s", "--zeromq-mgmt-master", c.mpub, "--zeromq-mgmt-worker", c.msub).CombinedOutput(); err == nil || !strings.Contains(string(out), "is not a host name") {
+	if out, err := exec.Command(spyderBin, "host", "not a host", "--delay", "1s", "--zeromq-mgmt-master", c.MPub, "--zeromq-mgmt-worker", c.MSub).CombinedOutput(); err == nil || !strings.Contains(string(out), "is not a host name") {
 		t.Fatalf("bad host: %v %s", err, out)
 	}
 
@@ -214,7 +215,7 @@ func TestHostBlockAndOneWorkerQuit(t *testing.T) {
 	}
 	var stopped, running *proc
 	for _, w := range []*proc{w1, w2} {
-		if strings.HasSuffix(quitter, ":"+strconv.Itoa(w.pid())) {
+		if strings.HasSuffix(quitter, ":"+strconv.Itoa(w.Pid())) {
 			stopped = w
 		} else {
 			running = w
@@ -223,7 +224,7 @@ func TestHostBlockAndOneWorkerQuit(t *testing.T) {
 	if stopped == nil {
 		t.Fatalf("no worker process is %s", quitter)
 	}
-	if code := stopped.wait(t, 20*time.Second); code != 0 {
+	if code := stopped.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("the stopped worker exited %d", code)
 	}
 	done := waitStatus(t, c, "the crawl to finish", 60*time.Second, func(s mgmt.Status) bool { return s.Queued == 0 && s.InFlight == 0 })

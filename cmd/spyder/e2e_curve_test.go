@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spyder-crawl/spyder/internal/curve"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
@@ -55,26 +56,26 @@ func TestCurveRefusesStrangers(t *testing.T) {
 		"SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/operator_secret",
 		"SPYDER_MAX_CLIENTS=2")
 	workerEnv := func(secret string) []string {
-		return append(slices.Clone(c.env), "SPYDER_CURVE_SECRET_KEY="+secret)
+		return append(slices.Clone(c.Env), "SPYDER_CURVE_SECRET_KEY="+secret)
 	}
-	noKeys := append(slices.Clone(c.env), "SPYDER_CURVE_SERVER_PUBLIC_KEY=", "SPYDER_CURVE_SECRET_KEY=")
+	noKeys := append(slices.Clone(c.Env), "SPYDER_CURVE_SERVER_PUBLIC_KEY=", "SPYDER_CURVE_SECRET_KEY=")
 
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "master ready", 20*time.Second, event("SPYDER:MASTER_READY"))
-	if len(m.find(event("curve"))) != 1 {
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "master ready", 20*time.Second, event(events.MasterReady))
+	if len(m.Find(event("curve"))) != 1 {
 		t.Fatal("the master did not say it requires CURVE")
 	}
 	good := start(t, "good", workerEnv(dir+"/good_secret"), "worker")
 	stranger := start(t, "stranger", workerEnv(dir+"/stranger_secret"), "worker")
 	nokey := start(t, "nokey", noKeys, "worker")
 
-	m.waitFor(t, "the unknown key refused, with its address", 20*time.Second, func(r map[string]any) bool {
+	m.WaitFor(t, "the unknown key refused, with its address", 20*time.Second, func(r map[string]any) bool {
 		return r["event"] == "curve_refused" && r["key"] == strangerKey && r["peer"] == "127.0.0.1"
 	})
 	// A handshake that fails before ZAP is asked has its peer read from the
 	// accepted connection, which may be closed by then; the worker tries
 	// again (three sockets, every 10 s), so one attempt is caught.
-	m.waitFor(t, "the worker without keys refused, with its address", 35*time.Second, func(r map[string]any) bool {
+	m.WaitFor(t, "the worker without keys refused, with its address", 35*time.Second, func(r map[string]any) bool {
 		reason, _ := r["reason"].(string)
 		peer, _ := r["peer"].(string)
 		return r["event"] == "curve_refused" && strings.Contains(reason, "without CURVE keys") && strings.HasPrefix(peer, "127.0.0.1:")
@@ -86,7 +87,7 @@ func TestCurveRefusesStrangers(t *testing.T) {
 	if out, err := status.CombinedOutput(); err == nil || !strings.Contains(string(out), "curve_server_public_key") {
 		t.Errorf("status without keys against a CURVE master: %v\n%s", err, out)
 	}
-	m.waitFor(t, "the crawl under way", 30*time.Second, func(r map[string]any) bool {
+	m.WaitFor(t, "the crawl under way", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)
 		return r["event"] == "progress" && done >= 5
 	})
@@ -118,20 +119,20 @@ func TestCurveRefusesStrangers(t *testing.T) {
 	checkCrawl(t, site, out)
 
 	// Nothing reached the strangers while they were strangers.
-	for _, r := range stranger.find(func(r map[string]any) bool { return r["message"] == "fetched" }) {
+	for _, r := range stranger.Find(func(r map[string]any) bool { return r["message"] == "fetched" }) {
 		at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
 		if err != nil || at.Before(enrolled) {
 			t.Fatalf("the stranger fetched %v at %v, before its key was enrolled at %v", r["url"], r["time"], enrolled)
 		}
 	}
-	if n := len(nokey.find(func(r map[string]any) bool { return r["message"] == "fetched" })); n != 0 {
+	if n := len(nokey.Find(func(r map[string]any) bool { return r["message"] == "fetched" })); n != 0 {
 		t.Fatalf("the worker without keys fetched %d URLs", n)
 	}
-	if len(nokey.find(func(r map[string]any) bool { return r["event"] == "unregistered" })) == 0 {
+	if len(nokey.Find(func(r map[string]any) bool { return r["event"] == "unregistered" })) == 0 {
 		t.Fatal("the worker without keys did not say that no master acknowledged it")
 	}
-	nokey.signal(syscall.SIGTERM)
-	if code := nokey.wait(t, 20*time.Second); code != 0 {
+	nokey.Signal(syscall.SIGTERM)
+	if code := nokey.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("worker without keys: exit code %d after SIGTERM", code)
 	}
 }
@@ -187,25 +188,25 @@ func TestCurveSettingsAndExposure(t *testing.T) {
 
 	// Loopback (the defaults' kind of address): said so, at info.
 	c := newCluster(t)
-	m := start(t, "master", c.env, "master", "--until-done")
-	if code := m.wait(t, 20*time.Second); code != 0 {
+	m := start(t, "master", c.Env, "master", "--until-done")
+	if code := m.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("master exit code %d", code)
 	}
-	if r := m.find(event("no_curve")); len(r) != 1 || r[0]["level"] != "info" {
+	if r := m.Find(event("no_curve")); len(r) != 1 || r[0]["level"] != "info" {
 		t.Fatalf("loopback without CURVE: %v", r)
 	}
 	// All interfaces without CURVE: a warning naming the addresses.
-	exposedEnv := slices.Clone(c.env)
+	exposedEnv := slices.Clone(c.Env)
 	for i, kv := range exposedEnv {
 		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SPYDER_ZEROMQ_M") {
 			exposedEnv[i] = k + "=" + strings.Replace(v, "tcp://127.0.0.1:", "tcp://*:", 1)
 		}
 	}
 	m = start(t, "exposed", exposedEnv, "master", "--until-done")
-	if code := m.wait(t, 20*time.Second); code != 0 {
+	if code := m.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("master exit code %d", code)
 	}
-	r := m.find(event("no_curve"))
+	r := m.Find(event("no_curve"))
 	if len(r) != 1 || r[0]["level"] != "warn" || !strings.Contains(r[0]["message"].(string), "curve_server_secret_key") {
 		t.Fatalf("all interfaces without CURVE: %v", r)
 	}
@@ -241,12 +242,12 @@ func TestCurveRevocationCutsOff(t *testing.T) {
 		"SPYDER_CURVE_SERVER_SECRET_KEY="+dir+"/master_secret", "SPYDER_CURVE_ALLOWED_WORKERS="+allowed,
 		"SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/operator_secret",
 		"SPYDER_MAX_CLIENTS=2", "SPYDER_MASTER_LEASE_TIMEOUT=60", "SPYDER_LOG_LEVEL_WORKER=debug")
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
-	good := start(t, "good", append(slices.Clone(c.env), "SPYDER_CURVE_SECRET_KEY="+dir+"/good_secret"), "worker")
-	revoked := start(t, "revoked", append(slices.Clone(c.env), "SPYDER_CURVE_SECRET_KEY="+dir+"/revoked_secret", "SPYDER_USER_AGENT=revoked-worker"), "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	good := start(t, "good", append(slices.Clone(c.Env), "SPYDER_CURVE_SECRET_KEY="+dir+"/good_secret"), "worker")
+	revoked := start(t, "revoked", append(slices.Clone(c.Env), "SPYDER_CURVE_SECRET_KEY="+dir+"/revoked_secret", "SPYDER_USER_AGENT=revoked-worker"), "worker")
 	resumeWith(t, c, 2)
-	revokedID := revoked.waitFor(t, "READY", 20*time.Second, event("SPYDER:WORKER_READY"))["id"].(string)
-	revoked.waitFor(t, "the revoked worker fetching", 30*time.Second, func(r map[string]any) bool { return r["message"] == "fetched" })
+	revokedID := revoked.WaitFor(t, "READY", 20*time.Second, event(events.WorkerReady))["id"].(string)
+	revoked.WaitFor(t, "the revoked worker fetching", 30*time.Second, func(r map[string]any) bool { return r["message"] == "fetched" })
 
 	// Revoke: the file replaced without the key, as an editor saves it.
 	revokedAt := time.Now()
@@ -254,12 +255,12 @@ func TestCurveRevocationCutsOff(t *testing.T) {
 	if err := os.Rename(dir+"/allowed_workers.new", allowed); err != nil {
 		t.Fatal(err)
 	}
-	cut := m.waitFor(t, "the worker cut off", 10*time.Second, func(r map[string]any) bool {
+	cut := m.WaitFor(t, "the worker cut off", 10*time.Second, func(r map[string]any) bool {
 		return r["event"] == "curve_revoked" && r["worker"] == revokedID
 	})
 	waitClean(t, m, good)
-	revoked.signal(syscall.SIGTERM)
-	revoked.wait(t, 20*time.Second)
+	revoked.Signal(syscall.SIGTERM)
+	revoked.Wait(t, 20*time.Second)
 
 	// Everything was fetched; what the revoked worker held may have been
 	// fetched twice: at most the credit of both workers (2 x 20).
@@ -267,7 +268,7 @@ func TestCurveRevocationCutsOff(t *testing.T) {
 	// Nothing the revoked worker sent after the revocation was applied:
 	// each result credited to it was fetched before.
 	fetchedAt := map[string]time.Time{}
-	for _, r := range revoked.find(func(r map[string]any) bool { return r["message"] == "fetched" }) {
+	for _, r := range revoked.Find(func(r map[string]any) bool { return r["message"] == "fetched" }) {
 		at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/events"
 )
 
 // TestCustomBinary builds examples/custom, a module of its own whose main
@@ -59,9 +61,9 @@ func TestCustomBinary(t *testing.T) {
 	writeFile(t, work, "spyder.yaml", string(conf))
 	writeFile(t, work, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t)
-	n := startCmdIn(t, work, "spyder-custom", c.env, bin, "node", "--workers", "1", "--until-done",
+	n := startCmdIn(t, work, "spyder-custom", c.Env, bin, "node", "--workers", "1", "--until-done",
 		"--config", "spyder.yaml", "--seeds", "seeds.txt", "--state-dir", "out/state")
-	if code := n.wait(t, 90*time.Second); code != 0 {
+	if code := n.Wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("spyder-custom node exit code %d", code)
 	}
 
@@ -97,7 +99,7 @@ func TestCustomBinary(t *testing.T) {
 	if pages < 20 {
 		t.Fatalf("only %d pages checked: %v", pages, site.Expected())
 	}
-	sums := n.find(event("SPYDER:CRAWL_SUMMARY"))
+	sums := n.Find(event(events.CrawlSummary))
 	if len(sums) != 1 || fmt.Sprint(sums[0]["summary"].(map[string]any)["outputs"]) != "[out/pages.jsonl out/titles.csv]" {
 		t.Errorf("the summary does not list both outputs, in master_sinks order: %v", sums)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
@@ -47,16 +48,16 @@ func diskFull(t *testing.T, sameDisk bool) {
 	} else {
 		args = append(args, "--out", out, "--until-done")
 	}
-	m := startCmd(t, "master", c.env, "unshare", args...)
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
-	m.waitFor(t, "crawl under way", 30*time.Second, func(r map[string]any) bool {
+	m := startCmd(t, "master", c.Env, "unshare", args...)
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	w1, w2 := start(t, "w1", c.Env, "worker"), start(t, "w2", c.Env, "worker")
+	m.WaitFor(t, "crawl under way", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)
 		return r["event"] == "progress" && done >= 30
 	})
 
 	// Fill the master's filesystem, seen through its mount namespace.
-	filler := fmt.Sprintf("/proc/%d/root%s/filler", m.pid(), mnt)
+	filler := fmt.Sprintf("/proc/%d/root%s/filler", m.Pid(), mnt)
 	f, err := os.Create(filler)
 	if err != nil {
 		t.Fatalf("reaching the master's tmpfs: %v", err)
@@ -68,7 +69,7 @@ func diskFull(t *testing.T, sameDisk bool) {
 		}
 	}
 	f.Close()
-	failed := m.waitFor(t, "the store failure reported", 30*time.Second, event("SPYDER:STORE_FAILED"))
+	failed := m.WaitFor(t, "the store failure reported", 30*time.Second, event(events.StoreFailed))
 	if msg, _ := failed["error"].(string); !strings.Contains(msg, "no space left") {
 		t.Errorf("the failure does not say why: %v", failed["error"])
 	}
@@ -80,7 +81,7 @@ func diskFull(t *testing.T, sameDisk bool) {
 		t.Fatalf("dispatched %d then %d (%s) with the store down", st.Dispatched, later.Dispatched, later.State)
 	}
 	inject := exec.Command(spyderBin, "inject", site.Seeds()[0]+"while-full")
-	inject.Env = c.env
+	inject.Env = c.Env
 	if out, err := inject.CombinedOutput(); err == nil || !strings.Contains(string(out), "store is down") {
 		t.Errorf("inject while the store is down: %v, %s", err, out)
 	}
@@ -89,15 +90,15 @@ func diskFull(t *testing.T, sameDisk bool) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	m.waitFor(t, "the store back", 30*time.Second, event("SPYDER:STORE_RESUMED"))
+	m.WaitFor(t, "the store back", 30*time.Second, event(events.StoreResumed))
 	if sameDisk {
 		waitStatus(t, c, "the crawl done", 60*time.Second, func(s mgmt.Status) bool { return s.Queued == 0 && s.InFlight == 0 && s.State == "running" })
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s/out.jsonl", m.pid(), mnt))
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s/out.jsonl", m.Pid(), mnt))
 		if err != nil {
 			t.Fatal(err)
 		}
 		writeFile(t, dir, "out.jsonl", string(data)) // readJSONL below fails on a partial line
-		m.signal(syscall.SIGTERM)
+		m.Signal(syscall.SIGTERM)
 	}
 	waitClean(t, m, w1, w2)
 

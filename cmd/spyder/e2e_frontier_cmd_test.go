@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/events"
 )
 
 // TestInjectThenCrawlThenInspect seeds a state directory offline with
@@ -24,14 +26,14 @@ func TestInjectThenCrawlThenInspect(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "injected 2 new URLs") || !strings.Contains(string(out), "1 malformed") {
 		t.Fatalf("inject: %v\n%s", err, out)
 	}
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--out", dir+"/out.jsonl")
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--out", dir+"/out.jsonl")
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
 	busy, err := exec.Command(spyderBin, "frontier", "inspect", "--state-dir", state).CombinedOutput()
 	if err == nil || !strings.Contains(string(busy), "is held by process") {
 		// The crawl may already be over; only a running master must be refused.
 		select {
-		case <-m.done:
+		case <-m.Done():
 		default:
 			t.Fatalf("inspect while the master runs: %v\n%s", err, busy)
 		}

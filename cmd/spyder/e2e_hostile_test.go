@@ -61,8 +61,8 @@ func TestHostilePages(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", base+"/\n")
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0", "SPYDER_FRONTIER_MAX_RETRIES=0", "SPYDER_REQUEST_TIMEOUT=2",
 		"SPYDER_FOLLOW_REDIRECTS=true", "SPYDER_MAX_REDIRECTS=5", "SPYDER_MAX_CONTENT_LENGTH=1000000")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
 	waitClean(t, m, w)
 
 	got := map[string]map[string]any{}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/events"
 )
 
 // TestInitThenCrawl: `spyder init DIR` writes a config every command
@@ -43,9 +45,9 @@ func TestInitThenCrawl(t *testing.T) {
 	writeFile(t, dir, "seeds.txt", "# the test site\n"+strings.Join(site.Seeds(), "\n")+"\n")
 
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0") // the environment overrides the file
-	c.env = removeEnv(c.env, "SPYDER_STATE_DIR")      // the file's state_dir: state
-	n := startIn(t, dir, "node", c.env, "node", "--config", "spyder.yaml", "--workers", "2", "--until-done")
-	if code := n.wait(t, 120*time.Second); code != 0 {
+	c.Env = removeEnv(c.Env, "SPYDER_STATE_DIR")      // the file's state_dir: state
+	n := startIn(t, dir, "node", c.Env, "node", "--config", "spyder.yaml", "--workers", "2", "--until-done")
+	if code := n.Wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("node exit code %d", code)
 	}
 	checkCrawl(t, site, dir+"/pages.jsonl")
@@ -57,15 +59,15 @@ func TestInitThenCrawl(t *testing.T) {
 	// many URLs, where the state is, how to crawl again) and exits 0 at
 	// once; it once left a worker waiting for a master and exited 1.
 	began := time.Now()
-	again := startIn(t, dir, "node again", c.env, "node", "--config", "spyder.yaml", "--workers", "2", "--until-done")
-	if code := again.wait(t, 30*time.Second); code != 0 {
+	again := startIn(t, dir, "node again", c.Env, "node", "--config", "spyder.yaml", "--workers", "2", "--until-done")
+	if code := again.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("node on a finished crawl: exit code %d", code)
 	}
 	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("node on a finished crawl took %v", took)
 	}
-	if !strings.Contains(again.log(), "this crawl is already done: all ") || !strings.Contains(again.log(), "use a new state_dir") {
-		t.Errorf("the node does not say the crawl is done:\n%s", again.log())
+	if !strings.Contains(again.Text(), "this crawl is already done: all ") || !strings.Contains(again.Text(), "use a new state_dir") {
+		t.Errorf("the node does not say the crawl is done:\n%s", again.Text())
 	}
 	requests := len(site.Log())
 
@@ -73,11 +75,11 @@ func TestInitThenCrawl(t *testing.T) {
 	// relative paths are relative to the file (state, seeds, output), not
 	// to where spyder runs.
 	parent := filepath.Dir(dir)
-	m := startIn(t, parent, "master from the parent", c.env, "master", "--config", "crawl/spyder.yaml", "--until-done")
-	if code := m.wait(t, 30*time.Second); code != 0 {
+	m := startIn(t, parent, "master from the parent", c.Env, "master", "--config", "crawl/spyder.yaml", "--until-done")
+	if code := m.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("master from the parent: exit code %d", code)
 	}
-	done := m.find(event("SPYDER:NOTHING_TO_CRAWL"))
+	done := m.Find(event(events.NothingToCrawl))
 	if len(done) != 1 || done[0]["state_dir"] != "crawl/state" {
 		t.Fatalf("master from the parent did not find crawl/state: %v", done)
 	}

@@ -9,6 +9,7 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
@@ -28,26 +29,26 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 	out := dir + "/out.jsonl"
 	const perWorker = 10
 	c := newCluster(t, "SPYDER_MASTER_INFLIGHT_PER_WORKER=10", "SPYDER_MAX_CLIENTS=5")
-	w1 := start(t, "worker1", c.env, "worker")
-	w2 := start(t, "worker2", c.env, "worker")
+	w1 := start(t, "worker1", c.Env, "worker")
+	w2 := start(t, "worker2", c.Env, "worker")
 
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	const kills = 10
 	for i := 0; i < kills; i++ {
-		m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-		m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+		m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+		m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
 		time.Sleep(time.Duration(100+rng.Intn(500)) * time.Millisecond)
 		select {
-		case <-m.done:
+		case <-m.Done():
 			t.Fatalf("the crawl ended after %d kills; the site is too small for the test", i)
 		default:
 		}
-		m.signal(syscall.SIGKILL)
-		m.wait(t, 10*time.Second)
+		m.Signal(syscall.SIGKILL)
+		m.Wait(t, 10*time.Second)
 	}
 	// The last master finishes the crawl with both workers (either could
 	// otherwise reconnect after a short remainder was over).
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
 	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 
@@ -75,19 +76,19 @@ func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
 	c := newCluster(t, "SPYDER_HEARTBEAT_INTERVAL=0.5", "SPYDER_MASTER_LEASE_TIMEOUT=60", "SPYDER_REQUEST_TIMEOUT=10", "SPYDER_MAX_CLIENTS=4")
 	var workers []*proc
 	for _, name := range []string{"worker1", "worker2", "worker3"} {
-		w := start(t, name, c.env, "worker")
-		w.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
+		w := start(t, name, c.Env, "worker")
+		w.WaitFor(t, "WORKER_STARTED", 20*time.Second, event(events.WorkerStarted))
 		workers = append(workers, w)
 	}
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "mid-crawl", 30*time.Second, func(r map[string]any) bool {
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "mid-crawl", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)
 		return r["event"] == "progress" && done >= 40 && r["workers"] == float64(3)
 	})
 	killed := time.Now()
-	workers[0].signal(syscall.SIGKILL)
-	workers[0].wait(t, 5*time.Second)
-	lost := m.waitFor(t, "worker.lost", 10*time.Second, event("worker.lost"))
+	workers[0].Signal(syscall.SIGKILL)
+	workers[0].Wait(t, 5*time.Second)
+	lost := m.WaitFor(t, "worker.lost", 10*time.Second, event("worker.lost"))
 	at, err := time.Parse(time.RFC3339, lost["time"].(string))
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestWorkerKill9IsRecoveredByHeartbeats(t *testing.T) {
 			t.Errorf("never fetched: %s", u)
 		}
 	}
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["expired"].(float64) != 0 {
 		t.Fatalf("URLs had to wait for their lease: %v", down)
 	}
@@ -152,8 +153,8 @@ func TestURLsTakenByAStrangerComeBackWithinHeartbeats(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_MASTER_LEASE_TIMEOUT=90", "SPYDER_REQUEST_TIMEOUT=10")
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "master started", 20*time.Second, event("SPYDER:MASTER_READY"))
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "master started", 20*time.Second, event(events.MasterReady))
 
 	zctx, err := zmq.NewContext()
 	if err != nil {
@@ -166,7 +167,7 @@ func TestURLsTakenByAStrangerComeBackWithinHeartbeats(t *testing.T) {
 	}
 	_ = stranger.SetLinger(0)
 	_ = stranger.SetRcvtimeo(100 * time.Millisecond)
-	if err := stranger.Connect(c.push); err != nil {
+	if err := stranger.Connect(c.Push); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -185,23 +186,23 @@ func TestURLsTakenByAStrangerComeBackWithinHeartbeats(t *testing.T) {
 			}
 		}
 	}()
-	w := start(t, "worker", c.env, "worker")
+	w := start(t, "worker", c.Env, "worker")
 	resumeWith(t, c, 1)
 	began := time.Now()
-	if code := m.wait(t, 80*time.Second); code != 0 {
+	if code := m.Wait(t, 80*time.Second); code != 0 {
 		t.Fatalf("master exit code %d", code)
 	}
 	took := time.Since(began)
 	close(stop)
 	n := <-taken
-	if code := w.wait(t, 20*time.Second); code != 0 {
+	if code := w.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("worker exit code %d", code)
 	}
 	if n == 0 {
 		t.Fatal("the stranger took no URL: the test tested nothing")
 	}
 	checkNothingLost(t, site, out, n)
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["expired"].(float64) != 0 || down[0]["unclaimed"].(float64) < float64(n) {
 		t.Fatalf("the stranger took %d URLs; master's counts: %v", n, down)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
@@ -47,27 +48,27 @@ func TestLogsinkCollectsMasterAndWorkers(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	bus := testsite.FreeEndpoints(t, 1)[0]
 	c := newCluster(t, "SPYDER_ZEROMQ_LOGGING="+bus, "SPYDER_LOG_LEVEL_WORKER=debug")
-	sink := start(t, "logsink", c.env, "logsink", "--dir", logs, "--max-size", "8192", "--keep", "50")
-	sink.waitFor(t, "logsink ready", 20*time.Second, event("SPYDER:LOGSINK_READY"))
+	sink := start(t, "logsink", c.Env, "logsink", "--dir", logs, "--max-size", "8192", "--keep", "50")
+	sink.WaitFor(t, "logsink ready", 20*time.Second, event(events.LogsinkReady))
 	// One worker before the master, one after; both take part.
-	w1 := start(t, "w1", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", dir+"/out.jsonl")
-	m.waitFor(t, "master ready", 20*time.Second, event("SPYDER:MASTER_READY"))
-	w2 := start(t, "w2", c.env, "worker")
+	w1 := start(t, "w1", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	m.WaitFor(t, "master ready", 20*time.Second, event(events.MasterReady))
+	w2 := start(t, "w2", c.Env, "worker")
 	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, dir+"/out.jsonl")
 	time.Sleep(300 * time.Millisecond) // the last records in flight
-	sink.signal(syscall.SIGTERM)
-	if code := sink.wait(t, 20*time.Second); code != 0 {
+	sink.Signal(syscall.SIGTERM)
+	if code := sink.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("logsink exit code %d", code)
 	}
 
 	masterRecs, _ := readLogDir(t, logs, "master")
 	var ready, down bool
 	for _, r := range masterRecs {
-		ready = ready || r["event"] == "SPYDER:MASTER_READY"
-		down = down || r["event"] == "SPYDER:MASTER_DOWN"
+		ready = ready || r["event"] == string(events.MasterReady)
+		down = down || r["event"] == string(events.MasterDown)
 		if r["role"] != "master" {
 			t.Fatalf("a %v record in master.log", r["role"])
 		}
@@ -75,14 +76,14 @@ func TestLogsinkCollectsMasterAndWorkers(t *testing.T) {
 	if !ready || !down {
 		t.Fatalf("master.log: ready %v, down %v (%d records)", ready, down, len(masterRecs))
 	}
-	if got := len(m.find(func(map[string]any) bool { return true })); got == 0 {
+	if got := len(m.Find(func(map[string]any) bool { return true })); got == 0 {
 		t.Fatal("the master's stderr lost its records")
 	}
 	workerRecs, files := readLogDir(t, logs, "worker")
 	readyIDs := map[any]bool{}
 	fetched := 0
 	for _, r := range workerRecs {
-		if r["event"] == "SPYDER:WORKER_READY" {
+		if r["event"] == string(events.WorkerReady) {
 			readyIDs[r["id"]] = true
 		}
 		if r["message"] == "fetched" {
@@ -103,11 +104,11 @@ func TestLogsinkCollectsMasterAndWorkers(t *testing.T) {
 	site2 := startSite(t, 5, 0)
 	seeds2 := writeFile(t, dir, "seeds2.txt", strings.Join(site2.Seeds(), "\n"))
 	c2 := newCluster(t, "SPYDER_ZEROMQ_LOGGING="+testsite.FreeEndpoints(t, 1)[0])
-	w := start(t, "w", c2.env, "worker")
-	m2 := start(t, "master2", c2.env, "master", "--until-done", "--seeds", seeds2)
+	w := start(t, "w", c2.Env, "worker")
+	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--seeds", seeds2)
 	waitClean(t, m2, w)
 	checkCrawl(t, site2, "")
-	if len(m2.find(event("SPYDER:MASTER_DOWN"))) != 1 {
+	if len(m2.Find(event(events.MasterDown))) != 1 {
 		t.Fatal("no local record of the master's end")
 	}
 }

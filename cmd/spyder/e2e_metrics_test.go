@@ -57,7 +57,7 @@ func sumOf(m map[string]float64, name string) float64 {
 
 func metricsAddr(t *testing.T, p *proc) string {
 	t.Helper()
-	e := p.waitFor(t, "metrics", 20*time.Second, event("metrics"))
+	e := p.WaitFor(t, "metrics", 20*time.Second, event("metrics"))
 	return e["addr"].(string)
 }
 
@@ -70,8 +70,8 @@ func TestMetricsMatchTheOutput(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_METRICS_LISTEN=127.0.0.1:0", "SPYDER_FRONTIER_MIN_DELAY=0.05")
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", out)
+	w1, w2 := start(t, "w1", c.Env, "worker"), start(t, "w2", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--seeds", seeds, "--out", out)
 	maddr, waddrs := metricsAddr(t, m), []string{metricsAddr(t, w1), metricsAddr(t, w2)}
 
 	// During the crawl.

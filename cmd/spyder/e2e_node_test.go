@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyder-crawl/spyder/internal/events"
 )
 
 func childSaid(name, msg string) func(map[string]any) bool {
@@ -25,21 +27,21 @@ func TestNodeRestartsAKilledWorker(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05")
-	n := start(t, "node", c.env, "node", "--workers", "2", "--until-done", "--seeds", seeds, "--out", out)
-	n.waitFor(t, "w1 ready", 30*time.Second, childSaid("w1", "child ready"))
-	n.waitFor(t, "results", 30*time.Second, func(m map[string]any) bool { return m["event"] == "progress" && m["done"].(float64) > 5 })
-	first := n.find(childSaid("w1", "child started"))[0]["pid"].(float64)
+	n := start(t, "node", c.Env, "node", "--workers", "2", "--until-done", "--seeds", seeds, "--out", out)
+	n.WaitFor(t, "w1 ready", 30*time.Second, childSaid("w1", "child ready"))
+	n.WaitFor(t, "results", 30*time.Second, func(m map[string]any) bool { return m["event"] == "progress" && m["done"].(float64) > 5 })
+	first := n.Find(childSaid("w1", "child started"))[0]["pid"].(float64)
 	if err := syscall.Kill(int(first), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	n.waitFor(t, "the crash", 10*time.Second, func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
-	n.waitFor(t, "w1 restarted", 20*time.Second, func(m map[string]any) bool {
+	n.WaitFor(t, "the crash", 10*time.Second, func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
+	n.WaitFor(t, "w1 restarted", 20*time.Second, func(m map[string]any) bool {
 		return m["child"] == "w1" && m["message"] == "child started" && m["pid"].(float64) != first
 	})
-	if code := n.wait(t, 120*time.Second); code != 0 {
+	if code := n.Wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("node exit code %d", code)
 	}
-	if len(n.find(childSaid("w1", "child ready"))) != 2 {
+	if len(n.Find(childSaid("w1", "child ready"))) != 2 {
 		t.Fatal("the restarted worker never became ready")
 	}
 	counts := site.Counts()
@@ -83,15 +85,15 @@ func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCluster(t, "SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/w_secret")
-	n := start(t, "node", c.env, "node", "--workers", "1", "--restart-limit", "3", "--seeds", seeds)
-	if code := n.wait(t, 60*time.Second); code != 1 {
+	n := start(t, "node", c.Env, "node", "--workers", "1", "--restart-limit", "3", "--seeds", seeds)
+	if code := n.Wait(t, 60*time.Second); code != 1 {
 		t.Fatalf("node exit code %d, want 1", code)
 	}
-	crashes := n.find(func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
+	crashes := n.Find(func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
 	if len(crashes) != 3 {
 		t.Fatalf("%d crashes of w1 before giving up, want 3", len(crashes))
 	}
-	stopped := n.find(func(m map[string]any) bool { return m["message"] == "node stopped with an error" })
+	stopped := n.Find(func(m map[string]any) bool { return m["message"] == "node stopped with an error" })
 	if len(stopped) != 1 {
 		t.Fatal("no final error")
 	}
@@ -99,7 +101,7 @@ func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
 	if !strings.Contains(msg, "w1 failed 3 times in a row without becoming ready (restart limit 3)") || !strings.Contains(msg, "chmod 600") {
 		t.Fatalf("final error: %s", msg)
 	}
-	if len(n.find(childSaid("master", "child stopped"))) != 1 {
+	if len(n.Find(childSaid("master", "child stopped"))) != 1 {
 		t.Fatal("the master was not stopped")
 	}
 }
@@ -111,18 +113,18 @@ func TestNodeStopsCleanlyOnSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05")
-	n := start(t, "node", c.env, "node", "--workers", "2", "--seeds", seeds)
-	n.waitFor(t, "node ready", 30*time.Second, event("SPYDER:NODE_READY"))
-	n.waitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
-	n.signal(syscall.SIGTERM)
-	if code := n.wait(t, 60*time.Second); code != 0 {
+	n := start(t, "node", c.Env, "node", "--workers", "2", "--seeds", seeds)
+	n.WaitFor(t, "node ready", 30*time.Second, event(events.NodeReady))
+	n.WaitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
+	n.Signal(syscall.SIGTERM)
+	if code := n.Wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("node exit code %d", code)
 	}
-	if len(n.find(event("SPYDER:NODE_DOWN"))) != 1 {
+	if len(n.Find(event(events.NodeDown))) != 1 {
 		t.Error("no SPYDER:NODE_DOWN")
 	}
 	for _, name := range []string{"master", "w1", "w2"} {
-		st := n.find(childSaid(name, "child stopped"))
+		st := n.Find(childSaid(name, "child stopped"))
 		if len(st) != 1 || st[0]["exit_code"].(float64) != 0 {
 			t.Errorf("%s: %v", name, st)
 		}
@@ -143,8 +145,8 @@ func TestNodeCtrlCInATerminal(t *testing.T) {
 	for _, presses := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d Ctrl-C", presses), func(t *testing.T) {
 			c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05", "SPYDER_MASTER_SHUTDOWN_GRACE=20", "SPYDER_WORKER_SHUTDOWN_GRACE=10")
-			c.env = removeEnv(c.env, "SPYDER_LOG_FORMAT") // auto: a terminal gets the console format
-			n := startInTerminal(t, dir, c.env, "node", "--workers", "2", "--seeds", seeds, "--out", dir+"/out.jsonl")
+			c.Env = removeEnv(c.Env, "SPYDER_LOG_FORMAT") // auto: a terminal gets the console format
+			n := startInTerminal(t, dir, c.Env, "node", "--workers", "2", "--seeds", seeds, "--out", dir+"/out.jsonl")
 			n.waitScreen(t, "node started its children", 30*time.Second)
 			n.waitScreen(t, "READY: registered with master", 30*time.Second)
 			// The progress line reads as a sentence with units.
@@ -152,7 +154,7 @@ func TestNodeCtrlCInATerminal(t *testing.T) {
 			pressed := time.Now()
 			n.typeKeys(t, "\x03")
 			if presses == 1 {
-				if code := n.wait(t, 60*time.Second); code != 0 {
+				if code := n.Wait(t, 60*time.Second); code != 0 {
 					t.Fatalf("one Ctrl-C: exit code %d, want 0", code)
 				}
 				screen := n.screen()
@@ -171,7 +173,7 @@ func TestNodeCtrlCInATerminal(t *testing.T) {
 			} else {
 				n.waitScreen(t, "send the signal again", 10*time.Second)
 				n.typeKeys(t, "\x03")
-				if code := n.wait(t, 10*time.Second); code != 1 {
+				if code := n.Wait(t, 10*time.Second); code != 1 {
 					t.Fatalf("two Ctrl-C: exit code %d, want 1", code)
 				}
 				if took := time.Since(pressed); took > 5*time.Second {
@@ -235,11 +237,11 @@ func TestNodeGivesEachChildItsMetricsPort(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	base := consecutiveFreePorts(t, 3)
 	c := newCluster(t, fmt.Sprintf("SPYDER_METRICS_LISTEN=127.0.0.1:%d", base))
-	n := start(t, "node", c.env, "node", "--workers", "2", "--seeds", seeds)
-	n.waitFor(t, "w1 ready", 30*time.Second, childSaid("w1", "child ready"))
-	n.waitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
+	n := start(t, "node", c.Env, "node", "--workers", "2", "--seeds", seeds)
+	n.WaitFor(t, "w1 ready", 30*time.Second, childSaid("w1", "child ready"))
+	n.WaitFor(t, "w2 ready", 30*time.Second, childSaid("w2", "child ready"))
 	addrs := map[string]bool{}
-	for _, r := range n.find(event("metrics")) {
+	for _, r := range n.Find(event("metrics")) {
 		addrs[r["addr"].(string)] = true
 	}
 	for i := 0; i < 3; i++ {
@@ -252,11 +254,11 @@ func TestNodeGivesEachChildItsMetricsPort(t *testing.T) {
 			t.Errorf("%s serves no metrics", addr)
 		}
 	}
-	if crashed := n.find(event("child.crashed")); len(crashed) != 0 {
+	if crashed := n.Find(event("child.crashed")); len(crashed) != 0 {
 		t.Errorf("children crashed: %v", crashed)
 	}
-	n.signal(syscall.SIGTERM)
-	if code := n.wait(t, 60*time.Second); code != 0 {
+	n.Signal(syscall.SIGTERM)
+	if code := n.Wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("node exit code %d", code)
 	}
 
@@ -266,18 +268,18 @@ func TestNodeGivesEachChildItsMetricsPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	taken := start(t, "node with a taken port", c.env, "node", "--workers", "2", "--seeds", seeds)
-	if code := taken.wait(t, 20*time.Second); code != 2 {
+	taken := start(t, "node with a taken port", c.Env, "node", "--workers", "2", "--seeds", seeds)
+	if code := taken.Wait(t, 20*time.Second); code != 2 {
 		t.Fatalf("node with a taken metrics port: exit code %d, want 2", code)
 	}
-	if log := taken.log(); !strings.Contains(log, "metrics_listen") || !strings.Contains(log, fmt.Sprintf("127.0.0.1:%d is taken", base+1)) || strings.Contains(log, "child started") {
+	if log := taken.Text(); !strings.Contains(log, "metrics_listen") || !strings.Contains(log, fmt.Sprintf("127.0.0.1:%d is taken", base+1)) || strings.Contains(log, "child started") {
 		t.Fatalf("node with a taken metrics port:\n%s", log)
 	}
-	alone := start(t, "master with a taken port", c.env, "master", "--seeds", seeds, "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", base+1))
-	if code := alone.wait(t, 20*time.Second); code != 2 {
+	alone := start(t, "master with a taken port", c.Env, "master", "--seeds", seeds, "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", base+1))
+	if code := alone.Wait(t, 20*time.Second); code != 2 {
 		t.Fatalf("master with a taken metrics port: exit code %d, want 2", code)
 	}
-	if log := alone.log(); !strings.Contains(log, "metrics_listen 127.0.0.1:") || !strings.Contains(log, "address already in use") {
+	if log := alone.Text(); !strings.Contains(log, "metrics_listen 127.0.0.1:") || !strings.Contains(log, "address already in use") {
 		t.Fatalf("master with a taken metrics port:\n%s", log)
 	}
 }

@@ -56,9 +56,9 @@ func TestPolitenessAudit(t *testing.T) {
 			c := newCluster(t, append([]string{"SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.2"}, tc.env...)...)
 			var workers []*proc
 			for _, name := range []string{"w1", "w2", "w3", "w4"} {
-				workers = append(workers, start(t, name, c.env, "worker"))
+				workers = append(workers, start(t, name, c.Env, "worker"))
 			}
-			m := start(t, "master", append(slices.Clone(c.env), tc.masterEnv...), "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+			m := start(t, "master", append(slices.Clone(c.Env), tc.masterEnv...), "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
 			waitClean(t, m, workers...)
 			checkCrawl(t, site, dir+"/out.jsonl")
 
@@ -94,8 +94,8 @@ func TestRevisitBacksOffOn304(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_PRIORITIZER_CRAWL_DELTA=1")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--seeds", seeds, "--out", dir+"/out.jsonl")
 	seed := site.Seeds()[0]
 	deadline := time.Now().Add(20 * time.Second)
 	var visits []testsite.Request
@@ -111,7 +111,7 @@ func TestRevisitBacksOffOn304(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	m.signal(syscall.SIGTERM)
+	m.Signal(syscall.SIGTERM)
 	waitClean(t, m, w)
 	if len(visits) < 3 {
 		t.Fatalf("%d visits of the seed, want 3", len(visits))

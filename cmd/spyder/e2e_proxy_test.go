@@ -42,8 +42,8 @@ func TestCrawlThroughProxy(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0", "SPYDER_PROXY_HOST=127.0.0.1", "SPYDER_PROXY_PORT="+port,
 		"SPYDER_PROXY_USERNAME=crawler", "SPYDER_PROXY_PASSWORD=s3cret")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
 	waitClean(t, m, w)
 	checkCrawl(t, site, dir+"/out.jsonl")
 

@@ -23,13 +23,13 @@ func TestPythonWorkerFromProtocol(t *testing.T) {
 	c := newCluster(t)
 	script, _ := filepath.Abs("../../examples/python-worker/spyder_worker.py")
 
-	py := startCmd(t, "python-worker", c.env, python, script, "--push", c.push, "--sub", c.sub,
-		"--mgmt-master", c.mpub, "--mgmt-worker", c.msub, "--heartbeat", "0.2", "--user-agent", "spyder-python-worker/1")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-	if code := m.wait(t, 90*time.Second); code != 0 {
+	py := startCmd(t, "python-worker", c.Env, python, script, "--push", c.Push, "--sub", c.Sub,
+		"--mgmt-master", c.MPub, "--mgmt-worker", c.MSub, "--heartbeat", "0.2", "--user-agent", "spyder-python-worker/1")
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	if code := m.Wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("master exit code %d", code)
 	}
-	if code := py.wait(t, 20*time.Second); code != 0 {
+	if code := py.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("python worker exit code %d", code)
 	}
 	checkCrawl(t, site, out)
@@ -38,7 +38,7 @@ func TestPythonWorkerFromProtocol(t *testing.T) {
 			t.Fatalf("request %s not from the Python worker: %q", r.Path, r.UA)
 		}
 	}
-	if len(m.find(event("quit.ack"))) != 1 {
+	if len(m.Find(event("quit.ack"))) != 1 {
 		t.Fatal("no quit.ack from the Python worker")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
@@ -47,8 +48,8 @@ func TestRobotsTxtEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0", "SPYDER_FRONTIER_CRAWL_DELAY_FACTOR=0")
-	w1, w2 := start(t, "w1", c.env, "worker"), start(t, "w2", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	w1, w2 := start(t, "w1", c.Env, "worker"), start(t, "w2", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", dir+"/out.jsonl")
 	resumeWith(t, c, 2)
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, dir+"/out.jsonl")
@@ -79,7 +80,7 @@ func TestRobotsTxtEndToEnd(t *testing.T) {
 			t.Errorf("%s: only %d requests", host, len(reqs))
 		}
 	}
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["disallowed"] != float64(len(disallowed)) {
 		t.Fatalf("master's count of disallowed URLs: %v, want %d", down, len(disallowed))
 	}
@@ -94,19 +95,19 @@ func TestUnreachableHostIsReported(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", "http://"+strings.TrimPrefix(dead, "tcp://")+"/\n")
 	c := newCluster(t, "SPYDER_FRONTIER_RETRY_BACKOFF=30", "SPYDER_FRONTIER_CLASS=multiple_host")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--seeds", seeds)
-	warned := m.waitFor(t, "a warning about the host", 30*time.Second, func(r map[string]any) bool {
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--seeds", seeds)
+	warned := m.WaitFor(t, "a warning about the host", 30*time.Second, func(r map[string]any) bool {
 		msg, _ := r["message"].(string)
 		return strings.Contains(msg, "robots.txt unreachable")
 	})
 	if warned["level"] != "warn" || !strings.Contains(fmt.Sprint(warned["error"]), "connection refused") || warned["retry_in"] != "30s" || warned["retry_at"] == nil {
 		t.Fatalf("the warning: %v", warned)
 	}
-	m.waitFor(t, "a progress line counting the waiting host", 10*time.Second, func(r map[string]any) bool {
+	m.WaitFor(t, "a progress line counting the waiting host", 10*time.Second, func(r map[string]any) bool {
 		msg, _ := r["message"].(string)
 		return r["event"] == "progress" && r["hosts_held"] == float64(1) && strings.Contains(msg, "1 hosts waiting")
 	})
-	m.signal(syscall.SIGTERM)
+	m.Signal(syscall.SIGTERM)
 	waitClean(t, m, w)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
@@ -114,15 +115,15 @@ func TestCrawlLocalSiteEndToEnd(t *testing.T) {
 
 	// Workers first; the master starts paused and is resumed once both have
 	// registered, so the check that both did work is not a race.
-	w1 := start(t, "worker1", c.env, "worker")
-	w2 := start(t, "worker2", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+	w1 := start(t, "worker1", c.Env, "worker")
+	w2 := start(t, "worker2", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
 	resumeWith(t, c, 2)
 
 	waitClean(t, m, w1, w2)
 	checkCrawl(t, site, out)
 
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["clean"] != true {
 		t.Fatalf("master did not report a clean stop: %v", down)
 	}
@@ -135,9 +136,9 @@ func TestCrawlLocalSiteEndToEnd(t *testing.T) {
 	}
 	// Both workers did work: URLs were spread over them.
 	for _, w := range []*proc{w1, w2} {
-		st := w.find(event("SPYDER:WORKER_DOWN"))
+		st := w.Find(event(events.WorkerDown))
 		if len(st) != 1 || st[0]["done"].(float64) == 0 {
-			t.Errorf("%s did no work: %v", w.name, st)
+			t.Errorf("%s did no work: %v", w.Name(), st)
 		}
 	}
 	// Every fetch carried the configured User-Agent.
@@ -154,39 +155,39 @@ func TestSIGTERMMidCrawlShutsDownGracefully(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_MASTER_SHUTDOWN_GRACE=8", "SPYDER_WORKER_SHUTDOWN_GRACE=4", "SPYDER_MAX_CLIENTS=4")
 
-	m := start(t, "master", c.env, "master", "--seeds", seeds, "--out", dir+"/out.jsonl")
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
-	w1 := start(t, "worker1", c.env, "worker")
-	w2 := start(t, "worker2", c.env, "worker")
+	m := start(t, "master", c.Env, "master", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	w1 := start(t, "worker1", c.Env, "worker")
+	w2 := start(t, "worker2", c.Env, "worker")
 
 	// Mid-crawl: both workers registered and results flowing.
-	m.waitFor(t, "progress with results", 30*time.Second, func(r map[string]any) bool {
+	m.WaitFor(t, "progress with results", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)
 		return r["event"] == "progress" && done >= 20 && r["workers"] == float64(2)
 	})
 	stopAt := time.Now()
-	m.signal(syscall.SIGTERM)
-	if code := m.wait(t, 15*time.Second); code != 0 {
+	m.Signal(syscall.SIGTERM)
+	if code := m.Wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("master exit code %d after SIGTERM", code)
 	}
 	if took := time.Since(stopAt); took > 8*time.Second {
 		t.Fatalf("master took %v to stop, grace is 8s", took)
 	}
 	for _, w := range []*proc{w1, w2} {
-		if code := w.wait(t, 10*time.Second); code != 0 {
-			t.Fatalf("%s exit code %d", w.name, code)
+		if code := w.Wait(t, 10*time.Second); code != 0 {
+			t.Fatalf("%s exit code %d", w.Name(), code)
 		}
 	}
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["clean"] != true {
 		t.Fatalf("master did not stop cleanly: %v", down)
 	}
 	if q, _ := down[0]["queued"].(float64); q == 0 {
 		t.Fatalf("the crawl was over before SIGTERM; the test needs a larger site")
 	}
-	acks := m.find(event("quit.ack"))
+	acks := m.Find(event("quit.ack"))
 	for _, w := range []*proc{w1, w2} {
-		id := fmt.Sprintf(":%d", w.pid())
+		id := fmt.Sprintf(":%d", w.Pid())
 		found := false
 		for _, a := range acks {
 			if strings.HasSuffix(a["worker"].(string), id) {
@@ -194,7 +195,7 @@ func TestSIGTERMMidCrawlShutsDownGracefully(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("no quit.ack from %s (pid %d); acks: %v", w.name, w.pid(), acks)
+			t.Errorf("no quit.ack from %s (pid %d); acks: %v", w.Name(), w.Pid(), acks)
 		}
 	}
 	// After the master is down the site sees no more requests.
@@ -215,33 +216,33 @@ func TestStartOrder(t *testing.T) {
 			c := newCluster(t)
 			var m, w1, w2 *proc
 			startMaster := func() {
-				m = start(t, "master", c.env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
+				m = start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
 			}
 			if !workersFirst {
 				startMaster()
-				m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
+				m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
 			}
-			w1 = start(t, "worker1", c.env, "worker")
-			w2 = start(t, "worker2", c.env, "worker")
+			w1 = start(t, "worker1", c.Env, "worker")
+			w2 = start(t, "worker2", c.Env, "worker")
 			if workersFirst {
-				started := w1.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
-				w2.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
+				started := w1.WaitFor(t, "WORKER_STARTED", 20*time.Second, event(events.WorkerStarted))
+				w2.WaitFor(t, "WORKER_STARTED", 20*time.Second, event(events.WorkerStarted))
 				// A worker without a master says where it waits for one,
 				// and is not READY until one answers.
-				for _, addr := range []string{c.push, c.sub, c.mpub, c.msub} {
+				for _, addr := range []string{c.Push, c.Sub, c.MPub, c.MSub} {
 					if msg, _ := started["message"].(string); !strings.Contains(msg, "waiting for a master at") || !strings.Contains(msg, addr) {
 						t.Errorf("the worker's start does not say it waits for a master at %s: %q", addr, msg)
 					}
 				}
 				time.Sleep(time.Second) // several unanswered announcements
-				if ready := w1.find(event("SPYDER:WORKER_READY")); len(ready) != 0 {
+				if ready := w1.Find(event(events.WorkerReady)); len(ready) != 0 {
 					t.Fatalf("READY before any master ran: %v", ready)
 				}
 				startMaster()
 			}
 			resumeWith(t, c, 2)
 			for _, w := range []*proc{w1, w2} {
-				if ready := w.waitFor(t, "WORKER_READY", 20*time.Second, event("SPYDER:WORKER_READY")); !strings.HasPrefix(ready["master"].(string), "master:") {
+				if ready := w.WaitFor(t, "WORKER_READY", 20*time.Second, event(events.WorkerReady)); !strings.HasPrefix(ready["master"].(string), "master:") {
 					t.Fatalf("READY names no master: %v", ready)
 				}
 			}
@@ -259,25 +260,25 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_MASTER_SHUTDOWN_GRACE=60", "SPYDER_WORKER_SHUTDOWN_GRACE=60",
 		"SPYDER_REQUEST_TIMEOUT=30", "SPYDER_MASTER_LEASE_TIMEOUT=60")
-	m := start(t, "master", c.env, "master", "--seeds", seeds)
-	m.waitFor(t, "MASTER_READY", 20*time.Second, event("SPYDER:MASTER_READY"))
-	w := start(t, "worker", c.env, "worker")
-	m.waitFor(t, "a dispatch", 20*time.Second, func(r map[string]any) bool {
+	m := start(t, "master", c.Env, "master", "--seeds", seeds)
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	w := start(t, "worker", c.Env, "worker")
+	m.WaitFor(t, "a dispatch", 20*time.Second, func(r map[string]any) bool {
 		inFlight, _ := r["in_flight"].(float64)
 		return r["event"] == "progress" && inFlight > 0
 	})
 	for _, p := range []*proc{m, w} {
-		p.signal(syscall.SIGTERM)
+		p.Signal(syscall.SIGTERM)
 	}
-	m.waitFor(t, "drain", 10*time.Second, event("SPYDER:MASTER_SHUTDOWN_REQUESTED"))
-	w.waitFor(t, "drain", 10*time.Second, event("SPYDER:WORKER_SHUTDOWN_REQUESTED"))
+	m.WaitFor(t, "drain", 10*time.Second, event(events.MasterShutdownRequested))
+	w.WaitFor(t, "drain", 10*time.Second, event(events.WorkerShutdownRequested))
 	start := time.Now()
 	for _, p := range []*proc{m, w} {
-		p.signal(syscall.SIGTERM)
+		p.Signal(syscall.SIGTERM)
 	}
 	for _, p := range []*proc{m, w} {
-		if code := p.wait(t, 5*time.Second); code != 1 {
-			t.Fatalf("%s exit code %d after a second signal, want 1", p.name, code)
+		if code := p.Wait(t, 5*time.Second); code != 1 {
+			t.Fatalf("%s exit code %d after a second signal, want 1", p.Name(), code)
 		}
 	}
 	if took := time.Since(start); took > 3*time.Second {
@@ -295,31 +296,31 @@ func TestWorkerStoppedMidCrawlLosesNothing(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	out := dir + "/out.jsonl"
 	c := newCluster(t, "SPYDER_MAX_CLIENTS=3")
-	w1 := start(t, "worker1", c.env, "worker")
-	w2 := start(t, "worker2", c.env, "worker")
-	w1.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
-	w2.waitFor(t, "WORKER_STARTED", 20*time.Second, event("SPYDER:WORKER_STARTED"))
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
-	m.waitFor(t, "progress", 30*time.Second, func(r map[string]any) bool {
+	w1 := start(t, "worker1", c.Env, "worker")
+	w2 := start(t, "worker2", c.Env, "worker")
+	w1.WaitFor(t, "WORKER_STARTED", 20*time.Second, event(events.WorkerStarted))
+	w2.WaitFor(t, "WORKER_STARTED", 20*time.Second, event(events.WorkerStarted))
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "progress", 30*time.Second, func(r map[string]any) bool {
 		done, _ := r["done"].(float64)
 		return r["event"] == "progress" && done >= 30
 	})
-	w1.signal(syscall.SIGTERM)
-	if code := w1.wait(t, 15*time.Second); code != 0 {
+	w1.Signal(syscall.SIGTERM)
+	if code := w1.Wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("stopped worker exit code %d", code)
 	}
-	if code := m.wait(t, 120*time.Second); code != 0 {
+	if code := m.Wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("master exit code %d", code)
 	}
-	if code := w2.wait(t, 20*time.Second); code != 0 {
+	if code := w2.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("worker2 exit code %d", code)
 	}
 	checkCrawl(t, site, out)
 	// URLs still in the master's send pipe to the stopped worker when it
 	// disconnected die with the pipe (PUSH); their leases bring them back.
 	// Everything the worker had received it handed back.
-	down := m.find(event("SPYDER:MASTER_DOWN"))
-	stopped := w1.find(event("SPYDER:WORKER_DOWN"))
+	down := m.Find(event(events.MasterDown))
+	stopped := w1.Find(event(events.WorkerDown))
 	if len(down) != 1 || len(stopped) != 1 {
 		t.Fatal("missing final records")
 	}

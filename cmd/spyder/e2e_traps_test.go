@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/spyder-crawl/spyder/internal/events"
 )
 
 // TestCrawlerTrapsAreBounded crawls a site of traps: an endless calendar
@@ -42,8 +44,8 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", srv.URL+"/\n")
 	c := newCluster(t, "SPYDER_MAX_DEPTH=12", "SPYDER_MAX_URL_LENGTH=120")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds)
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds)
 	waitClean(t, m, w)
 
 	// requested returns the request URIs since the last call.
@@ -67,12 +69,12 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 	if months != 23 {
 		t.Errorf("%d calendar pages fetched, want 23 (11 months before and after the first)", months)
 	}
-	down := m.find(event("SPYDER:MASTER_DOWN"))
+	down := m.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["links_too_long"].(float64) < 1 || down[0]["links_too_deep"].(float64) < 1 {
 		t.Fatalf("master's counts: %v", down)
 	}
 	// The summary record: one JSON record with what the crawl did.
-	sums := m.find(event("SPYDER:CRAWL_SUMMARY"))
+	sums := m.Find(event(events.CrawlSummary))
 	if len(sums) != 1 {
 		t.Fatalf("%d summary records", len(sums))
 	}
@@ -86,8 +88,8 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 
 	// The per-host cap: at most 10 URLs of the host, whatever the depth.
 	c2 := newCluster(t, "SPYDER_MAX_URLS_PER_HOST=10")
-	w2 := start(t, "worker2", c2.env, "worker")
-	m2 := start(t, "master2", c2.env, "master", "--until-done", "--seeds", seeds)
+	w2 := start(t, "worker2", c2.Env, "worker")
+	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--seeds", seeds)
 	waitClean(t, m2, w2)
 	pages := 0
 	for _, p := range requested() {
@@ -98,7 +100,7 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 	if pages != 10 {
 		t.Errorf("%d pages of the host fetched, want max_urls_per_host = 10", pages)
 	}
-	if down := m2.find(event("SPYDER:MASTER_DOWN")); len(down) != 1 || down[0]["links_over_host_cap"].(float64) < 1 {
+	if down := m2.Find(event(events.MasterDown)); len(down) != 1 || down[0]["links_over_host_cap"].(float64) < 1 {
 		t.Fatalf("master's counts: %v", down)
 	}
 
@@ -107,8 +109,8 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 	// those as invalid whatever the setting said) and stops at 3,000.
 	growSeed := writeFile(t, dir, "grow.txt", srv.URL+"/grow?q=a\n")
 	c3 := newCluster(t, "SPYDER_MAX_URL_LENGTH=3000", "SPYDER_MAX_DEPTH=1000")
-	w3 := start(t, "worker3", c3.env, "worker")
-	m3 := start(t, "master3", c3.env, "master", "--until-done", "--seeds", growSeed)
+	w3 := start(t, "worker3", c3.Env, "worker")
+	m3 := start(t, "master3", c3.Env, "master", "--until-done", "--seeds", growSeed)
 	waitClean(t, m3, w3)
 	longest := 0
 	for _, p := range requested() {
@@ -117,7 +119,7 @@ func TestCrawlerTrapsAreBounded(t *testing.T) {
 	if longest <= 2048 || longest > 3000 {
 		t.Errorf("the longest URL requested has %d bytes; want more than 2,048 and at most max_url_length = 3,000", longest)
 	}
-	down = m3.find(event("SPYDER:MASTER_DOWN"))
+	down = m3.Find(event(events.MasterDown))
 	if len(down) != 1 || down[0]["links_too_long"].(float64) < 1 {
 		t.Fatalf("master's counts: %v", down)
 	}
@@ -157,8 +159,8 @@ func TestPagesBehindRepeatedLinksAreCrawled(t *testing.T) {
 	seeds := writeFile(t, dir, "seeds.txt", srv.URL+"/\n")
 	out := filepath.Join(dir, "out.jsonl")
 	c := newCluster(t, "SPYDER_FRONTIER_CLASS=multiple_host")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
 	waitClean(t, m, w)
 
 	mu.Lock()
@@ -171,7 +173,7 @@ func TestPagesBehindRepeatedLinksAreCrawled(t *testing.T) {
 			t.Errorf("the page's record counts %v links; the worker should send its 500 distinct links", rec["links"])
 		}
 	}
-	if down := m.find(event("SPYDER:MASTER_DOWN")); len(down) != 1 || down[0]["links_over_page_cap"] != nil && down[0]["links_over_page_cap"].(float64) != 0 {
+	if down := m.Find(event(events.MasterDown)); len(down) != 1 || down[0]["links_over_page_cap"] != nil && down[0]["links_over_page_cap"].(float64) != 0 {
 		t.Fatalf("master's counts: %v", down)
 	}
 }

@@ -19,8 +19,8 @@ func TestWARCOutputReadsBack(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0")
-	w := start(t, "worker", c.env, "worker")
-	m := start(t, "master", c.env, "master", "--until-done", "--seeds", seeds, "--output-warc-dir", dir+"/warc")
+	w := start(t, "worker", c.Env, "worker")
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--output-warc-dir", dir+"/warc")
 	waitClean(t, m, w)
 
 	records, err := testsite.ReadWARCDir(dir + "/warc")

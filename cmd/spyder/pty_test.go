@@ -124,7 +124,7 @@ func (p *termProc) waitScreen(t *testing.T, want string, timeout time.Duration) 
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *termProc) wait(t *testing.T, timeout time.Duration) int {
+func (p *termProc) Wait(t *testing.T, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:

@@ -17,6 +17,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/logbus"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 )
@@ -70,7 +71,7 @@ func runLogsink(args, environ []string, stdout, stderr io.Writer) int {
 			f.Close()
 		}
 	}()
-	log.Info().Str("event", "SPYDER:LOGSINK_READY").Str("bind", s.ZeromqLogging).Str("dir", *dir).Msg("logsink started")
+	log.Info().Stringer("event", events.LogsinkReady).Str("bind", s.ZeromqLogging).Str("dir", *dir).Msg("logsink started")
 	poller := zmq.NewPoller()
 	poller.Add(sub, zmq.POLLIN)
 	var received, dropped int64
@@ -105,6 +106,6 @@ func runLogsink(args, environ []string, stdout, stderr io.Writer) int {
 			f.Flush()
 		}
 	}
-	log.Info().Str("event", "SPYDER:LOGSINK_DOWN").Int64("records", received).Int64("dropped", dropped).Msg("logsink stopped")
+	log.Info().Stringer("event", events.LogsinkDown).Int64("records", received).Int64("dropped", dropped).Msg("logsink stopped")
 	return exitOK
 }

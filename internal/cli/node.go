@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/node"
 	"github.com/spyder-crawl/spyder/master"
 	"github.com/spyder-crawl/spyder/settings"
@@ -61,7 +62,7 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	if isConsole(stderr, s.LogFormat) {
 		// For a person: the master's summary as a table.
 		opts.AfterRecord = func(record string) string {
-			if !strings.Contains(record, `"SPYDER:CRAWL_SUMMARY"`) {
+			if !strings.Contains(record, `"`+events.CrawlSummary.String()+`"`) {
 				return ""
 			}
 			var rec struct{ Summary *master.Summary }
@@ -114,7 +115,7 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 		opts.Log.Error().Err(err).Msg("node stopped with an error")
 		return exitFail
 	}
-	opts.Log.Info().Str("event", "SPYDER:NODE_DOWN").Bool("clean", true).Msg("node stopped: every child exited cleanly")
+	opts.Log.Info().Stringer("event", events.NodeDown).Bool("clean", true).Msg("node stopped: every child exited cleanly")
 	return exitOK
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/internal/events"
 )
 
 // Options configures a node.
@@ -81,7 +82,7 @@ var ErrFailed = errors.New("node failed")
 // node's TERM as a second signal, and exited at once with 1.) Should the
 // node itself die, its children get TERM (Pdeathsig) and drain.
 func Supervise(sigs <-chan os.Signal, o Options) error {
-	events := make(chan childEvent, 64)
+	childEvents := make(chan childEvent, 64)
 	var outMu sync.Mutex
 	children := []*child{{name: "master", role: crawluri.RoleMaster, args: append(append([]string{"master"}, o.SettingArgs...), o.MasterArgs...), backoff: time.Second}}
 	for i := 1; i <= o.Workers; i++ {
@@ -105,7 +106,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 		}
 		c.cmd, c.ready, c.exited = cmd, false, false
 		o.Log.Info().Str("child", c.name).Int("pid", cmd.Process.Pid).Msg("child started")
-		readyMark := "SPYDER:" + strings.ToUpper(c.role) + "_READY"
+		readyMark := events.ReadyOf(c.role).String()
 		go func() {
 			sc := bufio.NewScanner(pipe)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -122,7 +123,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 					}
 				}
 				outMu.Unlock()
-				events <- childEvent{c: c, cmd: cmd, line: line, ready: strings.Contains(line, readyMark)}
+				childEvents <- childEvent{c: c, cmd: cmd, line: line, ready: strings.Contains(line, readyMark)}
 			}
 			err := cmd.Wait()
 			code := 0
@@ -133,7 +134,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 					code = ee.ExitCode() // -1 when killed by a signal
 				}
 			}
-			events <- childEvent{c: c, cmd: cmd, exit: true, code: code}
+			childEvents <- childEvent{c: c, cmd: cmd, exit: true, code: code}
 		}()
 		return nil
 	}
@@ -152,7 +153,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 			return
 		}
 		stopping, stopErr = true, err
-		o.Log.Info().Str("event", "SPYDER:NODE_SHUTDOWN_REQUESTED").Str("reason", reason).Dur("kill_grace", o.Grace).Msg("node stopping its children")
+		o.Log.Info().Stringer("event", events.NodeShutdownRequested).Str("reason", reason).Dur("kill_grace", o.Grace).Msg("node stopping its children")
 		// The master first: it drains and tells its workers to quit. With
 		// no master running, nobody will: they get TERM too.
 		master := children[0]
@@ -206,7 +207,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 			if err := start(c); err != nil {
 				shutdown("restart failed", err)
 			}
-		case ev := <-events:
+		case ev := <-childEvents:
 			c := ev.c
 			if ev.cmd != c.cmd {
 				continue // a line of a previous run of this child
@@ -227,7 +228,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 								break
 							}
 						}
-						o.Log.Info().Str("event", "SPYDER:NODE_READY").Int("workers", o.Workers).Msg("node started its children")
+						o.Log.Info().Stringer("event", events.NodeReady).Int("workers", o.Workers).Msg("node started its children")
 					}
 				}
 				continue

@@ -1,0 +1,80 @@
+package spydertest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spyder-crawl/spyder/internal/events"
+	"github.com/spyder-crawl/spyder/internal/testsite"
+)
+
+// TestInProcessCrawl: a master and two workers started in the test's
+// process crawl a two-host site over real loopback sockets to its end, as
+// the binary would: every page once, and each process's lifecycle events
+// in its log.
+func TestInProcessCrawl(t *testing.T) {
+	site, err := testsite.Start(testsite.Options{IPs: []string{"127.0.0.2", "127.0.0.3"}, OffsiteIP: "127.0.0.9", Pages: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	dir := t.TempDir()
+	seeds := filepath.Join(dir, "seeds.txt")
+	if err := os.WriteFile(seeds, []byte(strings.Join(site.Seeds(), "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "pages.jsonl")
+	c := NewCluster(t)
+	s := c.Settings(t, "SPYDER_SEEDS_FILE="+seeds, "SPYDER_OUTPUT_JSONL="+out)
+
+	m := StartMaster(t, "master", s, MasterOptions{UntilDone: true})
+	m.WaitFor(t, "master ready", 10*time.Second, Event(events.MasterReady))
+	w1 := StartWorker(t, "w1", s)
+	w2 := StartWorker(t, "w2", s)
+	if err := m.Wait(t, 60*time.Second); err != nil {
+		t.Fatalf("master: %v", err)
+	}
+	for _, w := range []*Running{w1, w2} {
+		if err := w.Wait(t, 20*time.Second); err != nil {
+			t.Fatalf("%s: %v", w.Name(), err)
+		}
+		if len(w.Find(Event(events.WorkerReady))) != 1 || len(w.Find(Event(events.WorkerDown))) != 1 {
+			t.Errorf("%s: ready and down once each:\n%s", w.Name(), w.Text())
+		}
+	}
+	down := m.Find(Event(events.MasterDown))
+	if len(down) != 1 || down[0]["clean"] != true {
+		t.Fatalf("master down: %v", down)
+	}
+
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r struct{ URL string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got = append(got, r.URL)
+	}
+	slices.Sort(got)
+	if want := site.Expected(); !slices.Equal(got, want) {
+		t.Fatalf("crawled %d URLs, want %d:\ngot  %v\nwant %v", len(got), len(want), got, want)
+	}
+	if counts := site.Counts(); len(counts) == 0 {
+		t.Fatal("the site served nothing")
+	} else {
+		for u, n := range counts {
+			if n != 1 {
+				t.Errorf("%s requested %d times", u, n)
+			}
+		}
+	}
+}
