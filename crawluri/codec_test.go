@@ -1,3 +1,5 @@
+// codec_test.go: the Thrift codec: round trips, spyder's bytes, malformed input, fuzzing, speed.
+
 package crawluri
 
 import (

@@ -1,3 +1,5 @@
+// thrift_compat_test.go: byte compatibility with Apache Thrift's Python library.
+
 package crawluri
 
 import (

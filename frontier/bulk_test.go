@@ -1,3 +1,5 @@
+// bulk_test.go: bulk seeding (spyder frontier inject) and its benchmarks.
+
 package frontier
 
 import (

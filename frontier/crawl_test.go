@@ -1,3 +1,5 @@
+// crawl_test.go: the crawl policy over a store of a few lines.
+
 package frontier
 
 import (

@@ -1,3 +1,5 @@
+// frontier_test.go: the frontier through its interface: order, politeness, leases, restarts, statuses.
+
 package frontier
 
 import (

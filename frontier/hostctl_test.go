@@ -1,3 +1,5 @@
+// hostctl_test.go: per-host controls and caps: delays, blocks, max_depth, max_urls_per_host.
+
 package frontier
 
 import (

@@ -1,3 +1,5 @@
+// policy_robots_test.go: the robots.txt policy as tables.
+
 package frontier
 
 import (

@@ -1,3 +1,5 @@
+// policy_test.go: the result policy as a table.
+
 package frontier
 
 import (

@@ -1,3 +1,5 @@
+// robots_test.go: robots.txt in the Pebble store: first fetch, rules, Crawl-delay, unreachable, expiry.
+
 package frontier
 
 import (

@@ -1,3 +1,5 @@
+// slots_test.go: multiple_host's active queues, budgets, selectors and IP-based groups.
+
 package frontier
 
 import (

@@ -1,3 +1,5 @@
+// bench_test.go: the dispatch round trip benchmark.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// check_test.go: the master's settings checks.
+
 package master
 
 import (

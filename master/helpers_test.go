@@ -1,3 +1,5 @@
+// helpers_test.go: helpers of the master's tests.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// master_test.go: the master in process: results once by lease, sinks, expiry, control.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// noopworker_test.go: workers that know only the documented protocol crawl to the end.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// warc_test.go: the WARC sink's records and rotation.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// workers_test.go: the worker registry's life cycle.
+
 package master
 
 import (

@@ -1,3 +1,5 @@
+// fuzz_test.go: fuzzing the management message parser.
+
 package mgmt
 
 import (

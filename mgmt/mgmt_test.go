@@ -1,3 +1,5 @@
+// mgmt_test.go: management messages: round trips and rejects.
+
 package mgmt
 
 import (

@@ -1,3 +1,5 @@
+// fuzz_test.go: fuzzing the settings loader.
+
 package settings
 
 import (

@@ -1,3 +1,5 @@
+// settings_test.go: settings: defaults, layers, forms, invalid values, YAML.
+
 package settings
 
 import (

@@ -1,3 +1,5 @@
+// canon_test.go: canonicalisation.
+
 package urlx
 
 import (

@@ -1,3 +1,5 @@
+// fuzz_test.go: fuzzing the URL normaliser.
+
 package urlx
 
 import (

@@ -1,3 +1,5 @@
+// gate_test.go: the admission gate's reasons.
+
 package urlx
 
 import (

@@ -1,3 +1,5 @@
+// scope_test.go: scope: seed hosts, positive and negative expressions.
+
 package urlx
 
 import "testing"

@@ -1,3 +1,5 @@
+// fetch_test.go: the fetcher: proxy, auth, static DNS, gzip, robots redirects; fetch and pipeline speed.
+
 package worker
 
 import (

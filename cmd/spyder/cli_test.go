@@ -1,3 +1,5 @@
+// cli_test.go: the command line's conventions: help, --version, exit codes, did-you-mean.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// compose_test.go: docker-compose.yml's commands, run against the binary.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_bad_input_test.go: bad input end to end: bad config (exit 2), garbage frames, strangers on every socket, a flood.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_control_test.go: the operator's commands against a running crawl (status, pause, resume, inject, host, stop).
+
 package main
 
 import (

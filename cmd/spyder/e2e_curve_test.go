@@ -1,3 +1,5 @@
+// e2e_curve_test.go: CURVE end to end: strangers refused, settings and exposure, a key revoked mid-crawl.
+
 package main
 
 import (

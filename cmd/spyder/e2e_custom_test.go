@@ -1,3 +1,5 @@
+// e2e_custom_test.go: examples/custom built and run: a user's own binary with every command and its parts.
+
 package main
 
 import (

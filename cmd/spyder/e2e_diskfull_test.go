@@ -1,3 +1,5 @@
+// e2e_diskfull_test.go: a full state_dir: dispatch stops, and resumes when there is room.
+
 package main
 
 import (

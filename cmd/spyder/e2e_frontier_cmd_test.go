@@ -1,3 +1,5 @@
+// e2e_frontier_cmd_test.go: spyder frontier inject, a crawl, then spyder frontier inspect.
+
 package main
 
 import (

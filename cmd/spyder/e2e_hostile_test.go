@@ -1,3 +1,6 @@
+// e2e_hostile_test.go: a server that misbehaves every way (bad UTF-8, broken
+// HTML, 50 MB, no answer, redirect loops) does not stop a crawl.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_init_test.go: spyder init, then the crawl its README describes.
+
 package main
 
 import (

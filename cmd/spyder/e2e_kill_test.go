@@ -1,3 +1,5 @@
+// e2e_kill_test.go: kill -9 of the master or a worker loses no URL; URLs a stranger takes come back.
+
 package main
 
 import (

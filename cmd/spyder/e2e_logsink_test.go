@@ -1,3 +1,5 @@
+// e2e_logsink_test.go: spyder logsink collects the records of a master and its workers.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_metrics_test.go: the Prometheus metrics agree with the output.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_node_test.go: spyder node: restarts, giving up, SIGTERM, Ctrl-C on a terminal, metrics ports.
+
 package main
 
 import (

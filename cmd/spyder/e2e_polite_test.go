@@ -1,3 +1,5 @@
+// e2e_polite_test.go: politeness audited from the server's log; revisits backing off on 304.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_proxy_test.go: a crawl through an HTTP proxy.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_python_test.go: the Python worker written from PROTOCOL.md crawls with a Go master.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_robots_test.go: robots.txt end to end, and an unreachable host reported.
+
 package main
 
 import (

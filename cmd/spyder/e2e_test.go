@@ -1,3 +1,5 @@
+// e2e_test.go: the crawl end to end: a local site, shutdown by signal, start order, a worker stopped mid-crawl.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// e2e_traps_test.go: crawler traps bounded by max_depth and max_url_length; pages behind repeated links crawled.
+
 package main
 
 import (

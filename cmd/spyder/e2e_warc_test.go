@@ -1,3 +1,5 @@
+// e2e_warc_test.go: the WARC output read back.
+
 package main
 
 import (

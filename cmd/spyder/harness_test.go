@@ -1,3 +1,5 @@
+// harness_test.go: the binary the tests run (built in TestMain) and the harness's names for this package.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// pty_test.go: spyder on a pseudo-terminal, typed at as a person does.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// curve_test.go: CURVE keys, the allowed list and the ZAP handler.
+
 package curve
 
 import (

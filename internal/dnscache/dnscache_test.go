@@ -1,3 +1,5 @@
+// dnscache_test.go: the DNS cache: lookups, one query shared, static mappings.
+
 package dnscache
 
 import (

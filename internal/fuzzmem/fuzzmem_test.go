@@ -1,3 +1,5 @@
+// fuzzmem_test.go: the fuzz targets' allocation check.
+
 package fuzzmem
 
 import (

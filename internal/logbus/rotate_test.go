@@ -1,3 +1,5 @@
+// rotate_test.go: the logsink's role check and rotated files.
+
 package logbus
 
 import (

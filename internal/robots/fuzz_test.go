@@ -1,3 +1,5 @@
+// fuzz_test.go: fuzzing the robots.txt parser.
+
 package robots
 
 import (

@@ -1,3 +1,5 @@
+// robots_test.go: robots.txt parsing and matching (RFC 9309's examples).
+
 package robots
 
 import (

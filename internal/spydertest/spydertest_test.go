@@ -1,3 +1,5 @@
+// spydertest_test.go: an in-process crawl through the harness.
+
 package spydertest
 
 import (

@@ -1,3 +1,5 @@
+// fuzz_test.go: fuzzing the default pipeline.
+
 package processor
 
 import (

@@ -1,3 +1,5 @@
+// processor_test.go: the processors, with spyder's vectors, and the pipeline's speed.
+
 package processor
 
 import (
