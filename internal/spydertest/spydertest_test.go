@@ -13,12 +13,14 @@ import (
 
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
+	"github.com/spyder-crawl/spyder/mgmt"
 )
 
 // TestInProcessCrawl: a master and two workers started in the test's
 // process crawl a two-host site over real loopback sockets to its end, as
 // the binary would: every page once, and each process's lifecycle events
-// in its log.
+// in its log. The master starts paused and a control client (mgmt.Dial)
+// resumes it, as spyder resume does.
 func TestInProcessCrawl(t *testing.T) {
 	site, err := testsite.Start(testsite.Options{IPs: []string{"127.0.0.2", "127.0.0.3"}, OffsiteIP: "127.0.0.9", Pages: 30})
 	if err != nil {
@@ -34,10 +36,23 @@ func TestInProcessCrawl(t *testing.T) {
 	c := NewCluster(t)
 	s := c.Settings(t, "SPYDER_SEEDS_FILE="+seeds, "SPYDER_OUTPUT_JSONL="+out)
 
-	m := StartMaster(t, "master", s, MasterOptions{UntilDone: true})
+	// Paused until both workers are ready: without politeness the crawl
+	// may otherwise end before the second one registers.
+	m := StartMaster(t, "master", s, MasterOptions{UntilDone: true, Paused: true})
 	m.WaitFor(t, "master ready", 10*time.Second, Event(events.MasterReady))
 	w1 := StartWorker(t, "w1", s)
 	w2 := StartWorker(t, "w2", s)
+	for _, w := range []*Running{w1, w2} {
+		w.WaitFor(t, "worker ready", 10*time.Second, Event(events.WorkerReady))
+	}
+	ctl, err := mgmt.Dial(mgmt.DialOptions{MgmtMaster: c.MPub, MgmtWorker: c.MSub, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	if _, err := ctl.Request(mgmt.VerbResume, mgmt.Request{}); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
 	if err := m.Wait(t, 60*time.Second); err != nil {
 		t.Fatalf("master: %v", err)
 	}
