@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # 1. Prerequisites: libzmq (cgo), pkg-config, a C compiler; python3-zmq and
-# python3-thrift for the tests that check the protocol against Python peers.
+# python3-thrift for the tests that check the protocol against Python peers;
+# redis-server for the tests of the Redis Cluster frontier (they start their
+# own servers on ports of their own).
 missing=()
-for pkg in libzmq3-dev pkg-config gcc python3-zmq python3-thrift; do
+for pkg in libzmq3-dev pkg-config gcc python3-zmq python3-thrift redis-server; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
