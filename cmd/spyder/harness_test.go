@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -77,12 +76,6 @@ func startCmdIn(t *testing.T, dir, name string, env []string, program string, ar
 
 // event matches the records of a lifecycle event.
 func event(name events.Name) spydertest.Match { return spydertest.Event(name) }
-
-func waitCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // readJSONL reads the master's output file.
 func readJSONL(t *testing.T, path string) []map[string]any {

@@ -32,6 +32,9 @@ func runMaster(args, environ []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
+	// master.New checks again, for programs that embed a master; here the
+	// check comes before the log bus is connected, so that a mistake is a
+	// plain line on stderr and exit 2.
 	if err := master.CheckSettings(s); err != nil {
 		return configError(stderr, err)
 	}
@@ -61,7 +64,7 @@ func runWorker(args, environ []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	if err := worker.CheckSettings(s); err != nil {
+	if err := worker.CheckSettings(s); err != nil { // before the log bus, as for the master
 		return configError(stderr, err)
 	}
 	id := crawluri.Identity(crawluri.RoleWorker)

@@ -4,6 +4,8 @@
 // test harness (internal/spydertest) that waits for them.
 package events
 
+import "github.com/spyder-crawl/spyder/crawluri"
+
 // Name is an event's name, as logged.
 type Name string
 
@@ -40,9 +42,9 @@ const (
 // ready: what spyder node waits for before it counts a child as started.
 func ReadyOf(role string) Name {
 	switch role {
-	case "master":
+	case crawluri.RoleMaster:
 		return MasterReady
-	case "worker":
+	case crawluri.RoleWorker:
 		return WorkerReady
 	}
 	return ""

@@ -18,20 +18,12 @@ import (
 	"github.com/spyder-crawl/spyder/worker"
 )
 
-// Running is a master or worker running in the test's process: its log,
-// and Stop (a cancelled context: the graceful shutdown of a signal).
+// Running is a master or worker running in the test's process, with its
+// log; it is stopped (its context cancelled, as a signal would) when the
+// test ends.
 type Running struct {
 	*Log
-	cancel context.CancelFunc
-	err    error
-}
-
-// Stop asks for the graceful shutdown and waits up to timeout for Run to
-// return, returning its error.
-func (r *Running) Stop(t testing.TB, timeout time.Duration) error {
-	t.Helper()
-	r.cancel()
-	return r.Wait(t, timeout)
+	err error
 }
 
 // Wait waits up to timeout for Run to return, and returns its error.
@@ -52,8 +44,7 @@ type MasterOptions struct {
 }
 
 // StartMaster runs a master in the test's process with s (Cluster.Settings)
-// until Stop, or the end of the crawl with UntilDone. It is stopped, if
-// still running, when the test ends.
+// until the test ends, or the end of the crawl with UntilDone.
 func StartMaster(t testing.TB, name string, s *settings.Settings, o MasterOptions) *Running {
 	t.Helper()
 	r := &Running{Log: newLog(name)}
@@ -66,8 +57,8 @@ func StartMaster(t testing.TB, name string, s *settings.Settings, o MasterOption
 	return r
 }
 
-// StartWorker runs a worker in the test's process with s until Stop or
-// until its master tells it to quit.
+// StartWorker runs a worker in the test's process with s until its master
+// tells it to quit, or the test ends.
 func StartWorker(t testing.TB, name string, s *settings.Settings) *Running {
 	t.Helper()
 	r := &Running{Log: newLog(name)}
@@ -81,7 +72,6 @@ func StartWorker(t testing.TB, name string, s *settings.Settings) *Running {
 
 func (r *Running) start(t testing.TB, run func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
 	go func() {
 		r.err = run(ctx)
 		r.ended()

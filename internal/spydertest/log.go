@@ -25,11 +25,6 @@ func Event(name events.Name) Match {
 	return func(r Record) bool { return r["event"] == string(name) }
 }
 
-// Said matches the records whose message is msg.
-func Said(msg string) Match {
-	return func(r Record) bool { return r["message"] == msg }
-}
-
 // Log collects a process's output: every line, and the lines that are JSON
 // records. It is an io.Writer (a zerolog writer, or a pipe's reader copies
 // into it).

@@ -121,9 +121,6 @@ func (n *RedisNode) Kill() {
 	<-n.done
 }
 
-// Pid is the node's process id.
-func (n *RedisNode) Pid() int { return n.cmd.Process.Pid }
-
 // Info returns the fields of one INFO section (or CLUSTER INFO for
 // "cluster-info") as a map, through redis-cli.
 func (n *RedisNode) Info(section string) (map[string]string, error) {
