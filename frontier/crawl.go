@@ -15,6 +15,10 @@ type crawl struct {
 	opts Options
 }
 
+// Over is store under the crawl policy of opts: how a store of another
+// package (redisstore) becomes a Frontier.
+func Over(store Store, opts Options) Frontier { return &crawl{Store: store, opts: opts} }
+
 // Add implements Frontier: links found one hop from a seed.
 func (c *crawl) Add(urls []string, now time.Time) (int, error) {
 	return c.Store.Admit(urls, 1, now)
@@ -33,11 +37,15 @@ func (c *crawl) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int
 		c.logRobots(l.URL, res, f, now)
 		return 0, c.Store.SettleRobots(res.LeaseID, f, now)
 	}
+	// Links first: a store that applies each step at once (Redis) may
+	// fail between the two, and a settled page whose links never made it
+	// would lose them; a lease left unsettled is only fetched again.
 	o := Decide(c.opts, l.Prior, res.StatusCode, res.RepHeader, res.ReqTime, l.MinDelay, l.CrawlDelay, now)
-	if err := c.Store.Settle(res.LeaseID, o, res, now); err != nil {
-		return 0, err
+	added, err := c.Store.Admit(links, l.Depth+1, now)
+	if err != nil {
+		return added, err
 	}
-	return c.Store.Admit(links, l.Depth+1, now)
+	return added, c.Store.Settle(res.LeaseID, o, res, now)
 }
 
 // logRobots says when a robots.txt could not be fetched: nothing of its

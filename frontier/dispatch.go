@@ -137,26 +137,34 @@ func (f *Durable) pop(q *queueState, rec urlRecord, crawlDelay time.Duration, no
 	f.leasedQ[string(head.key)] = id
 	q.grp.inFlight++
 	f.politeAtDispatch(q, crawlDelay, now)
-	c := &crawluri.CrawlUri{URL: rec.url, EffectiveURL: rec.url, CurrentPriority: int16(rec.level), LeaseID: id}
-	if strings.Contains(rec.url, "@") {
+	c := Dispatched(rec.url, int(rec.level), id, rec.etag, rec.lastMod)
+	return c, nil
+}
+
+// Dispatched is what goes to a worker for a URL leased under lease at
+// revisit level, with the validators of its last fetch (every store
+// hands URLs out this way).
+func Dispatched(u string, level int, lease int64, etag, lastMod string) *crawluri.CrawlUri {
+	c := &crawluri.CrawlUri{URL: u, EffectiveURL: u, CurrentPriority: int16(level), LeaseID: lease}
+	if strings.Contains(u, "@") {
 		// spyder's frontier passed URL credentials to the fetcher this way.
-		if u, err := url.Parse(rec.url); err == nil && u.User != nil {
-			if pw, ok := u.User.Password(); ok {
-				c.OptionalVars = map[string]string{"username": u.User.Username(), "password": pw}
+		if pu, err := url.Parse(u); err == nil && pu.User != nil {
+			if pw, ok := pu.User.Password(); ok {
+				c.OptionalVars = map[string]string{"username": pu.User.Username(), "password": pw}
 			}
 		}
 	}
-	if rec.etag != "" || rec.lastMod != "" {
+	if etag != "" || lastMod != "" {
 		// spyder's header names; the worker turns them into a conditional GET.
 		c.ReqHeader = map[string]string{}
-		if rec.etag != "" {
-			c.ReqHeader["Etag"] = rec.etag
+		if etag != "" {
+			c.ReqHeader["Etag"] = etag
 		}
-		if rec.lastMod != "" {
-			c.ReqHeader["Last-Modified"] = rec.lastMod
+		if lastMod != "" {
+			c.ReqHeader["Last-Modified"] = lastMod
 		}
 	}
-	return c, nil
+	return c
 }
 
 // writeBatch stores the lease record of the Next call in progress.

@@ -5,6 +5,8 @@
 package frontier
 
 import (
+	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
@@ -34,6 +36,69 @@ func (r RobotsRules) CrawlDelay(opts Options) time.Duration {
 	return 0
 }
 
+// A robots record: version, expiry, next try, failed attempts, flags
+// (bit 0: rules known, bit 1: unreachable), then the encoded rules.
+const robotsRecordHeader = 1 + 8 + 8 + 1 + 1
+
+// MarshalBinary encodes the rules as every store keeps them.
+func (r RobotsRules) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, robotsRecordHeader+64)
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(r.Expires)))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(r.RetryAt)))
+	flags := byte(0)
+	if r.Rules != nil {
+		flags |= 1
+	}
+	if r.Unreachable {
+		flags |= 2
+	}
+	b = append(b, byte(min(r.Attempts, 255)), flags)
+	if r.Rules != nil {
+		g, err := r.Rules.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, g...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (r *RobotsRules) UnmarshalBinary(b []byte) error {
+	if len(b) < robotsRecordHeader || b[0] != 1 {
+		return fmt.Errorf("frontier store: corrupt robots record (%d bytes)", len(b))
+	}
+	*r = RobotsRules{
+		Expires:     fromUnixNano(int64(binary.BigEndian.Uint64(b[1:]))),
+		RetryAt:     fromUnixNano(int64(binary.BigEndian.Uint64(b[9:]))),
+		Attempts:    int(b[17]),
+		Unreachable: b[18]&2 != 0,
+	}
+	if b[18]&1 != 0 {
+		var g robots.Group
+		if err := g.UnmarshalBinary(b[robotsRecordHeader:]); err != nil {
+			return fmt.Errorf("frontier store: robots record: %w", err)
+		}
+		r.Rules = &g
+	}
+	return nil
+}
+
+// Allowed reports whether the rules let path (with its query) be fetched,
+// and the status of a URL they rule out: 910, or 911 when the origin is
+// disallowed because its robots.txt could not be fetched. Rules not known
+// yet allow nothing to be said: ask CheckRobots first.
+func (r RobotsRules) Allowed(path string) (bool, int16) {
+	if r.Rules == nil || r.Rules.Allowed(path) {
+		return true, 0
+	}
+	if r.Unreachable {
+		return false, crawluri.StatusRobotsUnreachable
+	}
+	return false, crawluri.StatusRobotsDisallowed
+}
+
 // RobotsVerdict is what robots.txt says of a URL about to be dispatched.
 type RobotsVerdict byte
 
@@ -61,11 +126,9 @@ func CheckRobots(r RobotsRules, path string, now time.Time) (RobotsVerdict, int1
 			return RobotsWait, 0
 		}
 		return RobotsFetchFirst, 0
-	case !r.Rules.Allowed(path):
-		if r.Unreachable {
-			return RobotsDisallow, crawluri.StatusRobotsUnreachable
-		}
-		return RobotsDisallow, crawluri.StatusRobotsDisallowed
+	}
+	if ok, status := r.Allowed(path); !ok {
+		return RobotsDisallow, status
 	}
 	return RobotsAllow, 0
 }

@@ -5,14 +5,12 @@ package frontier
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/spyder-crawl/spyder/crawluri"
-	"github.com/spyder-crawl/spyder/internal/robots"
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
@@ -86,7 +84,7 @@ func (f *Durable) robotsState(origin string) (*originRobots, error) {
 			return nil, fmt.Errorf("frontier store: reading robots.txt rules of %s: %w", origin, err)
 		}
 	default:
-		err = st.decode(it.Value())
+		err = st.RobotsRules.UnmarshalBinary(it.Value())
 		st.crawlDelay = st.CrawlDelay(f.opts)
 		if err != nil {
 			// The rules are fetched again rather than the crawl stopped.
@@ -103,52 +101,6 @@ func (f *Durable) robotsState(origin string) (*originRobots, error) {
 	}
 	f.robots[origin] = st
 	return st, nil
-}
-
-// A robots record: version, expiry, next try, failed attempts, flags
-// (bit 0: rules known, bit 1: unreachable), then the encoded rules.
-const robotsRecordHeader = 1 + 8 + 8 + 1 + 1
-
-func (st *originRobots) encode() ([]byte, error) {
-	b := make([]byte, 0, robotsRecordHeader+64)
-	b = append(b, 1)
-	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(st.Expires)))
-	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(st.RetryAt)))
-	flags := byte(0)
-	if st.Rules != nil {
-		flags |= 1
-	}
-	if st.Unreachable {
-		flags |= 2
-	}
-	b = append(b, byte(min(st.Attempts, 255)), flags)
-	if st.Rules != nil {
-		g, err := st.Rules.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, g...)
-	}
-	return b, nil
-}
-
-func (st *originRobots) decode(b []byte) error {
-	if len(b) < robotsRecordHeader || b[0] != 1 {
-		return fmt.Errorf("frontier store: corrupt robots record (%d bytes)", len(b))
-	}
-	st.Expires = fromUnixNano(int64(binary.BigEndian.Uint64(b[1:])))
-	st.RetryAt = fromUnixNano(int64(binary.BigEndian.Uint64(b[9:])))
-	st.Attempts = int(b[17])
-	flags := b[18]
-	st.Unreachable = flags&2 != 0
-	if flags&1 != 0 {
-		var g robots.Group
-		if err := g.UnmarshalBinary(b[robotsRecordHeader:]); err != nil {
-			return fmt.Errorf("frontier store: robots record: %w", err)
-		}
-		st.Rules = &g
-	}
-	return nil
 }
 
 // robotsCheck decides what to do with the head of q, whose record is rec,
@@ -246,7 +198,7 @@ func (f *Durable) SettleRobots(id int64, fetched RobotsFetched, now time.Time) e
 	st := l.robots
 	st.RobotsRules = fetched.Rules
 	st.crawlDelay = st.CrawlDelay(f.opts)
-	rec, err := st.encode()
+	rec, err := st.RobotsRules.MarshalBinary()
 	if err != nil {
 		return err
 	}

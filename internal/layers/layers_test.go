@@ -29,6 +29,8 @@ var allowed = map[string][]string{
 	// The frontier keeps state; it knows URLs and results, not the master,
 	// the worker or the bus.
 	"frontier": {"crawluri", "urlx", "internal/*"},
+	// A second store: the frontier's Store in Redis, under its policy.
+	"frontier/redisstore": {"crawluri", "urlx", "frontier", "internal/*"},
 	// Processors work on a result with URL logic; never on the store.
 	"worker/processor": {"crawluri", "urlx", "settings", "internal/*"},
 	// The worker: fetch, processors, the bus. Never the frontier or the
@@ -36,7 +38,7 @@ var allowed = map[string][]string{
 	"worker": {"crawluri", "urlx", "mgmt", "settings", "worker/processor", "internal/*"},
 	// The master: frontier, bus, settings. Never the worker or its
 	// processors.
-	"master": {"crawluri", "urlx", "mgmt", "settings", "frontier", "internal/*"},
+	"master": {"crawluri", "urlx", "mgmt", "settings", "frontier", "frontier/redisstore", "internal/*"},
 	// The command line puts everything together; the root package (Main)
 	// and the binary are only its doors.
 	"internal/cli": {"*"},

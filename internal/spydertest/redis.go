@@ -67,16 +67,31 @@ func StartRedisCluster(t testing.TB, primaries, replicasEach int, nodeTimeout ti
 	return c
 }
 
+// StartRedis starts one redis-server (no cluster) with an append-only
+// file on a loopback port of the test's own; it is killed, by pid, when
+// the test ends.
+func StartRedis(t testing.TB) *RedisNode {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found: install redis-server (Debian package; .ci/run does): %v", err)
+	}
+	return startRedisNode(t, freePorts(t, 1)[0], 0)
+}
+
+// startRedisNode starts a redis-server; nodeTimeout > 0 makes it a
+// cluster node.
 func startRedisNode(t testing.TB, port int, nodeTimeout time.Duration) *RedisNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &RedisNode{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, done: make(chan struct{})}
-	n.cmd = exec.Command("redis-server",
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
-		"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-		"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
+	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
 		"--appendonly", "yes", "--save", "", "--daemonize", "no",
-		"--logfile", filepath.Join(dir, "redis.log"), "--protected-mode", "no")
+		"--logfile", filepath.Join(dir, "redis.log"), "--protected-mode", "no"}
+	if nodeTimeout > 0 {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10))
+	}
+	n.cmd = exec.Command("redis-server", args...)
 	if err := n.cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server on %s: %v", n.Addr, err)
 	}

@@ -1,0 +1,114 @@
+// admit.go: URLs entering the frontier (seeds and links), grouped by
+// partition into calls of sp_add, pipelined.
+
+package redisstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spyder-crawl/spyder/urlx"
+)
+
+// maxPerCall bounds the URLs of one function call: a call blocks its
+// shard, and 100 items keep it near a millisecond.
+const maxPerCall = 100
+
+// AddSeeds implements frontier.Store: the seeds' hosts are remembered as
+// the crawl's default scope.
+func (s *Store) AddSeeds(urls []string, now time.Time) (int, error) {
+	hosts := map[string]struct{}{}
+	for _, u := range urls {
+		if h := urlx.Host(u); h != "" {
+			hosts[h] = struct{}{}
+		}
+	}
+	if len(hosts) > 0 {
+		members := make([]any, 0, len(hosts))
+		for h := range hosts {
+			members = append(members, h)
+		}
+		ctx, cancel := s.ctx()
+		defer cancel()
+		if err := s.rdb.SAdd(ctx, s.ctlKey("seeds"), members...).Err(); err != nil {
+			return 0, fmt.Errorf("redis store: remembering the seeds' hosts: %w", err)
+		}
+	}
+	return s.admit(urls, 0, flagSeed)
+}
+
+// SeedHosts implements frontier.Store.
+func (s *Store) SeedHosts() ([]string, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	hosts, err := s.rdb.SMembers(ctx, s.ctlKey("seeds")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: reading the seeds' hosts: %w", err)
+	}
+	return hosts, nil
+}
+
+// Admit implements frontier.Store.
+func (s *Store) Admit(urls []string, depth int, now time.Time) (int, error) {
+	return s.admit(urls, depth, 0)
+}
+
+func (s *Store) admit(urls []string, depth int, flags byte) (int, error) {
+	if len(urls) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if s.opts.MaxDepth > 0 && depth > s.opts.MaxDepth {
+		// Counted in the partition of the first URL's host: the counters
+		// are summed over partitions.
+		p := s.partitionOf(urlx.Host(urls[0]))
+		if err := s.rdb.HIncrBy(ctx, s.prefix(p)+"n", "toodeep", int64(len(urls))).Err(); err != nil {
+			return 0, fmt.Errorf("redis store: counting links too deep: %w", err)
+		}
+		return 0, nil
+	}
+	byPart := map[int][]any{}
+	for _, u := range urls {
+		host := urlx.Host(u)
+		p := s.partitionOf(host)
+		byPart[p] = append(byPart[p], host, entry(u, flags, depth))
+	}
+	pipe := s.rdb.Pipeline()
+	type call struct {
+		p   int
+		cmd *redis.Cmd
+	}
+	var calls []call
+	for p, items := range byPart {
+		for len(items) > 0 {
+			n := min(len(items), 2*maxPerCall)
+			args := append([]any{s.bkts, s.opts.MaxURLsPerHost}, items[:n]...)
+			calls = append(calls, call{p, pipe.FCall(ctx, "sp_add", []string{s.prefix(p)}, args...)})
+			items = items[n:]
+		}
+	}
+	_, _ = pipe.Exec(ctx) // errors are the commands'
+	added := 0
+	for _, c := range calls {
+		r, err := c.cmd.Int64Slice()
+		if err != nil || len(r) != 4 {
+			return added, fmt.Errorf("redis store: admitting URLs to partition %d: %w", c.p, errOr(err, r))
+		}
+		added += int(r[0])
+		s.sawClock(r[2], time.Now())
+		s.learnDue(c.p, r[3])
+	}
+	s.wrote()
+	return added, nil
+}
+
+// errOr is err, or an error for a reply of the wrong shape.
+func errOr(err error, reply any) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("unexpected reply %v", reply)
+}

@@ -1,0 +1,299 @@
+// claims.go: which master dispatches which partition. Every second each
+// master renews its entry in the crawl's directory, computes the
+// rendezvous-hash winner of every partition over the masters alive, claims
+// the ones it wins that nobody holds (a new epoch: the fencing token),
+// renews the ones it holds, and hands back one it no longer wins once the
+// winner has been alive for two scans. A master that dies loses its
+// partitions when their ownership lapses; the winner then takes them and
+// queues again what the dead master had in flight.
+
+package redisstore
+
+import (
+	"context"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ownership is the partitions this master holds, kept by a goroutine of
+// its own; the loop reads a snapshot.
+type ownership struct {
+	s    *Store
+	ttl  time.Duration
+	scan time.Duration
+
+	mu     sync.Mutex
+	held   map[int]*claim
+	losing map[int]int // scans in a row another master won a partition held
+	// reclaim lists partitions just taken over, whose leases of masters no
+	// longer alive the loop queues again (alive: the masters then).
+	reclaim map[int]struct{}
+	alive   []string
+
+	unreplicatedAt time.Time
+	unreplicatedN  int64
+
+	stopCh   chan struct{}
+	haltOnce sync.Once
+	done     chan struct{}
+}
+
+type claim struct {
+	epoch   int64
+	renewed time.Time // monotonic: the last successful renewal
+}
+
+func newOwnership(s *Store) *ownership {
+	return &ownership{s: s, ttl: s.cfg.OwnershipTTL, scan: s.cfg.OwnershipTTL / 6,
+		held: map[int]*claim{}, losing: map[int]int{}, reclaim: map[int]struct{}{},
+		stopCh: make(chan struct{}), done: make(chan struct{})}
+}
+
+// start claims this master's first share, then keeps it in a goroutine.
+func (o *ownership) start() error {
+	if err := o.scanOnce(); err != nil {
+		return err
+	}
+	go func() {
+		defer close(o.done)
+		t := time.NewTicker(o.scan)
+		defer t.Stop()
+		for {
+			select {
+			case <-o.stopCh:
+				return
+			case <-t.C:
+				if err := o.scanOnce(); err != nil {
+					if o.s.unavailable(err) {
+						o.s.log.Warn().Err(err).Msg("redis store: cannot renew partitions (Redis failing over?); dispatch stops on those not renewed in time")
+					} else {
+						o.s.log.Error().Err(err).Msg("redis store: claiming partitions failed")
+					}
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// snapshot returns the partitions this master may dispatch now, with
+// their epochs: those renewed within two thirds of the ownership TTL, so
+// that a master that was paused stops before Redis would fence it.
+func (o *ownership) snapshot() map[int]int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[int]int64, len(o.held))
+	for p, c := range o.held {
+		if time.Since(c.renewed) < o.ttl*2/3 {
+			out[p] = c.epoch
+		}
+	}
+	return out
+}
+
+// owned lists the partitions held, sorted.
+func (o *ownership) owned() []int {
+	snap := o.snapshot()
+	out := make([]int, 0, len(snap))
+	for p := range o.s.parts {
+		if _, ok := snap[p]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// takenOver returns, and forgets, the partitions taken over since the last
+// call, and the masters alive then.
+func (o *ownership) takenOver() (map[int]int64, []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.reclaim) == 0 {
+		return nil, nil
+	}
+	out := map[int]int64{}
+	for p := range o.reclaim {
+		if c := o.held[p]; c != nil {
+			out[p] = c.epoch
+		}
+	}
+	clear(o.reclaim)
+	return out, append([]string(nil), o.alive...)
+}
+
+// fenced forgets a partition Redis refused this master: another took it.
+func (o *ownership) fenced(p int, err error) {
+	o.mu.Lock()
+	delete(o.held, p)
+	o.mu.Unlock()
+	o.s.log.Warn().Str("event", "partition.fenced").Int("partition", p).Err(err).
+		Msg("redis store: another master owns this partition now (this one was paused or cut off past its lease); its dispatches there are refused")
+}
+
+// unreplicated counts a dispatch that no replica confirmed in time.
+func (o *ownership) unreplicated(addr string, got int64, err error) {
+	o.mu.Lock()
+	o.unreplicatedN++
+	logIt := time.Since(o.unreplicatedAt) > time.Minute
+	if logIt {
+		o.unreplicatedAt = time.Now()
+	}
+	n := o.unreplicatedN
+	o.mu.Unlock()
+	if logIt {
+		o.s.log.Warn().Str("node", addr).Int64("replicas", got).Int("want", o.s.cfg.WaitReplicas).Int64("total", n).Err(err).
+			Msg("redis store: dispatched URLs were not confirmed by a replica in time (WAIT): a failover of this primary now could let a host be asked again early; set frontier_redis_wait_replicas: 0 for a Redis without replicas")
+	}
+}
+
+// Unreplicated is how many dispatches no replica confirmed in time.
+func (s *Store) Unreplicated() int64 {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	return s.own.unreplicatedN
+}
+
+// score is the rendezvous-hash weight of master for partition p.
+func score(master string, p int) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(master))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(strconv.Itoa(p)))
+	// FNV's last bytes mix weakly into its high bits: finish with a
+	// multiply-xorshift so that winners spread evenly.
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	return x
+}
+
+// winner is the master of alive that partition p belongs to.
+func winner(alive []string, p int) string {
+	best, bestScore := "", uint64(0)
+	for _, m := range alive {
+		if sc := score(m, p); best == "" || sc > bestScore {
+			best, bestScore = m, sc
+		}
+	}
+	return best
+}
+
+// scanOnce is one round of the protocol.
+func (o *ownership) scanOnce() error {
+	s := o.s
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+	defer cancel()
+	r, err := s.rdb.FCall(ctx, "sp_alive", []string{s.ctlPrefix()}, s.cfg.Master, (o.ttl * 5 / 6).Milliseconds(), s.cfg.Endpoints).Slice()
+	if err != nil {
+		return err
+	}
+	var alive []string
+	for i := 1; i+1 < len(r); i += 2 {
+		if m, ok := r[i].(string); ok {
+			alive = append(alive, m)
+		}
+	}
+	o.mu.Lock()
+	o.alive = alive
+	type call struct {
+		p     int
+		claim bool // else: hand back
+		epoch int64
+		cmd   *redis.Cmd
+	}
+	var calls []call
+	pipe := s.rdb.Pipeline()
+	for p := range s.parts {
+		c, holds := o.held[p]
+		wins := winner(alive, p) == s.cfg.Master
+		switch {
+		case holds && !wins:
+			o.losing[p]++
+			if o.losing[p] >= 2 {
+				calls = append(calls, call{p: p, epoch: c.epoch, cmd: pipe.FCall(ctx, "sp_unclaim", []string{s.prefix(p)}, s.cfg.Master, c.epoch)})
+				continue
+			}
+			calls = append(calls, call{p: p, claim: true, cmd: pipe.FCall(ctx, "sp_claim", []string{s.prefix(p)}, s.cfg.Master, o.ttl.Milliseconds())})
+		case holds || wins:
+			delete(o.losing, p)
+			calls = append(calls, call{p: p, claim: true, cmd: pipe.FCall(ctx, "sp_claim", []string{s.prefix(p)}, s.cfg.Master, o.ttl.Milliseconds())})
+		}
+	}
+	o.mu.Unlock()
+	_, _ = pipe.Exec(ctx)
+	now := time.Now()
+	var gained, lost []int
+	var firstErr error
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, c := range calls {
+		if !c.claim {
+			if c.cmd.Err() == nil {
+				delete(o.held, c.p)
+				delete(o.losing, c.p)
+				lost = append(lost, c.p)
+			}
+			continue
+		}
+		rep, err := c.cmd.Slice()
+		if err != nil || len(rep) < 2 {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		epoch, _ := rep[0].(int64)
+		mine, _ := rep[1].(int64)
+		prev, had := o.held[c.p]
+		switch {
+		case mine == 1:
+			if !had || prev.epoch != epoch {
+				gained = append(gained, c.p)
+				o.reclaim[c.p] = struct{}{}
+			}
+			o.held[c.p] = &claim{epoch: epoch, renewed: now}
+		case had:
+			delete(o.held, c.p)
+			lost = append(lost, c.p)
+		}
+	}
+	if len(gained) > 0 || len(lost) > 0 {
+		s.log.Info().Str("event", "partitions.changed").Ints("gained", gained).Ints("lost", lost).Int("held", len(o.held)).
+			Strs("masters", alive).Msg("redis store: partitions this master dispatches changed")
+	}
+	return firstErr
+}
+
+// halt ends the goroutine: no more renewals.
+func (o *ownership) halt() {
+	o.haltOnce.Do(func() { close(o.stopCh) })
+	select {
+	case <-o.done:
+	case <-time.After(o.s.cfg.OpTimeout + time.Second):
+	}
+}
+
+// stop ends the goroutine, hands every partition back and leaves the
+// directory, so that the other masters take over at once.
+func (o *ownership) stop() {
+	o.halt()
+	s := o.s
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+	defer cancel()
+	o.mu.Lock()
+	pipe := s.rdb.Pipeline()
+	for p, c := range o.held {
+		pipe.FCall(ctx, "sp_unclaim", []string{s.prefix(p)}, s.cfg.Master, c.epoch)
+	}
+	clear(o.held)
+	o.mu.Unlock()
+	pipe.FCall(ctx, "sp_alive", []string{s.ctlPrefix()}, s.cfg.Master, 0, "")
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn().Err(err).Msg("redis store: could not hand the partitions back; the other masters take them when their ownership lapses")
+	}
+}

@@ -1,0 +1,321 @@
+// dispatch.go: handing out URLs: sp_dispatch on the partitions this master
+// owns that have a host due, pipelined per primary and followed by WAIT on
+// the same connection, then robots.txt's verdict on each URL.
+
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/urlx"
+)
+
+// maxRounds bounds the rounds of calls one Next makes.
+const maxRounds = 3
+
+// learnDue records when partition p may next dispatch (Redis ms, -1:
+// nothing queued), for a partition this master owns.
+func (s *Store) learnDue(p int, at int64) {
+	if _, ok := s.due[p]; ok {
+		s.due[p] = at
+	}
+}
+
+// NextDue implements frontier.Store: the earliest ready time of the
+// partitions this master owns, as far as it knows (other masters' links,
+// and partitions just taken over, are learnt within a second by Expire).
+func (s *Store) NextDue(now time.Time) time.Time {
+	s.syncOwned()
+	best := int64(-1)
+	for _, at := range s.due {
+		if at >= 0 && (best < 0 || at < best) {
+			best = at
+		}
+	}
+	if best < 0 {
+		return time.Time{}
+	}
+	return s.local(best)
+}
+
+// syncOwned brings the set of partitions in due up to what the ownership
+// goroutine holds: new ones are due at once (nothing known yet), lost ones
+// are dropped.
+func (s *Store) syncOwned() {
+	owned := s.own.snapshot()
+	for p := range s.due {
+		if _, ok := owned[p]; !ok {
+			delete(s.due, p)
+		}
+	}
+	for p := range owned {
+		if _, ok := s.due[p]; !ok {
+			s.due[p] = 0
+		}
+	}
+}
+
+// Next implements frontier.Store.
+func (s *Store) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
+	s.syncOwned()
+	var out []*crawluri.CrawlUri
+	for round := 0; round < maxRounds && len(out) < max; round++ {
+		redisNow := now.UnixMilli() + s.skew
+		var cands []int
+		for p, at := range s.due {
+			if at >= 0 && at <= redisNow {
+				cands = append(cands, p)
+			}
+		}
+		if len(cands) == 0 {
+			break
+		}
+		slices.SortFunc(cands, func(a, b int) int { return int(s.due[a] - s.due[b]) })
+		left := max - len(out)
+		per := (left + len(cands) - 1) / len(cands)
+		limits := map[int]int{}
+		for _, p := range cands {
+			if left == 0 {
+				break
+			}
+			n := min(per, left, maxPerCall)
+			limits[p] = n
+			left -= n
+		}
+		got, full, err := s.dispatch(limits)
+		out = append(out, got...)
+		if err != nil {
+			if s.unavailable(err) {
+				s.shrug("dispatch", err)
+				return out, nil
+			}
+			return out, err
+		}
+		if !full {
+			break
+		}
+	}
+	return out, nil
+}
+
+// dispatch calls sp_dispatch on each partition of limits for up to its
+// limit, and reports whether any partition gave all it was asked (it may
+// have more).
+func (s *Store) dispatch(limits map[int]int) ([]*crawluri.CrawlUri, bool, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	byNode := map[*redis.Client][]int{}
+	for p := range limits {
+		c, err := s.nodeFor(ctx, s.prefix(p))
+		if err != nil {
+			return nil, false, err
+		}
+		byNode[c] = append(byNode[c], p)
+	}
+	var got []leased
+	var errs []error
+	full := false
+	for node, parts := range byNode {
+		l, f, err := s.dispatchOn(ctx, node, parts, limits)
+		got = append(got, l...)
+		full = full || f
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	out, err := s.judge(got)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return out, full, errors.Join(errs...)
+}
+
+// nodeFor is the client of the primary that holds key (the client itself
+// for one Redis).
+func (s *Store) nodeFor(ctx context.Context, key string) (*redis.Client, error) {
+	if s.ccl == nil {
+		return s.rdb.(*redis.Client), nil
+	}
+	return s.ccl.MasterForKey(ctx, key)
+}
+
+// dispatchOn runs the dispatches of parts on one primary, in one pipeline
+// ended by WAIT: the URLs go out only once a replica has the politeness
+// clocks they moved (a failover then cannot send a host's next URL early).
+func (s *Store) dispatchOn(ctx context.Context, node *redis.Client, parts []int, limits map[int]int) ([]leased, bool, error) {
+	epochs := s.own.snapshot()
+	pipe := node.Pipeline()
+	cmds := make([]*redis.Cmd, len(parts))
+	for i, p := range parts {
+		obey := 0
+		if s.opts.ObeyRobots {
+			obey = 1
+		}
+		cmds[i] = pipe.FCall(ctx, "sp_dispatch", []string{s.prefix(p)},
+			epochs[p], s.parts, p, limits[p], s.opts.LeaseTimeout.Milliseconds(), s.opts.MinDelay.Milliseconds(), obey, s.cfg.Master, s.bkts)
+	}
+	var wait *redis.Cmd
+	if s.cfg.WaitReplicas > 0 {
+		wait = pipe.Do(ctx, "WAIT", s.cfg.WaitReplicas, s.cfg.WaitTimeout.Milliseconds())
+	}
+	_, _ = pipe.Exec(ctx)
+	var out []leased
+	var errs []error
+	full := false
+	for i, p := range parts {
+		r, err := cmds[i].Slice()
+		if err != nil {
+			if redis.HasErrorPrefix(err, "FENCED") {
+				s.own.fenced(p, err)
+				delete(s.due, p)
+				continue
+			}
+			errs = append(errs, fmt.Errorf("redis store: dispatching partition %d: %w", p, err))
+			continue
+		}
+		got, err := s.parseDispatch(p, r)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		full = full || len(got) >= limits[p]
+		out = append(out, got...)
+	}
+	if wait != nil && len(out) > 0 {
+		if n, err := wait.Int64(); err != nil || n < int64(s.cfg.WaitReplicas) {
+			s.own.unreplicated(node.Options().Addr, n, err)
+		}
+	}
+	return out, full, errors.Join(errs...)
+}
+
+// parseDispatch reads sp_dispatch's reply for partition p.
+func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
+	bad := func() error { return fmt.Errorf("redis store: partition %d: unexpected dispatch reply %v", p, r) }
+	if len(r) < 2 || (len(r)-2)%8 != 0 {
+		return nil, bad()
+	}
+	redisNow, ok1 := r[0].(int64)
+	first, ok2 := r[1].(int64)
+	if !ok1 || !ok2 {
+		return nil, bad()
+	}
+	s.sawClock(redisNow, time.Now())
+	s.learnDue(p, first)
+	var out []leased
+	for i := 2; i < len(r); i += 8 {
+		kind, _ := r[i].(string)
+		id, _ := r[i+1].(int64)
+		u, _ := r[i+2].(string)
+		level, _ := r[i+3].(int64)
+		etag, _ := r[i+4].(string)
+		lastMod, _ := r[i+5].(string)
+		origin, _ := r[i+6].(string)
+		expires, _ := r[i+7].(int64)
+		d := leased{c: frontier.Dispatched(u, int(level), id, etag, lastMod)}
+		if kind == "u" && s.opts.ObeyRobots {
+			d.origin, d.rulesExpire = origin, expires
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// leased is a URL sp_dispatch leased; origin is set when robots.txt is to
+// judge it, with the expiry (Redis ms) of the rules the partition has.
+type leased struct {
+	c           *crawluri.CrawlUri
+	origin      string
+	rulesExpire int64
+}
+
+// judge applies robots.txt to the URLs just leased and returns those to
+// fetch: one the origin's rules disallow is taken out of the crawl
+// (sp_decide: recorded as failed with 910 or 911, its host's clock put
+// back) and handed to Decided.
+func (s *Store) judge(got []leased) ([]*crawluri.CrawlUri, error) {
+	var errs []error
+	out := make([]*crawluri.CrawlUri, 0, len(got))
+	for _, d := range got {
+		if d.origin == "" {
+			out = append(out, d.c)
+			continue
+		}
+		rules, err := s.robotsRules(d.origin, d.rulesExpire)
+		if err != nil {
+			errs = append(errs, err) // dispatched: a page is not lost for want of its rules
+			out = append(out, d.c)
+			continue
+		}
+		_, path := urlx.SplitOrigin(d.c.URL)
+		if allowed, status := rules.Allowed(path); !allowed {
+			if err := s.decide(d.c.LeaseID, status); err != nil {
+				errs = append(errs, err) // its lease expires and it is judged again
+			} else {
+				s.decided = append(s.decided, &crawluri.CrawlUri{URL: d.c.URL, EffectiveURL: d.c.URL, StatusCode: status})
+			}
+			continue
+		}
+		out = append(out, d.c)
+	}
+	return out, errors.Join(errs...)
+}
+
+// robotsRules returns an origin's rules, from memory while their expiry
+// is the one the partition has (expires, Redis ms), else from Redis.
+func (s *Store) robotsRules(origin string, expires int64) (frontier.RobotsRules, error) {
+	if c, ok := s.rules[origin]; ok && c.expires == expires {
+		return c.rules, nil
+	}
+	p := s.partitionOf(urlx.Host(origin + "/"))
+	ctx, cancel := s.ctx()
+	defer cancel()
+	b, err := s.rdb.HGet(ctx, s.prefix(p)+"robots", origin).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return frontier.RobotsRules{}, nil
+	}
+	if err != nil {
+		return frontier.RobotsRules{}, fmt.Errorf("redis store: reading the robots.txt rules of %s: %w", origin, err)
+	}
+	var r frontier.RobotsRules
+	if err := r.UnmarshalBinary(b); err != nil {
+		s.log.Error().Err(err).Str("host", origin).Msg("redis store: stored robots.txt rules unreadable; the URL is fetched")
+		return frontier.RobotsRules{}, nil
+	}
+	if len(s.rules) >= robotsCacheMax {
+		for o := range s.rules { // random order: drop about half
+			if len(s.rules) <= robotsCacheMax/2 {
+				break
+			}
+			delete(s.rules, o)
+		}
+	}
+	s.rules[origin] = cachedRules{expires: expires, rules: r}
+	return r, nil
+}
+
+// robotsCacheMax bounds the origins whose rules are kept in memory.
+const robotsCacheMax = 1 << 16
+
+// decide takes a leased URL out of the crawl without a fetch.
+func (s *Store) decide(lease int64, status int16) error {
+	p, _ := s.partitionOfLease(lease)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	r, err := s.rdb.FCall(ctx, "sp_decide", []string{s.prefix(p)}, s.bkts, lease, status).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("redis store: recording lease %d as disallowed by robots.txt: %w", lease, err)
+	}
+	if len(r) == 3 {
+		s.learnDue(p, r[2])
+	}
+	s.wrote()
+	return nil
+}

@@ -1,0 +1,230 @@
+// result.go: ending a lease: what the policy needs to know of it (Lease),
+// its result's outcome (Settle, SettleRobots), a hand-back (Release), an
+// expiry (Expire). Every call is lease-guarded in Redis: a lease that is
+// not outstanding changes nothing, whichever master is asked.
+
+package redisstore
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
+)
+
+// stale is the error for a lease that is not outstanding.
+func stale(id int64, url string) error {
+	return fmt.Errorf("%w: lease %d (%s)", frontier.ErrStaleLease, id, url)
+}
+
+// Lease implements frontier.Store.
+func (s *Store) Lease(id int64, url string) (frontier.Leased, error) {
+	p, ok := s.partitionOfLease(id)
+	if !ok {
+		return frontier.Leased{}, stale(id, url)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	r, err := s.rdb.FCallRO(ctx, "sp_lease", []string{s.prefix(p)}, id).Slice()
+	if err == redis.Nil {
+		return frontier.Leased{}, stale(id, url)
+	}
+	if err != nil {
+		return frontier.Leased{}, fmt.Errorf("redis store: reading lease %d: %w", id, err)
+	}
+	if len(r) < 8 {
+		return frontier.Leased{}, fmt.Errorf("redis store: lease %d: unexpected reply %v", id, r)
+	}
+	kind, _ := r[0].(string)
+	u, _ := r[1].(string)
+	if url != "" && u != url {
+		return frontier.Leased{}, fmt.Errorf("%w: lease %d is for %s, not %s", frontier.ErrStaleLease, id, u, url)
+	}
+	depth, _ := r[2].(int64)
+	attempts, _ := r[3].(int64)
+	level, _ := r[4].(int64)
+	minDelay, _ := r[5].(int64)
+	crawlDelay, _ := r[6].(int64)
+	l := frontier.Leased{
+		URL: u, Depth: int(depth), Prior: frontier.Prior{Attempts: int(attempts), Level: int(level)},
+		MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
+	}
+	if kind == "r" {
+		l.Robots = true
+		if b := replyString(r, 8); b != "" {
+			if err := l.RobotsRules.UnmarshalBinary([]byte(b)); err != nil {
+				s.log.Error().Err(err).Str("url", u).Msg("redis store: stored robots.txt rules unreadable; starting afresh")
+				l.RobotsRules = frontier.RobotsRules{}
+			}
+		}
+	}
+	return l, nil
+}
+
+// replyString is r[i] when it is a string, else "".
+func replyString(r []any, i int) string {
+	if i >= len(r) {
+		return ""
+	}
+	s, _ := r[i].(string)
+	return s
+}
+
+// fates are the names spyder.lua knows the policy's fates by.
+var fates = map[frontier.Fate]string{
+	frontier.FateDone: "done", frontier.FateRevisit: "revisit", frontier.FateRetry: "retry", frontier.FateFailed: "failed",
+}
+
+// Settle implements frontier.Store.
+func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now time.Time) error {
+	p, ok := s.partitionOfLease(id)
+	if !ok {
+		return stale(id, res.URL)
+	}
+	hold := int64(-1)
+	if !o.HostHeldUntil.IsZero() {
+		hold = offset(o.HostHeldUntil, now)
+	}
+	newValidators, etag, lastMod := 0, "", ""
+	if o.NewValidators {
+		newValidators = 1
+		etag = crawluri.HeaderValue(res.RepHeader, "Etag")
+		lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	r, err := s.rdb.FCall(ctx, "sp_complete", []string{s.prefix(p)}, s.bkts, id, res.URL, fates[o.Fate],
+		offset(o.Due, now), o.Attempts, o.Level, hold, offset(o.HostWaitsUntil, now), res.StatusCode,
+		newValidators, etag, lastMod).Int64Slice()
+	return s.ended(p, id, res.URL, r, err, "applying the result of")
+}
+
+// ended reads the reply of a lease-guarded call.
+func (s *Store) ended(p int, id int64, url string, r []int64, err error, doing string) error {
+	if err != nil {
+		return fmt.Errorf("redis store: %s lease %d: %w", doing, id, err)
+	}
+	if len(r) == 0 || r[0] == 0 {
+		return stale(id, url)
+	}
+	if len(r) == 3 {
+		s.sawClock(r[1], time.Now())
+		s.learnDue(p, r[2])
+	}
+	s.wrote()
+	return nil
+}
+
+// SettleRobots implements frontier.Store.
+func (s *Store) SettleRobots(id int64, f frontier.RobotsFetched, now time.Time) error {
+	p, ok := s.partitionOfLease(id)
+	if !ok {
+		return stale(id, "")
+	}
+	rules, err := f.Rules.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("redis store: encoding robots.txt rules: %w", err)
+	}
+	retry, hold := int64(-1), int64(-1)
+	if f.Retrying {
+		retry = offset(f.Rules.RetryAt, now)
+		hold = retry
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	r, err := s.rdb.FCall(ctx, "sp_robots", []string{s.prefix(p)}, id, "", rules, offset(f.Rules.Expires, now), retry,
+		f.Rules.CrawlDelay(s.opts).Milliseconds(), offset(f.HostWaitsUntil, now), hold).Int64Slice()
+	return s.ended(p, id, "", r, err, "applying the robots.txt of")
+}
+
+// Release implements frontier.Store.
+func (s *Store) Release(id int64, now time.Time) error {
+	p, ok := s.partitionOfLease(id)
+	if !ok {
+		return stale(id, "")
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	r, err := s.rdb.FCall(ctx, "sp_release", []string{s.prefix(p)}, id).Int64Slice()
+	return s.ended(p, id, "", r, err, "releasing")
+}
+
+// Expire implements frontier.Store: on every partition this master owns,
+// the leases that expired are queued again (sp_reclaim, fenced). It runs
+// every second, and also learns then when each partition is next due
+// (other masters' links included).
+func (s *Store) Expire(now time.Time) ([]frontier.Expired, error) {
+	s.syncOwned()
+	out, err := s.reclaim(s.own.snapshot(), nil)
+	if parts, alive := s.own.takenOver(); len(parts) > 0 {
+		// Taken over: what the last owner had in flight is queued again
+		// now if that master is gone (no one would apply its results).
+		dead, derr := s.reclaim(parts, alive)
+		out, err = append(out, dead...), errors.Join(err, derr)
+	}
+	if err != nil && s.unavailable(err) {
+		s.shrug("expire", err)
+		return out, nil
+	}
+	return out, err
+}
+
+// reclaim runs sp_reclaim on partitions (their epochs); with alive, the
+// leases of masters not in it are queued again too.
+func (s *Store) reclaim(parts map[int]int64, alive []string) ([]frontier.Expired, error) {
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	cmds := map[int]*redis.Cmd{}
+	for p, epoch := range parts {
+		args := []any{epoch, 1000}
+		for _, m := range alive {
+			args = append(args, m)
+		}
+		cmds[p] = pipe.FCall(ctx, "sp_reclaim", []string{s.prefix(p)}, args...)
+	}
+	_, _ = pipe.Exec(ctx)
+	var out []frontier.Expired
+	var firstErr error
+	for p, cmd := range cmds {
+		r, err := cmd.Slice()
+		if err != nil {
+			if redis.HasErrorPrefix(err, "FENCED") {
+				s.own.fenced(p, err)
+				delete(s.due, p)
+				continue
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("redis store: re-queueing expired leases of partition %d: %w", p, err)
+			}
+			continue
+		}
+		if len(r) < 2 {
+			continue
+		}
+		if now, ok := r[0].(int64); ok {
+			s.sawClock(now, time.Now())
+		}
+		if first, ok := r[1].(int64); ok {
+			s.learnDue(p, first)
+		}
+		for i := 2; i+1 < len(r); i += 2 {
+			id, _ := r[i].(string)
+			u, _ := r[i+1].(string)
+			var lease int64
+			fmt.Sscan(id, &lease)
+			out = append(out, frontier.Expired{Lease: lease, URL: u})
+		}
+	}
+	if len(out) > 0 {
+		s.wrote()
+	}
+	return out, firstErr
+}

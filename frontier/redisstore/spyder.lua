@@ -1,0 +1,593 @@
+#!lua name=spyder
+
+-- spyder.lua: the frontier's server-side library (Redis Functions, loaded
+-- with FUNCTION LOAD REPLACE by every master on every primary: functions
+-- survive restarts and failovers, the script cache does not).
+--
+-- Every function works on one partition: KEYS[1] is the partition's key
+-- prefix "<crawl>:{pN}:", whose hash tag puts all of the partition's keys
+-- in one slot, so one call changes a host's queue, seen set, politeness
+-- clock and leases atomically. (On Redis 7.0 a function may touch keys it
+-- did not declare when they hash to the slot of one it did.) Every time is
+-- Redis's own clock (TIME) in milliseconds: the masters send offsets from
+-- their "now", never their clocks, so that no two masters' clocks and no
+-- takeover can put two requests to a host closer than its delay.
+--
+-- Keys of a partition (prefix p):
+--   p.."epoch"      STRING  fencing token: INCR on every change of owner
+--   p.."owner"      STRING  "<master> <epoch>", PX the ownership lease
+--   p.."seq"        STRING  lease sequence
+--   p.."ready"      ZSET    host -> ms it may dispatch: max(clock, hold, head's due); hosts not in flight, with URLs
+--   p.."clock"      HASH    host -> next-allowed ms (politeness clock)
+--   p.."hold"       HASH    host -> held until ms (Retry-After, an operator's block, robots.txt retry)
+--   p.."delay"      HASH    host -> an operator's least delay ms
+--   p.."busy"       HASH    host -> the lease in flight (one request per host in flight)
+--   p.."q:"..host   ZSET    queue entry -> due ms
+--   p.."s:"..b      HASH    fp[3..16] -> URL record ("" until its first result): seen set, bucket b
+--   p.."hcount"     HASH    host -> URLs admitted (max_urls_per_host)
+--   p.."lease"      ZSET    lease -> expiry ms
+--   p.."inflight"   HASH    lease -> lease record
+--   p.."robots"     HASH    origin -> rules (encoded by the masters)
+--   p.."rtime"      HASH    origin -> "expires retryAt crawlDelay" (ms)
+--   p.."n"          HASH    counters
+--
+-- A queue entry is fp(16) flags(1) attempts(1) level(1) depth(2) added(6) url:
+-- flags bit 0: scheduled for a revisit (else queued), bit 1: a seed.
+
+local NEW_BASE = 2 ^ 41 -- new URLs sort before every known one (due = added - NEW_BASE), in the order they came
+local RETURNED = -(2 ^ 43) -- a URL whose lease ended without a result goes first
+local MAX_HISTORY = 16
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function num(s) return string.format('%.0f', s) end
+
+local function u16(s, i) return s:byte(i) * 256 + s:byte(i + 1) end
+
+local function u48(s, i)
+  local n = 0
+  for k = i, i + 5 do n = n * 256 + s:byte(k) end
+  return n
+end
+
+local function put48(n)
+  local b = {}
+  for k = 6, 1, -1 do
+    b[k] = string.char(n % 256)
+    n = math.floor(n / 256)
+  end
+  return table.concat(b)
+end
+
+local function entry(fp, flags, attempts, level, depth, added, url)
+  return fp .. string.char(flags, math.min(attempts, 255), math.min(level, 255), math.floor(depth / 256) % 256, depth % 256) .. put48(added) .. url
+end
+
+local function parse_entry(m)
+  return {
+    fp = m:sub(1, 16), flags = m:byte(17), attempts = m:byte(18), level = m:byte(19),
+    depth = u16(m, 20), added = u48(m, 22), url = m:sub(28),
+  }
+end
+
+local function origin_of(url)
+  local scheme, auth = url:match('^(%a[%w+.-]*://)([^/?#]*)')
+  if not scheme then return '' end
+  local at = auth:match('.*@()')
+  if at then auth = auth:sub(at) end
+  return scheme .. auth
+end
+
+local function host_of(url)
+  local o = origin_of(url)
+  local auth = o:match('://(.*)$') or ''
+  if auth:sub(1, 1) == '[' then return auth:match('^(%[.-%])') or auth end
+  return (auth:gsub(':%d*$', ''))
+end
+
+-- seen: the seen-set bucket and field of a fingerprint.
+local function seen(p, fp, buckets)
+  return p .. 's:' .. ((fp:byte(1) * 256 + fp:byte(2)) % buckets), fp:sub(3)
+end
+
+-- A URL record: fields joined by \0, the history last as
+-- "kind,state,at,value;" events, oldest first.
+local function parse_record(s)
+  if s == nil or s == false or s == '' then return nil end
+  local f, i = {}, 1
+  for k = 1, 8 do
+    local j = s:find('\0', i, true)
+    if not j then return nil end
+    f[k] = s:sub(i, j - 1)
+    i = j + 1
+  end
+  return {
+    state = tonumber(f[1]), status = tonumber(f[2]), attempts = tonumber(f[3]), level = tonumber(f[4]),
+    depth = tonumber(f[5]), url = f[6], etag = f[7], lastmod = f[8], history = s:sub(i),
+  }
+end
+
+local function record(r)
+  local h = r.history
+  local n = 0
+  for _ in h:gmatch(';') do n = n + 1 end
+  while n > MAX_HISTORY do
+    h = h:sub(h:find(';', 1, true) + 1)
+    n = n - 1
+  end
+  return table.concat({ r.state, r.status, r.attempts, r.level, r.depth, r.url, r.etag or '', r.lastmod or '', h }, '\0')
+end
+
+local function event(kind, state, at, value)
+  return kind .. ',' .. state .. ',' .. num(at) .. ',' .. num(value) .. ';'
+end
+
+-- URL states and events, as the Pebble store numbers them.
+local QUEUED, INFLIGHT, DONE, FAILED, SCHEDULED = 0, 1, 2, 3, 4
+local EV_SEED, EV_LINK, EV_DISPATCHED, EV_RESULT, EV_LEASE_ENDED = 1, 2, 3, 4, 5
+
+-- rescore puts host back among the ready ones at max(clock, hold, due of
+-- its first URL), or takes it out when it has no URL or one in flight.
+local function rescore(p, host)
+  if redis.call('HEXISTS', p .. 'busy', host) == 1 then
+    redis.call('ZREM', p .. 'ready', host)
+    return
+  end
+  local head = redis.call('ZRANGE', p .. 'q:' .. host, 0, 0, 'WITHSCORES')
+  if #head == 0 then
+    redis.call('ZREM', p .. 'ready', host)
+    return
+  end
+  local at = math.max(tonumber(head[2]),
+    tonumber(redis.call('HGET', p .. 'clock', host) or 0),
+    tonumber(redis.call('HGET', p .. 'hold', host) or 0))
+  redis.call('ZADD', p .. 'ready', at, host)
+end
+
+local function first_ready(p)
+  local r = redis.call('ZRANGE', p .. 'ready', 0, 0, 'WITHSCORES')
+  if #r == 0 then return -1 end
+  return tonumber(r[2])
+end
+
+local function raise(key, host, at)
+  if at > tonumber(redis.call('HGET', key, host) or 0) then
+    redis.call('HSET', key, host, num(at))
+  end
+end
+
+local function fenced(p, epoch)
+  local e = redis.call('GET', p .. 'epoch')
+  if e ~= epoch then
+    return redis.error_reply('FENCED partition epoch is ' .. tostring(e) .. ', not ' .. epoch)
+  end
+  return nil
+end
+
+-- sp_add(p; buckets, max_per_host, then host, entry for each URL):
+-- admits the URLs never seen; returns {added, too_many, now, first ready}.
+local function sp_add(keys, args)
+  local p, buckets, cap = keys[1], tonumber(args[1]), tonumber(args[2])
+  local now = now_ms()
+  local added, toomany, touched = 0, 0, {}
+  for i = 3, #args, 2 do
+    local host, m = args[i], args[i + 1]
+    local fp = m:sub(1, 16)
+    local bucket, field = seen(p, fp, buckets)
+    if redis.call('HEXISTS', bucket, field) == 0 then
+      local ok = true
+      if cap > 0 then
+        if tonumber(redis.call('HGET', p .. 'hcount', host) or 0) >= cap then
+          ok = false
+          toomany = toomany + 1
+        else
+          redis.call('HINCRBY', p .. 'hcount', host, 1)
+        end
+      end
+      if ok then
+        redis.call('HSET', bucket, field, '')
+        m = m:sub(1, 21) .. put48(now) .. m:sub(28)
+        redis.call('ZADD', p .. 'q:' .. host, now - NEW_BASE, m)
+        added = added + 1
+        touched[host] = true
+      end
+    end
+  end
+  for host in pairs(touched) do rescore(p, host) end
+  if added > 0 then
+    redis.call('HINCRBY', p .. 'n', 'seen', added)
+    redis.call('HINCRBY', p .. 'n', 'queued', added)
+  end
+  if toomany > 0 then redis.call('HINCRBY', p .. 'n', 'toomany', toomany) end
+  return { added, toomany, now, first_ready(p) }
+end
+
+-- lease writes the lease record of a dispatch and marks host in flight.
+local function lease(p, args, host, kind, origin, m, prev_clock, min_delay, crawl_delay, now)
+  local epoch, parts, part, lease_ms, master = args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[5]), args[8]
+  local id = redis.call('INCR', p .. 'seq') * parts + part
+  redis.call('HSET', p .. 'inflight', num(id), table.concat({ kind, host, origin, epoch, master, num(prev_clock), num(min_delay), num(crawl_delay), num(now) }, '\0') .. '\0' .. m)
+  redis.call('ZADD', p .. 'lease', now + lease_ms, num(id))
+  redis.call('HSET', p .. 'busy', host, num(id))
+  redis.call('ZREM', p .. 'ready', host)
+  return id
+end
+
+local function parse_lease(s)
+  if not s then return nil end
+  local f, i = {}, 1
+  for k = 1, 9 do
+    local j = s:find('\0', i, true)
+    f[k] = s:sub(i, j - 1)
+    i = j + 1
+  end
+  return {
+    kind = f[1], host = f[2], origin = f[3], epoch = f[4], master = f[5], prev_clock = tonumber(f[6]),
+    min_delay = tonumber(f[7]), crawl_delay = tonumber(f[8]), at = tonumber(f[9]), entry = s:sub(i),
+  }
+end
+
+-- sp_dispatch(p; epoch, partitions, partition, max, lease_ms,
+-- default_delay_ms, obey_robots, master, seen_buckets): hands out up to max URLs due
+-- now, one per host, each under a lease, the host's politeness clock
+-- moved on in the same step. Fenced: a master whose epoch is not the
+-- partition's changes nothing. Returns {now, first ready, then for each
+-- URL: kind ("u", or "r" for an origin's robots.txt), lease, url, level,
+-- etag, last-modified, origin, robots.txt expiry}.
+local function sp_dispatch(keys, args)
+  local p = keys[1]
+  local err = fenced(p, args[1])
+  if err then return err end
+  local max, default_delay, obey = tonumber(args[4]), tonumber(args[6]), args[7] == '1'
+  local now = now_ms()
+  local out = { now, -1 }
+  local n = 0
+  local hosts = redis.call('ZRANGE', p .. 'ready', '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+  for _, host in ipairs(hosts) do
+    local head = redis.call('ZRANGE', p .. 'q:' .. host, 0, 0)
+    if #head == 0 or redis.call('HEXISTS', p .. 'busy', host) == 1 then
+      redis.call('ZREM', p .. 'ready', host)
+    else
+      local m = head[1]
+      local e = parse_entry(m)
+      local origin = origin_of(e.url)
+      local min_delay = tonumber(redis.call('HGET', p .. 'delay', host) or default_delay)
+      local crawl_delay, expires, go = 0, 0, true
+      if obey then
+        local rt = redis.call('HGET', p .. 'rtime', origin)
+        local retry_at = 0
+        if rt then
+          local a, b, c = rt:match('^(%S+) (%S+) (%S+)$')
+          expires, retry_at, crawl_delay = tonumber(a), tonumber(b), tonumber(c)
+        end
+        if not rt or now >= expires then
+          go = false
+          crawl_delay = 0
+          if retry_at > now then
+            raise(p .. 'hold', host, retry_at)
+            rescore(p, host)
+          else
+            local prev = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
+            local id = lease(p, args, host, 'r', origin, '', prev, min_delay, crawl_delay, now)
+            redis.call('HSET', p .. 'clock', host, num(now + min_delay))
+            for _, v in ipairs({ 'r', id, origin .. '/robots.txt', 0, '', '', origin, 0 }) do out[#out + 1] = v end
+            n = n + 1
+          end
+        end
+      end
+      if go then
+        redis.call('ZREM', p .. 'q:' .. host, m)
+        local prev = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
+        local id = lease(p, args, host, 'u', origin, m, prev, min_delay, crawl_delay, now)
+        redis.call('HSET', p .. 'clock', host, num(now + math.max(min_delay, crawl_delay)))
+        local etag, lastmod = '', ''
+        if e.flags % 2 == 1 then
+          local r = parse_record(redis.call('HGET', seen(p, e.fp, tonumber(args[9]))))
+          if r then etag, lastmod = r.etag, r.lastmod end
+          redis.call('HINCRBY', p .. 'n', 'scheduled', -1)
+        else
+          redis.call('HINCRBY', p .. 'n', 'queued', -1)
+        end
+        for _, v in ipairs({ 'u', id, e.url, e.level, etag, lastmod, origin, expires }) do out[#out + 1] = v end
+        n = n + 1
+      end
+    end
+  end
+  out[2] = first_ready(p)
+  return out
+end
+
+-- sp_lease(p; lease): what the policy needs of a lease: {kind, url,
+-- depth, attempts, level, min delay, crawl delay, origin}, and for a
+-- robots.txt the origin's rules so far; nil when it is not outstanding.
+local function sp_lease(keys, args)
+  local l = parse_lease(redis.call('HGET', keys[1] .. 'inflight', args[1]))
+  if not l then return nil end
+  if l.kind == 'r' then
+    return { 'r', l.origin .. '/robots.txt', 0, 0, 0, l.min_delay, l.crawl_delay, l.origin,
+      redis.call('HGET', keys[1] .. 'robots', l.origin) or '' }
+  end
+  local e = parse_entry(l.entry)
+  return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, l.origin }
+end
+
+-- end_lease removes a lease; returns its record, or nil when it is not
+-- outstanding (late, duplicate, forged).
+local function end_lease(p, id)
+  local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
+  if not l then return nil end
+  redis.call('HDEL', p .. 'inflight', id)
+  redis.call('ZREM', p .. 'lease', id)
+  if redis.call('HGET', p .. 'busy', l.host) == id then
+    redis.call('HDEL', p .. 'busy', l.host)
+  end
+  return l
+end
+
+-- settle writes the URL record of a lease's entry e after a result and
+-- queues it again when due >= 0 (flags: scheduled or queued).
+local function settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, value)
+  local bucket, field = seen(p, e.fp, buckets)
+  local r = parse_record(redis.call('HGET', bucket, field))
+  if not r then
+    local kind = EV_LINK
+    if math.floor(e.flags / 2) % 2 == 1 then kind = EV_SEED end
+    r = { depth = e.depth, url = e.url, etag = '', lastmod = '', history = event(kind, QUEUED, e.added, 0) }
+  end
+  r.history = r.history .. event(EV_DISPATCHED, INFLIGHT, l.at, 0)
+  r.state, r.status, r.attempts, r.level = state, status, attempts, level
+  if etag then r.etag, r.lastmod = etag, lastmod end
+  r.history = r.history .. event(EV_RESULT, state, now, value)
+  redis.call('HSET', bucket, field, record(r))
+end
+
+-- sp_complete(p; buckets, lease, url, fate, due_offset, attempts, level,
+-- hold_offset, wait_offset, status, new_validators, etag, last_modified):
+-- applies the policy's outcome for a lease's result. Lease-guarded:
+-- returns {0} for a lease that is not outstanding; else {1, now, first ready}.
+local function sp_complete(keys, args)
+  local p, buckets = keys[1], tonumber(args[1])
+  local l = parse_lease(redis.call('HGET', p .. 'inflight', args[2]))
+  if not l or l.kind ~= 'u' then return { 0 } end
+  local e = parse_entry(l.entry)
+  if args[3] ~= '' and e.url ~= args[3] then return { 0 } end
+  end_lease(p, args[2])
+  local now = now_ms()
+  local fate, attempts, level, status = args[4], tonumber(args[6]), tonumber(args[7]), tonumber(args[10])
+  local etag, lastmod
+  if args[11] == '1' then etag, lastmod = args[12], args[13] end
+  local host = l.host
+  if tonumber(args[8]) > 0 then raise(p .. 'hold', host, now + tonumber(args[8])) end
+  raise(p .. 'clock', host, now + tonumber(args[9]))
+  local state = DONE
+  if fate == 'revisit' then state = SCHEDULED
+  elseif fate == 'retry' then state = QUEUED
+  elseif fate == 'failed' then state = FAILED end
+  settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, status)
+  if state == QUEUED or state == SCHEDULED then
+    local flags = e.flags - (e.flags % 2)
+    if state == SCHEDULED then flags = flags + 1 end
+    redis.call('ZADD', p .. 'q:' .. host, now + tonumber(args[5]), entry(e.fp, flags, attempts, level, e.depth, e.added, e.url))
+  end
+  local counter = { done = 'done', revisit = 'done', retry = 'retried', failed = 'failed' }
+  redis.call('HINCRBY', p .. 'n', counter[fate], 1)
+  if state == QUEUED then redis.call('HINCRBY', p .. 'n', 'queued', 1) end
+  if state == SCHEDULED then redis.call('HINCRBY', p .. 'n', 'scheduled', 1) end
+  rescore(p, host)
+  return { 1, now, first_ready(p) }
+end
+
+-- sp_decide(p; buckets, lease, status): takes a dispatched URL out of the
+-- crawl without a fetch (robots.txt disallows it); its host's clock goes
+-- back to what it was, since nothing was requested. Lease-guarded.
+local function sp_decide(keys, args)
+  local p, buckets = keys[1], tonumber(args[1])
+  local l = parse_lease(redis.call('HGET', p .. 'inflight', args[2]))
+  if not l or l.kind ~= 'u' then return { 0 } end
+  end_lease(p, args[2])
+  local now = now_ms()
+  local e = parse_entry(l.entry)
+  redis.call('HSET', p .. 'clock', l.host, num(l.prev_clock))
+  settle(p, buckets, l, e, FAILED, tonumber(args[3]), e.attempts, e.level, nil, nil, now, tonumber(args[3]))
+  redis.call('HINCRBY', p .. 'n', 'disallowed', 1)
+  rescore(p, l.host)
+  return { 1, now, first_ready(p) }
+end
+
+-- requeue ends lease id without a result: its URL goes first in its
+-- queue again. Returns the URL ("" for a robots.txt), or nil.
+local function requeue(p, id, now)
+  local l = end_lease(p, id)
+  if not l then return nil end
+  local url = ''
+  if l.kind == 'u' then
+    local e = parse_entry(l.entry)
+    redis.call('ZADD', p .. 'q:' .. l.host, RETURNED, l.entry)
+    if e.flags % 2 == 1 then
+      redis.call('HINCRBY', p .. 'n', 'scheduled', 1)
+    else
+      redis.call('HINCRBY', p .. 'n', 'queued', 1)
+    end
+    url = e.url
+  else
+    url = l.origin .. '/robots.txt'
+  end
+  rescore(p, l.host)
+  return url
+end
+
+-- sp_release(p; lease): a lease handed back or lost; {0} when it is not
+-- outstanding, else {1, now, first ready}.
+local function sp_release(keys, args)
+  local now = now_ms()
+  if not requeue(keys[1], args[1], now) then return { 0 } end
+  return { 1, now, first_ready(keys[1]) }
+end
+
+-- sp_reclaim(p; epoch, max, then the masters alive): queues again the
+-- URLs whose lease expired, and, when masters are named, those leased by
+-- a master not among them (it died: nobody will apply their results).
+-- Fenced. Returns {now, first ready, then lease, url for each}.
+local function sp_reclaim(keys, args)
+  local p = keys[1]
+  local err = fenced(p, args[1])
+  if err then return err end
+  local now = now_ms()
+  local max = tonumber(args[2])
+  local out = { now, -1 }
+  local ids = redis.call('ZRANGE', p .. 'lease', '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+  if #args > 2 then
+    local alive = {}
+    for i = 3, #args do alive[args[i]] = true end
+    local all = redis.call('HGETALL', p .. 'inflight')
+    for i = 1, #all, 2 do
+      local l = parse_lease(all[i + 1])
+      if not alive[l.master] and #ids < max then ids[#ids + 1] = all[i] end
+    end
+  end
+  for _, id in ipairs(ids) do
+    local url = requeue(p, id, now)
+    if url then
+      out[#out + 1] = id
+      out[#out + 1] = url
+    end
+  end
+  out[2] = first_ready(p)
+  return out
+end
+
+-- sp_robots(p; lease, origin, rules, expires_offset, retry_offset or -1,
+-- crawl_delay_ms, wait_offset, hold_offset or -1): the result of an
+-- origin's robots.txt: its rules, their expiry, the host's clock.
+-- Lease-guarded: {0} when it is not outstanding, else {1, now, first ready}.
+local function sp_robots(keys, args)
+  local p = keys[1]
+  local l = parse_lease(redis.call('HGET', p .. 'inflight', args[1]))
+  if not l or l.kind ~= 'r' then return { 0 } end
+  end_lease(p, args[1])
+  local now = now_ms()
+  local retry = 0
+  if tonumber(args[5]) >= 0 then retry = now + tonumber(args[5]) end
+  redis.call('HSET', p .. 'robots', l.origin, args[3])
+  redis.call('HSET', p .. 'rtime', l.origin, num(now + tonumber(args[4])) .. ' ' .. num(retry) .. ' ' .. args[6])
+  raise(p .. 'clock', l.host, now + tonumber(args[7]))
+  if tonumber(args[8]) >= 0 then raise(p .. 'hold', l.host, now + tonumber(args[8])) end
+  rescore(p, l.host)
+  return { 1, now, first_ready(p) }
+end
+
+-- sp_hostctl(p; host, delay_ms (-1: back to the default, -2: unchanged),
+-- block_offset (-1: none)): an operator's delay and block for a host.
+local function sp_hostctl(keys, args)
+  local p, host = keys[1], args[1]
+  local now = now_ms()
+  local d = tonumber(args[2])
+  if d >= 0 then redis.call('HSET', p .. 'delay', host, num(d))
+  elseif d == -1 then redis.call('HDEL', p .. 'delay', host) end
+  if tonumber(args[3]) >= 0 then
+    local until_ms = now + tonumber(args[3])
+    raise(p .. 'hold', host, until_ms)
+    raise(p .. 'clock', host, until_ms)
+  end
+  rescore(p, host)
+  return { 1, now, first_ready(p) }
+end
+
+-- sp_stats(p; blocked (1: count held hosts too)): the partition's counters
+-- as {name, value...}, with in flight, active queues and now.
+local function sp_stats(keys, args)
+  local p = keys[1]
+  local out = redis.call('HGETALL', p .. 'n')
+  local now = now_ms()
+  for _, v in ipairs({ 'inflight', redis.call('HLEN', p .. 'inflight'),
+    'active', redis.call('ZCARD', p .. 'ready') + redis.call('HLEN', p .. 'busy'), 'now', now }) do
+    out[#out + 1] = v
+  end
+  if args[1] == '1' then
+    local held, all = 0, redis.call('HGETALL', p .. 'hold')
+    for i = 1, #all, 2 do
+      if tonumber(all[i + 1]) > now then
+        if redis.call('EXISTS', p .. 'q:' .. all[i]) == 1 then held = held + 1 end
+      else
+        redis.call('HDEL', p .. 'hold', all[i]) -- past: forgotten
+      end
+    end
+    out[#out + 1] = 'blocked'
+    out[#out + 1] = held
+  end
+  return out
+end
+
+-- sp_claim(p; master, ttl_ms): takes the partition when nobody holds it
+-- (a new epoch) or renews it when this master does. Returns {epoch, 1}
+-- when the master holds it, {epoch, 0, owner} when another does.
+local function sp_claim(keys, args)
+  local p, master, ttl = keys[1], args[1], tonumber(args[2])
+  local owner = redis.call('GET', p .. 'owner')
+  if owner then
+    local who, epoch = owner:match('^(.*) (%d+)$')
+    if who == master then
+      redis.call('PEXPIRE', p .. 'owner', ttl)
+      return { tonumber(epoch), 1 }
+    end
+    return { tonumber(epoch), 0, who }
+  end
+  local epoch = redis.call('INCR', p .. 'epoch')
+  redis.call('SET', p .. 'owner', master .. ' ' .. epoch, 'PX', ttl)
+  return { epoch, 1 }
+end
+
+-- sp_unclaim(p; master, epoch): hands the partition back (compare and
+-- delete).
+local function sp_unclaim(keys, args)
+  local p = keys[1]
+  if redis.call('GET', p .. 'owner') == args[1] .. ' ' .. args[2] then
+    redis.call('DEL', p .. 'owner')
+    return 1
+  end
+  return 0
+end
+
+-- sp_alive(c; master, ttl_ms, endpoints): the master's heartbeat in the
+-- crawl's directory (c = "<crawl>:{ctl}:"); returns {now, then master,
+-- endpoints for each master alive}.
+local function sp_alive(keys, args)
+  local c = keys[1]
+  local now = now_ms()
+  if args[1] ~= '' then
+    if tonumber(args[2]) > 0 then
+      redis.call('ZADD', c .. 'alive', now + tonumber(args[2]), args[1])
+      redis.call('HSET', c .. 'masters', args[1], args[3])
+    else
+      redis.call('ZREM', c .. 'alive', args[1])
+      redis.call('HDEL', c .. 'masters', args[1])
+    end
+  end
+  for _, m in ipairs(redis.call('ZRANGE', c .. 'alive', '-inf', now, 'BYSCORE')) do
+    redis.call('ZREM', c .. 'alive', m)
+    redis.call('HDEL', c .. 'masters', m)
+  end
+  local out = { now }
+  for _, m in ipairs(redis.call('ZRANGE', c .. 'alive', 0, -1)) do
+    out[#out + 1] = m
+    out[#out + 1] = redis.call('HGET', c .. 'masters', m) or ''
+  end
+  return out
+end
+
+redis.register_function('sp_add', sp_add)
+redis.register_function('sp_dispatch', sp_dispatch)
+redis.register_function{ function_name = 'sp_lease', callback = sp_lease, flags = { 'no-writes' } }
+redis.register_function('sp_complete', sp_complete)
+redis.register_function('sp_decide', sp_decide)
+redis.register_function('sp_release', sp_release)
+redis.register_function('sp_reclaim', sp_reclaim)
+redis.register_function('sp_robots', sp_robots)
+redis.register_function('sp_hostctl', sp_hostctl)
+redis.register_function('sp_stats', sp_stats)
+redis.register_function('sp_claim', sp_claim)
+redis.register_function('sp_unclaim', sp_unclaim)
+redis.register_function('sp_alive', sp_alive)
