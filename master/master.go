@@ -175,7 +175,7 @@ func New(opts Options) (*Master, error) {
 		m.dns = dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache})
 	}
 	m.store.class, m.store.opts = s.FrontierClass, frontierOptions(s, m.dns, m.wake, opts.Logger)
-	if m.frontier, err = frontier.Open(m.store.class, m.store.opts); err != nil {
+	if m.frontier, err = m.openFrontier(); err != nil {
 		if m.dns != nil {
 			m.dns.Close()
 		}

@@ -6,12 +6,14 @@
 package master
 
 import (
+	"encoding/json"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/frontier/redisstore"
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/settings"
@@ -83,6 +85,33 @@ func frontierOptions(s *settings.Settings, dns *dnscache.Cache, wake func(), log
 	}
 }
 
+// openFrontier opens the frontier the settings name: the Pebble store of
+// frontier_class, or the Redis store (frontier_store: redis) under the
+// same crawl policy.
+func (m *Master) openFrontier() (frontier.Frontier, error) {
+	if m.s.FrontierStore != "redis" {
+		return frontier.Open(m.store.class, m.store.opts)
+	}
+	rs, err := redisstore.Open(m.store.opts, redisConfig(m.s, m.id))
+	if err != nil {
+		return nil, err
+	}
+	return frontier.Over(rs, m.store.opts), nil
+}
+
+// redisConfig is the Redis store's configuration from the settings; id
+// names this master among the crawl's masters.
+func redisConfig(s *settings.Settings, id string) redisstore.Config {
+	endpoints, _ := json.Marshal(map[string]string{
+		"push": s.ZeromqMasterPush, "sub": s.ZeromqMasterSub, "mgmt_pub": s.ZeromqMgmtMaster, "mgmt_sub": s.ZeromqMgmtWorker,
+	})
+	return redisstore.Config{
+		Addrs: s.FrontierRedisAddrs, Username: s.FrontierRedisUsername, Password: s.FrontierRedisPassword,
+		Crawl: s.FrontierRedisCrawl, Partitions: s.FrontierRedisPartitions, SeenBuckets: s.FrontierRedisSeenBuckets,
+		Master: id, Endpoints: string(endpoints), WaitReplicas: s.FrontierRedisWaitReplicas, OwnershipTTL: s.FrontierRedisOwnershipTTL,
+	}
+}
+
 // watchStore is the loop's first step: it takes the outcome of a reopen
 // in flight, or starts the next one when it is due.
 func (m *Master) watchStore(now time.Time) {
@@ -98,8 +127,8 @@ func (m *Master) watchStore(now time.Time) {
 // dispatching and keeps trying to open the store again (it holds
 // everything up to its last commit); an in-memory frontier is fatal.
 func (m *Master) storeFailed(err error, now time.Time) error {
-	if m.s.StateDir == "" {
-		return err // (it says what failed: the commit, or the output)
+	if m.s.StateDir == "" && m.s.FrontierStore != "redis" {
+		return err // in memory (it says what failed: the commit, or the output)
 	}
 	m.frontier.Discard(err) // what this turn changed must not be committed now
 	g := &m.store
@@ -136,11 +165,11 @@ func (m *Master) reopenStore(now time.Time) {
 			}
 		}
 	}
-	old, opts, class, done := m.frontier, g.opts, g.class, make(chan reopened, 1)
+	old, done := m.frontier, make(chan reopened, 1)
 	g.reopening = done
 	go func() {
 		_ = old.Close() // reports the failure again; a second Close does nothing
-		f, err := frontier.Open(class, opts)
+		f, err := m.openFrontier()
 		done <- reopened{f, err}
 		m.wake()
 	}()

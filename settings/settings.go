@@ -79,6 +79,15 @@ type Settings struct {
 	StaticDNSMappings         []string      `koanf:"static_dns_mappings" doc:"host=ip entries used instead of DNS (by workers to connect, and by the master for ip_based queue assignment)"`
 	SizeDNSCache              int           `koanf:"size_dns_cache" doc:"host names whose address is cached (each worker resolves a host once per 10 minutes)"`
 	FrontierCacheSize         int64         `koanf:"frontier_cache_size" doc:"bytes of the frontier store's block cache (fixed, not growing with the crawl)"`
+	FrontierStore             string        `koanf:"frontier_store" doc:"where the frontier lives: pebble (embedded in state_dir, one master) or redis (a Redis Cluster, or one Redis, shared by any number of masters; see frontier_redis_*)"`
+	FrontierRedisAddrs        []string      `koanf:"frontier_redis_addrs" doc:"frontier_store redis: host:port of seed nodes of the Redis Cluster (one is enough, the rest are learnt) or of one Redis"`
+	FrontierRedisCrawl        string        `koanf:"frontier_redis_crawl" doc:"frontier_store redis: name of the crawl, which starts each of its keys (several crawls can share a cluster); every master of one crawl names the same"`
+	FrontierRedisPartitions   int           `koanf:"frontier_redis_partitions" doc:"frontier_store redis: partitions the hosts are cut into when the crawl is made (fixed from then on; at least 10 x the masters you may run)"`
+	FrontierRedisSeenBuckets  int           `koanf:"frontier_redis_seen_buckets" doc:"frontier_store redis: hashes per partition holding the seen set, fixed when the crawl is made (expected URLs / partitions / 100 keeps each in Redis's compact encoding)"`
+	FrontierRedisWaitReplicas int           `koanf:"frontier_redis_wait_replicas" doc:"frontier_store redis: replicas that must have a dispatch (WAIT) before its URLs go out, so a failover cannot undo a host's politeness step (-1 = 1 when the primaries have replicas at start, else 0)"`
+	FrontierRedisUsername     string        `koanf:"frontier_redis_username" doc:"frontier_store redis: ACL user name (empty: the default user)"`
+	FrontierRedisPassword     string        `koanf:"frontier_redis_password" secret:"true" doc:"frontier_store redis: password (requirepass or the ACL user's; best given as SPYDER_FRONTIER_REDIS_PASSWORD)"`
+	FrontierRedisOwnershipTTL time.Duration `koanf:"frontier_redis_ownership_ttl" doc:"frontier_store redis: a master's partitions lapse this long after its last renewal (it renews every sixth of it), and another master takes them over (seconds)"`
 	PrioritizerCrawlDelta     time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
 	PrioritizerNumPriorities  int           `koanf:"prioritizer_num_priorities" doc:"highest revisit level"`
 	MasterInflightPerWorker   int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`
@@ -182,6 +191,12 @@ func Defaults() Settings {
 		FrontierQueueBudgetPunish: 5,
 		QueueSelectorClass:        "biased",
 		QueueAssignmentClass:      "host_based",
+		FrontierStore:             "pebble",
+		FrontierRedisCrawl:        "spyder",
+		FrontierRedisPartitions:   256,
+		FrontierRedisSeenBuckets:  64,
+		FrontierRedisWaitReplicas: -1,
+		FrontierRedisOwnershipTTL: 6 * time.Second,
 		StaticDNSMappings:         []string{},
 		SizeDNSCache:              1000,
 		FrontierCacheSize:         64 << 20,

@@ -175,6 +175,7 @@ func (s *Settings) Validate() error {
 	if s.FrontierClass == "" {
 		add("frontier_class", "must not be empty")
 	}
+	s.validateRedis(add)
 
 	for key, ep := range map[string]string{
 		"zeromq_master_push":               s.ZeromqMasterPush,
@@ -250,4 +251,54 @@ func CheckConnectable(key, ep, from string) error {
 		return fmt.Errorf("%w: %s: %q: %w%s", ErrInvalid, key, ep, ErrWildcardConnect, hint)
 	}
 	return nil
+}
+
+// crawlName is what frontier_redis_crawl may be: it starts Redis keys, and
+// a brace would change their hash tag.
+var crawlName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// validateRedis checks the settings of frontier_store.
+func (s *Settings) validateRedis(add func(key, format string, args ...any)) {
+	switch s.FrontierStore {
+	case "pebble":
+		return
+	case "redis":
+	default:
+		add("frontier_store", "%q is not a store: pebble (embedded, one master) or redis (shared by several masters)", s.FrontierStore)
+		return
+	}
+	if len(s.FrontierRedisAddrs) == 0 {
+		add("frontier_redis_addrs", "frontier_store redis needs the host:port of a Redis Cluster node (or of one Redis)")
+	}
+	for _, a := range s.FrontierRedisAddrs {
+		host, port, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(port)
+		if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			add("frontier_redis_addrs", "%q is not host:port (a Redis node, such as 127.0.0.1:6379)", a)
+		}
+	}
+	if !crawlName.MatchString(s.FrontierRedisCrawl) {
+		add("frontier_redis_crawl", "%q: 1 to 64 letters, digits, '_', '.', ':' or '-'", s.FrontierRedisCrawl)
+	}
+	if s.FrontierRedisPartitions < 1 || s.FrontierRedisPartitions > 16384 {
+		add("frontier_redis_partitions", "%d: from 1 to 16384", s.FrontierRedisPartitions)
+	}
+	if s.FrontierRedisSeenBuckets < 1 || s.FrontierRedisSeenBuckets > 65536 {
+		add("frontier_redis_seen_buckets", "%d: from 1 to 65536", s.FrontierRedisSeenBuckets)
+	}
+	if s.FrontierRedisWaitReplicas < -1 {
+		add("frontier_redis_wait_replicas", "%d: -1 (1 when the primaries have replicas) or a number of replicas", s.FrontierRedisWaitReplicas)
+	}
+	if s.FrontierRedisOwnershipTTL < 600*time.Millisecond {
+		add("frontier_redis_ownership_ttl", "%v: at least 0.6 s (renewals come every sixth of it)", s.FrontierRedisOwnershipTTL)
+	}
+	if s.FrontierClass != "multiple_host" {
+		add("frontier_class", "%q: frontier_store redis keeps a politeness clock per host, as multiple_host does; single_host (one clock for the whole crawl) needs no second master", s.FrontierClass)
+	}
+	if s.QueueAssignmentClass != "host_based" {
+		add("queue_assignment_class", "%q: frontier_store redis is host_based (per-IP politeness across masters is not supported)", s.QueueAssignmentClass)
+	}
+	if s.StateDir != "" {
+		add("state_dir", "frontier_store redis keeps the crawl in Redis: leave state_dir empty (spyder frontier migrate moves a Pebble state_dir into Redis)")
+	}
 }

@@ -34,20 +34,8 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 	w1 := start(t, "worker1", c.Env, "worker")
 	w2 := start(t, "worker2", c.Env, "worker")
 
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	const kills = 10
-	for i := 0; i < kills; i++ {
-		m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
-		m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
-		time.Sleep(time.Duration(100+rng.Intn(500)) * time.Millisecond)
-		select {
-		case <-m.Done():
-			t.Fatalf("the crawl ended after %d kills; the site is too small for the test", i)
-		default:
-		}
-		m.Signal(syscall.SIGKILL)
-		m.Wait(t, 10*time.Second)
-	}
+	killMasters(t, c, kills, 100*time.Millisecond, "--seeds", seeds, "--out", out)
 	// The last master finishes the crawl with both workers (either could
 	// otherwise reconnect after a short remainder was over).
 	m := start(t, "master", c.Env, "master", "--until-done", "--paused", "--seeds", seeds, "--out", out)
@@ -61,6 +49,26 @@ func TestMasterKill9LosesNothing(t *testing.T) {
 	// credit again).
 	extra := checkNothingLost(t, site, out, kills*2*(2*perWorker))
 	t.Logf("%d URLs, %d kills, %d repeated fetches", len(expected), kills, extra)
+}
+
+// killMasters starts a master of the crawl (master --until-done with
+// args) kills times, each killed with SIGKILL at a random moment from
+// after to after+0.5 s after it is ready.
+func killMasters(t *testing.T, c *cluster, kills int, after time.Duration, args ...string) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i := 0; i < kills; i++ {
+		m := start(t, "master", c.Env, append([]string{"master", "--until-done"}, args...)...)
+		m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+		time.Sleep(after + time.Duration(rng.Intn(500))*time.Millisecond)
+		select {
+		case <-m.Done():
+			t.Fatalf("the crawl ended after %d kills; the site is too small for the test", i)
+		default:
+		}
+		m.Signal(syscall.SIGKILL)
+		m.Wait(t, 10*time.Second)
+	}
 }
 
 // TestWorkerKill9IsRecoveredByHeartbeats kills one of three workers with

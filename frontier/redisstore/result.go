@@ -79,10 +79,13 @@ var fates = map[frontier.Fate]string{
 	frontier.FateDone: "done", frontier.FateRevisit: "revisit", frontier.FateRetry: "retry", frontier.FateFailed: "failed",
 }
 
-// Settle implements frontier.Store.
+// Settle implements frontier.Store. The outcome is applied at the next
+// Commit, which the master calls once its output of the turn is written:
+// a result whose output could not be written is then not settled (see
+// Discard), as with the Pebble store's group commit.
 func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now time.Time) error {
 	p, ok := s.partitionOfLease(id)
-	if !ok {
+	if !ok || s.settling[id] {
 		return stale(id, res.URL)
 	}
 	hold := int64(-1)
@@ -95,15 +98,108 @@ func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now
 		etag = crawluri.HeaderValue(res.RepHeader, "Etag")
 		lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	r, err := s.rdb.FCall(ctx, "sp_complete", []string{s.prefix(p)}, s.bkts, id, res.URL, fates[o.Fate],
+	s.pend(p, id, res.URL, "sp_complete", s.bkts, id, res.URL, fates[o.Fate],
 		offset(o.Due, now), o.Attempts, o.Level, hold, offset(o.HostWaitsUntil, now), res.StatusCode,
-		newValidators, etag, lastMod).Int64Slice()
-	return s.ended(p, id, res.URL, r, err, "applying the result of")
+		newValidators, etag, lastMod)
+	return nil
 }
 
-// ended reads the reply of a lease-guarded call.
+// SettleRobots implements frontier.Store; applied at the next Commit, as
+// Settle.
+func (s *Store) SettleRobots(id int64, f frontier.RobotsFetched, now time.Time) error {
+	p, ok := s.partitionOfLease(id)
+	if !ok || s.settling[id] {
+		return stale(id, "")
+	}
+	rules, err := f.Rules.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("redis store: encoding robots.txt rules: %w", err)
+	}
+	retry, hold := int64(-1), int64(-1)
+	if f.Retrying {
+		retry = offset(f.Rules.RetryAt, now)
+		hold = retry
+	}
+	s.pend(p, id, "", "sp_robots", id, "", rules, offset(f.Rules.Expires, now), retry,
+		f.Rules.CrawlDelay(s.opts).Milliseconds(), offset(f.HostWaitsUntil, now), hold)
+	return nil
+}
+
+// pending is a lease's outcome waiting for Commit.
+type pending struct {
+	p    int
+	id   int64
+	url  string
+	fn   string
+	args []any
+}
+
+func (s *Store) pend(p int, id int64, url, fn string, args ...any) {
+	s.settling[id] = true
+	s.pending = append(s.pending, pending{p: p, id: id, url: url, fn: fn, args: args})
+}
+
+// Commit implements frontier.Store: the outcomes of the turn's results,
+// in one pipeline. Those Redis could not take now (a failover) stay for
+// the next Commit; an outcome whose lease has meanwhile ended (it expired
+// and was queued again) is dropped, and the URL fetched again.
+func (s *Store) Commit() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(s.pending))
+	for i, op := range s.pending {
+		cmds[i] = pipe.FCall(ctx, op.fn, []string{s.prefix(op.p)}, op.args...)
+	}
+	_, _ = pipe.Exec(ctx)
+	var retry []pending
+	var errs []error
+	for i, op := range s.pending {
+		r, err := cmds[i].Int64Slice()
+		switch {
+		case err != nil && s.unavailable(err):
+			retry = append(retry, op)
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("redis store: applying the result of lease %d (%s): %w", op.id, op.url, err))
+		case len(r) == 0 || r[0] == 0:
+			s.log.Warn().Int64("lease", op.id).Str("url", op.url).
+				Msg("redis store: a result's lease ended before it could be applied (it expired while Redis was unavailable); the URL is fetched again")
+		case len(r) == 3:
+			s.sawClock(r[1], time.Now())
+			s.learnDue(op.p, r[2])
+		}
+		delete(s.settling, op.id)
+	}
+	for _, op := range retry {
+		s.settling[op.id] = true
+	}
+	s.pending = retry
+	s.wrote()
+	if len(retry) > 0 {
+		s.shrug("commit", fmt.Errorf("%d results wait for Redis", len(retry)))
+	}
+	return errors.Join(errs...)
+}
+
+// Discard implements frontier.Store: the outcomes not yet applied are
+// dropped and their URLs released to be fetched again at once (the
+// master could not write their output).
+func (s *Store) Discard(err error) {
+	dropped := s.pending
+	s.pending = nil
+	clear(s.settling)
+	for _, op := range dropped {
+		if rerr := s.Release(op.id, time.Now()); rerr != nil && !errors.Is(rerr, frontier.ErrStaleLease) {
+			s.log.Warn().Err(rerr).Int64("lease", op.id).Msg("redis store: releasing a result's URL failed; it is fetched again when its lease expires")
+		}
+	}
+}
+
+// ended reads the reply of a lease-guarded call made at once.
 func (s *Store) ended(p int, id int64, url string, r []int64, err error, doing string) error {
 	if err != nil {
 		return fmt.Errorf("redis store: %s lease %d: %w", doing, id, err)
@@ -119,32 +215,10 @@ func (s *Store) ended(p int, id int64, url string, r []int64, err error, doing s
 	return nil
 }
 
-// SettleRobots implements frontier.Store.
-func (s *Store) SettleRobots(id int64, f frontier.RobotsFetched, now time.Time) error {
-	p, ok := s.partitionOfLease(id)
-	if !ok {
-		return stale(id, "")
-	}
-	rules, err := f.Rules.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("redis store: encoding robots.txt rules: %w", err)
-	}
-	retry, hold := int64(-1), int64(-1)
-	if f.Retrying {
-		retry = offset(f.Rules.RetryAt, now)
-		hold = retry
-	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	r, err := s.rdb.FCall(ctx, "sp_robots", []string{s.prefix(p)}, id, "", rules, offset(f.Rules.Expires, now), retry,
-		f.Rules.CrawlDelay(s.opts).Milliseconds(), offset(f.HostWaitsUntil, now), hold).Int64Slice()
-	return s.ended(p, id, "", r, err, "applying the robots.txt of")
-}
-
 // Release implements frontier.Store.
 func (s *Store) Release(id int64, now time.Time) error {
 	p, ok := s.partitionOfLease(id)
-	if !ok {
+	if !ok || s.settling[id] {
 		return stale(id, "")
 	}
 	ctx, cancel := s.ctx()

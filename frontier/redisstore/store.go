@@ -102,6 +102,11 @@ type Store struct {
 	decided []*crawluri.CrawlUri
 	rules   map[string]cachedRules // by origin
 
+	// pending are the outcomes of results Commit applies; settling their
+	// leases (a second result for one is stale).
+	pending  []pending
+	settling map[int64]bool
+
 	statsMu sync.Mutex
 	stats   statsCache
 
@@ -147,7 +152,7 @@ func Open(opts frontier.Options, cfg Config) (*Store, error) {
 	if opts.LeaseTimeout <= 0 {
 		opts.LeaseTimeout = 90 * time.Second
 	}
-	s := &Store{opts: opts, cfg: cfg, log: opts.Logger, crawl: cfg.Crawl, due: map[int]int64{}, rules: map[string]cachedRules{}}
+	s := &Store{opts: opts, cfg: cfg, log: opts.Logger, crawl: cfg.Crawl, due: map[int]int64{}, rules: map[string]cachedRules{}, settling: map[int64]bool{}}
 	if err := s.connect(); err != nil {
 		return nil, err
 	}
@@ -219,6 +224,15 @@ func (s *Store) setUp() error {
 	} else if err := load(ctx, s.rdb.(*redis.Client)); err != nil {
 		return err
 	}
+	if s.cfg.WaitReplicas < 0 {
+		n, err := s.fewestReplicas(ctx)
+		if err != nil {
+			return err
+		}
+		s.cfg.WaitReplicas = min(n, 1)
+		s.log.Info().Int("wait_replicas", s.cfg.WaitReplicas).Int("fewest_replicas", n).
+			Msg("redis store: dispatches wait for this many replicas (frontier_redis_wait_replicas -1: 1 when every primary has a replica)")
+	}
 	conf := s.ctlKey("conf")
 	pipe := s.rdb.TxPipeline()
 	pipe.HSetNX(ctx, conf, "partitions", s.cfg.Partitions)
@@ -245,6 +259,37 @@ func (s *Store) setUp() error {
 			Msg("redis store: the crawl exists; its partitions and seen buckets are those it was created with, not the settings'")
 	}
 	return nil
+}
+
+// fewestReplicas is the least number of replicas connected to a primary.
+func (s *Store) fewestReplicas(ctx context.Context) (int, error) {
+	var mu sync.Mutex
+	fewest := -1
+	count := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return fmt.Errorf("redis store: asking %s for its replicas: %w", c.Options().Addr, err)
+		}
+		n := 0
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+				n, _ = strconv.Atoi(v)
+			}
+		}
+		mu.Lock()
+		if fewest < 0 || n < fewest {
+			fewest = n
+		}
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	if s.ccl != nil {
+		err = s.ccl.ForEachMaster(ctx, count)
+	} else {
+		err = count(ctx, s.rdb.(*redis.Client))
+	}
+	return max(fewest, 0), err
 }
 
 // ctx bounds one call to Redis.
@@ -279,21 +324,13 @@ func (s *Store) shrug(what string, err error) {
 	s.log.Warn().Err(err).Str("op", what).Msg("redis store: Redis is unavailable (failing over?); trying again")
 }
 
-// Commit implements frontier.Store: every operation is applied in Redis
-// when it returns, so there is nothing left to write.
-func (s *Store) Commit() error { return nil }
-
-// Discard implements frontier.Store. What was applied stays applied: a
-// master whose output failed gets those URLs' results again only if their
-// leases were not settled (Redis has no turn to roll back).
-func (s *Store) Discard(err error) {}
-
-// Close hands this master's partitions back, leaves the directory and
-// closes the client.
+// Close applies what is pending, hands this master's partitions back,
+// leaves the directory and closes the client.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		cerr := s.Commit()
 		s.own.stop()
-		s.closeErr = s.rdb.Close()
+		s.closeErr = errors.Join(cerr, s.rdb.Close())
 	})
 	return s.closeErr
 }

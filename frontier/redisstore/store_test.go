@@ -18,7 +18,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/frontier"
-	"github.com/spyder-crawl/spyder/internal/spydertest"
+	"github.com/spyder-crawl/spyder/internal/redistest"
 )
 
 // testOpts are the policy's options of these tests.
@@ -42,7 +42,19 @@ func testStore(t testing.TB, addrs []string, master string, opts frontier.Option
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, frontier.Over(s, opts)
+	return s, committing{frontier.Over(s, opts)}
+}
+
+// committing commits after each result, as the master does at the end of
+// its turn.
+type committing struct{ frontier.Frontier }
+
+func (c committing) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int, error) {
+	n, err := c.Frontier.Done(res, links, now)
+	if err != nil {
+		return n, err
+	}
+	return n, c.Commit()
 }
 
 // nextAll takes every URL due within wait.
@@ -79,14 +91,14 @@ func ok200(c *crawluri.CrawlUri) *crawluri.CrawlUri {
 // TestCrawlOnOneRedis: URLs are admitted once, handed out one per host at
 // a time, and the crawl ends with every URL done and the counts right.
 func TestCrawlOnOneRedis(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	crawlOnce(t, []string{node.Addr})
 }
 
 // TestCrawlOnRedisCluster: the same on a 3-primary cluster, whose
 // partitions live on different primaries.
 func TestCrawlOnRedisCluster(t *testing.T) {
-	c := spydertest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
+	c := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	crawlOnce(t, c.Addrs()[:1]) // one seed address is enough
 }
 
@@ -167,7 +179,7 @@ func crawlOnce(t *testing.T, addrs []string) {
 // TestPolitenessOnRedisClock: two stores (two masters) dispatching one
 // host as fast as they can: no two dispatches closer than its delay.
 func TestPolitenessOnRedisClock(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	opts.MinDelay = 100 * time.Millisecond
 	_, a := testStore(t, []string{node.Addr}, "a", opts, func(c *Config) { c.Partitions = 1 })
@@ -199,7 +211,7 @@ func TestPolitenessOnRedisClock(t *testing.T) {
 // TestLeasesAreGuarded: a result is applied once, for its own URL; a
 // released URL goes first again; an expired one is queued again.
 func TestLeasesAreGuarded(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	opts.LeaseTimeout = 300 * time.Millisecond
 	s, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
@@ -238,12 +250,30 @@ func TestLeasesAreGuarded(t *testing.T) {
 	if st := fresh(s); st.Queued != 2 || st.InFlight != 0 {
 		t.Fatalf("stats %+v, want both queued", st)
 	}
+
+	// Within one turn (before Commit) a second result of a lease is stale
+	// too; a turn whose output failed is discarded and its URLs go back.
+	raw := frontier.Over(s, opts)
+	c := nextAll(t, raw, 1, time.Second)[0]
+	if _, err := raw.Done(ok200(c), nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Done(ok200(c), nil, time.Now()); !errors.Is(err, frontier.ErrStaleLease) {
+		t.Fatalf("a second result in one turn: %v, want ErrStaleLease", err)
+	}
+	raw.Discard(errors.New("output failed"))
+	if err := raw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if st := fresh(s); st.Done != 0 || st.Queued != 2 || st.InFlight != 0 {
+		t.Fatalf("after a discarded turn: %+v, want nothing done, both queued", st)
+	}
 }
 
 // TestRetryAndRevisit: a 503 is tried again after the back-off; a page is
 // revisited with its validators.
 func TestRetryAndRevisit(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	opts.CrawlDelta, opts.NumPriorities = 300*time.Millisecond, 3
 	s, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
@@ -279,7 +309,7 @@ func TestRetryAndRevisit(t *testing.T) {
 // a disallowed URL from being fetched (910, through Decided); its
 // Crawl-delay spaces the host.
 func TestRobotsInRedis(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	opts.ObeyRobots, opts.MaxCrawlDelay = true, time.Second
 	s, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
@@ -317,7 +347,7 @@ func TestRobotsInRedis(t *testing.T) {
 // TestHostControls: an operator's block holds a host; its delay replaces
 // the default.
 func TestHostControls(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	_, f := testStore(t, []string{node.Addr}, "m1", testOpts(t), nil)
 	if _, err := f.AddSeeds([]string{"http://b.test/1"}, time.Now()); err != nil {
 		t.Fatal(err)
@@ -340,7 +370,7 @@ func TestHostControls(t *testing.T) {
 // dies (no hand-back) the other takes its share once its ownership lapses
 // and queues again what it had in flight.
 func TestMastersSharePartitions(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	a, fa := testStore(t, []string{node.Addr}, "a", opts, nil)
 	b, _ := testStore(t, []string{node.Addr}, "b", opts, nil)
@@ -362,7 +392,7 @@ func TestMastersSharePartitions(t *testing.T) {
 	}
 	a.own.halt() // dies: no renewals, no hand-back
 	waitFor(t, 5*time.Second, "b owns every partition", func() bool { return len(b.Owned()) == 16 })
-	fb := frontier.Over(b, opts)
+	fb := committing{frontier.Over(b, opts)}
 	var expired []frontier.Expired
 	waitFor(t, 3*time.Second, "b queues again what a had in flight", func() bool {
 		e, err := fb.Expire(time.Now())
@@ -381,7 +411,7 @@ func TestMastersSharePartitions(t *testing.T) {
 // TestFencing: a master whose partition was taken over (a new epoch) has
 // its dispatches refused inside Redis, and stops dispatching there.
 func TestFencing(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	a, fa := testStore(t, []string{node.Addr}, "a", opts, func(c *Config) { c.Partitions = 1; c.OwnershipTTL = time.Hour })
 	if _, err := fa.AddSeeds([]string{"http://f.test/1", "http://g.test/1"}, time.Now()); err != nil {
@@ -412,7 +442,7 @@ func TestFencing(t *testing.T) {
 // TestReopenKeepsTheCrawl: a master that stops and comes back finds the
 // crawl as it was.
 func TestReopenKeepsTheCrawl(t *testing.T) {
-	node := spydertest.StartRedis(t)
+	node := redistest.StartRedis(t)
 	opts := testOpts(t)
 	s, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
 	if _, err := f.AddSeeds([]string{"http://k.test/1", "http://k.test/2", "http://l.test/1"}, time.Now()); err != nil {

@@ -1,7 +1,7 @@
 // redis_test.go: the Redis Cluster helper: a real cluster forms, and when a
 // primary is killed its replica takes over with every acknowledged write.
 
-package spydertest
+package redistest
 
 import (
 	"context"

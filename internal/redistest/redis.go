@@ -1,7 +1,8 @@
-// redis.go: a Redis Cluster of real redis-server processes for tests, on
-// loopback ports of the test's own, each node stopped by its pid.
-
-package spydertest
+// Package redistest starts real redis-server processes for tests (one
+// Redis, or a Redis Cluster) on loopback ports of the test's own, each
+// node stopped by its pid. It is apart from spydertest, which starts
+// masters, so that the Redis store's own tests can use it.
+package redistest
 
 import (
 	"bufio"
