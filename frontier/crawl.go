@@ -19,6 +19,14 @@ type crawl struct {
 // package (redisstore) becomes a Frontier.
 func Over(store Store, opts Options) Frontier { return &crawl{Store: store, opts: opts} }
 
+// StoreOf is the Store under f when Open or Over made it, else nil.
+func StoreOf(f Frontier) Store {
+	if c, ok := f.(*crawl); ok {
+		return c.Store
+	}
+	return nil
+}
+
 // Add implements Frontier: links found one hop from a seed.
 func (c *crawl) Add(urls []string, now time.Time) (int, error) {
 	return c.Store.Admit(urls, 1, now)

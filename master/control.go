@@ -59,6 +59,14 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 	logged := func() *zerolog.Event {
 		return m.log.Info().Str("event", "control").Str("verb", msg.Verb).Str("from", msg.Identity)
 	}
+	elsewhere, err := m.steerCrawl(msg.Verb, msg.Identity, req.Master)
+	switch {
+	case err != nil:
+		return mgmt.Reply{Error: err.Error()}
+	case elsewhere:
+		logged().Str("master", req.Master).Msg("asking another master of the crawl to stop")
+		return ok
+	}
 	switch msg.Verb {
 	case mgmt.VerbStatus:
 		return ok
@@ -76,7 +84,11 @@ func (m *Master) carryOut(msg mgmt.Message, req mgmt.Request, now time.Time) mgm
 		return ok
 	case mgmt.VerbStop:
 		if m.mode != modeDraining {
-			m.beginDrain(now, "stop requested by "+msg.Identity)
+			reason := "stop requested by " + msg.Identity
+			if m.shared() != nil && req.Master == "" {
+				reason = crawlStopped + " by " + msg.Identity
+			}
+			m.beginDrain(now, reason)
 		}
 		return ok
 	case mgmt.VerbAdd:
@@ -168,7 +180,7 @@ func (m *Master) status(now time.Time) *mgmt.Status {
 		Seen: fs.Seen, Queued: fs.Queued, Scheduled: fs.Scheduled, InFlight: fs.InFlight, Done: fs.Done,
 		Failed: fs.Failed, Retried: fs.Retried, Disallowed: fs.Disallowed,
 		Dispatched: m.stats.dispatched, Results: m.stats.results, ResultsByClass: m.stats.classes(),
-		Drops: m.drops(), PagesPerSec: m.rate.perSecond(),
+		Drops: m.drops(), PagesPerSec: m.rate.perSecond(), Cluster: m.clusterStatus(),
 	}
 	for _, w := range m.registry.Workers() {
 		st.Workers = append(st.Workers, mgmt.WorkerStatus{

@@ -147,5 +147,12 @@ func (m *Master) release(now time.Time, match func(*outstandingLease) bool) []st
 	return urls
 }
 
-// inFlight is the number of outstanding leases.
-func (m *Master) inFlight() int { return int(m.frontierStats().InFlight) }
+// inFlight is the number of this master's outstanding leases: the
+// frontier's count, or, when several masters share the frontier (whose
+// count is the whole crawl's), the leases this one dispatched.
+func (m *Master) inFlight() int {
+	if m.shared() != nil {
+		return len(m.outstanding)
+	}
+	return int(m.frontierStats().InFlight)
+}

@@ -34,6 +34,7 @@ const quitEvery = 250 * time.Millisecond
 func (m *Master) startTimers(socks *sockets, now time.Time) {
 	heartbeat := &timer{every: m.s.HeartbeatInterval, next: now, run: func(time.Time) error {
 		m.publish(socks.mpub, mgmt.New(mgmt.TopicMaster, m.id, mgmt.VerbHeartbeat, nil))
+		m.publishDirectory(socks.mpub)
 		return nil
 	}}
 	housekeeping := &timer{every: min(time.Second, m.s.HeartbeatInterval), next: now.Add(time.Second), run: func(now time.Time) error {
@@ -43,6 +44,7 @@ func (m *Master) startTimers(socks *sockets, now time.Time) {
 		m.expire(now)
 		m.rate.sample(now, m.stats.results)
 		m.peakRate = max(m.peakRate, m.rate.perSecond())
+		m.followCrawl(now)
 		return nil
 	}}
 	progress := &timer{every: m.s.MasterProgressInterval, next: now.Add(m.s.MasterProgressInterval),

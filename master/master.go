@@ -129,6 +129,11 @@ type Master struct {
 	allowed    *curve.AllowList
 	auth       *curve.Server
 	workerKeys map[string]string
+	// endpoints are this master's, as published in a shared crawl's
+	// directory (shared.go); leaving: it drains alone, the crawl's other
+	// masters go on (no quit to the workers).
+	endpoints string
+	leaving   bool
 }
 
 // New opens the frontier and the configured sinks.
@@ -184,6 +189,7 @@ func New(opts Options) (*Master, error) {
 	if opts.Paused {
 		m.mode = modePaused
 	}
+	m.liftOldStop()
 	// The default scope is the hosts of every seed ever added, also by an
 	// earlier run or by `spyder frontier inject`.
 	hosts, err := m.frontier.SeedHosts()
@@ -226,6 +232,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	if err != nil {
 		return err
 	}
+	m.advertise(socks)
 	m.waker, err = zsock.NewWaker(zctx)
 	if err != nil {
 		socks.close()

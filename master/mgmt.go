@@ -55,7 +55,7 @@ func (m *Master) receiveMgmt(msub, mpub *zmq.Socket) {
 				m.drop("protocol_mismatch", fmt.Errorf("worker %s speaks protocol %d, this master %d", msg.Identity, a.Protocol, mgmt.ProtocolVersion))
 				continue
 			}
-			if m.mode == modeDraining {
+			if m.endsCrawl() {
 				// A worker that shows up now gets the quit straight away.
 				m.publish(mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
 			}

@@ -36,6 +36,12 @@ func (m *Master) receiveResults(sub *zmq.Socket) (int, error) {
 			m.drop("undecodable_result", err)
 			continue
 		}
+		if msg.Identity != m.id && m.shared() != nil {
+			// The subscription is a prefix: master:h:12 also gets the
+			// results of master:h:123. Those are another master's.
+			m.drop("result_for_another_master", fmt.Errorf("result of %s for %s", msg.Curi.URL, msg.Identity))
+			continue
+		}
 		if m.apply(msg.Curi, time.Now()) {
 			applied++
 		}
@@ -100,6 +106,9 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 // is a dropped message; anything else is a failure of the store, logged.
 func (m *Master) staleOrFail(c *crawluri.CrawlUri, err error) {
 	if errors.Is(err, frontier.ErrStaleLease) {
+		// Whatever this master remembers of the lease is stale too (with
+		// a shared frontier, another master may have queued it again).
+		delete(m.outstanding, c.LeaseID)
 		m.drop("stale_result", err)
 		return
 	}

@@ -6,6 +6,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
@@ -48,9 +49,12 @@ func (m *Master) checkStop(ctx context.Context, now time.Time) {
 	case ctx.Err() != nil:
 		m.beginDrain(now, "signal")
 	case m.opts.UntilDone && !m.store.down() && m.frontier.Stats().Idle():
-		m.beginDrain(now, "crawl finished (--until-done)")
+		m.beginDrain(now, crawlFinished)
 	}
 }
+
+// crawlFinished is the reason of a drain that ends the whole crawl.
+const crawlFinished = "crawl finished (--until-done)"
 
 // beginDrain stops dispatch and starts telling workers to quit.
 func (m *Master) beginDrain(now time.Time, reason string) {
@@ -58,6 +62,14 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 	m.drainEnd = now.Add(m.s.MasterShutdownGrace)
 	if m.quits != nil {
 		m.quits.next = now
+	}
+	if rs := m.shared(); rs != nil && reason != crawlFinished && !strings.HasPrefix(reason, crawlStopped) && len(rs.Directory()) > 1 {
+		// Other masters go on with the crawl, and with the workers.
+		m.leaving = true
+		m.log.Info().Stringer("event", events.MasterShutdownRequested).Str("reason", reason).
+			Int("in_flight", m.inFlight()).Dur("grace", m.s.MasterShutdownGrace).Int("masters", len(rs.Directory())).
+			Msg("shutting down: dispatch stopped; the crawl's other masters go on with the workers, and take over this one's partitions")
+		return
 	}
 	m.log.Info().Stringer("event", events.MasterShutdownRequested).Str("reason", reason).
 		Int("workers", m.registry.Live()).Int("in_flight", m.inFlight()).Dur("grace", m.s.MasterShutdownGrace).
@@ -69,17 +81,23 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 // nothing in flight can be applied: its URLs wait in the store for the
 // next run.
 func (m *Master) drained(now time.Time) (done, clean bool) {
-	if m.registry.Live() == 0 && (m.inFlight() == 0 || m.store.down()) {
+	if (m.leaving || m.registry.Live() == 0) && (m.inFlight() == 0 || m.store.down()) {
 		return true, true
 	}
 	return now.After(m.drainEnd), false
 }
 
+// endsCrawl reports whether the master is draining and the workers are to
+// quit: always, but for a master that leaves a crawl others go on with.
+func (m *Master) endsCrawl() bool { return m.mode == modeDraining && !m.leaving }
+
 // sendQuits tells the workers to quit: every one while draining, else
 // those an operator asked to (quit-worker) until they acknowledge.
 func (m *Master) sendQuits(mpub *zmq.Socket) {
 	if m.mode == modeDraining {
-		m.publish(mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
+		if m.endsCrawl() {
+			m.publish(mpub, mgmt.New(mgmt.TopicWorker, m.id, mgmt.VerbQuit, nil))
+		}
 		return
 	}
 	for id := range m.quitting {

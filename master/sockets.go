@@ -57,7 +57,7 @@ func (m *Master) bind(zctx *zmq.Context) (*sockets, error) {
 			if err := so.SetMaxmsgsize(int64(s.MaxContentLength) + int64(s.MaxLinksPerPage)*int64(s.MaxURLLength+1) + 1<<20); err != nil {
 				return err
 			}
-			return so.SetSubscribe("")
+			return so.SetSubscribe(resultTopic(s.FrontierStore == "redis", m.id))
 		}},
 		{Dst: &socks.mpub, Type: zmq.PUB, Linger: time.Second, Name: "zeromq_mgmt_master", Endpoint: s.ZeromqMgmtMaster, Bind: true},
 		{Dst: &socks.msub, Type: zmq.SUB, Name: "zeromq_mgmt_worker", Endpoint: s.ZeromqMgmtWorker, Bind: true, Setup: func(so *zmq.Socket) error {

@@ -6,7 +6,6 @@
 package master
 
 import (
-	"encoding/json"
 	"syscall"
 	"time"
 
@@ -92,7 +91,7 @@ func (m *Master) openFrontier() (frontier.Frontier, error) {
 	if m.s.FrontierStore != "redis" {
 		return frontier.Open(m.store.class, m.store.opts)
 	}
-	rs, err := redisstore.Open(m.store.opts, redisConfig(m.s, m.id))
+	rs, err := redisstore.Open(m.store.opts, redisConfig(m.s, m.id, m.endpoints))
 	if err != nil {
 		return nil, err
 	}
@@ -100,15 +99,13 @@ func (m *Master) openFrontier() (frontier.Frontier, error) {
 }
 
 // redisConfig is the Redis store's configuration from the settings; id
-// names this master among the crawl's masters.
-func redisConfig(s *settings.Settings, id string) redisstore.Config {
-	endpoints, _ := json.Marshal(map[string]string{
-		"push": s.ZeromqMasterPush, "sub": s.ZeromqMasterSub, "mgmt_pub": s.ZeromqMgmtMaster, "mgmt_sub": s.ZeromqMgmtWorker,
-	})
+// names this master among the crawl's masters, endpoints are what it
+// publishes in their directory (empty until its sockets are bound).
+func redisConfig(s *settings.Settings, id, endpoints string) redisstore.Config {
 	return redisstore.Config{
 		Addrs: s.FrontierRedisAddrs, Username: s.FrontierRedisUsername, Password: s.FrontierRedisPassword,
 		Crawl: s.FrontierRedisCrawl, Partitions: s.FrontierRedisPartitions, SeenBuckets: s.FrontierRedisSeenBuckets,
-		Master: id, Endpoints: string(endpoints), WaitReplicas: s.FrontierRedisWaitReplicas, OwnershipTTL: s.FrontierRedisOwnershipTTL,
+		Master: id, Endpoints: endpoints, WaitReplicas: s.FrontierRedisWaitReplicas, OwnershipTTL: s.FrontierRedisOwnershipTTL,
 	}
 }
 

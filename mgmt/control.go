@@ -46,6 +46,9 @@ type Request struct {
 	BlockUntil string   `json:"block_until,omitempty"`
 	// quit-worker: the worker's identity.
 	Worker string `json:"worker,omitempty"`
+	// stop: only this master of a shared crawl (its identity); empty
+	// stops the whole crawl.
+	Master string `json:"master,omitempty"`
 }
 
 // NewRequestID returns a random request ID.
@@ -101,6 +104,31 @@ type Status struct {
 	Drops          map[string]int64 `json:"drops"`
 	PagesPerSec    float64          `json:"pages_per_s"`
 	Workers        []WorkerStatus   `json:"workers"`
+	// Cluster: the masters of a crawl several share (frontier_store:
+	// redis), as the one asked knows them; the counts above are then the
+	// whole crawl's, dispatched, results and workers this master's.
+	Cluster *Cluster `json:"cluster,omitempty"`
+}
+
+// Cluster is a shared crawl in a Status.
+type Cluster struct {
+	Crawl      string          `json:"crawl"`
+	Partitions int             `json:"partitions"`
+	Paused     bool            `json:"paused"`
+	Masters    []ClusterMaster `json:"masters"`
+}
+
+// ClusterMaster is one master of a shared crawl, as it last reported
+// itself (every second).
+type ClusterMaster struct {
+	ID          string  `json:"id"`
+	State       string  `json:"state"`
+	Partitions  int     `json:"partitions"`
+	Workers     int     `json:"workers"`
+	PagesPerSec float64 `json:"pages_per_s"`
+	Dispatched  int64   `json:"dispatched"`
+	Results     int64   `json:"results"`
+	Push        string  `json:"push,omitempty"`
 }
 
 // WorkerStatus is one worker in a Status.

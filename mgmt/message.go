@@ -40,6 +40,10 @@ const (
 	VerbQuit = "quit"
 	// VerbQuitAck is a worker's answer to quit, sent once its results are out.
 	VerbQuitAck = "quit.ack"
+	// VerbMasters is a master's directory of the masters of its crawl (a
+	// Directory body), on TopicMaster with its heartbeat, when several
+	// masters share one frontier: workers connect to every one.
+	VerbMasters = "masters"
 )
 
 // ProtocolVersion is sent in announcements; a master refuses workers that
@@ -146,4 +150,23 @@ type Announce struct {
 	// Leases the worker holds: received and not yet answered (waiting or
 	// being fetched). When the worker is lost the master releases them at once.
 	Leases []int64 `json:"leases,omitempty"`
+}
+
+// Endpoints are where workers reach a master: its four sockets.
+type Endpoints struct {
+	Push    string `json:"push"`     // URLs to fetch (workers PULL)
+	Sub     string `json:"sub"`      // results (workers PUB)
+	MgmtPub string `json:"mgmt_pub"` // management, master to workers (workers SUB)
+	MgmtSub string `json:"mgmt_sub"` // management, workers to master (workers PUB)
+}
+
+// DirectoryEntry is one master of a Directory.
+type DirectoryEntry struct {
+	ID string `json:"id"`
+	Endpoints
+}
+
+// Directory is the body of VerbMasters: every master of the crawl alive.
+type Directory struct {
+	Masters []DirectoryEntry `json:"masters"`
 }

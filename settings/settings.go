@@ -88,6 +88,8 @@ type Settings struct {
 	FrontierRedisUsername     string        `koanf:"frontier_redis_username" doc:"frontier_store redis: ACL user name (empty: the default user)"`
 	FrontierRedisPassword     string        `koanf:"frontier_redis_password" secret:"true" doc:"frontier_store redis: password (requirepass or the ACL user's; best given as SPYDER_FRONTIER_REDIS_PASSWORD)"`
 	FrontierRedisOwnershipTTL time.Duration `koanf:"frontier_redis_ownership_ttl" doc:"frontier_store redis: a master's partitions lapse this long after its last renewal (it renews every sixth of it), and another master takes them over (seconds)"`
+	MasterAdvertiseHost       string        `koanf:"master_advertise_host" doc:"frontier_store redis: the host name or address workers on other machines reach this master at, put in the masters' directory for its endpoints bound to * or 0.0.0.0 (empty: this machine's host name)"`
+	WorkerMasters             []string      `koanf:"worker_masters" doc:"workers: management endpoints (zeromq_mgmt_master) of further masters of a shared crawl, where the worker learns the masters' directory if its own master is down (the directory names the others anyway)"`
 	PrioritizerCrawlDelta     time.Duration `koanf:"prioritizer_crawl_delta" doc:"revisit interval per level: a page is fetched again delta x level after a fetch, each 304 raising its level (seconds; 0 = no revisits)"`
 	PrioritizerNumPriorities  int           `koanf:"prioritizer_num_priorities" doc:"highest revisit level"`
 	MasterInflightPerWorker   int           `koanf:"master_inflight_per_worker" doc:"URLs in flight per live worker (dispatch credit)"`

@@ -192,6 +192,14 @@ func (s *Settings) Validate() error {
 			add(key, "%v", err)
 		}
 	}
+	for _, ep := range s.WorkerMasters {
+		if err := CheckEndpoint(ep); err != nil {
+			add("worker_masters", "%v", err)
+		}
+	}
+	if h := s.MasterAdvertiseHost; h != "" && (strings.ContainsAny(h, "/:[] ") || h == "*") {
+		add("master_advertise_host", "%q: a host name or IPv4 address workers can reach (no scheme, no port)", h)
+	}
 	if len(p) > 0 {
 		return invalid(p)
 	}

@@ -66,13 +66,14 @@ type Worker struct {
 	metrics *workerMetrics // nil unless metrics_listen is set
 
 	// owned by the loop
-	running  int
-	done     int64
-	errors   int64
-	dropped  map[string]int64
-	acked    bool
-	masterID string
-	masterAt time.Time
+	running int
+	done    int64
+	errors  int64
+	dropped map[string]int64
+	// masters are the masters the worker knows (masters.go); own is the
+	// identity of the master of its settings, once it subscribed.
+	masters  map[string]*masterLink
+	own      string
 	draining bool
 	drainEnd time.Time
 	returned int64
@@ -158,6 +159,7 @@ func New(opts Options) (*Worker, error) {
 		results: make(chan *job, s.MaxClients),
 		dropped: map[string]int64{},
 		held:    map[int64]struct{}{},
+		masters: map[string]*masterLink{},
 	}
 	if secure {
 		w.curveServer, w.curveKeys = serverKey, &own
@@ -202,6 +204,10 @@ func (w *Worker) open(zctx *zmq.Context) (*sockets, error) {
 		}
 	}
 	if err := zsock.OpenAll(zctx, specs, secure); err != nil {
+		return nil, err
+	}
+	if err := w.listenToMasters(&socks); err != nil {
+		zsock.CloseAll(specs)
 		return nil, err
 	}
 	return &socks, nil
@@ -291,6 +297,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 			w.beginDrain(now, "signal")
 		}
 		if now.After(nextBeat) || now.Equal(nextBeat) {
+			w.checkMasters(socks, now)
 			w.heartbeat(socks.mpub, now)
 			nextBeat = now.Add(interval)
 			if err := w.redial(socks, now); err != nil {
@@ -355,7 +362,7 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 					return err
 				}
 			case socks.msub:
-				w.receiveMgmt(socks.msub, socks.mpub)
+				w.receiveMgmt(socks)
 			case w.waker.Socket():
 				w.waker.Drain()
 			}
@@ -384,7 +391,7 @@ const redialEvery = 10 * time.Second
 // every redialEvery; never while it holds URLs or results, which a
 // disconnect could drop.
 func (w *Worker) redial(socks *sockets, now time.Time) error {
-	if w.acked || w.draining || len(w.held) > 0 || len(w.pending) > 0 {
+	if w.anyAcked() || w.draining || len(w.held) > 0 || len(w.pending) > 0 {
 		w.nextRedial = time.Time{}
 		return nil
 	}
@@ -415,10 +422,10 @@ func (w *Worker) redial(socks *sockets, now time.Time) error {
 	return nil
 }
 
-// subscriptions reads the subscription messages the XPUB reports. The first
-// one means the master's result socket is connected: only then does the
-// worker connect its PULL socket (so no URL arrives whose result would be
-// dropped) and announce itself.
+// subscriptions reads the subscription messages the XPUB reports. A
+// master's means its result socket is connected: only then does the
+// worker take URLs from that master (so no URL arrives whose result would
+// be dropped) and, for the first, announce itself (masters.go).
 func (w *Worker) subscriptions(socks *sockets) error {
 	for {
 		frames, err := zsock.TryRecv(socks.pub)
@@ -428,15 +435,12 @@ func (w *Worker) subscriptions(socks *sockets) error {
 		if frames == nil {
 			return nil
 		}
-		if len(frames) != 1 || len(frames[0]) == 0 || frames[0][0] != 1 || w.dataReady {
+		if len(frames) != 1 || len(frames[0]) == 0 || frames[0][0] != 1 {
 			continue
 		}
-		w.dataReady = true
-		if err := socks.pull.Connect(w.s.ZeromqWorkerProcFetcherPull); err != nil {
-			return fmt.Errorf("connecting PULL socket to %s: %w", w.s.ZeromqWorkerProcFetcherPull, err)
+		if err := w.subscribed(socks, string(frames[0][1:])); err != nil {
+			return err
 		}
-		w.log.Info().Str("pull", w.s.ZeromqWorkerProcFetcherPull).Msg("master's result socket connected; taking work")
-		w.heartbeat(socks.mpub, time.Now())
 	}
 }
 
@@ -579,11 +583,6 @@ func (w *Worker) flush(pub *zmq.Socket) error {
 }
 
 func (w *Worker) heartbeat(mpub *zmq.Socket, now time.Time) {
-	timeout := w.s.HeartbeatTimeout()
-	if w.acked && now.Sub(w.masterAt) > timeout {
-		w.log.Warn().Str("master", w.masterID).Dur("silent", now.Sub(w.masterAt)).Msg("master silent; announcing again")
-		w.acked = false
-	}
 	if !w.dataReady {
 		return // not announcing before results can reach the master
 	}
@@ -595,8 +594,8 @@ func (w *Worker) heartbeat(mpub *zmq.Socket, now time.Time) {
 	body := mgmt.Announce{Protocol: mgmt.ProtocolVersion, MaxClients: w.s.MaxClients, InFlight: w.running + len(w.backlog),
 		Done: w.done, Errors: w.errors, Leases: leases}
 	verb := mgmt.VerbHeartbeat
-	if !w.acked {
-		verb = mgmt.VerbAvail
+	if !w.allAcked() {
+		verb = mgmt.VerbAvail // to every master: those that know the worker just acknowledge again
 	}
 	w.sendMgmt(mpub, mgmt.New(mgmt.TopicWorker, w.id, verb, body))
 }
@@ -607,9 +606,9 @@ func (w *Worker) sendMgmt(mpub *zmq.Socket, m mgmt.Message) {
 	}
 }
 
-func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
+func (w *Worker) receiveMgmt(socks *sockets) {
 	for {
-		frames, err := zsock.TryRecv(msub)
+		frames, err := zsock.TryRecv(socks.msub)
 		if err != nil || frames == nil {
 			return
 		}
@@ -619,25 +618,28 @@ func (w *Worker) receiveMgmt(msub, mpub *zmq.Socket) {
 			continue
 		}
 		now := time.Now()
+		fromMaster := strings.HasPrefix(m.Identity, crawluri.RoleMaster+":")
 		switch {
 		case m.Topic == mgmt.TopicTo+w.id && m.Verb == mgmt.VerbAck:
+			l := w.link(m.Identity, now)
 			if !w.everAcked {
 				w.everAcked = true
 				w.log.Info().Stringer("event", events.WorkerReady).Str("worker", w.id).Str("master", m.Identity).
 					Msg("READY: registered with master " + m.Identity)
-			} else if !w.acked || w.masterID != m.Identity {
+			} else if !l.acked {
 				w.log.Info().Str("master", m.Identity).Msg("registered with master")
 			}
-			w.acked, w.masterID, w.masterAt = true, m.Identity, now
-		case m.Topic == mgmt.TopicMaster && m.Verb == mgmt.VerbHeartbeat:
-			if w.acked && m.Identity != w.masterID {
-				w.log.Info().Str("master", m.Identity).Str("previous", w.masterID).Msg("a new master is up; announcing")
-				w.acked = false
-				w.heartbeat(mpub, now)
-			} else if m.Identity == w.masterID {
-				w.masterAt = now
+			l.acked, l.heardAt = true, now
+		case m.Topic == mgmt.TopicMaster && m.Verb == mgmt.VerbHeartbeat && fromMaster:
+			l := w.link(m.Identity, now)
+			l.heardAt = now
+			if !l.acked && w.anyAcked() {
+				w.log.Info().Str("master", m.Identity).Msg("a master that does not know this worker is up; announcing")
+				w.heartbeat(socks.mpub, now)
 			}
-		case (m.Topic == mgmt.TopicWorker || m.Topic == mgmt.TopicTo+w.id) && m.Verb == mgmt.VerbQuit && strings.HasPrefix(m.Identity, crawluri.RoleMaster+":"):
+		case m.Topic == mgmt.TopicMaster && m.Verb == mgmt.VerbMasters && fromMaster:
+			w.directory(socks, m.Identity, m.Body, now)
+		case (m.Topic == mgmt.TopicWorker || m.Topic == mgmt.TopicTo+w.id) && m.Verb == mgmt.VerbQuit && fromMaster:
 			if !w.draining {
 				w.beginDrain(now, "quit from "+m.Identity)
 			}

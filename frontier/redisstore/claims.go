@@ -11,6 +11,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"sync"
@@ -33,6 +34,14 @@ type ownership struct {
 	// longer alive the loop queues again (alive: the masters then).
 	reclaim map[int]struct{}
 	alive   []string
+	// directory is every master alive with the endpoints it published;
+	// endpoints are this master's own.
+	directory []Master
+	endpoints string
+	// report is this master's figures for the others' status (JSON);
+	// control is the crawl's control hash as last read.
+	report  string
+	control map[string]string
 
 	unreplicatedAt time.Time
 	unreplicatedN  int64
@@ -48,7 +57,7 @@ type claim struct {
 }
 
 func newOwnership(s *Store) *ownership {
-	return &ownership{s: s, ttl: s.cfg.OwnershipTTL, scan: s.cfg.OwnershipTTL / 6,
+	return &ownership{s: s, ttl: s.cfg.OwnershipTTL, scan: s.cfg.OwnershipTTL / 6, endpoints: s.cfg.Endpoints,
 		held: map[int]*claim{}, losing: map[int]int{}, reclaim: map[int]struct{}{},
 		stopCh: make(chan struct{}), done: make(chan struct{})}
 }
@@ -157,6 +166,75 @@ func (s *Store) Unreplicated() int64 {
 	return s.own.unreplicatedN
 }
 
+// Master is a master of the crawl as the directory has it.
+type Master struct {
+	ID        string
+	Endpoints string // as the master published them (JSON: push, sub, mgmt_pub, mgmt_sub)
+	Report    string // its figures (JSON), as it last reported them (SetReport)
+}
+
+// SetReport replaces this master's figures the others show in their
+// status (written at the next scan).
+func (s *Store) SetReport(report string) {
+	s.own.mu.Lock()
+	s.own.report = report
+	s.own.mu.Unlock()
+}
+
+// Control returns the crawl's control settings (pause, stop) as last read,
+// with this master's own changes.
+func (s *Store) Control() map[string]string {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	out := make(map[string]string, len(s.own.control))
+	for k, v := range s.own.control {
+		out[k] = v
+	}
+	return out
+}
+
+// SetControl sets one of the crawl's control settings, for every master
+// (they read them every scan); an empty value removes it.
+func (s *Store) SetControl(field, value string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var err error
+	if value == "" {
+		err = s.rdb.HDel(ctx, s.ctlKey("control"), field).Err()
+	} else {
+		err = s.rdb.HSet(ctx, s.ctlKey("control"), field, value).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redis store: setting the crawl's %s: %w", field, err)
+	}
+	s.own.mu.Lock()
+	if s.own.control == nil {
+		s.own.control = map[string]string{}
+	}
+	if value == "" {
+		delete(s.own.control, field)
+	} else {
+		s.own.control[field] = value
+	}
+	s.own.mu.Unlock()
+	return nil
+}
+
+// Directory lists the masters alive at the last scan (this one included).
+func (s *Store) Directory() []Master {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	return append([]Master(nil), s.own.directory...)
+}
+
+// SetEndpoints replaces what this master publishes in the directory (the
+// master knows its endpoints once its sockets are bound).
+func (s *Store) SetEndpoints(endpoints string) {
+	s.own.mu.Lock()
+	s.own.endpoints = endpoints
+	s.own.mu.Unlock()
+}
+
 // score is the rendezvous-hash weight of master for partition p.
 func score(master string, p int) uint64 {
 	h := fnv.New64a()
@@ -188,18 +266,36 @@ func (o *ownership) scanOnce() error {
 	s := o.s
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
 	defer cancel()
-	r, err := s.rdb.FCall(ctx, "sp_alive", []string{s.ctlPrefix()}, s.cfg.Master, (o.ttl * 5 / 6).Milliseconds(), s.cfg.Endpoints).Slice()
+	o.mu.Lock()
+	endpoints, report := o.endpoints, o.report
+	o.mu.Unlock()
+	head := s.rdb.Pipeline()
+	aliveCmd := head.FCall(ctx, "sp_alive", []string{s.ctlPrefix()}, s.cfg.Master, (o.ttl * 5 / 6).Milliseconds(), endpoints)
+	if report != "" {
+		head.HSet(ctx, s.ctlKey("reports"), s.cfg.Master, report)
+	}
+	reports := head.HGetAll(ctx, s.ctlKey("reports"))
+	control := head.HGetAll(ctx, s.ctlKey("control"))
+	_, _ = head.Exec(ctx)
+	r, err := aliveCmd.Slice()
 	if err != nil {
 		return err
 	}
-	var alive []string
+	var names []string
+	var directory []Master
 	for i := 1; i+1 < len(r); i += 2 {
 		if m, ok := r[i].(string); ok {
-			alive = append(alive, m)
+			names = append(names, m)
+			ep, _ := r[i+1].(string)
+			directory = append(directory, Master{ID: m, Endpoints: ep, Report: reports.Val()[m]})
 		}
 	}
 	o.mu.Lock()
-	o.alive = alive
+	o.alive, o.directory = names, directory
+	if control.Err() == nil {
+		o.control = control.Val()
+	}
+	alive := names
 	type call struct {
 		p     int
 		claim bool // else: hand back
@@ -293,6 +389,7 @@ func (o *ownership) stop() {
 	clear(o.held)
 	o.mu.Unlock()
 	pipe.FCall(ctx, "sp_alive", []string{s.ctlPrefix()}, s.cfg.Master, 0, "")
+	pipe.HDel(ctx, s.ctlKey("reports"), s.cfg.Master)
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("redis store: could not hand the partitions back; the other masters take them when their ownership lapses")
 	}

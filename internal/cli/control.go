@@ -70,6 +70,7 @@ func runSimpleControl(verb, done string) func(args, environ []string, stdout, st
 func runStop(args, environ []string, stdout, stderr io.Writer) int {
 	sf, timeout := controlFlags("spyder stop", stdout, stderr)
 	worker := sf.fs.String("worker", "", "stop only this worker (its identity, as `spyder status` lists it); the crawl goes on")
+	master := sf.fs.String("master", "", "a crawl several masters share: stop only this master (its identity, as `spyder status` lists it); the others take its share over")
 	c, code := connect(sf, timeout, args, environ, stderr)
 	if c == nil {
 		return code
@@ -82,9 +83,13 @@ func runStop(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "worker %s is stopping; the others go on\n", *worker)
 		return exitOK
 	}
-	reply, err := c.Request(mgmt.VerbStop, mgmt.Request{})
+	reply, err := c.Request(mgmt.VerbStop, mgmt.Request{Master: *master})
 	if err != nil {
 		return fail(stderr, err)
+	}
+	if *master != "" {
+		fmt.Fprintf(stdout, "master %s is stopping; the crawl's other masters go on\n", *master)
+		return exitOK
 	}
 	fmt.Fprintf(stdout, "stopping (master is %s)\n", reply.State)
 	return exitOK
@@ -249,6 +254,18 @@ func printStatus(w io.Writer, st *mgmt.Status) {
 	fmt.Fprintf(w, "results: %d (%.1f pages/s), %d dispatched; by status: %s\n", st.Results, st.PagesPerSec, st.Dispatched, sortedCounts(st.ResultsByClass))
 	if len(st.Drops) > 0 {
 		fmt.Fprintf(w, "dropped: %s\n", sortedCounts(st.Drops))
+	}
+	if c := st.Cluster; c != nil {
+		paused := ""
+		if c.Paused {
+			paused = ", paused"
+		}
+		fmt.Fprintf(w, "crawl %s: %d masters sharing %d partitions%s (counts above: the whole crawl's; results and workers: this master's)\n",
+			c.Crawl, len(c.Masters), c.Partitions, paused)
+		for _, cm := range c.Masters {
+			fmt.Fprintf(w, "  %-40s %-9s %4d partitions  %3d workers  %8d dispatched  %7.1f pages/s  %s\n",
+				cm.ID, cm.State, cm.Partitions, cm.Workers, cm.Dispatched, cm.PagesPerSec, cm.Push)
+		}
 	}
 	fmt.Fprintf(w, "workers: %d\n", len(st.Workers))
 	for _, wk := range st.Workers {
