@@ -64,27 +64,39 @@ func TestPolitenessAudit(t *testing.T) {
 			waitClean(t, m, workers...)
 			checkCrawl(t, site, dir+"/out.jsonl")
 
-			byGroup := map[string][]time.Time{}
-			hostsSeen := map[string]bool{}
-			for _, r := range site.Log() {
-				hostsSeen[r.Host] = true
-				byGroup[tc.group(r.Host)] = append(byGroup[tc.group(r.Host)], r.At)
-			}
-			if len(hostsSeen) != len(hosts) {
-				t.Fatalf("requests reached %d hosts, want %d", len(hostsSeen), len(hosts))
-			}
-			for group, times := range byGroup {
-				sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-				for i := 1; i < len(times); i++ {
-					if gap := times[i].Sub(times[i-1]); gap < delay {
-						t.Errorf("%s: two requests %v apart (delay %v)", group, gap, delay)
-					}
-				}
-				if len(times) < 10 {
-					t.Errorf("%s: only %d requests; the audit needs more", group, len(times))
-				}
-			}
+			auditPoliteness(t, site, len(hosts), delay, tc.group)
 		})
+	}
+}
+
+// auditPoliteness checks the site's own log: requests reached every one of
+// hosts, and per politeness group no two arrivals are closer than delay
+// (with ten requests or more per group, so that the audit means something).
+func auditPoliteness(t *testing.T, site *testsite.Site, hosts int, delay time.Duration, group func(host string) string) {
+	t.Helper()
+	byGroup := map[string][]time.Time{}
+	hostsSeen := map[string]bool{}
+	for _, r := range site.Log() {
+		hostsSeen[r.Host] = true
+		byGroup[group(r.Host)] = append(byGroup[group(r.Host)], r.At)
+	}
+	if len(hostsSeen) != hosts {
+		t.Fatalf("requests reached %d hosts, want %d", len(hostsSeen), hosts)
+	}
+	for g, times := range byGroup {
+		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+		least := time.Duration(1 << 62)
+		for i := 1; i < len(times); i++ {
+			gap := times[i].Sub(times[i-1])
+			least = min(least, gap)
+			if gap < delay {
+				t.Errorf("%s: two requests %v apart (delay %v)", g, gap, delay)
+			}
+		}
+		if len(times) < 10 {
+			t.Errorf("%s: only %d requests; the audit needs more", g, len(times))
+		}
+		t.Logf("%s: %d requests, closest two %v apart", g, len(times), least)
 	}
 }
 

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/spyder-crawl/spyder/frontier/redisstore"
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/redistest"
 	"github.com/spyder-crawl/spyder/mgmt"
@@ -256,4 +259,217 @@ func TestOperatingASharedCrawl(t *testing.T) {
 	}
 	ctl(t, c1, "stop")
 	waitClean(t, m1, w1, w2)
+}
+
+// checkEpochs asserts that no two masters ever owned a partition in the
+// same epoch (the fencing token), from every master's partitions.changed
+// events.
+func checkEpochs(t *testing.T, masters ...*proc) {
+	t.Helper()
+	owner := map[[2]int64]string{}
+	claims := 0
+	for _, m := range masters {
+		for _, r := range m.Find(event("partitions.changed")) {
+			gained, _ := r["gained"].([]any)
+			epochs, _ := r["epochs"].([]any)
+			if len(gained) != len(epochs) {
+				t.Fatalf("%s: partitions.changed with %d partitions gained and %d epochs", m.Name(), len(gained), len(epochs))
+			}
+			for i := range gained {
+				k := [2]int64{int64(gained[i].(float64)), int64(epochs[i].(float64))}
+				if o, taken := owner[k]; taken && o != m.Name() {
+					t.Errorf("partition %d epoch %d owned by %s and %s", k[0], k[1], o, m.Name())
+				}
+				owner[k] = m.Name()
+				claims++
+			}
+		}
+	}
+	if claims == 0 {
+		t.Fatal("no partition was ever claimed")
+	}
+}
+
+// TestPausedMasterIsFenced: a master stopped (SIGSTOP) past its ownership
+// loses its partitions to the other; when it wakes (SIGCONT) it says so,
+// changes nothing there, and rejoins with a share of its own.
+func TestPausedMasterIsFenced(t *testing.T) {
+	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
+	site := startSiteOn(t, tenHosts, 210, 15*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	const perWorker = 10
+	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=8",
+		fmt.Sprintf("SPYDER_MASTER_INFLIGHT_PER_WORKER=%d", perWorker))
+	c1, c2 := newCluster(t, env...), newCluster(t, env...)
+	w1 := start(t, "worker1", c1.Env, "worker")
+	w2 := start(t, "worker2", c2.Env, "worker")
+	out1, out2 := dir+"/m1.jsonl", dir+"/m2.jsonl"
+	m1 := start(t, "master1", c1.Env, "master", "--until-done", "--seeds", seeds, "--out", out1)
+	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--out", out2)
+	m2.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	for len(site.Log()) < 500 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	m2.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	time.Sleep(3 * time.Second) // the ownership TTL is 1.2 s
+	m2.Signal(syscall.SIGCONT)
+	m2.WaitFor(t, "master2 says it was fenced", 10*time.Second, event("partition.fenced"))
+	m2.WaitFor(t, "master2 rejoins with a share", 10*time.Second, func(r map[string]any) bool {
+		ts, _ := r["time"].(string)
+		at, _ := time.Parse(time.RFC3339Nano, ts)
+		gained, _ := r["gained"].([]any)
+		return r["event"] == "partitions.changed" && len(gained) > 0 && at.After(stopped.Add(3*time.Second))
+	})
+	waitClean(t, m1)
+	waitClean(t, m2, w1, w2)
+	checkEpochs(t, m1, m2)
+	extra := checkNothingLost(t, site, mergeOutputs(t, dir, out1, out2), 2*perWorker)
+	t.Logf("%d URLs, %d repeated fetches", len(site.Expected()), extra)
+}
+
+// TestThirdMasterJoins: a master that joins a crawl of two takes its
+// share within seconds; no partition is ever owned by two masters in one
+// epoch, and every page is fetched once.
+func TestThirdMasterJoins(t *testing.T) {
+	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
+	site := startSiteOn(t, tenHosts, 210, 10*time.Millisecond)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=8")
+	cs := []*cluster{newCluster(t, env...), newCluster(t, env...), newCluster(t, env...)}
+	var workers []*proc
+	for i, c := range cs[:2] {
+		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
+	}
+	var masters []*proc
+	var outs []string
+	for i, c := range cs {
+		if i == 2 {
+			for len(site.Log()) < 500 {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		out := fmt.Sprintf("%s/m%d.jsonl", dir, i+1)
+		args := []string{"master", "--until-done", "--out", out}
+		if i == 0 {
+			args = append(args, "--seeds", seeds)
+		}
+		m := start(t, fmt.Sprintf("master%d", i+1), c.Env, args...)
+		m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+		masters, outs = append(masters, m), append(outs, out)
+	}
+	joined := time.Now()
+	m3 := masters[2]
+	m3.WaitFor(t, "the third master holds a third of the partitions", 10*time.Second, func(r map[string]any) bool {
+		held, _ := r["held"].(float64)
+		return r["event"] == "partitions.changed" && held >= 15
+	})
+	t.Logf("the third master took its share within %v", time.Since(joined).Round(10*time.Millisecond))
+	for _, m := range masters[:2] {
+		waitClean(t, m)
+	}
+	waitClean(t, m3, workers...)
+	checkEpochs(t, masters...)
+	checkCrawl(t, site, mergeOutputs(t, dir, outs...))
+	if len(m3.Find(event(events.MasterDown))) != 1 || m3.Find(event(events.MasterDown))[0]["dispatched"].(float64) == 0 {
+		t.Error("the third master dispatched nothing")
+	}
+}
+
+// fiveHosts are the loopback addresses of the politeness audits.
+var fiveHosts = []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}
+
+// TestRedisPolitenessAudit: two masters, four workers, five hosts with a
+// 200 ms delay, and one master killed (-9) and started again during the
+// audit: per host, no two requests reach the server closer than the
+// delay, and nothing is lost.
+func TestRedisPolitenessAudit(t *testing.T) {
+	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
+	site := startSiteOn(t, fiveHosts, 16, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	const delay = 200 * time.Millisecond
+	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.2", "SPYDER_MASTER_INFLIGHT_PER_WORKER=5")
+	c1, c2 := newCluster(t, env...), newCluster(t, env...)
+	var workers []*proc
+	for i, c := range []*cluster{c1, c1, c2, c2} {
+		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
+	}
+	out1, out2, out3 := dir+"/m1.jsonl", dir+"/m2.jsonl", dir+"/m2b.jsonl"
+	m1 := start(t, "master1", c1.Env, "master", "--until-done", "--seeds", seeds, "--out", out1)
+	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--out", out2)
+	m2.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	time.Sleep(2 * time.Second)
+	m2.Signal(syscall.SIGKILL)
+	m2.Wait(t, 10*time.Second)
+	m2b := start(t, "master2b", c2.Env, "master", "--until-done", "--out", out3)
+	waitClean(t, m1)
+	waitClean(t, m2b, workers...)
+	auditPoliteness(t, site, len(fiveHosts), delay, func(h string) string { return h })
+	checkNothingLost(t, site, mergeOutputs(t, dir, out1, out2, out3), 4*5)
+}
+
+// TestRedisPrimaryKilled: kill -9 of the Redis primary holding the
+// partition of a busy host, mid-crawl, on a cluster with replicas: the
+// replica takes over, the crawl goes on (dispatches wait for a replica
+// with WAIT, so no politeness step is lost), every page is fetched, and
+// the server's log shows no two requests to a host closer than its delay.
+func TestRedisPrimaryKilled(t *testing.T) {
+	rc := redistest.StartRedisCluster(t, 3, 1, 1500*time.Millisecond)
+	site := startSiteOn(t, fiveHosts, 16, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	const delay = 200 * time.Millisecond
+	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.2", "SPYDER_MASTER_INFLIGHT_PER_WORKER=5")
+	c := newCluster(t, env...)
+	var workers []*proc
+	for i := range 4 {
+		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
+	}
+	out := dir + "/out.jsonl"
+	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--out", out)
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	time.Sleep(1500 * time.Millisecond)
+
+	host := strings.Split(site.Hosts[0], ":")[0]
+	key := redisstore.Prefix("spyder", redisstore.PartitionOf(host, 64))
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs()})
+	defer rdb.Close()
+	primary, err := rdb.MasterForKey(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim *redistest.RedisNode
+	for _, n := range rc.Nodes {
+		if n.Addr == primary.Options().Addr {
+			victim = n
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no node at %s", primary.Options().Addr)
+	}
+	before := len(site.Log())
+	victim.Kill()
+	killed := time.Now()
+	t.Logf("killed the primary %s of %s's partition after %d requests", victim.Addr, host, before)
+	waitClean(t, m, workers...)
+	t.Logf("crawl finished %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+	var gap time.Duration // the longest wait of the host's partition around the kill
+	var last time.Time
+	for _, r := range site.Log() {
+		if strings.HasPrefix(r.Host, host+":") {
+			if !last.IsZero() && r.At.After(killed) && last.Before(killed.Add(10*time.Second)) {
+				gap = max(gap, r.At.Sub(last))
+			}
+			last = r.At
+		}
+	}
+	down := m.Find(event(events.MasterDown))
+	t.Logf("%s: longest pause between two requests around the kill %v; leases expired %v", host, gap.Round(10*time.Millisecond), down[0]["expired"])
+	auditPoliteness(t, site, len(fiveHosts), delay, func(h string) string { return h })
+	checkNothingLost(t, site, out, 4*5)
 }

@@ -323,7 +323,8 @@ func (o *ownership) scanOnce() error {
 	o.mu.Unlock()
 	_, _ = pipe.Exec(ctx)
 	now := time.Now()
-	var gained, lost []int
+	var gained, lost, fenced []int
+	var epochs []int64
 	var firstErr error
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -350,17 +351,25 @@ func (o *ownership) scanOnce() error {
 		case mine == 1:
 			if !had || prev.epoch != epoch {
 				gained = append(gained, c.p)
+				epochs = append(epochs, epoch)
 				o.reclaim[c.p] = struct{}{}
 			}
 			o.held[c.p] = &claim{epoch: epoch, renewed: now}
 		case had:
 			delete(o.held, c.p)
 			lost = append(lost, c.p)
+			// Not handed back: another master holds it now, so this one
+			// was paused or cut off past its ownership.
+			fenced = append(fenced, c.p)
 		}
 	}
 	if len(gained) > 0 || len(lost) > 0 {
-		s.log.Info().Str("event", "partitions.changed").Ints("gained", gained).Ints("lost", lost).Int("held", len(o.held)).
+		s.log.Info().Str("event", "partitions.changed").Ints("gained", gained).Ints64("epochs", epochs).Ints("lost", lost).Int("held", len(o.held)).
 			Strs("masters", alive).Msg("redis store: partitions this master dispatches changed")
+	}
+	if len(fenced) > 0 {
+		s.log.Warn().Str("event", "partition.fenced").Ints("partitions", fenced).
+			Msg("redis store: this master's ownership of these partitions lapsed (was it paused or cut off?) and other masters own them now; nothing it does there is applied")
 	}
 	return firstErr
 }

@@ -18,6 +18,10 @@ import (
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
+// noReplicaRetry is how long dispatches on a primary whose replicas did
+// not answer a WAIT go without waiting (counted as unreplicated).
+const noReplicaRetry = 5 * time.Second
+
 // maxRounds bounds the rounds of calls one Next makes.
 const maxRounds = 3
 
@@ -163,7 +167,8 @@ func (s *Store) dispatchOn(ctx context.Context, node *redis.Client, parts []int,
 			epochs[p], s.parts, p, limits[p], s.opts.LeaseTimeout.Milliseconds(), s.opts.MinDelay.Milliseconds(), obey, s.cfg.Master, s.bkts)
 	}
 	var wait *redis.Cmd
-	if s.cfg.WaitReplicas > 0 {
+	addr := node.Options().Addr
+	if s.cfg.WaitReplicas > 0 && time.Now().After(s.noReplicaUntil[addr]) {
 		wait = pipe.Do(ctx, "WAIT", s.cfg.WaitReplicas, s.cfg.WaitTimeout.Milliseconds())
 	}
 	_, _ = pipe.Exec(ctx)
@@ -188,9 +193,17 @@ func (s *Store) dispatchOn(ctx context.Context, node *redis.Client, parts []int,
 		full = full || len(got) >= limits[p]
 		out = append(out, got...)
 	}
-	if wait != nil && len(out) > 0 {
+	switch {
+	case len(out) == 0:
+	case wait == nil && s.cfg.WaitReplicas > 0:
+		s.own.unreplicated(addr, 0, nil)
+	case wait != nil:
 		if n, err := wait.Int64(); err != nil || n < int64(s.cfg.WaitReplicas) {
-			s.own.unreplicated(node.Options().Addr, n, err)
+			// Its replica is gone (it may be the replica promoted after
+			// a failover): waiting 50 ms on every dispatch would only
+			// slow the crawl. Try again in a while.
+			s.noReplicaUntil[addr] = time.Now().Add(noReplicaRetry)
+			s.own.unreplicated(addr, n, err)
 		}
 	}
 	return out, full, errors.Join(errs...)

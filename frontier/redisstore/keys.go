@@ -12,20 +12,24 @@ import (
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
-// partitionOf is the partition of host: FNV-1a, 64 bits, modulo the
-// crawl's partitions (fixed when the crawl is made, so that a host never
-// moves; Redis moves slots, masters move ownership).
-func (s *Store) partitionOf(host string) int {
+// PartitionOf is the partition of host in a crawl of partitions:
+// FNV-1a, 64 bits, modulo the partitions (fixed when the crawl is made,
+// so that a host never moves; Redis moves slots, masters move ownership).
+func PartitionOf(host string, partitions int) int {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(host))
-	return int(h.Sum64() % uint64(s.parts))
+	return int(h.Sum64() % uint64(partitions))
 }
 
-// prefix is the key prefix of partition p: "<crawl>:{pN}:", the hash tag
-// putting every key of the partition in one slot.
-func (s *Store) prefix(p int) string {
-	return s.crawl + ":{p" + strconv.Itoa(p) + "}:"
+// Prefix is the key prefix of partition p of crawl: "<crawl>:{pN}:", the
+// hash tag putting every key of the partition in one slot.
+func Prefix(crawl string, p int) string {
+	return crawl + ":{p" + strconv.Itoa(p) + "}:"
 }
+
+func (s *Store) partitionOf(host string) int { return PartitionOf(host, s.parts) }
+
+func (s *Store) prefix(p int) string { return Prefix(s.crawl, p) }
 
 // ctlPrefix is the prefix of the crawl's own keys (directory,
 // configuration, seeds), in a slot of their own.

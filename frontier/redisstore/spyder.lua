@@ -38,10 +38,16 @@ local NEW_BASE = 2 ^ 41 -- new URLs sort before every known one (due = added - N
 local RETURNED = -(2 ^ 43) -- a URL whose lease ended without a result goes first
 local MAX_HISTORY = 16
 
+-- now_ms is Redis's clock in whole milliseconds, rounded down: a host is
+-- due when its time is <= now_ms. A politeness clock is set from
+-- after(now) = now_ms + 1, rounded up, so that the rounding can never
+-- bring two requests to a host closer than its delay.
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+
+local function after(now) return now + 1 end
 
 local function num(s) return string.format('%.0f', s) end
 
@@ -272,7 +278,7 @@ local function sp_dispatch(keys, args)
           else
             local prev = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
             local id = lease(p, args, host, 'r', origin, '', prev, min_delay, crawl_delay, now)
-            redis.call('HSET', p .. 'clock', host, num(now + min_delay))
+            redis.call('HSET', p .. 'clock', host, num(after(now) + min_delay))
             for _, v in ipairs({ 'r', id, origin .. '/robots.txt', 0, '', '', origin, 0 }) do out[#out + 1] = v end
             n = n + 1
           end
@@ -282,7 +288,7 @@ local function sp_dispatch(keys, args)
         redis.call('ZREM', p .. 'q:' .. host, m)
         local prev = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
         local id = lease(p, args, host, 'u', origin, m, prev, min_delay, crawl_delay, now)
-        redis.call('HSET', p .. 'clock', host, num(now + math.max(min_delay, crawl_delay)))
+        redis.call('HSET', p .. 'clock', host, num(after(now) + math.max(min_delay, crawl_delay)))
         local etag, lastmod = '', ''
         if e.flags % 2 == 1 then
           local r = parse_record(redis.call('HGET', seen(p, e.fp, tonumber(args[9]))))
@@ -360,8 +366,8 @@ local function sp_complete(keys, args)
   local etag, lastmod
   if args[11] == '1' then etag, lastmod = args[12], args[13] end
   local host = l.host
-  if tonumber(args[8]) > 0 then raise(p .. 'hold', host, now + tonumber(args[8])) end
-  raise(p .. 'clock', host, now + tonumber(args[9]))
+  if tonumber(args[8]) > 0 then raise(p .. 'hold', host, after(now) + tonumber(args[8])) end
+  raise(p .. 'clock', host, after(now) + tonumber(args[9]))
   local state = DONE
   if fate == 'revisit' then state = SCHEDULED
   elseif fate == 'retry' then state = QUEUED
@@ -473,8 +479,8 @@ local function sp_robots(keys, args)
   if tonumber(args[5]) >= 0 then retry = now + tonumber(args[5]) end
   redis.call('HSET', p .. 'robots', l.origin, args[3])
   redis.call('HSET', p .. 'rtime', l.origin, num(now + tonumber(args[4])) .. ' ' .. num(retry) .. ' ' .. args[6])
-  raise(p .. 'clock', l.host, now + tonumber(args[7]))
-  if tonumber(args[8]) >= 0 then raise(p .. 'hold', l.host, now + tonumber(args[8])) end
+  raise(p .. 'clock', l.host, after(now) + tonumber(args[7]))
+  if tonumber(args[8]) >= 0 then raise(p .. 'hold', l.host, after(now) + tonumber(args[8])) end
   rescore(p, l.host)
   return { 1, now, first_ready(p) }
 end

@@ -89,8 +89,11 @@ func startRedisNode(t testing.TB, port int, nodeTimeout time.Duration) *RedisNod
 		"--appendonly", "yes", "--save", "", "--daemonize", "no",
 		"--logfile", filepath.Join(dir, "redis.log"), "--protected-mode", "no"}
 	if nodeTimeout > 0 {
+		// As the README recommends: the shards that are up keep serving
+		// while one fails over.
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10))
+			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
+			"--cluster-require-full-coverage", "no")
 	}
 	n.cmd = exec.Command("redis-server", args...)
 	if err := n.cmd.Start(); err != nil {
