@@ -17,6 +17,7 @@ import (
 	"github.com/spyder-crawl/spyder/frontier/redisstore"
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/redistest"
+	"github.com/spyder-crawl/spyder/internal/testsite"
 	"github.com/spyder-crawl/spyder/mgmt"
 )
 
@@ -93,18 +94,61 @@ func TestRedisUnreachableSaysWhere(t *testing.T) {
 var tenHosts = []string{"127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24",
 	"127.0.0.25", "127.0.0.26", "127.0.0.27", "127.0.0.28", "127.0.0.29"}
 
-// mergeOutputs writes the JSON Lines of several masters into one file.
-func mergeOutputs(t *testing.T, dir string, outs ...string) string {
+// sharedCrawl is a crawl of a site by several masters on one Redis
+// Cluster, each master with endpoints (a harness cluster) of its own.
+type sharedCrawl struct {
+	dir, seeds string
+	clusters   []*cluster
+	outs       []string
+}
+
+// newSharedCrawl prepares masters' settings for a crawl of site on rc.
+func newSharedCrawl(t *testing.T, rc *redistest.RedisCluster, site *testsite.Site, masters int, env ...string) *sharedCrawl {
+	dir := t.TempDir()
+	sc := &sharedCrawl{dir: dir, seeds: writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))}
+	env = redisEnv(rc, append([]string{"SPYDER_FRONTIER_CLASS=multiple_host"}, env...)...)
+	for range masters {
+		sc.clusters = append(sc.clusters, newCluster(t, env...))
+	}
+	return sc
+}
+
+// workers starts a worker on the settings of each master named (by index).
+func (sc *sharedCrawl) workers(t *testing.T, of ...int) []*proc {
+	var out []*proc
+	for i, m := range of {
+		out = append(out, start(t, fmt.Sprintf("worker%d", i+1), sc.clusters[m].Env, "worker"))
+	}
+	return out
+}
+
+// master starts a master (name) on the settings of master i, with its
+// own output; the first one started gets the seeds. It returns once the
+// master is ready (the seeds are in).
+func (sc *sharedCrawl) master(t *testing.T, name string, i int, args ...string) *proc {
+	out := fmt.Sprintf("%s/%s.jsonl", sc.dir, name)
+	args = append([]string{"master", "--out", out}, args...)
+	if len(sc.outs) == 0 {
+		args = append(args, "--seeds", sc.seeds)
+	}
+	sc.outs = append(sc.outs, out)
+	m := start(t, name, sc.clusters[i].Env, args...)
+	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	return m
+}
+
+// output writes every master's JSON Lines into one file.
+func (sc *sharedCrawl) output(t *testing.T) string {
 	t.Helper()
 	var all []byte
-	for _, o := range outs {
+	for _, o := range sc.outs {
 		b, err := os.ReadFile(o)
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
 		all = append(all, b...)
 	}
-	return writeFile(t, dir, "merged.jsonl", string(all))
+	return writeFile(t, sc.dir, "merged.jsonl", string(all))
 }
 
 // TestTwoMastersFourWorkersOnRedis: two masters on one Redis Cluster
@@ -117,21 +161,13 @@ func TestTwoMastersFourWorkersOnRedis(t *testing.T) {
 	if n := len(site.Expected()); n < 2000 {
 		t.Fatalf("site too small: %d pages", n)
 	}
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=8")
-	c1, c2 := newCluster(t, env...), newCluster(t, env...)
-	var workers []*proc
-	for i, c := range []*cluster{c1, c1, c2, c2} {
-		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
-	}
-	out1, out2 := dir+"/m1.jsonl", dir+"/m2.jsonl"
-	m1 := start(t, "master1", c1.Env, "master", "--until-done", "--seeds", seeds, "--out", out1)
-	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady)) // the seeds are in
-	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--out", out2)
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=8")
+	workers := sc.workers(t, 0, 0, 1, 1)
+	m1 := sc.master(t, "master1", 0, "--until-done")
+	m2 := sc.master(t, "master2", 1, "--until-done")
 	waitClean(t, m1)
 	waitClean(t, m2, workers...)
-	checkCrawl(t, site, mergeOutputs(t, dir, out1, out2))
+	checkCrawl(t, site, sc.output(t))
 	for _, m := range []*proc{m1, m2} {
 		down := m.Find(event(events.MasterDown))
 		if len(down) != 1 || down[0]["dispatched"].(float64) == 0 {
@@ -153,21 +189,11 @@ func TestTwoMastersFourWorkersOnRedis(t *testing.T) {
 func TestKillOneOfTwoMastersOnRedis(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, tenHosts, 210, 15*time.Millisecond)
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	const perWorker = 10
-	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=8",
-		fmt.Sprintf("SPYDER_MASTER_INFLIGHT_PER_WORKER=%d", perWorker))
-	c1, c2 := newCluster(t, env...), newCluster(t, env...)
-	var workers []*proc
-	for i, c := range []*cluster{c1, c1, c2, c2} {
-		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
-	}
-	out1, out2 := dir+"/m1.jsonl", dir+"/m2.jsonl"
-	m1 := start(t, "master1", c1.Env, "master", "--until-done", "--seeds", seeds, "--out", out1)
-	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
-	m2 := start(t, "master2", c2.Env, "master", "--out", out2)
-	m2.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=8", fmt.Sprintf("SPYDER_MASTER_INFLIGHT_PER_WORKER=%d", perWorker))
+	workers := sc.workers(t, 0, 0, 1, 1)
+	m1 := sc.master(t, "master1", 0, "--until-done")
+	m2 := sc.master(t, "master2", 1)
 	for len(site.Log()) < 600 {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -191,7 +217,7 @@ func TestKillOneOfTwoMastersOnRedis(t *testing.T) {
 		t.Logf("partitions taken over %v after the kill", d.Round(10*time.Millisecond))
 	}
 	waitClean(t, m1, workers...)
-	extra := checkNothingLost(t, site, mergeOutputs(t, dir, out1, out2), 4*perWorker)
+	extra := checkNothingLost(t, site, sc.output(t), 4*perWorker)
 	t.Logf("%d URLs, %d repeated fetches", len(site.Expected()), extra)
 }
 
@@ -202,16 +228,12 @@ func TestKillOneOfTwoMastersOnRedis(t *testing.T) {
 func TestOperatingASharedCrawl(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, tenHosts, 200, 50*time.Millisecond) // slow: the crawl outlasts the test's steps
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=4")
-	c1, c2 := newCluster(t, env...), newCluster(t, env...)
-	w1 := start(t, "worker1", c1.Env, "worker")
-	w2 := start(t, "worker2", c2.Env, "worker")
-	m1 := start(t, "master1", c1.Env, "master", "--seeds", seeds, "--out", dir+"/m1.jsonl")
-	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
-	m2 := start(t, "master2", c2.Env, "master", "--out", dir+"/m2.jsonl")
-	m2.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=4")
+	c1, c2 := sc.clusters[0], sc.clusters[1]
+	ws := sc.workers(t, 0, 1)
+	w1, w2 := ws[0], ws[1]
+	m1 := sc.master(t, "master1", 0)
+	m2 := sc.master(t, "master2", 1)
 
 	st := waitStatus(t, c2, "both masters in master2's status", 10*time.Second, func(s mgmt.Status) bool {
 		if s.Cluster == nil || len(s.Cluster.Masters) != 2 {
@@ -296,19 +318,12 @@ func checkEpochs(t *testing.T, masters ...*proc) {
 func TestPausedMasterIsFenced(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, tenHosts, 210, 15*time.Millisecond)
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	const perWorker = 10
-	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=8",
-		fmt.Sprintf("SPYDER_MASTER_INFLIGHT_PER_WORKER=%d", perWorker))
-	c1, c2 := newCluster(t, env...), newCluster(t, env...)
-	w1 := start(t, "worker1", c1.Env, "worker")
-	w2 := start(t, "worker2", c2.Env, "worker")
-	out1, out2 := dir+"/m1.jsonl", dir+"/m2.jsonl"
-	m1 := start(t, "master1", c1.Env, "master", "--until-done", "--seeds", seeds, "--out", out1)
-	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
-	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--out", out2)
-	m2.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=8", fmt.Sprintf("SPYDER_MASTER_INFLIGHT_PER_WORKER=%d", perWorker))
+	ws := sc.workers(t, 0, 1)
+	w1, w2 := ws[0], ws[1]
+	m1 := sc.master(t, "master1", 0, "--until-done")
+	m2 := sc.master(t, "master2", 1, "--until-done")
 	for len(site.Log()) < 500 {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -326,7 +341,7 @@ func TestPausedMasterIsFenced(t *testing.T) {
 	waitClean(t, m1)
 	waitClean(t, m2, w1, w2)
 	checkEpochs(t, m1, m2)
-	extra := checkNothingLost(t, site, mergeOutputs(t, dir, out1, out2), 2*perWorker)
+	extra := checkNothingLost(t, site, sc.output(t), 2*perWorker)
 	t.Logf("%d URLs, %d repeated fetches", len(site.Expected()), extra)
 }
 
@@ -336,31 +351,13 @@ func TestPausedMasterIsFenced(t *testing.T) {
 func TestThirdMasterJoins(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, tenHosts, 210, 10*time.Millisecond)
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_MAX_CLIENTS=8")
-	cs := []*cluster{newCluster(t, env...), newCluster(t, env...), newCluster(t, env...)}
-	var workers []*proc
-	for i, c := range cs[:2] {
-		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
+	sc := newSharedCrawl(t, rc, site, 3, "SPYDER_MAX_CLIENTS=8")
+	workers := sc.workers(t, 0, 1)
+	masters := []*proc{sc.master(t, "master1", 0, "--until-done"), sc.master(t, "master2", 1, "--until-done")}
+	for len(site.Log()) < 500 {
+		time.Sleep(20 * time.Millisecond)
 	}
-	var masters []*proc
-	var outs []string
-	for i, c := range cs {
-		if i == 2 {
-			for len(site.Log()) < 500 {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-		out := fmt.Sprintf("%s/m%d.jsonl", dir, i+1)
-		args := []string{"master", "--until-done", "--out", out}
-		if i == 0 {
-			args = append(args, "--seeds", seeds)
-		}
-		m := start(t, fmt.Sprintf("master%d", i+1), c.Env, args...)
-		m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
-		masters, outs = append(masters, m), append(outs, out)
-	}
+	masters = append(masters, sc.master(t, "master3", 2, "--until-done"))
 	joined := time.Now()
 	m3 := masters[2]
 	m3.WaitFor(t, "the third master holds a third of the partitions", 10*time.Second, func(r map[string]any) bool {
@@ -373,7 +370,7 @@ func TestThirdMasterJoins(t *testing.T) {
 	}
 	waitClean(t, m3, workers...)
 	checkEpochs(t, masters...)
-	checkCrawl(t, site, mergeOutputs(t, dir, outs...))
+	checkCrawl(t, site, sc.output(t))
 	if len(m3.Find(event(events.MasterDown))) != 1 || m3.Find(event(events.MasterDown))[0]["dispatched"].(float64) == 0 {
 		t.Error("the third master dispatched nothing")
 	}
@@ -389,28 +386,19 @@ var fiveHosts = []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "12
 func TestRedisPolitenessAudit(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, fiveHosts, 16, 0)
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
 	const delay = 200 * time.Millisecond
-	env := redisEnv(rc, "SPYDER_FRONTIER_CLASS=multiple_host", "SPYDER_FRONTIER_MIN_DELAY=0.2", "SPYDER_MASTER_INFLIGHT_PER_WORKER=5")
-	c1, c2 := newCluster(t, env...), newCluster(t, env...)
-	var workers []*proc
-	for i, c := range []*cluster{c1, c1, c2, c2} {
-		workers = append(workers, start(t, fmt.Sprintf("worker%d", i+1), c.Env, "worker"))
-	}
-	out1, out2, out3 := dir+"/m1.jsonl", dir+"/m2.jsonl", dir+"/m2b.jsonl"
-	m1 := start(t, "master1", c1.Env, "master", "--until-done", "--seeds", seeds, "--out", out1)
-	m1.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
-	m2 := start(t, "master2", c2.Env, "master", "--until-done", "--out", out2)
-	m2.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_FRONTIER_MIN_DELAY=0.2", "SPYDER_MASTER_INFLIGHT_PER_WORKER=5")
+	workers := sc.workers(t, 0, 0, 1, 1)
+	m1 := sc.master(t, "master1", 0, "--until-done")
+	m2 := sc.master(t, "master2", 1, "--until-done")
 	time.Sleep(2 * time.Second)
 	m2.Signal(syscall.SIGKILL)
 	m2.Wait(t, 10*time.Second)
-	m2b := start(t, "master2b", c2.Env, "master", "--until-done", "--out", out3)
+	m2b := sc.master(t, "master2b", 1, "--until-done")
 	waitClean(t, m1)
 	waitClean(t, m2b, workers...)
 	auditPoliteness(t, site, len(fiveHosts), delay, func(h string) string { return h })
-	checkNothingLost(t, site, mergeOutputs(t, dir, out1, out2, out3), 4*5)
+	checkNothingLost(t, site, sc.output(t), 4*5)
 }
 
 // TestRedisPrimaryKilled: kill -9 of the Redis primary holding the
