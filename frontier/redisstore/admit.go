@@ -74,7 +74,7 @@ func (s *Store) admit(urls []string, depth int, flags byte) (int, error) {
 	for _, u := range urls {
 		host := urlx.Host(u)
 		p := s.partitionOf(host)
-		byPart[p] = append(byPart[p], host, entry(u, flags, depth))
+		byPart[p] = append(byPart[p], host, entry(u, host, flags, depth))
 	}
 	pipe := s.rdb.Pipeline()
 	type call struct {

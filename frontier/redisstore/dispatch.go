@@ -212,7 +212,7 @@ func (s *Store) dispatchOn(ctx context.Context, node *redis.Client, parts []int,
 // parseDispatch reads sp_dispatch's reply for partition p.
 func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 	bad := func() error { return fmt.Errorf("redis store: partition %d: unexpected dispatch reply %v", p, r) }
-	if len(r) < 2 || (len(r)-2)%8 != 0 {
+	if len(r) < 2 || (len(r)-2)%dispatchFields != 0 {
 		return nil, bad()
 	}
 	redisNow, ok1 := r[0].(int64)
@@ -223,7 +223,8 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 	s.sawClock(redisNow, time.Now())
 	s.learnDue(p, first)
 	var out []leased
-	for i := 2; i < len(r); i += 8 {
+	now := time.Now()
+	for i := 2; i < len(r); i += dispatchFields {
 		kind, _ := r[i].(string)
 		id, _ := r[i+1].(int64)
 		u, _ := r[i+2].(string)
@@ -232,6 +233,16 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 		lastMod, _ := r[i+5].(string)
 		origin, _ := r[i+6].(string)
 		expires, _ := r[i+7].(int64)
+		depth, _ := r[i+8].(int64)
+		attempts, _ := r[i+9].(int64)
+		minDelay, _ := r[i+10].(int64)
+		crawlDelay, _ := r[i+11].(int64)
+		if kind == "u" {
+			s.leases[id] = dispatchedLease{at: now, Leased: frontier.Leased{
+				URL: u, Depth: int(depth), Prior: frontier.Prior{Attempts: int(attempts), Level: int(level)},
+				MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
+			}}
+		}
 		d := leased{c: frontier.Dispatched(u, int(level), id, etag, lastMod)}
 		if kind == "u" && s.opts.ObeyRobots {
 			d.origin, d.rulesExpire = origin, expires
@@ -240,6 +251,9 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 	}
 	return out, nil
 }
+
+// dispatchFields is the size of one URL in sp_dispatch's reply.
+const dispatchFields = 12
 
 // leased is a URL sp_dispatch leased; origin is set when robots.txt is to
 // judge it, with the expiry (Redis ms) of the rules the partition has.
@@ -269,6 +283,7 @@ func (s *Store) judge(got []leased) ([]*crawluri.CrawlUri, error) {
 		}
 		_, path := urlx.SplitOrigin(d.c.URL)
 		if allowed, status := rules.Allowed(path); !allowed {
+			delete(s.leases, d.c.LeaseID)
 			if err := s.decide(d.c.LeaseID, status); err != nil {
 				errs = append(errs, err) // its lease expires and it is judged again
 			} else {

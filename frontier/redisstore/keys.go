@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spyder-crawl/spyder/urlx"
@@ -46,22 +47,40 @@ func (s *Store) partitionOfLease(id int64) (int, bool) {
 	return int(id % int64(s.parts)), true
 }
 
-// Queue entry flags (spyder.lua).
+// Queue entry flags (spyder.lua's parse_entry).
 const (
 	flagScheduled = 1
 	flagSeed      = 2
+	flagHTTPHost  = 4 // the URL is stored without "http://" + its host
+	flagHTTPSHost = 8 // ... without "https://" + its host
 )
 
-// entry encodes a URL's queue entry as spyder.lua reads it: fingerprint,
-// flags, attempts, level, depth, added (ms, set by Redis), URL.
-func entry(u string, flags byte, depth int) string {
+// fpLen is the bytes of a URL's fingerprint the Redis store keeps (112
+// bits: two pick its seen-set bucket, twelve name it there); entryHeader
+// is a queue entry's bytes before its URL.
+const (
+	fpLen       = 14
+	entryHeader = fpLen + 3 + 2 + 4
+)
+
+// entry encodes the queue entry of u (of host) as spyder.lua reads it:
+// fingerprint, flags, attempts, level, depth, added (s, set by Redis),
+// the URL without the scheme and host its queue gives back.
+func entry(u, host string, flags byte, depth int) string {
 	k := urlx.KeyOf(u)
-	b := make([]byte, 0, 27+len(u))
-	b = append(b, k[:]...)
+	rest := u
+	switch {
+	case strings.HasPrefix(u, "http://"+host):
+		flags, rest = flags|flagHTTPHost, u[len("http://")+len(host):]
+	case strings.HasPrefix(u, "https://"+host):
+		flags, rest = flags|flagHTTPSHost, u[len("https://")+len(host):]
+	}
+	b := make([]byte, 0, entryHeader+len(rest))
+	b = append(b, k[:fpLen]...)
 	b = append(b, flags, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(min(depth, 1<<16-1)))
-	b = append(b, 0, 0, 0, 0, 0, 0)
-	return string(append(b, u...))
+	b = append(b, 0, 0, 0, 0)
+	return string(append(b, rest...))
 }
 
 // offset is t as milliseconds from now: what Redis adds to its own clock.

@@ -21,11 +21,19 @@ func stale(id int64, url string) error {
 	return fmt.Errorf("%w: lease %d (%s)", frontier.ErrStaleLease, id, url)
 }
 
-// Lease implements frontier.Store.
+// Lease implements frontier.Store. A URL's lease is known from its
+// dispatch (its results come back to the master that dispatched it); a
+// robots.txt's, or one this master did not dispatch, is read from Redis.
 func (s *Store) Lease(id int64, url string) (frontier.Leased, error) {
 	p, ok := s.partitionOfLease(id)
-	if !ok {
+	if !ok || s.settling[id] {
 		return frontier.Leased{}, stale(id, url)
+	}
+	if l, ok := s.leases[id]; ok {
+		if url != "" && l.URL != url {
+			return frontier.Leased{}, fmt.Errorf("%w: lease %d is for %s, not %s", frontier.ErrStaleLease, id, l.URL, url)
+		}
+		return l.Leased, nil
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -98,7 +106,7 @@ func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now
 		etag = crawluri.HeaderValue(res.RepHeader, "Etag")
 		lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
 	}
-	s.pend(p, id, res.URL, "sp_complete", s.bkts, id, res.URL, fates[o.Fate],
+	s.pend(p, id, res.URL, "sp_complete", id, res.URL, fates[o.Fate],
 		offset(o.Due, now), o.Attempts, o.Level, hold, offset(o.HostWaitsUntil, now), res.StatusCode,
 		newValidators, etag, lastMod)
 	return nil
@@ -136,43 +144,87 @@ type pending struct {
 
 func (s *Store) pend(p int, id int64, url, fn string, args ...any) {
 	s.settling[id] = true
+	delete(s.leases, id)
 	s.pending = append(s.pending, pending{p: p, id: id, url: url, fn: fn, args: args})
 }
 
 // Commit implements frontier.Store: the outcomes of the turn's results,
-// in one pipeline. Those Redis could not take now (a failover) stay for
-// the next Commit; an outcome whose lease has meanwhile ended (it expired
-// and was queued again) is dropped, and the URL fetched again.
+// grouped by partition into calls of up to maxPerCall, in one pipeline.
+// Those Redis could not take now (a failover) stay for the next Commit;
+// an outcome whose lease has meanwhile ended (it expired and was queued
+// again) is dropped, and the URL fetched again.
 func (s *Store) Commit() error {
 	if len(s.pending) == 0 {
 		return nil
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	type call struct {
+		ops []pending
+		cmd *redis.Cmd
+	}
+	var calls []*call
+	completes := map[int]*call{}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(s.pending))
-	for i, op := range s.pending {
-		cmds[i] = pipe.FCall(ctx, op.fn, []string{s.prefix(op.p)}, op.args...)
+	for _, op := range s.pending {
+		if op.fn != "sp_complete" {
+			calls = append(calls, &call{ops: []pending{op}, cmd: pipe.FCall(ctx, op.fn, []string{s.prefix(op.p)}, op.args...)})
+			continue
+		}
+		c := completes[op.p]
+		if c == nil || len(c.ops) == maxPerCall {
+			c = &call{}
+			completes[op.p] = c
+			calls = append(calls, c)
+		}
+		c.ops = append(c.ops, op)
+	}
+	for _, c := range calls {
+		if c.cmd != nil {
+			continue
+		}
+		args := []any{s.bkts}
+		for _, op := range c.ops {
+			args = append(args, op.args...)
+		}
+		c.cmd = pipe.FCall(ctx, "sp_complete", []string{s.prefix(c.ops[0].p)}, args...)
 	}
 	_, _ = pipe.Exec(ctx)
 	var retry []pending
 	var errs []error
-	for i, op := range s.pending {
-		r, err := cmds[i].Int64Slice()
+	for _, c := range calls {
+		r, err := c.cmd.Int64Slice()
 		switch {
 		case err != nil && s.unavailable(err):
-			retry = append(retry, op)
+			retry = append(retry, c.ops...)
 			continue
 		case err != nil:
-			errs = append(errs, fmt.Errorf("redis store: applying the result of lease %d (%s): %w", op.id, op.url, err))
-		case len(r) == 0 || r[0] == 0:
-			s.log.Warn().Int64("lease", op.id).Str("url", op.url).
-				Msg("redis store: a result's lease ended before it could be applied (it expired while Redis was unavailable); the URL is fetched again")
-		case len(r) == 3:
-			s.sawClock(r[1], time.Now())
-			s.learnDue(op.p, r[2])
+			errs = append(errs, fmt.Errorf("redis store: applying the result of lease %d (%s): %w", c.ops[0].id, c.ops[0].url, err))
+		default:
+			applied := r
+			if c.ops[0].fn == "sp_complete" {
+				if len(r) != 2+len(c.ops) {
+					errs = append(errs, fmt.Errorf("redis store: applying results: unexpected reply %v", r))
+					break
+				}
+				s.sawClock(r[0], time.Now())
+				s.learnDue(c.ops[0].p, r[1])
+				applied = r[2:]
+			} else if len(r) == 3 {
+				s.sawClock(r[1], time.Now())
+				s.learnDue(c.ops[0].p, r[2])
+				applied = r[:1]
+			}
+			for i, op := range c.ops {
+				if i >= len(applied) || applied[i] == 0 {
+					s.log.Warn().Int64("lease", op.id).Str("url", op.url).
+						Msg("redis store: a result's lease ended before it could be applied (it expired, or its master was taken for dead); the URL is fetched again")
+				}
+			}
 		}
-		delete(s.settling, op.id)
+		for _, op := range c.ops {
+			delete(s.settling, op.id)
+		}
 	}
 	for _, op := range retry {
 		s.settling[op.id] = true
@@ -223,6 +275,7 @@ func (s *Store) Release(id int64, now time.Time) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	delete(s.leases, id)
 	r, err := s.rdb.FCall(ctx, "sp_release", []string{s.prefix(p)}, id).Int64Slice()
 	return s.ended(p, id, "", r, err, "releasing")
 }
@@ -240,11 +293,33 @@ func (s *Store) Expire(now time.Time) ([]frontier.Expired, error) {
 		dead, derr := s.reclaim(parts, alive)
 		out, err = append(out, dead...), errors.Join(err, derr)
 	}
+	for _, e := range out {
+		delete(s.leases, e.Lease)
+	}
+	s.forgetOldLeases()
 	if err != nil && s.unavailable(err) {
 		s.shrug("expire", err)
 		return out, nil
 	}
 	return out, err
+}
+
+// dispatchedLease is what a lease's dispatch told this master.
+type dispatchedLease struct {
+	frontier.Leased
+	at time.Time
+}
+
+// forgetOldLeases drops what is remembered of leases dispatched more than
+// two lease timeouts ago: their results would be stale (another master
+// queued them again when their partition moved).
+func (s *Store) forgetOldLeases() {
+	cutoff := time.Now().Add(-2 * s.opts.LeaseTimeout)
+	for id, l := range s.leases {
+		if l.at.Before(cutoff) {
+			delete(s.leases, id)
+		}
+	}
 }
 
 // reclaim runs sp_reclaim on partitions (their epochs); with alive, the

@@ -23,7 +23,7 @@
 --   p.."delay"      HASH    host -> an operator's least delay ms
 --   p.."busy"       HASH    host -> the lease in flight (one request per host in flight)
 --   p.."q:"..host   ZSET    queue entry -> due ms
---   p.."s:"..b      HASH    fp[3..16] -> URL record ("" until its first result): seen set, bucket b
+--   p.."s:"..b      HASH    fp[3..14] -> URL record ("" until its first result): seen set, bucket b
 --   p.."hcount"     HASH    host -> URLs admitted (max_urls_per_host)
 --   p.."lease"      ZSET    lease -> expiry ms
 --   p.."inflight"   HASH    lease -> lease record
@@ -31,8 +31,8 @@
 --   p.."rtime"      HASH    origin -> "expires retryAt crawlDelay" (ms)
 --   p.."n"          HASH    counters
 --
--- A queue entry is fp(16) flags(1) attempts(1) level(1) depth(2) added(6) url:
--- flags bit 0: scheduled for a revisit (else queued), bit 1: a seed.
+-- A queue entry is fp(14) flags(1) attempts(1) level(1) depth(2) added(4, s) url
+-- (see parse_entry for the flags).
 
 local NEW_BASE = 2 ^ 41 -- new URLs sort before every known one (due = added - NEW_BASE), in the order they came
 local RETURNED = -(2 ^ 43) -- a URL whose lease ended without a result goes first
@@ -53,29 +53,46 @@ local function num(s) return string.format('%.0f', s) end
 
 local function u16(s, i) return s:byte(i) * 256 + s:byte(i + 1) end
 
-local function u48(s, i)
+local function u32(s, i)
   local n = 0
-  for k = i, i + 5 do n = n * 256 + s:byte(k) end
+  for k = i, i + 3 do n = n * 256 + s:byte(k) end
   return n
 end
 
-local function put48(n)
+local function put32(n)
   local b = {}
-  for k = 6, 1, -1 do
+  for k = 4, 1, -1 do
     b[k] = string.char(n % 256)
     n = math.floor(n / 256)
   end
   return table.concat(b)
 end
 
-local function entry(fp, flags, attempts, level, depth, added, url)
-  return fp .. string.char(flags, math.min(attempts, 255), math.min(level, 255), math.floor(depth / 256) % 256, depth % 256) .. put48(added) .. url
+-- Entry flags: bit 0 scheduled for a revisit, bit 1 a seed; bits 2 and
+-- 3: the URL is stored without its "http://<host>" (4) or
+-- "https://<host>" (8) prefix, which its queue's host gives back (a
+-- third of a typical URL's bytes, in the structure most of the frontier's
+-- memory is).
+local function bit(flags, b) return math.floor(flags / b) % 2 == 1 end
+
+-- reentry is entry m with new flags, attempts and level (its URL's
+-- encoding kept).
+local function reentry(m, scheduled, attempts, level)
+  local flags = m:byte(15) - (m:byte(15) % 2)
+  if scheduled then flags = flags + 1 end
+  return m:sub(1, 14) .. string.char(flags, math.min(attempts, 255), math.min(level, 255)) .. m:sub(18)
 end
 
-local function parse_entry(m)
+local function parse_entry(m, host)
+  local flags, url = m:byte(15), m:sub(24)
+  if bit(flags, 4) then
+    url = 'http://' .. host .. url
+  elseif bit(flags, 8) then
+    url = 'https://' .. host .. url
+  end
   return {
-    fp = m:sub(1, 16), flags = m:byte(17), attempts = m:byte(18), level = m:byte(19),
-    depth = u16(m, 20), added = u48(m, 22), url = m:sub(28),
+    fp = m:sub(1, 14), flags = flags, attempts = m:byte(16), level = m:byte(17),
+    depth = u16(m, 18), added = u32(m, 20) * 1000, url = url,
   }
 end
 
@@ -178,31 +195,39 @@ end
 local function sp_add(keys, args)
   local p, buckets, cap = keys[1], tonumber(args[1]), tonumber(args[2])
   local now = now_ms()
+  local added_at = put32(math.floor(now / 1000))
   local added, toomany, touched = 0, 0, {}
   for i = 3, #args, 2 do
     local host, m = args[i], args[i + 1]
-    local fp = m:sub(1, 16)
+    local fp = m:sub(1, 14)
     local bucket, field = seen(p, fp, buckets)
-    if redis.call('HEXISTS', bucket, field) == 0 then
-      local ok = true
-      if cap > 0 then
-        if tonumber(redis.call('HGET', p .. 'hcount', host) or 0) >= cap then
-          ok = false
-          toomany = toomany + 1
-        else
-          redis.call('HINCRBY', p .. 'hcount', host, 1)
-        end
-      end
-      if ok then
-        redis.call('HSET', bucket, field, '')
-        m = m:sub(1, 21) .. put48(now) .. m:sub(28)
-        redis.call('ZADD', p .. 'q:' .. host, now - NEW_BASE, m)
-        added = added + 1
-        touched[host] = true
-      end
+    local new
+    if cap == 0 then
+      new = redis.call('HSETNX', bucket, field, '') == 1
+    elseif redis.call('HEXISTS', bucket, field) == 1 then
+      new = false
+    elseif tonumber(redis.call('HGET', p .. 'hcount', host) or 0) >= cap then
+      new = false
+      toomany = toomany + 1
+    else
+      redis.call('HINCRBY', p .. 'hcount', host, 1)
+      redis.call('HSET', bucket, field, '')
+      new = true
+    end
+    if new then
+      redis.call('ZADD', p .. 'q:' .. host, now - NEW_BASE, m:sub(1, 19) .. added_at .. m:sub(24))
+      added = added + 1
+      touched[host] = true
     end
   end
-  for host in pairs(touched) do rescore(p, host) end
+  -- A new URL sorts first in its queue and is due: its host may dispatch
+  -- at max(clock, hold), unless it has a URL in flight.
+  for host in pairs(touched) do
+    if redis.call('HEXISTS', p .. 'busy', host) == 0 then
+      local at = math.max(tonumber(redis.call('HGET', p .. 'clock', host) or 0), tonumber(redis.call('HGET', p .. 'hold', host) or 0))
+      redis.call('ZADD', p .. 'ready', 'LT', at, host)
+    end
+  end
   if added > 0 then
     redis.call('HINCRBY', p .. 'n', 'seen', added)
     redis.call('HINCRBY', p .. 'n', 'queued', added)
@@ -211,15 +236,33 @@ local function sp_add(keys, args)
   return { added, toomany, now, first_ready(p) }
 end
 
--- lease writes the lease record of a dispatch and marks host in flight.
-local function lease(p, args, host, kind, origin, m, prev_clock, min_delay, crawl_delay, now)
-  local epoch, parts, part, lease_ms, master = args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[5]), args[8]
-  local id = redis.call('INCR', p .. 'seq') * parts + part
-  redis.call('HSET', p .. 'inflight', num(id), table.concat({ kind, host, origin, epoch, master, num(prev_clock), num(min_delay), num(crawl_delay), num(now) }, '\0') .. '\0' .. m)
-  redis.call('ZADD', p .. 'lease', now + lease_ms, num(id))
-  redis.call('HSET', p .. 'busy', host, num(id))
-  redis.call('ZREM', p .. 'ready', host)
-  return id
+-- A dispatch's writes, collected and made in one call per key.
+local function batch() return { inflight = {}, lease = {}, busy = {}, clock = {}, ready = {} } end
+
+-- lease records the lease id of a dispatch of host at now in b and marks
+-- the host in flight.
+local function lease(b, args, id, host, kind, origin, m, min_delay, crawl_delay, now, clock)
+  local epoch, lease_ms, master = args[1], tonumber(args[5]), args[8]
+  local sid = num(id)
+  local inflight, leases, busy, clocks, ready = b.inflight, b.lease, b.busy, b.clock, b.ready
+  inflight[#inflight + 1] = sid
+  inflight[#inflight + 1] = table.concat({ kind, host, origin, epoch, master, '0', num(min_delay), num(crawl_delay), num(now) }, '\0') .. '\0' .. m
+  leases[#leases + 1] = now + lease_ms
+  leases[#leases + 1] = sid
+  busy[#busy + 1] = host
+  busy[#busy + 1] = sid
+  clocks[#clocks + 1] = host
+  clocks[#clocks + 1] = num(clock)
+  ready[#ready + 1] = host
+end
+
+local function write_batch(p, b)
+  if #b.inflight == 0 then return end
+  redis.call('HSET', p .. 'inflight', unpack(b.inflight))
+  redis.call('ZADD', p .. 'lease', unpack(b.lease))
+  redis.call('HSET', p .. 'busy', unpack(b.busy))
+  redis.call('HSET', p .. 'clock', unpack(b.clock))
+  redis.call('ZREM', p .. 'ready', unpack(b.ready))
 end
 
 local function parse_lease(s)
@@ -231,7 +274,7 @@ local function parse_lease(s)
     i = j + 1
   end
   return {
-    kind = f[1], host = f[2], origin = f[3], epoch = f[4], master = f[5], prev_clock = tonumber(f[6]),
+    kind = f[1], host = f[2], origin = f[3], epoch = f[4], master = f[5],
     min_delay = tonumber(f[7]), crawl_delay = tonumber(f[8]), at = tonumber(f[9]), entry = s:sub(i),
   }
 end
@@ -242,23 +285,28 @@ end
 -- moved on in the same step. Fenced: a master whose epoch is not the
 -- partition's changes nothing. Returns {now, first ready, then for each
 -- URL: kind ("u", or "r" for an origin's robots.txt), lease, url, level,
--- etag, last-modified, origin, robots.txt expiry}.
+-- etag, last-modified, origin, robots.txt expiry, depth, attempts, least
+-- delay, crawl delay} (what the policy needs of the lease: the master
+-- that dispatched it gets its results).
 local function sp_dispatch(keys, args)
   local p = keys[1]
   local err = fenced(p, args[1])
   if err then return err end
-  local max, default_delay, obey = tonumber(args[4]), tonumber(args[6]), args[7] == '1'
+  local parts, part, max, default_delay, obey = tonumber(args[2]), tonumber(args[3]), tonumber(args[4]), tonumber(args[6]), args[7] == '1'
   local now = now_ms()
   local out = { now, -1 }
-  local n = 0
+  local b = batch()
+  local next_id = (redis.call('INCRBY', p .. 'seq', max) - max) * parts + part
+  local queued, scheduled = 0, 0
+  -- (hosts in ready have URLs and none in flight: rescore keeps it so)
   local hosts = redis.call('ZRANGE', p .. 'ready', '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
   for _, host in ipairs(hosts) do
     local head = redis.call('ZRANGE', p .. 'q:' .. host, 0, 0)
-    if #head == 0 or redis.call('HEXISTS', p .. 'busy', host) == 1 then
+    if #head == 0 then
       redis.call('ZREM', p .. 'ready', host)
     else
       local m = head[1]
-      local e = parse_entry(m)
+      local e = parse_entry(m, host)
       local origin = origin_of(e.url)
       local min_delay = tonumber(redis.call('HGET', p .. 'delay', host) or default_delay)
       local crawl_delay, expires, go = 0, 0, true
@@ -266,8 +314,8 @@ local function sp_dispatch(keys, args)
         local rt = redis.call('HGET', p .. 'rtime', origin)
         local retry_at = 0
         if rt then
-          local a, b, c = rt:match('^(%S+) (%S+) (%S+)$')
-          expires, retry_at, crawl_delay = tonumber(a), tonumber(b), tonumber(c)
+          local a, r, c = rt:match('^(%S+) (%S+) (%S+)$')
+          expires, retry_at, crawl_delay = tonumber(a), tonumber(r), tonumber(c)
         end
         if not rt or now >= expires then
           go = false
@@ -276,32 +324,31 @@ local function sp_dispatch(keys, args)
             raise(p .. 'hold', host, retry_at)
             rescore(p, host)
           else
-            local prev = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
-            local id = lease(p, args, host, 'r', origin, '', prev, min_delay, crawl_delay, now)
-            redis.call('HSET', p .. 'clock', host, num(after(now) + min_delay))
-            for _, v in ipairs({ 'r', id, origin .. '/robots.txt', 0, '', '', origin, 0 }) do out[#out + 1] = v end
-            n = n + 1
+            next_id = next_id + parts
+            lease(b, args, next_id, host, 'r', origin, '', min_delay, crawl_delay, now, after(now) + min_delay)
+            for _, v in ipairs({ 'r', next_id, origin .. '/robots.txt', 0, '', '', origin, 0, 0, 0, min_delay, crawl_delay }) do out[#out + 1] = v end
           end
         end
       end
       if go then
         redis.call('ZREM', p .. 'q:' .. host, m)
-        local prev = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
-        local id = lease(p, args, host, 'u', origin, m, prev, min_delay, crawl_delay, now)
-        redis.call('HSET', p .. 'clock', host, num(after(now) + math.max(min_delay, crawl_delay)))
+        next_id = next_id + parts
+        lease(b, args, next_id, host, 'u', origin, m, min_delay, crawl_delay, now, after(now) + math.max(min_delay, crawl_delay))
         local etag, lastmod = '', ''
         if e.flags % 2 == 1 then
           local r = parse_record(redis.call('HGET', seen(p, e.fp, tonumber(args[9]))))
           if r then etag, lastmod = r.etag, r.lastmod end
-          redis.call('HINCRBY', p .. 'n', 'scheduled', -1)
+          scheduled = scheduled + 1
         else
-          redis.call('HINCRBY', p .. 'n', 'queued', -1)
+          queued = queued + 1
         end
-        for _, v in ipairs({ 'u', id, e.url, e.level, etag, lastmod, origin, expires }) do out[#out + 1] = v end
-        n = n + 1
+        for _, v in ipairs({ 'u', next_id, e.url, e.level, etag, lastmod, origin, expires, e.depth, e.attempts, min_delay, crawl_delay }) do out[#out + 1] = v end
       end
     end
   end
+  write_batch(p, b)
+  if queued > 0 then redis.call('HINCRBY', p .. 'n', 'queued', -queued) end
+  if scheduled > 0 then redis.call('HINCRBY', p .. 'n', 'scheduled', -scheduled) end
   out[2] = first_ready(p)
   return out
 end
@@ -316,7 +363,7 @@ local function sp_lease(keys, args)
     return { 'r', l.origin .. '/robots.txt', 0, 0, 0, l.min_delay, l.crawl_delay, l.origin,
       redis.call('HGET', keys[1] .. 'robots', l.origin) or '' }
   end
-  local e = parse_entry(l.entry)
+  local e = parse_entry(l.entry, l.host)
   return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, l.origin }
 end
 
@@ -340,7 +387,7 @@ local function settle(p, buckets, l, e, state, status, attempts, level, etag, la
   local r = parse_record(redis.call('HGET', bucket, field))
   if not r then
     local kind = EV_LINK
-    if math.floor(e.flags / 2) % 2 == 1 then kind = EV_SEED end
+    if bit(e.flags, 2) then kind = EV_SEED end
     r = { depth = e.depth, url = e.url, etag = '', lastmod = '', history = event(kind, QUEUED, e.added, 0) }
   end
   r.history = r.history .. event(EV_DISPATCHED, INFLIGHT, l.at, 0)
@@ -350,40 +397,69 @@ local function settle(p, buckets, l, e, state, status, attempts, level, etag, la
   redis.call('HSET', bucket, field, record(r))
 end
 
--- sp_complete(p; buckets, lease, url, fate, due_offset, attempts, level,
--- hold_offset, wait_offset, status, new_validators, etag, last_modified):
--- applies the policy's outcome for a lease's result. Lease-guarded:
--- returns {0} for a lease that is not outstanding; else {1, now, first ready}.
+-- The fields of one outcome in sp_complete's arguments.
+local COMPLETE_FIELDS = 12
+
+-- sp_complete(p; buckets, then for each result: lease, url, fate,
+-- due_offset, attempts, level, hold_offset, wait_offset, status,
+-- new_validators, etag, last_modified): applies the policy's outcomes.
+-- Lease-guarded: an outcome whose lease is not outstanding changes
+-- nothing. Returns {now, first ready, then 1 or 0 for each outcome}.
 local function sp_complete(keys, args)
   local p, buckets = keys[1], tonumber(args[1])
-  local l = parse_lease(redis.call('HGET', p .. 'inflight', args[2]))
-  if not l or l.kind ~= 'u' then return { 0 } end
-  local e = parse_entry(l.entry)
-  if args[3] ~= '' and e.url ~= args[3] then return { 0 } end
-  end_lease(p, args[2])
   local now = now_ms()
-  local fate, attempts, level, status = args[4], tonumber(args[6]), tonumber(args[7]), tonumber(args[10])
-  local etag, lastmod
-  if args[11] == '1' then etag, lastmod = args[12], args[13] end
-  local host = l.host
-  if tonumber(args[8]) > 0 then raise(p .. 'hold', host, after(now) + tonumber(args[8])) end
-  raise(p .. 'clock', host, after(now) + tonumber(args[9]))
-  local state = DONE
-  if fate == 'revisit' then state = SCHEDULED
-  elseif fate == 'retry' then state = QUEUED
-  elseif fate == 'failed' then state = FAILED end
-  settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, status)
-  if state == QUEUED or state == SCHEDULED then
-    local flags = e.flags - (e.flags % 2)
-    if state == SCHEDULED then flags = flags + 1 end
-    redis.call('ZADD', p .. 'q:' .. host, now + tonumber(args[5]), entry(e.fp, flags, attempts, level, e.depth, e.added, e.url))
+  local out = { now, -1 }
+  local counts = { done = 0, retried = 0, failed = 0, queued = 0, scheduled = 0 }
+  for i = 2, #args, COMPLETE_FIELDS do
+    local id = args[i]
+    local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
+    local e = l and l.kind == 'u' and parse_entry(l.entry, l.host)
+    if not e or (args[i + 1] ~= '' and e.url ~= args[i + 1]) then
+      out[#out + 1] = 0
+    else
+      out[#out + 1] = 1
+      -- The lease outstanding is its host's one in flight.
+      redis.call('HDEL', p .. 'inflight', id)
+      redis.call('ZREM', p .. 'lease', id)
+      redis.call('HDEL', p .. 'busy', l.host)
+      local fate, attempts, level, status = args[i + 2], tonumber(args[i + 4]), tonumber(args[i + 5]), tonumber(args[i + 8])
+      local etag, lastmod
+      if args[i + 9] == '1' then etag, lastmod = args[i + 10], args[i + 11] end
+      local host = l.host
+      local hold = tonumber(redis.call('HGET', p .. 'hold', host) or 0)
+      if tonumber(args[i + 6]) > 0 and after(now) + tonumber(args[i + 6]) > hold then
+        hold = after(now) + tonumber(args[i + 6])
+        redis.call('HSET', p .. 'hold', host, num(hold))
+      end
+      local clock = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
+      if after(now) + tonumber(args[i + 7]) > clock then
+        clock = after(now) + tonumber(args[i + 7])
+        redis.call('HSET', p .. 'clock', host, num(clock))
+      end
+      local state = DONE
+      if fate == 'revisit' then state = SCHEDULED
+      elseif fate == 'retry' then state = QUEUED
+      elseif fate == 'failed' then state = FAILED end
+      settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, status)
+      if state == QUEUED or state == SCHEDULED then
+        redis.call('ZADD', p .. 'q:' .. host, now + tonumber(args[i + 3]), reentry(l.entry, state == SCHEDULED, attempts, level))
+      end
+      if fate == 'retry' then counts.retried = counts.retried + 1
+      elseif fate == 'failed' then counts.failed = counts.failed + 1
+      else counts.done = counts.done + 1 end
+      if state == QUEUED then counts.queued = counts.queued + 1 end
+      if state == SCHEDULED then counts.scheduled = counts.scheduled + 1 end
+      local head = redis.call('ZRANGE', p .. 'q:' .. host, 0, 0, 'WITHSCORES')
+      if #head > 0 then
+        redis.call('ZADD', p .. 'ready', math.max(tonumber(head[2]), clock, hold), host)
+      end
+    end
   end
-  local counter = { done = 'done', revisit = 'done', retry = 'retried', failed = 'failed' }
-  redis.call('HINCRBY', p .. 'n', counter[fate], 1)
-  if state == QUEUED then redis.call('HINCRBY', p .. 'n', 'queued', 1) end
-  if state == SCHEDULED then redis.call('HINCRBY', p .. 'n', 'scheduled', 1) end
-  rescore(p, host)
-  return { 1, now, first_ready(p) }
+  for name, n in pairs(counts) do
+    if n > 0 then redis.call('HINCRBY', p .. 'n', name, n) end
+  end
+  out[2] = first_ready(p)
+  return out
 end
 
 -- sp_decide(p; buckets, lease, status): takes a dispatched URL out of the
@@ -395,8 +471,10 @@ local function sp_decide(keys, args)
   if not l or l.kind ~= 'u' then return { 0 } end
   end_lease(p, args[2])
   local now = now_ms()
-  local e = parse_entry(l.entry)
-  redis.call('HSET', p .. 'clock', l.host, num(l.prev_clock))
+  local e = parse_entry(l.entry, l.host)
+  -- Nothing was requested: the host may go again from when it was
+  -- dispatched (it was due then).
+  redis.call('HSET', p .. 'clock', l.host, num(l.at))
   settle(p, buckets, l, e, FAILED, tonumber(args[3]), e.attempts, e.level, nil, nil, now, tonumber(args[3]))
   redis.call('HINCRBY', p .. 'n', 'disallowed', 1)
   rescore(p, l.host)
@@ -410,7 +488,7 @@ local function requeue(p, id, now)
   if not l then return nil end
   local url = ''
   if l.kind == 'u' then
-    local e = parse_entry(l.entry)
+    local e = parse_entry(l.entry, l.host)
     redis.call('ZADD', p .. 'q:' .. l.host, RETURNED, l.entry)
     if e.flags % 2 == 1 then
       redis.call('HINCRBY', p .. 'n', 'scheduled', 1)

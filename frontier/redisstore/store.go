@@ -106,6 +106,8 @@ type Store struct {
 	// leases (a second result for one is stale).
 	pending  []pending
 	settling map[int64]bool
+	// leases are this master's dispatches whose results are to come.
+	leases map[int64]dispatchedLease
 	// noReplicaUntil: a primary (by address) whose replicas did not
 	// confirm a dispatch; dispatches there skip WAIT until then.
 	noReplicaUntil map[string]time.Time
@@ -155,7 +157,7 @@ func Open(opts frontier.Options, cfg Config) (*Store, error) {
 	if opts.LeaseTimeout <= 0 {
 		opts.LeaseTimeout = 90 * time.Second
 	}
-	s := &Store{opts: opts, cfg: cfg, log: opts.Logger, crawl: cfg.Crawl, due: map[int]int64{}, rules: map[string]cachedRules{}, settling: map[int64]bool{}, noReplicaUntil: map[string]time.Time{}}
+	s := &Store{opts: opts, cfg: cfg, log: opts.Logger, crawl: cfg.Crawl, due: map[int]int64{}, rules: map[string]cachedRules{}, settling: map[int64]bool{}, leases: map[int64]dispatchedLease{}, noReplicaUntil: map[string]time.Time{}}
 	if err := s.connect(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,142 @@
+// bench_test.go: what a URL costs Redis: lifecycles (admit, dispatch,
+// result) per second of Redis CPU, and memory per queued URL.
+//
+//	go test -run '^$' -bench . -benchtime 200000x ./frontier/redisstore/
+
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/internal/redistest"
+)
+
+// redisInfo reads numeric fields of INFO sections from addr.
+func redisInfo(b *testing.B, addr string, sections ...string) map[string]float64 {
+	b.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	out := map[string]float64{}
+	for _, sec := range sections {
+		info, err := rdb.Info(context.Background(), sec).Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok {
+				continue
+			}
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				out[k] = f
+			}
+		}
+	}
+	return out
+}
+
+func cpu(m map[string]float64) float64 { return m["used_cpu_user"] + m["used_cpu_sys"] }
+
+// BenchmarkLifecycle: b.N URLs over 10,000 hosts admitted (100 links a
+// call), then dispatched and answered (up to 1,000 URLs a turn, results
+// settled at the turn's commit) until none is left. Reported: URLs per
+// second of wall time (one master, one Redis, both on this machine) and
+// per second of Redis CPU (the figure a primary core sets).
+func BenchmarkLifecycle(b *testing.B) {
+	node := redistest.StartRedis(b)
+	opts := frontier.Options{LeaseTimeout: time.Minute, MaxRetries: 3, RetryBackoff: time.Second}
+	s, err := Open(opts, Config{Addrs: []string{node.Addr}, Crawl: "b", Partitions: 256, SeenBuckets: 64, Master: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	f := frontier.Over(s, opts)
+	before := redisInfo(b, node.Addr, "cpu")
+	b.ResetTimer()
+	start := time.Now()
+	links := make([]string, 0, 100)
+	for i := 0; i < b.N; i++ {
+		links = append(links, fmt.Sprintf("http://h%d.example/page/%d", i%10000, i))
+		if len(links) == cap(links) || i == b.N-1 {
+			if _, err := f.Add(links, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			links = links[:0]
+		}
+	}
+	admitted := time.Since(start)
+	done := 0
+	for done < b.N {
+		now := time.Now()
+		got, err := f.Next(now, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range got {
+			if _, err := f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, nil, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := f.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		done += len(got)
+	}
+	wall := time.Since(start)
+	b.StopTimer()
+	after := redisInfo(b, node.Addr, "cpu")
+	redisCPU := cpu(after) - cpu(before)
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "urls/s")
+	b.ReportMetric(float64(b.N)/redisCPU, "urls/redis-cpu-s")
+	b.ReportMetric(redisCPU*1e6/float64(b.N), "redis-µs/url")
+	b.Logf("N=%d: admitted in %v, whole lifecycle %v; Redis CPU %.2f s", b.N, admitted.Round(time.Millisecond), wall.Round(time.Millisecond), redisCPU)
+}
+
+// BenchmarkMemoryPerURL: b.N URLs queued over 10,000 hosts; Redis's
+// used_memory grows by this much per URL (its seen-set entry and its
+// queue entry), with the seen buckets sized for the crawl.
+func BenchmarkMemoryPerURL(b *testing.B) {
+	node := redistest.StartRedis(b)
+	rdb := redis.NewClient(&redis.Options{Addr: node.Addr})
+	defer rdb.Close()
+	// As the README recommends.
+	for k, v := range map[string]string{"hash-max-listpack-entries": "256", "zset-max-listpack-value": "128", "zset-max-listpack-entries": "256"} {
+		if err := rdb.ConfigSet(context.Background(), k, v).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	opts := frontier.Options{LeaseTimeout: time.Minute}
+	parts := 256
+	buckets := max(1, b.N/parts/100)
+	s, err := Open(opts, Config{Addrs: []string{node.Addr}, Crawl: "m", Partitions: parts, SeenBuckets: buckets, Master: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	f := frontier.Over(s, opts)
+	before := redisInfo(b, node.Addr, "memory")["used_memory"]
+	b.ResetTimer()
+	links := make([]string, 0, 100)
+	for i := 0; i < b.N; i++ {
+		links = append(links, fmt.Sprintf("http://h%d.example/a/b/%d.html", i%10000, i))
+		if len(links) == cap(links) || i == b.N-1 {
+			if _, err := f.Add(links, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			links = links[:0]
+		}
+	}
+	b.StopTimer()
+	after := redisInfo(b, node.Addr, "memory")["used_memory"]
+	b.ReportMetric((after-before)/float64(b.N), "bytes/url")
+	b.Logf("N=%d over 10000 hosts, %d partitions x %d seen buckets: used_memory +%.1f MiB", b.N, parts, buckets, (after-before)/(1<<20))
+}
