@@ -45,6 +45,9 @@ func CheckSettings(s *settings.Settings) error {
 			return fmt.Errorf("%w: seeds_file: %v", settings.ErrInvalid, err)
 		}
 	}
+	if s.FrontierStore == "redis" {
+		return nil // the crawl is in Redis: no state_dir to make
+	}
 	if err := checkStateDir(s.StateDir); err != nil {
 		return fmt.Errorf("%w: state_dir: %v", settings.ErrInvalid, err)
 	}

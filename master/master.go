@@ -132,8 +132,9 @@ type Master struct {
 	// endpoints are this master's, as published in a shared crawl's
 	// directory (shared.go); leaving: it drains alone, the crawl's other
 	// masters go on (no quit to the workers).
-	endpoints string
-	leaving   bool
+	endpoints     string
+	leaving       bool
+	nextScopeSync time.Time
 }
 
 // New opens the frontier and the configured sinks.

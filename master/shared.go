@@ -117,6 +117,15 @@ func (m *Master) followCrawl(now time.Time) {
 	b, _ := json.Marshal(mgmt.ClusterMaster{State: m.stateName(), Partitions: len(rs.Owned()), Workers: m.registry.Live(),
 		PagesPerSec: m.rate.perSecond(), Dispatched: m.stats.dispatched, Results: m.stats.results})
 	rs.SetReport(string(b))
+	if now.After(m.nextScopeSync) {
+		// Seeds injected at another master widen the scope here too.
+		m.nextScopeSync = now.Add(scopeSyncEvery)
+		if hosts, err := rs.SeedHosts(); err == nil {
+			for _, h := range hosts {
+				m.gate.Scope.AddHost(h)
+			}
+		}
+	}
 	if m.mode == modeDraining {
 		return
 	}
@@ -154,6 +163,10 @@ func (m *Master) liftOldStop() {
 	}
 	m.log.Info().Msg("the crawl was stopped in its last run; starting it again")
 }
+
+// scopeSyncEvery is how often a master of a shared crawl reads the seeds'
+// hosts again (the default scope).
+const scopeSyncEvery = 5 * time.Second
 
 // crawlStopped is the reason of a drain that stops the whole crawl.
 const crawlStopped = "the crawl was stopped"

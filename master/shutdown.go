@@ -25,16 +25,19 @@ func (m *Master) nothingToCrawl(fs frontier.Stats) {
 	ev := m.log.Info().Stringer("event", events.NothingToCrawl).Str("state_dir", m.s.StateDir).
 		Int64("urls", fs.Seen).Int64("done", fs.Done).Int64("failed", fs.Failed).Int64("disallowed", fs.Disallowed).
 		Int64("scheduled", fs.Scheduled)
+	where := "state_dir " + m.s.StateDir
+	switch {
+	case m.s.FrontierStore == "redis":
+		where = fmt.Sprintf("the crawl %q in Redis", m.s.FrontierRedisCrawl)
+	case m.s.StateDir == "":
+		where = "the state (in memory: state_dir is empty)"
+	}
 	if fs.Seen == 0 {
-		where := "state_dir " + m.s.StateDir
-		if m.s.StateDir == "" {
-			where = "the state (in memory: state_dir is empty)"
-		}
 		ev.Msg("nothing to crawl: no seeds and no URLs in " + where + "; give seeds with --seeds FILE (seeds_file) or spyder frontier inject")
 		return
 	}
 	msg := fmt.Sprintf("this crawl is already done: all %d URLs in %s have their result (%d done, %d failed, %d disallowed by robots.txt)",
-		fs.Seen, m.s.StateDir, fs.Done, fs.Failed, fs.Disallowed)
+		fs.Seen, where, fs.Done, fs.Failed, fs.Disallowed)
 	if fs.Scheduled > 0 {
 		msg += fmt.Sprintf("; %d are due for a revisit later (run without --until-done to wait for them)", fs.Scheduled)
 	}

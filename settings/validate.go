@@ -306,7 +306,8 @@ func (s *Settings) validateRedis(add func(key, format string, args ...any)) {
 	if s.QueueAssignmentClass != "host_based" {
 		add("queue_assignment_class", "%q: frontier_store redis is host_based (per-IP politeness across masters is not supported)", s.QueueAssignmentClass)
 	}
-	if s.StateDir != "" {
-		add("state_dir", "frontier_store redis keeps the crawl in Redis: leave state_dir empty (spyder frontier migrate moves a Pebble state_dir into Redis)")
+	if s.StateDir != "" && s.StateDir != Defaults().StateDir {
+		// (The default is simply not used.)
+		add("state_dir", "%q: frontier_store redis keeps the crawl in Redis, not in a state_dir: remove the setting", s.StateDir)
 	}
 }
