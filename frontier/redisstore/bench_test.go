@@ -52,9 +52,17 @@ func cpu(m map[string]float64) float64 { return m["used_cpu_user"] + m["used_cpu
 // second of wall time (one master, one Redis, both on this machine) and
 // per second of Redis CPU (the figure a primary core sets).
 func BenchmarkLifecycle(b *testing.B) {
+	// Partitions set how many items one function call carries: a turn's
+	// 1,000 URLs over 256 partitions are about 4 a call, over 16 about 64.
+	for _, parts := range []int{256, 16} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { lifecycle(b, parts) })
+	}
+}
+
+func lifecycle(b *testing.B, parts int) {
 	node := redistest.StartRedis(b)
 	opts := frontier.Options{LeaseTimeout: time.Minute, MaxRetries: 3, RetryBackoff: time.Second}
-	s, err := Open(opts, Config{Addrs: []string{node.Addr}, Crawl: "b", Partitions: 256, SeenBuckets: 64, Master: "bench"})
+	s, err := Open(opts, Config{Addrs: []string{node.Addr}, Crawl: "b", Partitions: parts, SeenBuckets: max(1, 64*16/parts), Master: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

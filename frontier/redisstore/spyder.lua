@@ -96,19 +96,20 @@ local function parse_entry(m, host)
   }
 end
 
+-- origin_of is scheme://host[:port] of a URL, without credentials (as
+-- urlx.SplitOrigin has it).
 local function origin_of(url)
-  local scheme, auth = url:match('^(%a[%w+.-]*://)([^/?#]*)')
-  if not scheme then return '' end
-  local at = auth:match('.*@()')
-  if at then auth = auth:sub(at) end
-  return scheme .. auth
-end
-
-local function host_of(url)
-  local o = origin_of(url)
-  local auth = o:match('://(.*)$') or ''
-  if auth:sub(1, 1) == '[' then return auth:match('^(%[.-%])') or auth end
-  return (auth:gsub(':%d*$', ''))
+  local i = url:find('://', 1, true)
+  if not i then return '' end
+  local j = url:find('[/?#]', i + 3)
+  local stop = (j or #url + 1) - 1
+  local at = url:find('@', i + 3, true)
+  if at and at <= stop then
+    -- credentials: the host is after the last '@' of the authority
+    local auth = url:sub(i + 3, stop)
+    return url:sub(1, i + 2) .. auth:sub(auth:match('.*@()'))
+  end
+  return url:sub(1, stop)
 end
 
 -- seen: the seen-set bucket and field of a fingerprint.
@@ -133,19 +134,26 @@ local function parse_record(s)
   }
 end
 
+-- An event takes 20 bytes or more: a history this short has no more
+-- than MAX_HISTORY events, and is not counted.
+local SHORT_HISTORY = 20 * MAX_HISTORY
+
 local function record(r)
   local h = r.history
-  local n = 0
-  for _ in h:gmatch(';') do n = n + 1 end
-  while n > MAX_HISTORY do
-    h = h:sub(h:find(';', 1, true) + 1)
-    n = n - 1
+  if #h > SHORT_HISTORY then
+    local n = 0
+    for _ in h:gmatch(';') do n = n + 1 end
+    while n > MAX_HISTORY do
+      h = h:sub(h:find(';', 1, true) + 1)
+      n = n - 1
+    end
   end
   return table.concat({ r.state, r.status, r.attempts, r.level, r.depth, r.url, r.etag or '', r.lastmod or '', h }, '\0')
 end
 
 local function event(kind, state, at, value)
-  return kind .. ',' .. state .. ',' .. num(at) .. ',' .. num(value) .. ';'
+  -- (times in ms and statuses print exactly with tostring's %.14g)
+  return kind .. ',' .. state .. ',' .. tostring(at) .. ',' .. tostring(value) .. ';'
 end
 
 -- URL states and events, as the Pebble store numbers them.
@@ -242,11 +250,12 @@ local function batch() return { inflight = {}, lease = {}, busy = {}, clock = {}
 -- lease records the lease id of a dispatch of host at now in b and marks
 -- the host in flight.
 local function lease(b, args, id, host, kind, origin, m, min_delay, crawl_delay, now, clock)
-  local epoch, lease_ms, master = args[1], tonumber(args[5]), args[8]
+  local lease_ms, master = tonumber(args[5]), args[8]
   local sid = num(id)
   local inflight, leases, busy, clocks, ready = b.inflight, b.lease, b.busy, b.clock, b.ready
   inflight[#inflight + 1] = sid
-  inflight[#inflight + 1] = table.concat({ kind, host, origin, epoch, master, '0', num(min_delay), num(crawl_delay), num(now) }, '\0') .. '\0' .. m
+  if kind == 'r' then m = origin end
+  inflight[#inflight + 1] = table.concat({ kind, host, master, tostring(min_delay), tostring(crawl_delay), tostring(now), m }, '\0')
   leases[#leases + 1] = now + lease_ms
   leases[#leases + 1] = sid
   busy[#busy + 1] = host
@@ -265,18 +274,22 @@ local function write_batch(p, b)
   redis.call('ZREM', p .. 'ready', unpack(b.ready))
 end
 
+-- A lease record: kind ("u" or "r"), host, master, least delay, crawl
+-- delay, dispatch time, then the queue entry (a robots.txt: its origin).
 local function parse_lease(s)
   if not s then return nil end
   local f, i = {}, 1
-  for k = 1, 9 do
+  for k = 1, 6 do
     local j = s:find('\0', i, true)
     f[k] = s:sub(i, j - 1)
     i = j + 1
   end
-  return {
-    kind = f[1], host = f[2], origin = f[3], epoch = f[4], master = f[5],
-    min_delay = tonumber(f[7]), crawl_delay = tonumber(f[8]), at = tonumber(f[9]), entry = s:sub(i),
+  local l = {
+    kind = f[1], host = f[2], master = f[3],
+    min_delay = tonumber(f[4]), crawl_delay = tonumber(f[5]), at = tonumber(f[6]), entry = s:sub(i),
   }
+  if l.kind == 'r' then l.origin = l.entry end
+  return l
 end
 
 -- sp_dispatch(p; epoch, partitions, partition, max, lease_ms,
@@ -364,7 +377,7 @@ local function sp_lease(keys, args)
       redis.call('HGET', keys[1] .. 'robots', l.origin) or '' }
   end
   local e = parse_entry(l.entry, l.host)
-  return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, l.origin }
+  return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, origin_of(e.url) }
 end
 
 -- end_lease removes a lease; returns its record, or nil when it is not
