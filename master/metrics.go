@@ -46,6 +46,11 @@ type metricsSnapshot struct {
 	liveWorkers                                                 int
 	blocked                                                     int64
 	paused, storeFailed                                         bool
+	// A crawl several masters share: the partitions this one holds, the
+	// masters alive, dispatches no replica confirmed.
+	shared              bool
+	partitions, masters int
+	unreplicated        int64
 }
 
 func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
@@ -69,13 +74,17 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 	if !m.store.down() && !now.Before(mm.nextBlocked) {
 		mm.blocked, mm.nextBlocked = m.frontier.BlockedQueues(now), now.Add(blockedEvery)
 	}
-	mm.snap.Store(&metricsSnapshot{
+	snap := &metricsSnapshot{
 		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, unclaimed: m.stats.unclaimed, returned: m.stats.returned,
 		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
 		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.mode == modePaused, storeFailed: m.store.down(),
 		blocked: mm.blocked,
-	})
+	}
+	if rs := m.shared(); rs != nil {
+		snap.shared, snap.partitions, snap.masters, snap.unreplicated = true, len(rs.Owned()), len(rs.Directory()), rs.Unreplicated()
+	}
+	mm.snap.Store(snap)
 }
 
 var (
@@ -91,11 +100,15 @@ var (
 	descWorkers    = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
 	descPaused     = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
 	descStore      = prometheus.NewDesc("spyder_master_store_failed", "1 while the frontier store cannot be written (state_dir full or failing): dispatch stopped until it reopens.", nil, nil)
+	// Only with frontier_store redis.
+	descPartitions   = prometheus.NewDesc("spyder_master_partitions_owned", "Partitions of the shared crawl this master dispatches (frontier_store redis).", nil, nil)
+	descMasters      = prometheus.NewDesc("spyder_master_masters_alive", "Masters of the shared crawl alive, this one included (frontier_store redis).", nil, nil)
+	descUnreplicated = prometheus.NewDesc("spyder_master_unreplicated_dispatches_total", "Dispatch calls whose writes no replica confirmed in time (WAIT; frontier_store redis): a failover then could let a host be asked again early.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (mm *masterMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descWorkers, descPaused, descStore} {
+	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descWorkers, descPaused, descStore, descPartitions, descMasters, descUnreplicated} {
 		ch <- d
 	}
 }
@@ -137,6 +150,11 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descLinks, s.linksCut, "over_page_cap")
 	counter(descSinkErrors, s.sinkErrors)
 	gauge(descWorkers, int64(s.liveWorkers))
+	if s.shared {
+		gauge(descPartitions, int64(s.partitions))
+		gauge(descMasters, int64(s.masters))
+		counter(descUnreplicated, s.unreplicated)
+	}
 	flag := func(d *prometheus.Desc, on bool) {
 		v := int64(0)
 		if on {

@@ -228,7 +228,7 @@ func TestKillOneOfTwoMastersOnRedis(t *testing.T) {
 func TestOperatingASharedCrawl(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, tenHosts, 200, 50*time.Millisecond) // slow: the crawl outlasts the test's steps
-	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=4")
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=4", "SPYDER_METRICS_LISTEN=127.0.0.1:0")
 	c1, c2 := sc.clusters[0], sc.clusters[1]
 	ws := sc.workers(t, 0, 1)
 	w1, w2 := ws[0], ws[1]
@@ -251,6 +251,18 @@ func TestOperatingASharedCrawl(t *testing.T) {
 	m2id := st.Master
 	if text := ctl(t, c1, "status"); !strings.Contains(text, "2 masters sharing 64 partitions") || !strings.Contains(text, m2id) {
 		t.Fatalf("status at master1 does not show the crawl's masters:\n%s", text)
+	}
+	// Each master's /metrics: its own partitions, the masters alive.
+	owned := 0.0
+	for _, m := range []*proc{m1, m2} {
+		mt := scrape(t, metricsAddr(t, m))
+		if mt["spyder_master_masters_alive"] != 2 || mt["spyder_master_partitions_owned"] == 0 {
+			t.Fatalf("%s /metrics: masters_alive %v, partitions_owned %v", m.Name(), mt["spyder_master_masters_alive"], mt["spyder_master_partitions_owned"])
+		}
+		owned += mt["spyder_master_partitions_owned"]
+	}
+	if owned != 64 {
+		t.Errorf("the masters' /metrics add up to %v partitions, want 64", owned)
 	}
 
 	ctl(t, c1, "pause")
