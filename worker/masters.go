@@ -116,6 +116,16 @@ func (w *Worker) directory(socks *sockets, from string, body []byte, now time.Ti
 		if _, known := w.masters[e.ID]; known || e.ID == w.own || w.isOwnMaster(e.Endpoints) {
 			continue
 		}
+		if old := w.dialledAt(e.Endpoints); old != nil {
+			// A master restarted where one was: the connections are
+			// there already (connecting again would double them).
+			w.log.Info().Str("event", "master.replaced").Str("master", e.ID).Str("previous", old.id).Str("push", e.Push).
+				Msg("a master of the directory restarted where another was: keeping the connections")
+			delete(w.masters, old.id)
+			old.id, old.acked, old.heardAt = e.ID, false, now
+			w.masters[e.ID] = old
+			continue
+		}
 		l := w.link(e.ID, now)
 		l.ep = e.Endpoints
 		for _, c := range []struct {
@@ -145,6 +155,17 @@ func (w *Worker) listenToMasters(socks *sockets) error {
 		}
 		if err := socks.msub.Connect(ep); err != nil {
 			return fmt.Errorf("worker_masters: connecting to %s: %w", ep, err)
+		}
+	}
+	return nil
+}
+
+// dialledAt is the master of the directory the worker is connected to at
+// endpoints e, or nil.
+func (w *Worker) dialledAt(e mgmt.Endpoints) *masterLink {
+	for _, l := range w.masters {
+		if l.dialled && l.ep == e {
+			return l
 		}
 	}
 	return nil
