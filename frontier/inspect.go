@@ -184,6 +184,18 @@ func (f *Durable) urlReport(raw string, canon urlx.Canonicalization) (*URLReport
 	return rep, nil
 }
 
+// DescribeEvent names an event of a URL's history (kind and the state it
+// left the URL in), as both stores record them.
+func DescribeEvent(kind, state byte) string { return event{kind: kind, state: state}.describe() }
+
+// StateName names a URL's state as both stores number them.
+func StateName(state byte) string {
+	if n, ok := stateNames[state]; ok {
+		return n
+	}
+	return fmt.Sprintf("state %d", state)
+}
+
 func (e event) describe() string {
 	switch e.kind {
 	case evAddedSeed:

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/frontier/redisstore"
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/redistest"
@@ -263,6 +265,15 @@ func TestOperatingASharedCrawl(t *testing.T) {
 	}
 	if owned != 64 {
 		t.Errorf("the masters' /metrics add up to %v partitions, want 64", owned)
+	}
+	// The crawl read beside its masters.
+	var rep frontier.Report
+	out := ctl(t, c1, "frontier", "inspect", "--json", "--url", site.Seeds()[0])
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("frontier inspect --json: %v\n%s", err, out)
+	}
+	if rep.Stats.Seen == 0 || len(rep.SeedHosts) != len(tenHosts) || len(rep.Queues) == 0 || rep.URL == nil || !rep.URL.Known || len(rep.URL.History) == 0 {
+		t.Fatalf("frontier inspect of the Redis crawl: %+v", rep)
 	}
 
 	ctl(t, c1, "pause")

@@ -63,36 +63,35 @@ func (s *Store) BlockedQueues(now time.Time) int64 {
 	return blocked
 }
 
-// readStats sums sp_stats over every partition.
+// readStats sums the counters of every partition; blocked also counts
+// the hosts held beyond politeness (sp_stats, which forgets past holds).
 func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	flag := 0
-	if blocked {
-		flag = 1
+	type counts struct {
+		n                     *redis.MapStringStringCmd
+		inflight, ready, busy *redis.IntCmd
+		held                  *redis.Cmd
 	}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, s.parts)
+	cmds := make([]counts, s.parts)
 	for p := range cmds {
-		cmds[p] = pipe.FCall(ctx, "sp_stats", []string{s.prefix(p)}, flag)
+		pfx := s.prefix(p)
+		cmds[p] = counts{n: pipe.HGetAll(ctx, pfx+"n"), inflight: pipe.HLen(ctx, pfx+"inflight"),
+			ready: pipe.ZCard(ctx, pfx+"ready"), busy: pipe.HLen(ctx, pfx+"busy")}
+		if blocked {
+			cmds[p].held = pipe.FCall(ctx, "sp_stats", []string{pfx}, 1)
+		}
 	}
 	_, _ = pipe.Exec(ctx)
 	var st frontier.Stats
 	var held int64
-	for p, cmd := range cmds {
-		r, err := cmd.Slice()
-		if err != nil {
+	for p, c := range cmds {
+		if err := c.n.Err(); err != nil {
 			return st, held, fmt.Errorf("redis store: reading the counts of partition %d: %w", p, err)
 		}
-		for i := 0; i+1 < len(r); i += 2 {
-			name, _ := r[i].(string)
-			var n int64
-			switch v := r[i+1].(type) {
-			case int64:
-				n = v
-			case string:
-				n, _ = strconv.ParseInt(v, 10, 64)
-			}
+		for name, v := range c.n.Val() {
+			n, _ := strconv.ParseInt(v, 10, 64)
 			switch name {
 			case "seen":
 				st.Seen += n
@@ -100,8 +99,6 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 				st.Queued += n
 			case "scheduled":
 				st.Scheduled += n
-			case "inflight":
-				st.InFlight += n
 			case "done":
 				st.Done += n
 			case "failed":
@@ -114,10 +111,20 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 				st.TooDeep += n
 			case "toomany":
 				st.TooMany += n
-			case "active":
-				st.ActiveQueues += n
-			case "blocked":
-				held += n
+			}
+		}
+		st.InFlight += c.inflight.Val()
+		st.ActiveQueues += c.ready.Val() + c.busy.Val()
+		if c.held != nil {
+			r, err := c.held.Slice()
+			if err != nil {
+				return st, held, fmt.Errorf("redis store: counting the held hosts of partition %d: %w", p, err)
+			}
+			for i := 0; i+1 < len(r); i += 2 {
+				if name, _ := r[i].(string); name == "blocked" {
+					n, _ := r[i+1].(int64)
+					held += n
+				}
 			}
 		}
 	}

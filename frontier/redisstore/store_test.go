@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -493,5 +494,61 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("not within %v: %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestInspect: the read-only report of a Redis crawl while its master
+// runs: counts, seed hosts, queues, the lease in flight, a URL's record
+// and history.
+func TestInspect(t *testing.T) {
+	node := redistest.StartRedis(t)
+	opts := testOpts(t)
+	_, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
+	if _, err := f.AddSeeds([]string{"http://i.test/1", "http://i.test/2", "https://j.test:8443/x"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := nextAll(t, f, 2, time.Second)
+	var done, leased *crawluri.CrawlUri
+	for _, c := range got {
+		if c.URL == "http://i.test/1" {
+			done = c
+		} else {
+			leased = c
+		}
+	}
+	if done == nil || leased == nil {
+		t.Fatalf("dispatched %v", urls(got))
+	}
+	res := &crawluri.CrawlUri{URL: done.URL, LeaseID: done.LeaseID, StatusCode: 200, RepHeader: map[string]string{"Etag": `"e1"`}}
+	if _, err := f.Done(res, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Inspect(Config{Addrs: []string{node.Addr}, Crawl: "t"}, "http://i.test/1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Seen != 3 || rep.Stats.Done != 1 || rep.Stats.InFlight != 1 || rep.Stats.Queued != 1 {
+		t.Errorf("stats %+v, want 3 seen, 1 done, 1 in flight, 1 queued", rep.Stats)
+	}
+	if strings.Join(rep.SeedHosts, " ") != "i.test j.test" {
+		t.Errorf("seed hosts %v", rep.SeedHosts)
+	}
+	if len(rep.Leases) != 1 || rep.Leases[0].URL != leased.URL || rep.Leases[0].ID != leased.LeaseID {
+		t.Errorf("leases %+v, want %s under %d", rep.Leases, leased.URL, leased.LeaseID)
+	}
+	queued := map[string]int64{}
+	for _, q := range rep.Queues {
+		queued[q.Name] = q.Queued
+	}
+	if queued["i.test"] != 1 {
+		t.Errorf("queues %+v, want i.test with 1 URL", rep.Queues)
+	}
+	u := rep.URL
+	if u == nil || !u.Known || u.State != "done" || u.Status != 200 || u.ETag != `"e1"` || len(u.History) != 3 ||
+		u.History[0].Event != "added as seed" || u.History[1].Event != "dispatched" || u.History[2].Event != "result: done" {
+		t.Fatalf("url report %+v", u)
+	}
+	if _, err := Inspect(Config{Addrs: []string{node.Addr}, Crawl: "nope"}, "", 10); err == nil || !strings.Contains(err.Error(), `no crawl "nope"`) {
+		t.Fatalf("inspecting a crawl that does not exist: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/frontier/redisstore"
 	"github.com/spyder-crawl/spyder/master"
 	"github.com/spyder-crawl/spyder/settings"
 	"github.com/spyder-crawl/spyder/urlx"
@@ -47,14 +48,27 @@ func runInspect(args, environ []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	if s.StateDir == "" {
-		return configError(stderr, fmt.Errorf("%w: state_dir: empty (the state is in memory; nothing to inspect)", settings.ErrInvalid))
-	}
 	canon, err := urlx.ParseCanonicalization(s.URLCanonicalization)
 	if err != nil {
 		return configError(stderr, fmt.Errorf("%w: url_canonicalization: %v", settings.ErrInvalid, err))
 	}
-	rep, err := frontier.Inspect(s.StateDir, *url, *maxLeases, canon)
+	var rep *frontier.Report
+	switch {
+	case s.FrontierStore == "redis":
+		// A Redis crawl is read beside its running masters.
+		u := *url
+		if u != "" {
+			if u, err = canon.Normalize(u); err != nil {
+				return configError(stderr, fmt.Errorf("--url: %w", err))
+			}
+		}
+		rep, err = redisstore.Inspect(redisstore.Config{Addrs: s.FrontierRedisAddrs, Username: s.FrontierRedisUsername,
+			Password: s.FrontierRedisPassword, Crawl: s.FrontierRedisCrawl}, u, *maxLeases)
+	case s.StateDir == "":
+		return configError(stderr, fmt.Errorf("%w: state_dir: empty (the state is in memory; nothing to inspect)", settings.ErrInvalid))
+	default:
+		rep, err = frontier.Inspect(s.StateDir, *url, *maxLeases, canon)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spyder: %v\n", err)
 		return exitFail
@@ -73,7 +87,7 @@ func runInspect(args, environ []string, stdout, stderr io.Writer) int {
 
 func printReport(w io.Writer, r *frontier.Report) {
 	st := r.Stats
-	fmt.Fprintf(w, "state directory: %s\n", r.Dir)
+	fmt.Fprintf(w, "frontier: %s\n", r.Dir)
 	fmt.Fprintf(w, "urls:   %d seen, %d queued, %d scheduled for a revisit, %d in flight, %d done, %d failed (%d retries), %d not fetched (robots.txt)\n",
 		st.Seen, st.Queued, st.Scheduled, st.InFlight, st.Done, st.Failed, st.Retried, st.Disallowed)
 	hosts := r.SeedHosts

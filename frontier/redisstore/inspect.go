@@ -1,0 +1,221 @@
+// inspect.go: the read-only report of a Redis crawl (spyder frontier
+// inspect): counts, seed hosts, per-host queues, leases in flight, one
+// URL's record and history. It reads; it claims nothing and writes
+// nothing, so it runs beside the crawl's masters.
+
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/urlx"
+)
+
+// Inspect reports the crawl cfg names. url, when not empty (normalized),
+// asks for that URL's record and history; maxLeases bounds the leases
+// listed.
+func Inspect(cfg Config, url string, maxLeases int) (*frontier.Report, error) {
+	if cfg.Crawl == "" {
+		cfg.Crawl = "spyder"
+	}
+	if cfg.OpTimeout <= 0 {
+		cfg.OpTimeout = 10 * time.Second
+	}
+	s := &Store{cfg: cfg, crawl: cfg.Crawl, log: zerolog.Nop()}
+	if err := s.connect(); err != nil {
+		return nil, err
+	}
+	defer s.rdb.Close()
+	ctx, cancel := s.ctx()
+	defer cancel()
+	conf, err := s.rdb.HGetAll(ctx, s.ctlKey("conf")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: reading the crawl %q: %w", s.crawl, err)
+	}
+	if len(conf) == 0 {
+		return nil, fmt.Errorf("redis store: no crawl %q at %s (frontier_redis_crawl names it)", s.crawl, strings.Join(cfg.Addrs, ", "))
+	}
+	s.parts, _ = strconv.Atoi(conf["partitions"])
+	s.bkts, _ = strconv.Atoi(conf["seen_buckets"])
+	if s.parts <= 0 || s.bkts <= 0 {
+		return nil, fmt.Errorf("redis store: crawl %q: bad configuration %v", s.crawl, conf)
+	}
+	r := &frontier.Report{Dir: fmt.Sprintf("redis crawl %q (%d partitions) at %s", s.crawl, s.parts, strings.Join(cfg.Addrs, ", "))}
+	if r.Stats, _, err = s.readStats(false); err != nil {
+		return nil, err
+	}
+	if r.SeedHosts, err = s.SeedHosts(); err != nil {
+		return nil, err
+	}
+	sort.Strings(r.SeedHosts)
+	if err := s.inspectQueues(ctx, r, maxLeases); err != nil {
+		return nil, err
+	}
+	if url != "" {
+		if r.URL, err = s.urlReport(ctx, url); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// inspectQueues lists every host with URLs queued or in flight, and the
+// leases in flight.
+func (s *Store) inspectQueues(ctx context.Context, r *frontier.Report, maxLeases int) error {
+	type part struct {
+		ready  *redis.ZSliceCmd
+		busy   *redis.StringSliceCmd
+		clock  *redis.MapStringStringCmd
+		leases *redis.ZSliceCmd
+	}
+	pipe := s.rdb.Pipeline()
+	parts := make([]part, s.parts)
+	for p := range parts {
+		pfx := s.prefix(p)
+		parts[p] = part{ready: pipe.ZRangeWithScores(ctx, pfx+"ready", 0, -1), busy: pipe.HKeys(ctx, pfx+"busy"),
+			clock: pipe.HGetAll(ctx, pfx+"clock"), leases: pipe.ZRangeWithScores(ctx, pfx+"lease", 0, -1)}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redis store: reading the queues: %w", err)
+	}
+	type hostAt struct {
+		p    int
+		host string
+	}
+	var hosts []hostAt
+	sizes := s.rdb.Pipeline()
+	var counts []*redis.IntCmd
+	var leaseRecs []*redis.StringCmd
+	var leaseIDs []redis.Z
+	for p, c := range parts {
+		seen := map[string]bool{}
+		for _, z := range c.ready.Val() {
+			seen[z.Member.(string)] = true
+		}
+		for _, h := range c.busy.Val() {
+			seen[h] = true
+		}
+		for h := range seen {
+			hosts = append(hosts, hostAt{p, h})
+			counts = append(counts, sizes.ZCard(ctx, s.prefix(p)+"q:"+h))
+		}
+		for _, z := range c.leases.Val() {
+			if len(leaseIDs) < maxLeases {
+				leaseIDs = append(leaseIDs, z)
+				leaseRecs = append(leaseRecs, sizes.HGet(ctx, s.prefix(p)+"inflight", z.Member.(string)))
+			}
+		}
+	}
+	if _, err := sizes.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redis store: reading the queues: %w", err)
+	}
+	for i, h := range hosts {
+		q := frontier.QueueReport{Name: h.host, Queued: counts[i].Val()}
+		if ms, err := strconv.ParseInt(parts[h.p].clock.Val()[h.host], 10, 64); err == nil && ms > 0 {
+			q.NextAllowed = time.UnixMilli(ms)
+		}
+		r.Queues = append(r.Queues, q)
+	}
+	sort.Slice(r.Queues, func(i, j int) bool {
+		if r.Queues[i].Queued != r.Queues[j].Queued {
+			return r.Queues[i].Queued > r.Queues[j].Queued
+		}
+		return r.Queues[i].Name < r.Queues[j].Name
+	})
+	for i, z := range leaseIDs {
+		id, _ := strconv.ParseInt(z.Member.(string), 10, 64)
+		l, ok := parseLease(leaseRecs[i].Val())
+		if !ok {
+			continue // settled meanwhile
+		}
+		r.Leases = append(r.Leases, frontier.LeaseReport{ID: id, URL: l.url, Deadline: time.UnixMilli(int64(z.Score))})
+	}
+	return nil
+}
+
+// urlReport is the record of url (normalized) and its history.
+func (s *Store) urlReport(ctx context.Context, u string) (*frontier.URLReport, error) {
+	rep := &frontier.URLReport{URL: u}
+	k := urlx.KeyOf(u)
+	p := s.partitionOf(urlx.Host(u))
+	bucket := (int(k[0])<<8 | int(k[1])) % s.bkts
+	v, err := s.rdb.HGet(ctx, s.prefix(p)+"s:"+strconv.Itoa(bucket), string(k[2:fpLen])).Result()
+	if errors.Is(err, redis.Nil) {
+		return rep, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis store: reading the record of %s: %w", u, err)
+	}
+	rep.Known = true
+	if v == "" {
+		rep.State = "queued (never fetched)"
+		return rep, nil
+	}
+	f := strings.SplitN(v, "\x00", 9)
+	if len(f) != 9 {
+		return nil, fmt.Errorf("redis store: the record of %s is corrupt", u)
+	}
+	state, _ := strconv.Atoi(f[0])
+	rep.State = frontier.StateName(byte(state))
+	rep.Status, _ = strconv.Atoi(f[1])
+	rep.Attempts, _ = strconv.Atoi(f[2])
+	rep.Level, _ = strconv.Atoi(f[3])
+	rep.ETag, rep.LastMod = f[6], f[7]
+	for _, ev := range strings.Split(f[8], ";") {
+		e := strings.Split(ev, ",")
+		if len(e) != 4 {
+			continue
+		}
+		kind, _ := strconv.Atoi(e[0])
+		st, _ := strconv.Atoi(e[1])
+		at, _ := strconv.ParseFloat(e[2], 64)
+		value, _ := strconv.ParseFloat(e[3], 64)
+		rep.History = append(rep.History, frontier.HistoryEntry{At: time.UnixMilli(int64(at)),
+			Event: frontier.DescribeEvent(byte(kind), byte(st)), Value: int64(value)})
+	}
+	return rep, nil
+}
+
+// inflightLease is what a lease record (spyder.lua's parse_lease) says.
+type inflightLease struct {
+	kind, host, master string
+	url                string
+}
+
+// parseLease decodes a lease record: kind, host, master, delays, time,
+// then the queue entry (a robots.txt: its origin).
+func parseLease(rec string) (inflightLease, bool) {
+	f := strings.SplitN(rec, "\x00", 7)
+	if len(f) != 7 {
+		return inflightLease{}, false
+	}
+	l := inflightLease{kind: f[0], host: f[1], master: f[2]}
+	if l.kind == "r" {
+		l.url = f[6] + "/robots.txt"
+		return l, true
+	}
+	e := f[6]
+	if len(e) < entryHeader {
+		return inflightLease{}, false
+	}
+	flags, rest := e[fpLen], e[entryHeader:]
+	switch {
+	case flags&flagHTTPHost != 0:
+		l.url = "http://" + l.host + rest
+	case flags&flagHTTPSHost != 0:
+		l.url = "https://" + l.host + rest
+	default:
+		l.url = rest
+	}
+	return l, true
+}
