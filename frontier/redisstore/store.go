@@ -13,8 +13,9 @@
 //
 // Files by operation: store.go (opening, the client, errors), keys.go
 // (partitions, keys, queue entries), admit.go, dispatch.go, result.go
-// (leases ending), hostctl.go, claims.go (partition ownership and the
-// masters' directory), stats.go.
+// (leases ending, the group commit), hostctl.go, claims.go (partition
+// ownership, the masters' directory, the crawl's control), stats.go,
+// inspect.go (the read-only report).
 package redisstore
 
 import (
