@@ -23,9 +23,18 @@ type outstandingLease struct {
 	worker string // the live worker that listed it in a heartbeat, or ""
 }
 
-// credit is how many URLs may be in flight: a fixed number per live worker.
+// credit is how many URLs may be in flight: a fixed number per live
+// worker. With several masters sharing a crawl, every worker works for
+// each of them: each master takes its share of the worker's credit, so
+// that a worker holds no more than with one master.
 func (m *Master) credit() int {
-	return m.registry.Live() * m.s.MasterInflightPerWorker
+	c := m.registry.Live() * m.s.MasterInflightPerWorker
+	if rs := m.shared(); rs != nil {
+		if n := rs.Masters(); n > 1 {
+			c = max((c+n-1)/n, m.registry.Live())
+		}
+	}
+	return c
 }
 
 // dispatch sends due URLs to workers while the credit allows and the PUSH

@@ -82,7 +82,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 		blocked: mm.blocked,
 	}
 	if rs := m.shared(); rs != nil {
-		snap.shared, snap.partitions, snap.masters, snap.unreplicated = true, len(rs.Owned()), len(rs.Directory()), rs.Unreplicated()
+		snap.shared, snap.partitions, snap.masters, snap.unreplicated = true, len(rs.Owned()), rs.Masters(), rs.Unreplicated()
 	}
 	mm.snap.Store(snap)
 }

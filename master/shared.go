@@ -154,7 +154,7 @@ func (m *Master) followCrawl(now time.Time) {
 // not forbid the crawl for ever).
 func (m *Master) liftOldStop() {
 	rs := m.shared()
-	if rs == nil || len(rs.Directory()) > 1 || rs.Control()[controlStop] == "" {
+	if rs == nil || rs.Masters() > 1 || rs.Control()[controlStop] == "" {
 		return
 	}
 	if err := rs.SetControl(controlStop, ""); err != nil {

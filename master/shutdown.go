@@ -66,11 +66,11 @@ func (m *Master) beginDrain(now time.Time, reason string) {
 	if m.quits != nil {
 		m.quits.next = now
 	}
-	if rs := m.shared(); rs != nil && reason != crawlFinished && !strings.HasPrefix(reason, crawlStopped) && len(rs.Directory()) > 1 {
+	if rs := m.shared(); rs != nil && reason != crawlFinished && !strings.HasPrefix(reason, crawlStopped) && rs.Masters() > 1 {
 		// Other masters go on with the crawl, and with the workers.
 		m.leaving = true
 		m.log.Info().Stringer("event", events.MasterShutdownRequested).Str("reason", reason).
-			Int("in_flight", m.inFlight()).Dur("grace", m.s.MasterShutdownGrace).Int("masters", len(rs.Directory())).
+			Int("in_flight", m.inFlight()).Dur("grace", m.s.MasterShutdownGrace).Int("masters", rs.Masters()).
 			Msg("shutting down: dispatch stopped; the crawl's other masters go on with the workers, and take over this one's partitions")
 		return
 	}
