@@ -128,13 +128,7 @@ func (w *Worker) directory(socks *sockets, from string, body []byte, now time.Ti
 		}
 		l := w.link(e.ID, now)
 		l.ep = e.Endpoints
-		for _, c := range []struct {
-			so *zmq.Socket
-			ep string
-		}{{socks.pub, e.Sub}, {socks.msub, e.MgmtPub}, {socks.mpub, e.MgmtSub}} {
-			if c.so == socks.msub && slices.Contains(w.s.WorkerMasters, c.ep) {
-				continue // listening there since the start
-			}
+		for _, c := range w.dials(socks, l) {
 			if err := c.so.Connect(c.ep); err != nil {
 				w.log.Warn().Err(err).Str("master", e.ID).Str("endpoint", c.ep).Msg("cannot connect to a master of the directory")
 			}
@@ -143,6 +137,27 @@ func (w *Worker) directory(socks *sockets, from string, body []byte, now time.Ti
 		w.log.Info().Str("event", "master.joined").Str("master", e.ID).Str("push", e.Push).Str("sub", e.Sub).
 			Msg("a master of the crawl's directory: connecting")
 	}
+}
+
+// dial is one of the worker's sockets and a master's endpoint for it.
+type dial struct {
+	so *zmq.Socket
+	ep string
+}
+
+// dials are the connections the worker makes to a master of the
+// directory, and drops when it forgets it: its result and management
+// sockets (but a worker_masters endpoint, listened to from the start),
+// and its PULL socket once that master subscribed.
+func (w *Worker) dials(socks *sockets, l *masterLink) []dial {
+	out := []dial{{socks.pub, l.ep.Sub}, {socks.mpub, l.ep.MgmtSub}}
+	if !slices.Contains(w.s.WorkerMasters, l.ep.MgmtPub) {
+		out = append(out, dial{socks.msub, l.ep.MgmtPub})
+	}
+	if l.pulling {
+		out = append(out, dial{socks.pull, l.ep.Push})
+	}
+	return out
 }
 
 // listenToMasters connects the management SUB to the further masters of
@@ -193,17 +208,7 @@ func (w *Worker) checkMasters(socks *sockets, now time.Time) {
 			continue
 		}
 		if l.dialled {
-			eps := []struct {
-				so *zmq.Socket
-				ep string
-			}{{socks.pub, l.ep.Sub}, {socks.msub, l.ep.MgmtPub}, {socks.mpub, l.ep.MgmtSub}}
-			if l.pulling {
-				eps = append(eps, struct {
-					so *zmq.Socket
-					ep string
-				}{socks.pull, l.ep.Push})
-			}
-			for _, c := range eps {
+			for _, c := range w.dials(socks, l) {
 				_ = c.so.Disconnect(c.ep) // gone already, or never there
 			}
 		}

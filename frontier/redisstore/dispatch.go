@@ -52,8 +52,8 @@ func (s *Store) NextDue(now time.Time) time.Time {
 
 // syncOwned brings the set of partitions in due up to what the ownership
 // goroutine holds: new ones are due at once (nothing known yet), lost ones
-// are dropped.
-func (s *Store) syncOwned() {
+// are dropped. It returns the partitions owned, with their epochs.
+func (s *Store) syncOwned() map[int]int64 {
 	owned := s.own.snapshot()
 	for p := range s.due {
 		if _, ok := owned[p]; !ok {
@@ -65,11 +65,12 @@ func (s *Store) syncOwned() {
 			s.due[p] = 0
 		}
 	}
+	return owned
 }
 
 // Next implements frontier.Store.
 func (s *Store) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
-	s.syncOwned()
+	epochs := s.syncOwned()
 	var out []*crawluri.CrawlUri
 	for round := 0; round < maxRounds && len(out) < max; round++ {
 		redisNow := now.UnixMilli() + s.skew
@@ -94,7 +95,7 @@ func (s *Store) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 			limits[p] = n
 			left -= n
 		}
-		got, full, err := s.dispatch(limits)
+		got, full, err := s.dispatch(limits, epochs)
 		out = append(out, got...)
 		if err != nil {
 			if s.unavailable(err) {
@@ -111,9 +112,9 @@ func (s *Store) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 }
 
 // dispatch calls sp_dispatch on each partition of limits for up to its
-// limit, and reports whether any partition gave all it was asked (it may
-// have more).
-func (s *Store) dispatch(limits map[int]int) ([]*crawluri.CrawlUri, bool, error) {
+// limit, under the partition's epoch, and reports whether any partition
+// gave all it was asked (it may have more).
+func (s *Store) dispatch(limits map[int]int, epochs map[int]int64) ([]*crawluri.CrawlUri, bool, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	byNode := map[*redis.Client][]int{}
@@ -128,7 +129,7 @@ func (s *Store) dispatch(limits map[int]int) ([]*crawluri.CrawlUri, bool, error)
 	var errs []error
 	full := false
 	for node, parts := range byNode {
-		l, f, err := s.dispatchOn(ctx, node, parts, limits)
+		l, f, err := s.dispatchOn(ctx, node, parts, limits, epochs)
 		got = append(got, l...)
 		full = full || f
 		if err != nil {
@@ -154,15 +155,14 @@ func (s *Store) nodeFor(ctx context.Context, key string) (*redis.Client, error) 
 // dispatchOn runs the dispatches of parts on one primary, in one pipeline
 // ended by WAIT: the URLs go out only once a replica has the politeness
 // clocks they moved (a failover then cannot send a host's next URL early).
-func (s *Store) dispatchOn(ctx context.Context, node *redis.Client, parts []int, limits map[int]int) ([]leased, bool, error) {
-	epochs := s.own.snapshot()
+func (s *Store) dispatchOn(ctx context.Context, node *redis.Client, parts []int, limits map[int]int, epochs map[int]int64) ([]leased, bool, error) {
+	obey := 0
+	if s.opts.ObeyRobots {
+		obey = 1
+	}
 	pipe := node.Pipeline()
 	cmds := make([]*redis.Cmd, len(parts))
 	for i, p := range parts {
-		obey := 0
-		if s.opts.ObeyRobots {
-			obey = 1
-		}
 		cmds[i] = pipe.FCall(ctx, "sp_dispatch", []string{s.prefix(p)},
 			epochs[p], s.parts, p, limits[p], s.opts.LeaseTimeout.Milliseconds(), s.opts.MinDelay.Milliseconds(), obey, s.cfg.Master, s.bkts)
 	}

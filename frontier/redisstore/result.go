@@ -285,8 +285,7 @@ func (s *Store) Release(id int64, now time.Time) error {
 // every second, and also learns then when each partition is next due
 // (other masters' links included).
 func (s *Store) Expire(now time.Time) ([]frontier.Expired, error) {
-	s.syncOwned()
-	out, err := s.reclaim(s.own.snapshot(), nil)
+	out, err := s.reclaim(s.syncOwned(), nil)
 	if parts, alive := s.own.takenOver(); len(parts) > 0 {
 		// Taken over: what the last owner had in flight is queued again
 		// now if that master is gone (no one would apply its results).

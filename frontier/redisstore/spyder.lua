@@ -380,11 +380,9 @@ local function sp_lease(keys, args)
   return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, origin_of(e.url) }
 end
 
--- end_lease removes a lease; returns its record, or nil when it is not
--- outstanding (late, duplicate, forged).
-local function end_lease(p, id)
-  local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
-  if not l then return nil end
+-- end_lease removes lease id, whose record is l (parse_lease of its
+-- inflight entry), and frees its host.
+local function end_lease(p, id, l)
   redis.call('HDEL', p .. 'inflight', id)
   redis.call('ZREM', p .. 'lease', id)
   if redis.call('HGET', p .. 'busy', l.host) == id then
@@ -482,7 +480,7 @@ local function sp_decide(keys, args)
   local p, buckets = keys[1], tonumber(args[1])
   local l = parse_lease(redis.call('HGET', p .. 'inflight', args[2]))
   if not l or l.kind ~= 'u' then return { 0 } end
-  end_lease(p, args[2])
+  end_lease(p, args[2], l)
   local now = now_ms()
   local e = parse_entry(l.entry, l.host)
   -- Nothing was requested: the host may go again from when it was
@@ -497,8 +495,9 @@ end
 -- requeue ends lease id without a result: its URL goes first in its
 -- queue again. Returns the URL ("" for a robots.txt), or nil.
 local function requeue(p, id, now)
-  local l = end_lease(p, id)
+  local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
   if not l then return nil end
+  end_lease(p, id, l)
   local url = ''
   if l.kind == 'u' then
     local e = parse_entry(l.entry, l.host)
@@ -564,7 +563,7 @@ local function sp_robots(keys, args)
   local p = keys[1]
   local l = parse_lease(redis.call('HGET', p .. 'inflight', args[1]))
   if not l or l.kind ~= 'r' then return { 0 } end
-  end_lease(p, args[1])
+  end_lease(p, args[1], l)
   local now = now_ms()
   local retry = 0
   if tonumber(args[5]) >= 0 then retry = now + tonumber(args[5]) end
@@ -593,29 +592,21 @@ local function sp_hostctl(keys, args)
   return { 1, now, first_ready(p) }
 end
 
--- sp_stats(p; blocked (1: count held hosts too)): the partition's counters
--- as {name, value...}, with in flight, active queues and now.
-local function sp_stats(keys, args)
+-- sp_blocked(p): how many hosts with URLs are held beyond politeness now
+-- (Retry-After, an operator's block, a robots.txt being retried); holds
+-- that are over are forgotten. (The counts are read with plain commands.)
+local function sp_blocked(keys, args)
   local p = keys[1]
-  local out = redis.call('HGETALL', p .. 'n')
   local now = now_ms()
-  for _, v in ipairs({ 'inflight', redis.call('HLEN', p .. 'inflight'),
-    'active', redis.call('ZCARD', p .. 'ready') + redis.call('HLEN', p .. 'busy'), 'now', now }) do
-    out[#out + 1] = v
-  end
-  if args[1] == '1' then
-    local held, all = 0, redis.call('HGETALL', p .. 'hold')
-    for i = 1, #all, 2 do
-      if tonumber(all[i + 1]) > now then
-        if redis.call('EXISTS', p .. 'q:' .. all[i]) == 1 then held = held + 1 end
-      else
-        redis.call('HDEL', p .. 'hold', all[i]) -- past: forgotten
-      end
+  local held, all = 0, redis.call('HGETALL', p .. 'hold')
+  for i = 1, #all, 2 do
+    if tonumber(all[i + 1]) > now then
+      if redis.call('EXISTS', p .. 'q:' .. all[i]) == 1 then held = held + 1 end
+    else
+      redis.call('HDEL', p .. 'hold', all[i]) -- past: forgotten
     end
-    out[#out + 1] = 'blocked'
-    out[#out + 1] = held
   end
-  return out
+  return held
 end
 
 -- sp_claim(p; master, ttl_ms): takes the partition when nobody holds it
@@ -684,7 +675,7 @@ redis.register_function('sp_release', sp_release)
 redis.register_function('sp_reclaim', sp_reclaim)
 redis.register_function('sp_robots', sp_robots)
 redis.register_function('sp_hostctl', sp_hostctl)
-redis.register_function('sp_stats', sp_stats)
+redis.register_function('sp_blocked', sp_blocked)
 redis.register_function('sp_claim', sp_claim)
 redis.register_function('sp_unclaim', sp_unclaim)
 redis.register_function('sp_alive', sp_alive)

@@ -64,7 +64,7 @@ func (s *Store) BlockedQueues(now time.Time) int64 {
 }
 
 // readStats sums the counters of every partition; blocked also counts
-// the hosts held beyond politeness (sp_stats, which forgets past holds).
+// the hosts held beyond politeness (sp_blocked, which forgets past holds).
 func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -80,52 +80,35 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 		cmds[p] = counts{n: pipe.HGetAll(ctx, pfx+"n"), inflight: pipe.HLen(ctx, pfx+"inflight"),
 			ready: pipe.ZCard(ctx, pfx+"ready"), busy: pipe.HLen(ctx, pfx+"busy")}
 		if blocked {
-			cmds[p].held = pipe.FCall(ctx, "sp_stats", []string{pfx}, 1)
+			cmds[p].held = pipe.FCall(ctx, "sp_blocked", []string{pfx})
 		}
 	}
 	_, _ = pipe.Exec(ctx)
 	var st frontier.Stats
 	var held int64
+	// The counters of spyder.lua's hash n, by name.
+	counters := map[string]*int64{
+		"seen": &st.Seen, "queued": &st.Queued, "scheduled": &st.Scheduled, "done": &st.Done, "failed": &st.Failed,
+		"retried": &st.Retried, "disallowed": &st.Disallowed, "toodeep": &st.TooDeep, "toomany": &st.TooMany,
+	}
 	for p, c := range cmds {
 		if err := c.n.Err(); err != nil {
 			return st, held, fmt.Errorf("redis store: reading the counts of partition %d: %w", p, err)
 		}
 		for name, v := range c.n.Val() {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			switch name {
-			case "seen":
-				st.Seen += n
-			case "queued":
-				st.Queued += n
-			case "scheduled":
-				st.Scheduled += n
-			case "done":
-				st.Done += n
-			case "failed":
-				st.Failed += n
-			case "retried":
-				st.Retried += n
-			case "disallowed":
-				st.Disallowed += n
-			case "toodeep":
-				st.TooDeep += n
-			case "toomany":
-				st.TooMany += n
+			if dst := counters[name]; dst != nil {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				*dst += n
 			}
 		}
 		st.InFlight += c.inflight.Val()
 		st.ActiveQueues += c.ready.Val() + c.busy.Val()
 		if c.held != nil {
-			r, err := c.held.Slice()
+			n, err := c.held.Int64()
 			if err != nil {
 				return st, held, fmt.Errorf("redis store: counting the held hosts of partition %d: %w", p, err)
 			}
-			for i := 0; i+1 < len(r); i += 2 {
-				if name, _ := r[i].(string); name == "blocked" {
-					n, _ := r[i+1].(int64)
-					held += n
-				}
-			}
+			held += n
 		}
 	}
 	return st, held, nil
