@@ -54,6 +54,11 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 		if len(batch) == 0 {
 			return nil
 		}
+		// The time the batch leaves, not the turn's: a slow store call
+		// (Redis failing over) can take seconds, and the window in which
+		// a worker must list a URL it got (releaseSilent) counts from its
+		// dispatch.
+		sent := time.Now()
 		for i, c := range batch {
 			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
 			if err != nil || !ok {
@@ -72,7 +77,7 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 				return nil
 			}
 			m.stats.dispatched++
-			m.outstanding[c.LeaseID] = &outstandingLease{at: now, url: c.URL}
+			m.outstanding[c.LeaseID] = &outstandingLease{at: sent, url: c.URL}
 			m.log.Debug().Str("url", c.URL).Int64("lease", c.LeaseID).Msg("dispatched")
 		}
 	}
