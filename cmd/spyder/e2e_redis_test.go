@@ -100,7 +100,8 @@ var tenHosts = []string{"127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.23", 
 // Cluster, each master with endpoints (a harness cluster) of its own.
 type sharedCrawl struct {
 	dir, seeds string
-	clusters   []*cluster
+	env        []string
+	clusters   []*cluster // made when first used (see cluster)
 	outs       []string
 }
 
@@ -108,18 +109,26 @@ type sharedCrawl struct {
 func newSharedCrawl(t *testing.T, rc *redistest.RedisCluster, site *testsite.Site, masters int, env ...string) *sharedCrawl {
 	dir := t.TempDir()
 	sc := &sharedCrawl{dir: dir, seeds: writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))}
-	env = redisEnv(rc, append([]string{"SPYDER_FRONTIER_CLASS=multiple_host"}, env...)...)
-	for range masters {
-		sc.clusters = append(sc.clusters, newCluster(t, env...))
-	}
+	sc.env = redisEnv(rc, append([]string{"SPYDER_FRONTIER_CLASS=multiple_host"}, env...)...)
+	sc.clusters = make([]*cluster, masters)
 	return sc
+}
+
+// cluster is the settings of master i, its endpoints picked when first
+// asked for: ports found free are taken by the crawl's own connections
+// (ephemeral ports) if a master binds them seconds later.
+func (sc *sharedCrawl) cluster(t *testing.T, i int) *cluster {
+	if sc.clusters[i] == nil {
+		sc.clusters[i] = newCluster(t, sc.env...)
+	}
+	return sc.clusters[i]
 }
 
 // workers starts a worker on the settings of each master named (by index).
 func (sc *sharedCrawl) workers(t *testing.T, of ...int) []*proc {
 	var out []*proc
 	for i, m := range of {
-		out = append(out, start(t, fmt.Sprintf("worker%d", i+1), sc.clusters[m].Env, "worker"))
+		out = append(out, start(t, fmt.Sprintf("worker%d", i+1), sc.cluster(t, m).Env, "worker"))
 	}
 	return out
 }
@@ -134,7 +143,7 @@ func (sc *sharedCrawl) master(t *testing.T, name string, i int, args ...string) 
 		args = append(args, "--seeds", sc.seeds)
 	}
 	sc.outs = append(sc.outs, out)
-	m := start(t, name, sc.clusters[i].Env, args...)
+	m := start(t, name, sc.cluster(t, i).Env, args...)
 	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))
 	return m
 }
@@ -231,7 +240,7 @@ func TestOperatingASharedCrawl(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site := startSiteOn(t, tenHosts, 200, 50*time.Millisecond) // slow: the crawl outlasts the test's steps
 	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_MAX_CLIENTS=4", "SPYDER_METRICS_LISTEN=127.0.0.1:0")
-	c1, c2 := sc.clusters[0], sc.clusters[1]
+	c1, c2 := sc.cluster(t, 0), sc.cluster(t, 1)
 	ws := sc.workers(t, 0, 1)
 	w1, w2 := ws[0], ws[1]
 	m1 := sc.master(t, "master1", 0)
