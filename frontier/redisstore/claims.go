@@ -258,8 +258,9 @@ func score(master string, p int) uint64 {
 	return x
 }
 
-// winner is the master of alive that partition p belongs to.
-func winner(alive []string, p int) string {
+// Winner is the master of alive that partition p belongs to (rendezvous
+// hashing): a master's share is the partitions it wins.
+func Winner(alive []string, p int) string {
 	best, bestScore := "", uint64(0)
 	for _, m := range alive {
 		if sc := score(m, p); best == "" || sc > bestScore {
@@ -314,7 +315,7 @@ func (o *ownership) scanOnce() error {
 	pipe := s.rdb.Pipeline()
 	for p := range s.parts {
 		c, holds := o.held[p]
-		wins := winner(alive, p) == s.cfg.Master
+		wins := Winner(alive, p) == s.cfg.Master
 		switch {
 		case holds && !wins:
 			o.losing[p]++
