@@ -67,24 +67,12 @@ type HistoryEntry struct {
 // master holds the directory. url, when not empty, asks for that URL's
 // record and history; maxLeases bounds the leases listed.
 func Inspect(dir, url string, maxLeases int, canon urlx.Canonicalization) (*Report, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
-	}
-	lock, err := lockDir(dir)
+	f, done, err := openStopped(dir, "inspect")
 	if err != nil {
-		return nil, fmt.Errorf("%w; inspect reads a stopped master's state", err)
-	}
-	defer lock.unlock()
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: newPebbleLogger(zerolog.Logger{}), ErrorIfNotExists: true})
-	if err != nil {
-		return nil, fmt.Errorf("opening state directory %s: %w", dir, err)
-	}
-	defer db.Close()
-	f := &Durable{db: db, b: db.NewIndexedBatch(), queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
-	defer f.b.Close()
-	if err := f.loadMeta(); err != nil {
 		return nil, err
 	}
+	defer done()
+	db := f.db
 	r := &Report{Dir: dir, Stats: f.stats}
 	if r.SeedHosts, err = f.SeedHosts(); err != nil {
 		return nil, err
@@ -210,6 +198,35 @@ func (e event) describe() string {
 		return "lease ended without a result; queued again"
 	}
 	return fmt.Sprintf("event %d", e.kind)
+}
+
+// openStopped opens a stopped master's state directory read-only, for a
+// command (what) that reads it, with its counters loaded; done closes it.
+// It fails while a master holds the directory.
+func openStopped(dir, what string) (_ *Durable, done func(), err error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("state directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w; %s reads a stopped master's state", err, what)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: newPebbleLogger(zerolog.Logger{}), ErrorIfNotExists: true})
+	if err != nil {
+		lock.unlock()
+		return nil, nil, fmt.Errorf("opening state directory %s: %w", dir, err)
+	}
+	f := &Durable{db: db, b: db.NewIndexedBatch(), queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
+	done = func() {
+		f.b.Close()
+		db.Close()
+		lock.unlock()
+	}
+	if err := f.loadMeta(); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return f, done, nil
 }
 
 // scan calls fn for every key with the one-byte prefix p.

@@ -25,31 +25,13 @@ import (
 // asks for that URL's record and history; maxLeases bounds the leases
 // listed.
 func Inspect(cfg Config, url string, maxLeases int) (*frontier.Report, error) {
-	if cfg.Crawl == "" {
-		cfg.Crawl = "spyder"
-	}
-	if cfg.OpTimeout <= 0 {
-		cfg.OpTimeout = 10 * time.Second
-	}
-	s := &Store{cfg: cfg, crawl: cfg.Crawl, log: zerolog.Nop()}
-	if err := s.connect(); err != nil {
+	s, err := openExisting(cfg)
+	if err != nil {
 		return nil, err
 	}
 	defer s.rdb.Close()
 	ctx, cancel := s.ctx()
 	defer cancel()
-	conf, err := s.rdb.HGetAll(ctx, s.ctlKey("conf")).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis store: reading the crawl %q: %w", s.crawl, err)
-	}
-	if len(conf) == 0 {
-		return nil, fmt.Errorf("redis store: no crawl %q at %s (frontier_redis_crawl names it)", s.crawl, strings.Join(cfg.Addrs, ", "))
-	}
-	s.parts, _ = strconv.Atoi(conf["partitions"])
-	s.bkts, _ = strconv.Atoi(conf["seen_buckets"])
-	if s.parts <= 0 || s.bkts <= 0 {
-		return nil, fmt.Errorf("redis store: crawl %q: bad configuration %v", s.crawl, conf)
-	}
 	r := &frontier.Report{Dir: fmt.Sprintf("redis crawl %q (%d partitions) at %s", s.crawl, s.parts, strings.Join(cfg.Addrs, ", "))}
 	if r.Stats, _, err = s.readStats(false); err != nil {
 		return nil, err
@@ -67,6 +49,39 @@ func Inspect(cfg Config, url string, maxLeases int) (*frontier.Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// openExisting connects to the crawl cfg names, which must exist, without
+// joining it: for the commands that read a crawl (inspect, migrate).
+func openExisting(cfg Config) (*Store, error) {
+	if cfg.Crawl == "" {
+		cfg.Crawl = "spyder"
+	}
+	if cfg.OpTimeout <= 0 {
+		cfg.OpTimeout = 10 * time.Second
+	}
+	s := &Store{cfg: cfg, crawl: cfg.Crawl, log: zerolog.Nop()}
+	if err := s.connect(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	conf, err := s.rdb.HGetAll(ctx, s.ctlKey("conf")).Result()
+	if err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("redis store: reading the crawl %q: %w", s.crawl, err)
+	}
+	if len(conf) == 0 {
+		s.rdb.Close()
+		return nil, fmt.Errorf("redis store: no crawl %q at %s (frontier_redis_crawl names it)", s.crawl, strings.Join(cfg.Addrs, ", "))
+	}
+	s.parts, _ = strconv.Atoi(conf["partitions"])
+	s.bkts, _ = strconv.Atoi(conf["seen_buckets"])
+	if s.parts <= 0 || s.bkts <= 0 {
+		s.rdb.Close()
+		return nil, fmt.Errorf("redis store: crawl %q: bad configuration %v", s.crawl, conf)
+	}
+	return s, nil
 }
 
 // inspectQueues lists every host with URLs queued or in flight, and the
@@ -161,27 +176,15 @@ func (s *Store) urlReport(ctx context.Context, u string) (*frontier.URLReport, e
 		rep.State = "queued (never fetched)"
 		return rep, nil
 	}
-	f := strings.SplitN(v, "\x00", 9)
-	if len(f) != 9 {
+	rec, ok := parseRecord(v)
+	if !ok {
 		return nil, fmt.Errorf("redis store: the record of %s is corrupt", u)
 	}
-	state, _ := strconv.Atoi(f[0])
-	rep.State = frontier.StateName(byte(state))
-	rep.Status, _ = strconv.Atoi(f[1])
-	rep.Attempts, _ = strconv.Atoi(f[2])
-	rep.Level, _ = strconv.Atoi(f[3])
-	rep.ETag, rep.LastMod = f[6], f[7]
-	for _, ev := range strings.Split(f[8], ";") {
-		e := strings.Split(ev, ",")
-		if len(e) != 4 {
-			continue
-		}
-		kind, _ := strconv.Atoi(e[0])
-		st, _ := strconv.Atoi(e[1])
-		at, _ := strconv.ParseFloat(e[2], 64)
-		value, _ := strconv.ParseFloat(e[3], 64)
-		rep.History = append(rep.History, frontier.HistoryEntry{At: time.UnixMilli(int64(at)),
-			Event: frontier.DescribeEvent(byte(kind), byte(st)), Value: int64(value)})
+	rep.State = frontier.StateName(rec.State)
+	rep.Status, rep.Attempts, rep.Level = int(rec.Status), rec.Attempts, rec.Level
+	rep.ETag, rep.LastMod = rec.ETag, rec.LastModified
+	for _, e := range rec.History {
+		rep.History = append(rep.History, frontier.HistoryEntry{At: e.At, Event: frontier.DescribeEvent(e.Kind, e.State), Value: e.Value})
 	}
 	return rep, nil
 }

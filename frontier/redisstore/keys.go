@@ -5,11 +5,13 @@ package redisstore
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
@@ -100,3 +102,60 @@ func (s *Store) local(redisMS int64) time.Time {
 func (s *Store) sawClock(redisMS int64, now time.Time) {
 	s.skew = redisMS - now.UnixMilli()
 }
+
+// A URL record (spyder.lua's record): state, status, attempts, level,
+// depth, URL, ETag, Last-Modified and the history, joined by \0; the
+// history is "kind,state,at_ms,value;" per event, oldest first. It is
+// read here for inspect and migrate, and written here only by migrate.
+
+// parseRecord decodes a URL record into a snapshot (without its queue
+// state: Due and Returned are the queue's).
+func parseRecord(v string) (frontier.URLSnapshot, bool) {
+	f := strings.SplitN(v, "\x00", 9)
+	if len(f) != 9 {
+		return frontier.URLSnapshot{}, false
+	}
+	n := make([]int, 5)
+	for i := range n {
+		var err error
+		if n[i], err = strconv.Atoi(f[i]); err != nil {
+			return frontier.URLSnapshot{}, false
+		}
+	}
+	u := frontier.URLSnapshot{State: byte(n[0]), Status: int16(n[1]), Attempts: n[2], Level: n[3], Depth: n[4],
+		URL: f[5], ETag: f[6], LastModified: f[7]}
+	for _, ev := range strings.Split(f[8], ";") {
+		e := strings.Split(ev, ",")
+		if len(e) != 4 {
+			continue
+		}
+		kind, _ := strconv.Atoi(e[0])
+		st, _ := strconv.Atoi(e[1])
+		u.History = append(u.History, frontier.Event{At: time.UnixMilli(number(e[2])), Value: number(e[3]), Kind: byte(kind), State: byte(st)})
+	}
+	u.Seed = len(u.History) > 0 && u.History[0].Kind == frontier.EventAddedSeed
+	return u, true
+}
+
+// number reads a number of a record: an integer, or what Lua's
+// tostring (%.14g) made of one.
+func number(s string) int64 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n
+	}
+	f, _ := strconv.ParseFloat(s, 64)
+	return int64(f)
+}
+
+// encodeRecord is u's URL record.
+func encodeRecord(u *frontier.URLSnapshot) string {
+	var h strings.Builder
+	for _, e := range u.History[max(len(u.History)-maxHistory, 0):] {
+		fmt.Fprintf(&h, "%d,%d,%d,%d;", e.Kind, e.State, e.At.UnixMilli(), e.Value)
+	}
+	return strings.Join([]string{strconv.Itoa(int(u.State)), strconv.Itoa(int(u.Status)), strconv.Itoa(u.Attempts),
+		strconv.Itoa(u.Level), strconv.Itoa(u.Depth), u.URL, u.ETag, u.LastModified, h.String()}, "\x00")
+}
+
+// maxHistory is spyder.lua's MAX_HISTORY: the events a record keeps.
+const maxHistory = 16

@@ -666,6 +666,38 @@ local function sp_alive(keys, args)
   return out
 end
 
+-- sp_import(p; buckets, then host, entry, record, queue for each URL): a
+-- URL of a crawl migrated from another store (spyder frontier migrate,
+-- before any master runs): its seen-set record ("" when never fetched)
+-- and, unless queue is "", its queue entry: "r" returned (first), "n"
+-- new (in the order of its admission), else the ms it is due. A URL
+-- seen already is left as it is. Returns the URLs added.
+local function sp_import(keys, args)
+  local p, buckets = keys[1], tonumber(args[1])
+  local n, touched = { seen = 0, queued = 0, scheduled = 0 }, {}
+  for i = 2, #args, 4 do
+    local host, m, rec, q = args[i], args[i + 1], args[i + 2], args[i + 3]
+    local bucket, field = seen(p, m:sub(1, 14), buckets)
+    if redis.call('HSETNX', bucket, field, rec) == 1 then
+      n.seen = n.seen + 1
+      if q ~= '' then
+        local score
+        if q == 'r' then score = RETURNED
+        elseif q == 'n' then score = u32(m, 20) * 1000 - NEW_BASE
+        else score = tonumber(q) end
+        redis.call('ZADD', p .. 'q:' .. host, score, m)
+        if m:byte(15) % 2 == 1 then n.scheduled = n.scheduled + 1 else n.queued = n.queued + 1 end
+        touched[host] = true
+      end
+    end
+  end
+  for host in pairs(touched) do rescore(p, host) end
+  for name, c in pairs(n) do
+    if c > 0 then redis.call('HINCRBY', p .. 'n', name, c) end
+  end
+  return n.seen
+end
+
 redis.register_function('sp_add', sp_add)
 redis.register_function('sp_dispatch', sp_dispatch)
 redis.register_function{ function_name = 'sp_lease', callback = sp_lease, flags = { 'no-writes' } }
@@ -679,3 +711,4 @@ redis.register_function('sp_blocked', sp_blocked)
 redis.register_function('sp_claim', sp_claim)
 redis.register_function('sp_unclaim', sp_unclaim)
 redis.register_function('sp_alive', sp_alive)
+redis.register_function('sp_import', sp_import)

@@ -1,5 +1,5 @@
-// frontier_cmd.go: spyder frontier inspect and spyder frontier inject,
-// offline work on a state directory.
+// frontier_cmd.go: spyder frontier inspect, inject and migrate: offline
+// work on a crawl's frontier.
 
 package cli
 
@@ -21,21 +21,23 @@ import (
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
-// runFrontier dispatches `spyder frontier inspect|inject`: offline work on a
-// master's state directory (the master must not be running).
+// runFrontier dispatches `spyder frontier inspect|inject|migrate`:
+// offline work on a crawl's frontier (inject and migrate while no master
+// runs it).
 func runFrontier(args, environ []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "inspect" && args[0] != "inject") {
+	cmds := map[string]func(args, environ []string, stdout, stderr io.Writer) int{
+		"inspect": runInspect, "inject": runInject, "migrate": runMigrate,
+	}
+	if len(args) == 0 || cmds[args[0]] == nil {
 		fmt.Fprintln(stderr, "usage: spyder frontier inspect [--state-dir DIR] [--url URL] [--json]")
 		fmt.Fprintln(stderr, "       spyder frontier inject [--state-dir DIR] FILE")
+		fmt.Fprintln(stderr, "       spyder frontier migrate --to redis|pebble [--dir STATE_DIR] [--frontier-redis-addrs HOST:PORT ...]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return exitOK
 		}
 		return exitConfig
 	}
-	if args[0] == "inspect" {
-		return runInspect(args[1:], environ, stdout, stderr)
-	}
-	return runInject(args[1:], environ, stdout, stderr)
+	return cmds[args[0]](args[1:], environ, stdout, stderr)
 }
 
 func runInspect(args, environ []string, stdout, stderr io.Writer) int {
