@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +24,7 @@ import (
 )
 
 // redisInfo reads numeric fields of INFO sections from addr.
-func redisInfo(b *testing.B, addr string, sections ...string) map[string]float64 {
+func redisInfo(b testing.TB, addr string, sections ...string) map[string]float64 {
 	b.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
@@ -147,4 +150,113 @@ func BenchmarkMemoryPerURL(b *testing.B) {
 	after := redisInfo(b, node.Addr, "memory")["used_memory"]
 	b.ReportMetric((after-before)/float64(b.N), "bytes/url")
 	b.Logf("N=%d over 10000 hosts, %d partitions x %d seen buckets: used_memory +%.1f MiB", b.N, parts, buckets, (after-before)/(1<<20))
+}
+
+// BenchmarkMasters: b.N URLs over 10,000 hosts crawled (admitted, each
+// master admitting its half; dispatched; answered) by one master, then by
+// two on the same 3-primary Redis Cluster, all on this machine (run with
+// -count 2 for A B A B). Reported: URLs per second of wall time, Redis
+// CPU per URL (summed over the primaries) and the masters' own CPU per
+// URL (this process: the Redis client and the stores).
+func BenchmarkMasters(b *testing.B) {
+	rc := redistest.StartRedisCluster(b, 3, 0, 1500*time.Millisecond)
+	for _, masters := range []int{1, 2} {
+		b.Run(fmt.Sprintf("masters=%d", masters), func(b *testing.B) { crawlWith(b, rc, masters) })
+	}
+}
+
+var benchCrawls int
+
+func crawlWith(b *testing.B, rc *redistest.RedisCluster, masters int) {
+	benchCrawls++
+	crawl := fmt.Sprintf("masters%d-%d", masters, benchCrawls)
+	opts := frontier.Options{LeaseTimeout: time.Minute, MaxRetries: 3, RetryBackoff: time.Second}
+	stores := make([]*Store, masters)
+	for i := range stores {
+		s, err := Open(opts, Config{Addrs: rc.Addrs(), Crawl: crawl, Partitions: 64, SeenBuckets: 16,
+			Master: fmt.Sprintf("m%d", i), OwnershipTTL: 3 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		owned := 0
+		for _, s := range stores {
+			owned += len(s.Owned())
+		}
+		if owned == 64 && len(stores[masters-1].Owned()) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the masters did not share the partitions in 20 s")
+		}
+	}
+	cpuOf := func() (redisCPU float64) {
+		for _, a := range rc.Addrs() {
+			redisCPU += cpu(redisInfo(b, a, "cpu"))
+		}
+		return redisCPU
+	}
+	var ru0, ru1 syscall.Rusage
+	before := cpuOf()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
+	start := time.Now()
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, masters)
+	for i, s := range stores {
+		wg.Go(func() {
+			f := frontier.Over(s, opts)
+			links := make([]string, 0, 100)
+			for u := i; u < b.N; u += masters {
+				links = append(links, fmt.Sprintf("http://h%d.example/page/%d", u%10000, u))
+				if len(links) == cap(links) || u+masters >= b.N {
+					if _, err := f.Add(links, time.Now()); err != nil {
+						errs <- err
+						return
+					}
+					links = links[:0]
+				}
+			}
+			for done.Load() < int64(b.N) {
+				now := time.Now()
+				got, err := f.Next(now, 1000)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, c := range got {
+					if _, err := f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200}, nil, now); err != nil {
+						errs <- err
+						return
+					}
+				}
+				if err := f.Commit(); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(int64(len(got)))
+				if len(got) == 0 {
+					time.Sleep(time.Millisecond) // the other master's share is what is left
+				}
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	redisCPU := cpuOf() - before
+	selfCPU := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "urls/s")
+	b.ReportMetric(redisCPU*1e6/float64(b.N), "redis-µs/url")
+	b.ReportMetric(float64(selfCPU.Microseconds())/float64(b.N), "master-µs/url")
+	b.Logf("N=%d, %d master(s): %v wall, Redis CPU %.2f s over 3 primaries, masters' CPU %v", b.N, masters, wall.Round(time.Millisecond), redisCPU, selfCPU.Round(time.Millisecond))
 }

@@ -286,25 +286,31 @@ func (o *ownership) scanOnce() error {
 	reports := head.HGetAll(ctx, s.ctlKey("reports"))
 	control := head.HGetAll(ctx, s.ctlKey("control"))
 	_, _ = head.Exec(ctx)
-	r, err := aliveCmd.Slice()
-	if err != nil {
-		return err
-	}
-	var names []string
-	var directory []Master
-	for i := 1; i+1 < len(r); i += 2 {
-		if m, ok := r[i].(string); ok {
-			names = append(names, m)
-			ep, _ := r[i+1].(string)
-			directory = append(directory, Master{ID: m, Endpoints: ep, Report: reports.Val()[m]})
-		}
-	}
+	// The directory lives in one slot: while its primary fails over, the
+	// partitions are renewed among the masters alive as last seen (else
+	// the whole crawl would stop with one primary).
+	r, aliveErr := aliveCmd.Slice()
 	o.mu.Lock()
-	o.alive, o.directory = names, directory
+	if aliveErr == nil {
+		var names []string
+		var directory []Master
+		for i := 1; i+1 < len(r); i += 2 {
+			if m, ok := r[i].(string); ok {
+				names = append(names, m)
+				ep, _ := r[i+1].(string)
+				directory = append(directory, Master{ID: m, Endpoints: ep, Report: reports.Val()[m]})
+			}
+		}
+		o.alive, o.directory = names, directory
+	}
 	if control.Err() == nil {
 		o.control = control.Val()
 	}
-	alive := names
+	alive := o.alive
+	if len(alive) == 0 {
+		o.mu.Unlock()
+		return aliveErr // not in the directory yet: nothing to claim by
+	}
 	type call struct {
 		p     int
 		claim bool // else: hand back
@@ -334,7 +340,7 @@ func (o *ownership) scanOnce() error {
 	now := time.Now()
 	var gained, lost, fenced []int
 	var epochs []int64
-	var firstErr error
+	firstErr := aliveErr
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, c := range calls {

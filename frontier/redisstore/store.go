@@ -174,13 +174,33 @@ func Open(opts frontier.Options, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// clientLog passes go-redis's own messages (a node refusing connections
+// while the cluster fails over) to the master's log as structured
+// records, instead of the unstructured lines go-redis writes to stderr.
+// go-redis has one logger per process: the first store opened sets it.
+type clientLog struct{ log zerolog.Logger }
+
+func (l clientLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug().Str("component", "go-redis").Msg(fmt.Sprintf(format, v...))
+}
+
+var clientLogOnce sync.Once
+
+// dialAttempts is how often the client dials a node before the call
+// fails: once. A dead primary refuses at once, and the store's loop tries
+// again on its next turn anyway; go-redis's default (5 attempts, 100 ms
+// apart) held every call to a dead primary half a second, and with it the
+// dispatch of the primaries that are up and the renewal of ownership.
+const dialAttempts = 1
+
 // connect makes the client: a cluster client when the first node that
 // answers says cluster_enabled, else a client of that one Redis.
 func (s *Store) connect() error {
+	clientLogOnce.Do(func() { redis.SetLogger(clientLog{s.log}) })
 	var errs []error
 	for _, addr := range s.cfg.Addrs {
 		c := redis.NewClient(&redis.Options{Addr: addr, Username: s.cfg.Username, Password: s.cfg.Password,
-			DialTimeout: s.cfg.OpTimeout, ReadTimeout: s.cfg.OpTimeout, WriteTimeout: s.cfg.OpTimeout})
+			DialTimeout: s.cfg.OpTimeout, ReadTimeout: s.cfg.OpTimeout, WriteTimeout: s.cfg.OpTimeout, DialerRetries: dialAttempts})
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
 		info, err := c.Info(ctx, "cluster").Result()
 		cancel()
@@ -199,7 +219,7 @@ func (s *Store) connect() error {
 		}
 		c.Close()
 		s.ccl = redis.NewClusterClient(&redis.ClusterOptions{Addrs: s.cfg.Addrs, Username: s.cfg.Username, Password: s.cfg.Password,
-			DialTimeout: s.cfg.OpTimeout, ReadTimeout: s.cfg.OpTimeout, WriteTimeout: s.cfg.OpTimeout,
+			DialTimeout: s.cfg.OpTimeout, ReadTimeout: s.cfg.OpTimeout, WriteTimeout: s.cfg.OpTimeout, DialerRetries: dialAttempts,
 			// A dead primary refuses dials until the cluster promotes its
 			// replica; go-redis then only learns the new map on a MOVED or
 			// its periodic reload (redis/go-redis#3979), so the store
