@@ -71,10 +71,11 @@ func (s *Store) admit(urls []string, depth int, flags byte) (int, error) {
 		return 0, nil
 	}
 	byPart := map[int][]any{}
+	now := time.Now()
 	for _, u := range urls {
 		host := urlx.Host(u)
 		p := s.partitionOf(host)
-		byPart[p] = append(byPart[p], host, entry(u, host, flags, depth))
+		byPart[p] = append(byPart[p], host, entry(u, host, flags, depth, now))
 	}
 	pipe := s.rdb.Pipeline()
 	type call struct {

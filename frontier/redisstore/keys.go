@@ -53,8 +53,9 @@ func (s *Store) partitionOfLease(id int64) (int, bool) {
 const (
 	flagScheduled = 1
 	flagSeed      = 2
-	flagHTTPHost  = 4 // the URL is stored without "http://" + its host
-	flagHTTPSHost = 8 // ... without "https://" + its host
+	flagHTTPHost  = 4  // the URL is stored without "http://" + its host
+	flagHTTPSHost = 8  // ... without "https://" + its host
+	flagRecorded  = 16 // the URL has a record in the seen set
 )
 
 // fpLen is the bytes of a URL's fingerprint the Redis store keeps (112
@@ -66,9 +67,9 @@ const (
 )
 
 // entry encodes the queue entry of u (of host) as spyder.lua reads it:
-// fingerprint, flags, attempts, level, depth, added (s, set by Redis),
-// the URL without the scheme and host its queue gives back.
-func entry(u, host string, flags byte, depth int) string {
+// fingerprint, flags, attempts, level, depth, added (s), the URL without
+// the scheme and host its queue gives back.
+func entry(u, host string, flags byte, depth int, added time.Time) string {
 	k := urlx.KeyOf(u)
 	rest := u
 	switch {
@@ -81,7 +82,7 @@ func entry(u, host string, flags byte, depth int) string {
 	b = append(b, k[:fpLen]...)
 	b = append(b, flags, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(min(depth, 1<<16-1)))
-	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(max(added.Unix(), 0)))
 	return string(append(b, rest...))
 }
 

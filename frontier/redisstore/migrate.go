@@ -426,18 +426,17 @@ func (k *sink) URL(u *frontier.URLSnapshot) error {
 	if u.State == frontier.URLScheduled {
 		flags |= flagScheduled
 	}
-	m := []byte(entry(u.URL, host, flags, u.Depth))
-	m[fpLen+1], m[fpLen+2] = byte(min(u.Attempts, 255)), byte(min(u.Level, 255))
+	rec, queue := "", ""
+	if u.Fetched() {
+		rec = encodeRecord(u)
+		flags |= flagRecorded
+	}
 	added := time.Now()
 	if len(u.History) > 0 {
 		added = u.History[0].At
 	}
-	secs := uint32(max(added.Unix(), 0))
-	m[19], m[20], m[21], m[22] = byte(secs>>24), byte(secs>>16), byte(secs>>8), byte(secs)
-	rec, queue := "", ""
-	if u.Fetched() {
-		rec = encodeRecord(u)
-	}
+	m := []byte(entry(u.URL, host, flags, u.Depth, added))
+	m[fpLen+1], m[fpLen+2] = byte(min(u.Attempts, 255)), byte(min(u.Level, 255))
 	switch {
 	case !u.Queued():
 	case u.Returned:

@@ -31,8 +31,8 @@
 --   p.."rtime"      HASH    origin -> "expires retryAt crawlDelay" (ms)
 --   p.."n"          HASH    counters
 --
--- A queue entry is fp(14) flags(1) attempts(1) level(1) depth(2) added(4, s) url
--- (see parse_entry for the flags).
+-- A queue entry is fp(14) flags(1) attempts(1) level(1) depth(2) added(4, s,
+-- the admitting master's clock) url (see parse_entry for the flags).
 
 local NEW_BASE = 2 ^ 41 -- new URLs sort before every known one (due = added - NEW_BASE), in the order they came
 local RETURNED = -(2 ^ 43) -- a URL whose lease ended without a result goes first
@@ -50,6 +50,18 @@ end
 local function after(now) return now + 1 end
 
 local function num(s) return string.format('%.0f', s) end
+
+-- strs() gives a table that turns each number into a string once per
+-- call: a number handed to redis.call, or joined into a record, is
+-- printed (sprintf) each time, which costs about as much as a Redis
+-- command (and a call's many clocks and expiries are mostly one value).
+-- Integers print exactly with %.14g up to 10^14 (ms times, leases).
+local STRS = { __index = function(t, n)
+  local v = tostring(n)
+  t[n] = v
+  return v
+end }
+local function strs() return setmetatable({}, STRS) end
 
 local function u16(s, i) return s:byte(i) * 256 + s:byte(i + 1) end
 
@@ -72,7 +84,8 @@ end
 -- 3: the URL is stored without its "http://<host>" (4) or
 -- "https://<host>" (8) prefix, which its queue's host gives back (a
 -- third of a typical URL's bytes, in the structure most of the frontier's
--- memory is).
+-- memory is); bit 4 (16): the URL has a record in the seen set (it had a
+-- result), so that a first result need not read one.
 local function bit(flags, b) return math.floor(flags / b) % 2 == 1 end
 
 -- reentry is entry m with new flags, attempts and level (its URL's
@@ -80,6 +93,7 @@ local function bit(flags, b) return math.floor(flags / b) % 2 == 1 end
 local function reentry(m, scheduled, attempts, level)
   local flags = m:byte(15) - (m:byte(15) % 2)
   if scheduled then flags = flags + 1 end
+  if not bit(flags, 16) then flags = flags + 16 end
   return m:sub(1, 14) .. string.char(flags, math.min(attempts, 255), math.min(level, 255)) .. m:sub(18)
 end
 
@@ -138,7 +152,7 @@ end
 -- than MAX_HISTORY events, and is not counted.
 local SHORT_HISTORY = 20 * MAX_HISTORY
 
-local function record(r)
+local function record(r, str)
   local h = r.history
   if #h > SHORT_HISTORY then
     local n = 0
@@ -148,12 +162,12 @@ local function record(r)
       n = n - 1
     end
   end
-  return table.concat({ r.state, r.status, r.attempts, r.level, r.depth, r.url, r.etag or '', r.lastmod or '', h }, '\0')
+  return table.concat({ str[r.state], str[r.status], str[r.attempts], str[r.level], str[r.depth], r.url, r.etag or '', r.lastmod or '', h }, '\0')
 end
 
-local function event(kind, state, at, value)
+local function event(str, kind, state, at, value)
   -- (times in ms and statuses print exactly with tostring's %.14g)
-  return kind .. ',' .. state .. ',' .. tostring(at) .. ',' .. tostring(value) .. ';'
+  return str[kind] .. ',' .. str[state] .. ',' .. str[at] .. ',' .. str[value] .. ';'
 end
 
 -- URL states and events, as the Pebble store numbers them.
@@ -186,7 +200,7 @@ end
 
 local function raise(key, host, at)
   if at > tonumber(redis.call('HGET', key, host) or 0) then
-    redis.call('HSET', key, host, num(at))
+    redis.call('HSET', key, host, at)
   end
 end
 
@@ -203,7 +217,8 @@ end
 local function sp_add(keys, args)
   local p, buckets, cap = keys[1], tonumber(args[1]), tonumber(args[2])
   local now = now_ms()
-  local added_at = put32(math.floor(now / 1000))
+  local kcount, kq = p .. 'hcount', p .. 'q:'
+  local score = tostring(now - NEW_BASE)
   local added, toomany, touched = 0, 0, {}
   for i = 3, #args, 2 do
     local host, m = args[i], args[i + 1]
@@ -214,26 +229,29 @@ local function sp_add(keys, args)
       new = redis.call('HSETNX', bucket, field, '') == 1
     elseif redis.call('HEXISTS', bucket, field) == 1 then
       new = false
-    elseif tonumber(redis.call('HGET', p .. 'hcount', host) or 0) >= cap then
+    elseif tonumber(redis.call('HGET', kcount, host) or 0) >= cap then
       new = false
       toomany = toomany + 1
     else
-      redis.call('HINCRBY', p .. 'hcount', host, 1)
+      redis.call('HINCRBY', kcount, host, 1)
       redis.call('HSET', bucket, field, '')
       new = true
     end
     if new then
-      redis.call('ZADD', p .. 'q:' .. host, now - NEW_BASE, m:sub(1, 19) .. added_at .. m:sub(24))
+      redis.call('ZADD', kq .. host, score, m) -- (the master wrote its added time)
       added = added + 1
       touched[host] = true
     end
   end
   -- A new URL sorts first in its queue and is due: its host may dispatch
   -- at max(clock, hold), unless it has a URL in flight.
+  local kbusy, kclock, khold, kready = p .. 'busy', p .. 'clock', p .. 'hold', p .. 'ready'
+  local holds = redis.call('EXISTS', khold) == 1
   for host in pairs(touched) do
-    if redis.call('HEXISTS', p .. 'busy', host) == 0 then
-      local at = math.max(tonumber(redis.call('HGET', p .. 'clock', host) or 0), tonumber(redis.call('HGET', p .. 'hold', host) or 0))
-      redis.call('ZADD', p .. 'ready', 'LT', at, host)
+    if redis.call('HEXISTS', kbusy, host) == 0 then
+      local at = tonumber(redis.call('HGET', kclock, host) or 0)
+      if holds then at = math.max(at, tonumber(redis.call('HGET', khold, host) or 0)) end
+      redis.call('ZADD', kready, 'LT', at, host)
     end
   end
   if added > 0 then
@@ -245,23 +263,22 @@ local function sp_add(keys, args)
 end
 
 -- A dispatch's writes, collected and made in one call per key.
-local function batch() return { inflight = {}, lease = {}, busy = {}, clock = {}, ready = {} } end
+local function batch() return { inflight = {}, lease = {}, busy = {}, clock = {}, ready = {}, str = strs() } end
 
 -- lease records the lease id of a dispatch of host at now in b and marks
 -- the host in flight.
 local function lease(b, args, id, host, kind, origin, m, min_delay, crawl_delay, now, clock)
   local lease_ms, master = tonumber(args[5]), args[8]
-  local sid = num(id)
-  local inflight, leases, busy, clocks, ready = b.inflight, b.lease, b.busy, b.clock, b.ready
-  inflight[#inflight + 1] = sid
+  local inflight, leases, busy, clocks, ready, str = b.inflight, b.lease, b.busy, b.clock, b.ready, b.str
+  inflight[#inflight + 1] = id
   if kind == 'r' then m = origin end
-  inflight[#inflight + 1] = table.concat({ kind, host, master, tostring(min_delay), tostring(crawl_delay), tostring(now), m }, '\0')
-  leases[#leases + 1] = now + lease_ms
-  leases[#leases + 1] = sid
+  inflight[#inflight + 1] = table.concat({ kind, host, master, str[min_delay], str[crawl_delay], str[now], m }, '\0')
+  leases[#leases + 1] = str[now + lease_ms]
+  leases[#leases + 1] = id
   busy[#busy + 1] = host
-  busy[#busy + 1] = sid
+  busy[#busy + 1] = id
   clocks[#clocks + 1] = host
-  clocks[#clocks + 1] = num(clock)
+  clocks[#clocks + 1] = str[clock]
   ready[#ready + 1] = host
 end
 
@@ -311,17 +328,21 @@ local function sp_dispatch(keys, args)
   local b = batch()
   local next_id = (redis.call('INCRBY', p .. 'seq', max) - max) * parts + part
   local queued, scheduled = 0, 0
+  local kq, kready, kdelay = p .. 'q:', p .. 'ready', p .. 'delay'
+  local delays = redis.call('EXISTS', kdelay) == 1 -- (an operator's, for some host)
   -- (hosts in ready have URLs and none in flight: rescore keeps it so)
-  local hosts = redis.call('ZRANGE', p .. 'ready', '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+  local hosts = redis.call('ZRANGE', kready, '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
   for _, host in ipairs(hosts) do
-    local head = redis.call('ZRANGE', p .. 'q:' .. host, 0, 0)
+    -- The head is taken at once (put back if robots.txt comes first).
+    local head = redis.call('ZPOPMIN', kq .. host)
     if #head == 0 then
-      redis.call('ZREM', p .. 'ready', host)
+      redis.call('ZREM', kready, host)
     else
       local m = head[1]
       local e = parse_entry(m, host)
       local origin = origin_of(e.url)
-      local min_delay = tonumber(redis.call('HGET', p .. 'delay', host) or default_delay)
+      local min_delay = default_delay
+      if delays then min_delay = tonumber(redis.call('HGET', kdelay, host) or default_delay) end
       local crawl_delay, expires, go = 0, 0, true
       if obey then
         local rt = redis.call('HGET', p .. 'rtime', origin)
@@ -333,6 +354,7 @@ local function sp_dispatch(keys, args)
         if not rt or now >= expires then
           go = false
           crawl_delay = 0
+          redis.call('ZADD', kq .. host, head[2], m)
           if retry_at > now then
             raise(p .. 'hold', host, retry_at)
             rescore(p, host)
@@ -344,7 +366,6 @@ local function sp_dispatch(keys, args)
         end
       end
       if go then
-        redis.call('ZREM', p .. 'q:' .. host, m)
         next_id = next_id + parts
         lease(b, args, next_id, host, 'u', origin, m, min_delay, crawl_delay, now, after(now) + math.max(min_delay, crawl_delay))
         local etag, lastmod = '', ''
@@ -393,19 +414,19 @@ end
 
 -- settle writes the URL record of a lease's entry e after a result and
 -- queues it again when due >= 0 (flags: scheduled or queued).
-local function settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, value)
+local function settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, value, str)
   local bucket, field = seen(p, e.fp, buckets)
-  local r = parse_record(redis.call('HGET', bucket, field))
+  local r
+  if bit(e.flags, 16) then r = parse_record(redis.call('HGET', bucket, field)) end
   if not r then
     local kind = EV_LINK
     if bit(e.flags, 2) then kind = EV_SEED end
-    r = { depth = e.depth, url = e.url, etag = '', lastmod = '', history = event(kind, QUEUED, e.added, 0) }
+    r = { depth = e.depth, url = e.url, etag = '', lastmod = '', history = event(str, kind, QUEUED, e.added, 0) }
   end
-  r.history = r.history .. event(EV_DISPATCHED, INFLIGHT, l.at, 0)
   r.state, r.status, r.attempts, r.level = state, status, attempts, level
   if etag then r.etag, r.lastmod = etag, lastmod end
-  r.history = r.history .. event(EV_RESULT, state, now, value)
-  redis.call('HSET', bucket, field, record(r))
+  r.history = r.history .. event(str, EV_DISPATCHED, INFLIGHT, l.at, 0) .. event(str, EV_RESULT, state, now, value)
+  redis.call('HSET', bucket, field, record(r, str))
 end
 
 -- The fields of one outcome in sp_complete's arguments.
@@ -421,48 +442,54 @@ local function sp_complete(keys, args)
   local now = now_ms()
   local out = { now, -1 }
   local counts = { done = 0, retried = 0, failed = 0, queued = 0, scheduled = 0 }
+  local kinflight, klease, kbusy, khold, kclock, kq, kready = p .. 'inflight', p .. 'lease', p .. 'busy', p .. 'hold', p .. 'clock', p .. 'q:', p .. 'ready'
+  local holds = redis.call('EXISTS', khold) == 1
+  local str = strs()
   for i = 2, #args, COMPLETE_FIELDS do
     local id = args[i]
-    local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
+    local l = parse_lease(redis.call('HGET', kinflight, id))
     local e = l and l.kind == 'u' and parse_entry(l.entry, l.host)
     if not e or (args[i + 1] ~= '' and e.url ~= args[i + 1]) then
       out[#out + 1] = 0
     else
       out[#out + 1] = 1
       -- The lease outstanding is its host's one in flight.
-      redis.call('HDEL', p .. 'inflight', id)
-      redis.call('ZREM', p .. 'lease', id)
-      redis.call('HDEL', p .. 'busy', l.host)
+      redis.call('HDEL', kinflight, id)
+      redis.call('ZREM', klease, id)
+      redis.call('HDEL', kbusy, l.host)
       local fate, attempts, level, status = args[i + 2], tonumber(args[i + 4]), tonumber(args[i + 5]), tonumber(args[i + 8])
       local etag, lastmod
       if args[i + 9] == '1' then etag, lastmod = args[i + 10], args[i + 11] end
       local host = l.host
-      local hold = tonumber(redis.call('HGET', p .. 'hold', host) or 0)
-      if tonumber(args[i + 6]) > 0 and after(now) + tonumber(args[i + 6]) > hold then
-        hold = after(now) + tonumber(args[i + 6])
-        redis.call('HSET', p .. 'hold', host, num(hold))
+      local hold = 0
+      if holds then hold = tonumber(redis.call('HGET', khold, host) or 0) end
+      local hold_offset = tonumber(args[i + 6])
+      if hold_offset > 0 and after(now) + hold_offset > hold then
+        hold = after(now) + hold_offset
+        redis.call('HSET', khold, host, hold)
+        holds = true
       end
-      local clock = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
+      local clock = tonumber(redis.call('HGET', kclock, host) or 0)
       if after(now) + tonumber(args[i + 7]) > clock then
         clock = after(now) + tonumber(args[i + 7])
-        redis.call('HSET', p .. 'clock', host, num(clock))
+        redis.call('HSET', kclock, host, str[clock])
       end
       local state = DONE
       if fate == 'revisit' then state = SCHEDULED
       elseif fate == 'retry' then state = QUEUED
       elseif fate == 'failed' then state = FAILED end
-      settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, status)
+      settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, status, str)
       if state == QUEUED or state == SCHEDULED then
-        redis.call('ZADD', p .. 'q:' .. host, now + tonumber(args[i + 3]), reentry(l.entry, state == SCHEDULED, attempts, level))
+        redis.call('ZADD', kq .. host, now + tonumber(args[i + 3]), reentry(l.entry, state == SCHEDULED, attempts, level))
       end
       if fate == 'retry' then counts.retried = counts.retried + 1
       elseif fate == 'failed' then counts.failed = counts.failed + 1
       else counts.done = counts.done + 1 end
       if state == QUEUED then counts.queued = counts.queued + 1 end
       if state == SCHEDULED then counts.scheduled = counts.scheduled + 1 end
-      local head = redis.call('ZRANGE', p .. 'q:' .. host, 0, 0, 'WITHSCORES')
+      local head = redis.call('ZRANGE', kq .. host, 0, 0, 'WITHSCORES')
       if #head > 0 then
-        redis.call('ZADD', p .. 'ready', math.max(tonumber(head[2]), clock, hold), host)
+        redis.call('ZADD', kready, math.max(tonumber(head[2]), clock, hold), host)
       end
     end
   end
@@ -486,7 +513,7 @@ local function sp_decide(keys, args)
   -- Nothing was requested: the host may go again from when it was
   -- dispatched (it was due then).
   redis.call('HSET', p .. 'clock', l.host, num(l.at))
-  settle(p, buckets, l, e, FAILED, tonumber(args[3]), e.attempts, e.level, nil, nil, now, tonumber(args[3]))
+  settle(p, buckets, l, e, FAILED, tonumber(args[3]), e.attempts, e.level, nil, nil, now, tonumber(args[3]), strs())
   redis.call('HINCRBY', p .. 'n', 'disallowed', 1)
   rescore(p, l.host)
   return { 1, now, first_ready(p) }

@@ -304,6 +304,23 @@ func TestRetryAndRevisit(t *testing.T) {
 	if c.ReqHeader["Etag"] != `"v1"` || c.CurrentPriority != 1 {
 		t.Fatalf("the revisit carries %v at level %d; want the Etag at level 1", c.ReqHeader, c.CurrentPriority)
 	}
+	// A 304 brings no validators: the record keeps the last ones, and its
+	// history every step so far.
+	if _, err := f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 304}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Inspect(Config{Addrs: []string{node.Addr}, Crawl: "t"}, "http://r.test/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, h := range rep.URL.History {
+		events = append(events, h.Event)
+	}
+	want := "added as seed, dispatched, result: queued, dispatched, result: scheduled for a revisit, dispatched, result: scheduled for a revisit"
+	if got := strings.Join(events, ", "); got != want || rep.URL.ETag != `"v1"` || rep.URL.Status != 304 {
+		t.Fatalf("the record after a retry and two revisits: etag %s, status %d, history\n %s\nwant\n %s", rep.URL.ETag, rep.URL.Status, got, want)
+	}
 }
 
 // TestRobotsInRedis: the origin's robots.txt goes first; its rules keep
