@@ -29,7 +29,7 @@ const migrateRobots = "User-agent: *\nDisallow: /page/1\n"
 func TestMigrateAStoppedCrawlToRedisAndBack(t *testing.T) {
 	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
 	site, err := testsite.Start(testsite.Options{IPs: []string{"127.0.0.30", "127.0.0.31", "127.0.0.32", "127.0.0.33"},
-		OffsiteIP: "127.0.0.9", Pages: 150, Delay: 4 * time.Millisecond, RobotsTxt: migrateRobots})
+		OffsiteIP: "127.0.0.9", Pages: 300, Delay: 4 * time.Millisecond, RobotsTxt: migrateRobots})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,9 @@ func TestMigrateAStoppedCrawlToRedisAndBack(t *testing.T) {
 	checkNotRefetched(t, site, doneBefore, "stage 2 (Redis)")
 
 	// Back into a new state directory, where the crawl finishes.
-	migrate(t, c2.Env, nil, "--to", "pebble", "--dir", backDir)
+	if out := migrate(t, c2.Env, nil, "--to", "pebble", "--dir", backDir); strings.Contains(out, ": 0 queued") {
+		t.Fatalf("stage 2 left nothing for stage 3 (the site is too small for the stages' thresholds): %s", out)
+	}
 	c3 := newCluster(t, append(common, "SPYDER_STATE_DIR="+backDir)...)
 	out3 := dir + "/stage3.jsonl"
 	m := start(t, "master3", c3.Env, "master", "--until-done", "--out", out3)
@@ -162,12 +164,14 @@ func migrateCmd(env, extra []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// migrate runs spyder frontier migrate and checks it says what it moved.
-func migrate(t *testing.T, env, extra []string, args ...string) {
+// migrate runs spyder frontier migrate, checks it says what it moved, and
+// returns what it said.
+func migrate(t *testing.T, env, extra []string, args ...string) string {
 	t.Helper()
 	out, err := migrateCmd(env, extra, args...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "migrated ") {
 		t.Fatalf("frontier migrate %v: %v\n%s", args, err, out)
 	}
 	t.Logf("%s", out)
+	return string(out)
 }
