@@ -510,3 +510,27 @@ func TestReturnedURLsGoFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestReleasedURLWaitsAWholeDelay: a lease that ends without a result
+// (handed back, expired) may still have its URL fetched at that moment
+// (a worker that lost contact, a heartbeat that came late), so its host
+// waits a whole delay from the lease's end, not from its dispatch.
+func TestReleasedURLWaitsAWholeDelay(t *testing.T) {
+	now := time.Now()
+	f := open(t, "multiple_host", Options{LeaseTimeout: time.Minute, MinDelay: time.Second})
+	f.Add([]string{"http://a/1"}, now)
+	b, _ := f.Next(now, 10)
+	if len(b) != 1 {
+		t.Fatalf("dispatched %v", b)
+	}
+	released := now.Add(700 * time.Millisecond)
+	if err := f.Release(b[0].LeaseID, released); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Next(now.Add(1200*time.Millisecond), 10); len(got) != 0 {
+		t.Fatalf("dispatched %v 0.5 s after the release, with a 1 s delay", got)
+	}
+	if got, _ := f.Next(released.Add(time.Second), 10); len(got) != 1 {
+		t.Fatalf("dispatched %v a whole delay after the release", got)
+	}
+}

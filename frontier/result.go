@@ -161,6 +161,13 @@ func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	if g := q.grp; g != nil {
+		// The lease ended without a result, but its URL may be being
+		// fetched right now (a worker that lost contact, or one whose
+		// heartbeat came late): the host's next request waits a whole
+		// delay from now, as after a request.
+		g.wait(now.Add(max(f.minDelay(q), l.crawlDelay)))
+	}
 	if l.robots != nil {
 		// Nothing to queue: the origin's next URL asks for it again.
 		f.touch(q, now)
