@@ -20,11 +20,17 @@ const (
 	URLScheduled = stateScheduled // fetched, queued again for a revisit
 )
 
-// Kinds of Event that a store reading a snapshot needs to tell apart.
+// The kinds of Event, as every store records them.
 const (
-	EventAddedSeed = evAddedSeed
-	EventAddedLink = evAddedLink
+	EventAddedSeed  = evAddedSeed
+	EventAddedLink  = evAddedLink
+	EventDispatched = evDispatched
+	EventResult     = evResult
+	EventLeaseEnded = evLeaseEnded
 )
+
+// URLInFlight is the state an EventDispatched leaves a URL in.
+const URLInFlight = stateInFlight
 
 // URLSnapshot is one URL of a stopped crawl.
 type URLSnapshot struct {

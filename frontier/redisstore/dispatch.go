@@ -227,24 +227,28 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 	for i := 2; i < len(r); i += dispatchFields {
 		kind, _ := r[i].(string)
 		id, _ := r[i+1].(int64)
-		u, _ := r[i+2].(string)
-		level, _ := r[i+3].(int64)
+		host, _ := r[i+2].(string)
+		m, _ := r[i+3].(string) // the queue entry; for a robots.txt its origin
 		etag, _ := r[i+4].(string)
 		lastMod, _ := r[i+5].(string)
 		origin, _ := r[i+6].(string)
 		expires, _ := r[i+7].(int64)
-		depth, _ := r[i+8].(int64)
-		attempts, _ := r[i+9].(int64)
-		minDelay, _ := r[i+10].(int64)
-		crawlDelay, _ := r[i+11].(int64)
-		if kind == "u" {
-			s.leases[id] = dispatchedLease{at: now, Leased: frontier.Leased{
-				URL: u, Depth: int(depth), Prior: frontier.Prior{Attempts: int(attempts), Level: int(level)},
-				MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
-			}}
+		minDelay, _ := r[i+8].(int64)
+		crawlDelay, _ := r[i+9].(int64)
+		if kind != "u" {
+			out = append(out, leased{c: frontier.Dispatched(m+"/robots.txt", 0, id, "", "")})
+			continue
 		}
-		d := leased{c: frontier.Dispatched(u, int(level), id, etag, lastMod)}
-		if kind == "u" && s.opts.ObeyRobots {
+		e, ok := decodeEntry(m, host)
+		if !ok {
+			return out, fmt.Errorf("redis store: partition %d: a corrupt queue entry of %s", p, host)
+		}
+		s.leases[id] = dispatchedLease{at: now, host: host, entry: m, redisAt: redisNow, Leased: frontier.Leased{
+			URL: e.url, Depth: e.depth, Prior: frontier.Prior{Attempts: e.attempts, Level: e.level},
+			MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
+		}}
+		d := leased{c: frontier.Dispatched(e.url, e.level, id, etag, lastMod)}
+		if s.opts.ObeyRobots {
 			d.origin, d.rulesExpire = origin, expires
 		}
 		out = append(out, d)
@@ -253,7 +257,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 }
 
 // dispatchFields is the size of one URL in sp_dispatch's reply.
-const dispatchFields = 12
+const dispatchFields = 10
 
 // leased is a URL sp_dispatch leased; origin is set when robots.txt is to
 // judge it, with the expiry (Redis ms) of the rules the partition has.

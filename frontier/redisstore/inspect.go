@@ -207,18 +207,7 @@ func parseLease(rec string) (inflightLease, bool) {
 		l.url = f[6] + "/robots.txt"
 		return l, true
 	}
-	e := f[6]
-	if len(e) < entryHeader {
-		return inflightLease{}, false
-	}
-	flags, rest := e[fpLen], e[entryHeader:]
-	switch {
-	case flags&flagHTTPHost != 0:
-		l.url = "http://" + l.host + rest
-	case flags&flagHTTPSHost != 0:
-		l.url = "https://" + l.host + rest
-	default:
-		l.url = rest
-	}
-	return l, true
+	e, ok := decodeEntry(f[6], l.host)
+	l.url = e.url
+	return l, ok
 }

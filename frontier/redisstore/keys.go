@@ -5,7 +5,6 @@ package redisstore
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -150,13 +149,84 @@ func number(s string) int64 {
 
 // encodeRecord is u's URL record.
 func encodeRecord(u *frontier.URLSnapshot) string {
-	var h strings.Builder
+	b := recordHead(u.State, u.Status, u.Attempts, u.Level, u.Depth, u.URL)
+	b = append(append(append(append(b, u.ETag...), 0), u.LastModified...), 0)
 	for _, e := range u.History[max(len(u.History)-maxHistory, 0):] {
-		fmt.Fprintf(&h, "%d,%d,%d,%d;", e.Kind, e.State, e.At.UnixMilli(), e.Value)
+		b = appendEvent(b, e.Kind, e.State, e.At.UnixMilli(), e.Value)
 	}
-	return strings.Join([]string{strconv.Itoa(int(u.State)), strconv.Itoa(int(u.Status)), strconv.Itoa(u.Attempts),
-		strconv.Itoa(u.Level), strconv.Itoa(u.Depth), u.URL, u.ETag, u.LastModified, h.String()}, "\x00")
+	return string(b)
 }
 
 // maxHistory is spyder.lua's MAX_HISTORY: the events a record keeps.
 const maxHistory = 16
+
+// queued is what a queue entry says of its URL.
+type queued struct {
+	url             string
+	flags           byte
+	attempts, level int
+	depth           int
+	added           time.Time
+}
+
+// decodeEntry reads queue entry m of host (spyder.lua's parse_entry).
+func decodeEntry(m, host string) (queued, bool) {
+	if len(m) < entryHeader {
+		return queued{}, false
+	}
+	e := queued{flags: m[fpLen], attempts: int(m[fpLen+1]), level: int(m[fpLen+2]),
+		depth: int(binary.BigEndian.Uint16([]byte(m[fpLen+3 : fpLen+5]))),
+		added: time.Unix(int64(binary.BigEndian.Uint32([]byte(m[fpLen+5:entryHeader]))), 0)}
+	rest := m[entryHeader:]
+	switch {
+	case e.flags&flagHTTPHost != 0:
+		e.url = "http://" + host + rest
+	case e.flags&flagHTTPSHost != 0:
+		e.url = "https://" + host + rest
+	default:
+		e.url = rest
+	}
+	return e, true
+}
+
+// requeued is entry m of a URL queued again after a result: scheduled
+// for a revisit or not, its attempts and level, and marked as having a
+// record.
+func requeued(m string, scheduled bool, attempts, level int) string {
+	b := []byte(m)
+	b[fpLen] = b[fpLen]&^flagScheduled | flagRecorded
+	if scheduled {
+		b[fpLen] |= flagScheduled
+	}
+	b[fpLen+1], b[fpLen+2] = byte(min(attempts, 255)), byte(min(level, 255))
+	return string(b)
+}
+
+// seenPlace is where the URL of entry m is in its partition's seen set:
+// the bucket's key suffix and the field (spyder.lua's seen).
+func (s *Store) seenPlace(m string) (bucket, field string) {
+	return "s:" + strconv.Itoa((int(m[0])<<8|int(m[1]))%s.bkts), m[2:fpLen]
+}
+
+// appendEvent adds one event to a record's history text.
+func appendEvent(b []byte, kind, state byte, atMS, value int64) []byte {
+	b = strconv.AppendInt(b, int64(kind), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(state), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, atMS, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, value, 10)
+	return append(b, ';')
+}
+
+// recordHead is the first six fields of a URL record, each ended by \0.
+func recordHead(state byte, status int16, attempts, level, depth int, url string) []byte {
+	b := make([]byte, 0, 32+len(url))
+	for _, n := range []int64{int64(state), int64(status), int64(attempts), int64(level), int64(depth)} {
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, 0)
+	}
+	b = append(b, url...)
+	return append(b, 0)
+}

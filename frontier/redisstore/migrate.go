@@ -268,31 +268,23 @@ func (s *Store) dumpURLs(ctx context.Context, p int, to frontier.Sink) (orphans 
 // entrySnapshot is the URL of queue entry m (of host) with its record,
 // which take hands over from the seen set.
 func (s *Store) entrySnapshot(m, host string, take func(fp string) (string, bool)) (frontier.URLSnapshot, bool) {
-	if len(m) < entryHeader {
+	e, ok := decodeEntry(m, host)
+	if !ok {
 		return frontier.URLSnapshot{}, false
-	}
-	flags, rest := m[fpLen], m[entryHeader:]
-	url := rest
-	switch {
-	case flags&flagHTTPHost != 0:
-		url = "http://" + host + rest
-	case flags&flagHTTPSHost != 0:
-		url = "https://" + host + rest
 	}
 	rec, _ := take(m[:fpLen])
 	u, ok := parseRecord(rec)
 	if !ok { // never fetched: the entry is all there is
 		kind := frontier.EventAddedLink
-		if flags&flagSeed != 0 {
+		if e.flags&flagSeed != 0 {
 			kind = frontier.EventAddedSeed
 		}
-		added := time.Unix(int64(uint32(m[19])<<24|uint32(m[20])<<16|uint32(m[21])<<8|uint32(m[22])), 0)
-		u = frontier.URLSnapshot{URL: url, Depth: int(m[17])<<8 | int(m[18]), Seed: flags&flagSeed != 0,
-			History: []frontier.Event{{At: added, Kind: kind, State: frontier.URLQueued}}}
+		u = frontier.URLSnapshot{Depth: e.depth, Seed: e.flags&flagSeed != 0,
+			History: []frontier.Event{{At: e.added, Kind: kind, State: frontier.URLQueued}}}
 	}
-	u.URL, u.Attempts, u.Level = url, int(m[15]), int(m[16])
+	u.URL, u.Attempts, u.Level = e.url, e.attempts, e.level
 	u.State = frontier.URLQueued
-	if flags&flagScheduled != 0 {
+	if e.flags&flagScheduled != 0 {
 		u.State = frontier.URLScheduled
 	}
 	return u, true

@@ -69,6 +69,13 @@ func (s *Store) Lease(id int64, url string) (frontier.Leased, error) {
 				l.RobotsRules = frontier.RobotsRules{}
 			}
 		}
+		return l, nil
+	}
+	// Known now, for Settle: a lease of another master (its result came
+	// here), or one this master forgot.
+	at, _ := r[len(r)-1].(int64)
+	if len(r) >= 12 {
+		s.leases[id] = dispatchedLease{Leased: l, at: time.Now(), host: replyString(r, 9), entry: replyString(r, 10), redisAt: at}
 	}
 	return l, nil
 }
@@ -90,25 +97,58 @@ var fates = map[frontier.Fate]string{
 // Settle implements frontier.Store. The outcome is applied at the next
 // Commit, which the master calls once its output of the turn is written:
 // a result whose output could not be written is then not settled (see
-// Discard), as with the Pebble store's group commit.
+// Discard), as with the Pebble store's group commit. What Redis is to
+// write is made here, from what the dispatch said of the lease: the URL's
+// record (whole for a first result; its head and new events for a later
+// one, whose history Redis keeps), its entry when it is queued again and
+// its host's clock.
 func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now time.Time) error {
 	p, ok := s.partitionOfLease(id)
-	if !ok || s.settling[id] {
+	l, known := s.leases[id]
+	if !ok || !known || s.settling[id] {
 		return stale(id, res.URL)
+	}
+	e, ok := decodeEntry(l.entry, l.host)
+	if !ok {
+		return fmt.Errorf("redis store: lease %d: a corrupt queue entry", id)
 	}
 	hold := int64(-1)
 	if !o.HostHeldUntil.IsZero() {
 		hold = offset(o.HostHeldUntil, now)
 	}
-	newValidators, etag, lastMod := 0, "", ""
-	if o.NewValidators {
-		newValidators = 1
-		etag = crawluri.HeaderValue(res.RepHeader, "Etag")
-		lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
+	state, requeue := frontier.URLDone, ""
+	switch o.Fate {
+	case frontier.FateRevisit:
+		state, requeue = frontier.URLScheduled, requeued(l.entry, true, o.Attempts, o.Level)
+	case frontier.FateRetry:
+		state, requeue = frontier.URLQueued, requeued(l.entry, false, o.Attempts, o.Level)
+	case frontier.FateFailed:
+		state = frontier.URLFailed
 	}
-	s.pend(p, id, res.URL, "sp_complete", id, res.URL, fates[o.Fate],
-		offset(o.Due, now), o.Attempts, o.Level, hold, offset(o.HostWaitsUntil, now), res.StatusCode,
-		newValidators, etag, lastMod)
+	validators := ""
+	if o.NewValidators {
+		validators = crawluri.HeaderValue(res.RepHeader, "Etag") + "\x00" + crawluri.HeaderValue(res.RepHeader, "Last-Modified") + "\x00"
+	}
+	record := recordHead(state, res.StatusCode, o.Attempts, o.Level, e.depth, e.url)
+	events := appendEvent(nil, frontier.EventDispatched, frontier.URLInFlight, l.redisAt, 0)
+	events = appendEvent(events, frontier.EventResult, state, now.UnixMilli()+s.skew, int64(res.StatusCode))
+	if e.flags&flagRecorded == 0 {
+		// A first result: the record is written whole.
+		if validators == "" {
+			validators = "\x00\x00"
+		}
+		added := frontier.EventAddedLink
+		if e.flags&flagSeed != 0 {
+			added = frontier.EventAddedSeed
+		}
+		record = append(record, validators...)
+		record = appendEvent(record, added, frontier.URLQueued, e.added.UnixMilli(), 0)
+		record = append(record, events...)
+		validators, events = "", nil
+	}
+	bucket, field := s.seenPlace(l.entry)
+	s.pend(p, id, res.URL, "sp_complete", id, l.host, fates[o.Fate], offset(o.Due, now), hold, offset(o.HostWaitsUntil, now),
+		l.clock(), requeue, bucket, field, string(record), validators, string(events))
 	return nil
 }
 
@@ -183,7 +223,7 @@ func (s *Store) Commit() error {
 		if c.cmd != nil {
 			continue
 		}
-		args := []any{s.bkts}
+		var args []any
 		for _, op := range c.ops {
 			args = append(args, op.args...)
 		}
@@ -303,10 +343,21 @@ func (s *Store) Expire(now time.Time) ([]frontier.Expired, error) {
 	return out, err
 }
 
-// dispatchedLease is what a lease's dispatch told this master.
+// dispatchedLease is what a lease's dispatch told this master: what the
+// policy needs, and what sp_complete needs (the URL's host and queue
+// entry, and the Redis time of the dispatch).
 type dispatchedLease struct {
 	frontier.Leased
-	at time.Time
+	at      time.Time // this machine's time of the dispatch
+	host    string
+	entry   string
+	redisAt int64 // Redis's time of the dispatch (ms)
+}
+
+// clock is the politeness clock the dispatch gave the host (spyder.lua's
+// lease: after(now) + the larger delay).
+func (l dispatchedLease) clock() int64 {
+	return l.redisAt + 1 + max(l.MinDelay, l.CrawlDelay).Milliseconds()
 }
 
 // forgetOldLeases drops what is remembered of leases dispatched more than

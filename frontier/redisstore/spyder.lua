@@ -71,31 +71,14 @@ local function u32(s, i)
   return n
 end
 
-local function put32(n)
-  local b = {}
-  for k = 4, 1, -1 do
-    b[k] = string.char(n % 256)
-    n = math.floor(n / 256)
-  end
-  return table.concat(b)
-end
-
 -- Entry flags: bit 0 scheduled for a revisit, bit 1 a seed; bits 2 and
 -- 3: the URL is stored without its "http://<host>" (4) or
 -- "https://<host>" (8) prefix, which its queue's host gives back (a
 -- third of a typical URL's bytes, in the structure most of the frontier's
 -- memory is); bit 4 (16): the URL has a record in the seen set (it had a
--- result), so that a first result need not read one.
+-- result), whose history a later result keeps (the master sets it when it
+-- queues the URL again, and writes a first result's record whole).
 local function bit(flags, b) return math.floor(flags / b) % 2 == 1 end
-
--- reentry is entry m with new flags, attempts and level (its URL's
--- encoding kept).
-local function reentry(m, scheduled, attempts, level)
-  local flags = m:byte(15) - (m:byte(15) % 2)
-  if scheduled then flags = flags + 1 end
-  if not bit(flags, 16) then flags = flags + 16 end
-  return m:sub(1, 14) .. string.char(flags, math.min(attempts, 255), math.min(level, 255)) .. m:sub(18)
-end
 
 local function parse_entry(m, host)
   local flags, url = m:byte(15), m:sub(24)
@@ -128,7 +111,17 @@ end
 
 -- seen: the seen-set bucket and field of a fingerprint.
 local function seen(p, fp, buckets)
-  return p .. 's:' .. ((fp:byte(1) * 256 + fp:byte(2)) % buckets), fp:sub(3)
+  return p .. 's:' .. ((fp:byte(1) * 256 + fp:byte(2)) % buckets), fp:sub(3, 14)
+end
+
+-- seen_keys is a table of the bucket keys of a partition, each made once
+-- per call (a number joined into a string is printed, at some cost).
+local function seen_keys(p, buckets)
+  return setmetatable({}, { __index = function(t, n)
+    local k = p .. 's:' .. n
+    t[n] = k
+    return k
+  end })
 end
 
 -- A URL record: fields joined by \0, the history last as
@@ -152,8 +145,8 @@ end
 -- than MAX_HISTORY events, and is not counted.
 local SHORT_HISTORY = 20 * MAX_HISTORY
 
-local function record(r, str)
-  local h = r.history
+-- trim keeps the last MAX_HISTORY events of a history.
+local function trim(h)
   if #h > SHORT_HISTORY then
     local n = 0
     for _ in h:gmatch(';') do n = n + 1 end
@@ -162,7 +155,11 @@ local function record(r, str)
       n = n - 1
     end
   end
-  return table.concat({ str[r.state], str[r.status], str[r.attempts], str[r.level], str[r.depth], r.url, r.etag or '', r.lastmod or '', h }, '\0')
+  return h
+end
+
+local function record(r, str)
+  return table.concat({ str[r.state], str[r.status], str[r.attempts], str[r.level], str[r.depth], r.url, r.etag or '', r.lastmod or '', trim(r.history) }, '\0')
 end
 
 local function event(str, kind, state, at, value)
@@ -219,11 +216,11 @@ local function sp_add(keys, args)
   local now = now_ms()
   local kcount, kq = p .. 'hcount', p .. 'q:'
   local score = tostring(now - NEW_BASE)
+  local bks = seen_keys(p, buckets)
   local added, toomany, touched = 0, 0, {}
   for i = 3, #args, 2 do
     local host, m = args[i], args[i + 1]
-    local fp = m:sub(1, 14)
-    local bucket, field = seen(p, fp, buckets)
+    local bucket, field = bks[(m:byte(1) * 256 + m:byte(2)) % buckets], m:sub(3, 14)
     local new
     if cap == 0 then
       new = redis.call('HSETNX', bucket, field, '') == 1
@@ -249,8 +246,8 @@ local function sp_add(keys, args)
   local holds = redis.call('EXISTS', khold) == 1
   for host in pairs(touched) do
     if redis.call('HEXISTS', kbusy, host) == 0 then
-      local at = tonumber(redis.call('HGET', kclock, host) or 0)
-      if holds then at = math.max(at, tonumber(redis.call('HGET', khold, host) or 0)) end
+      local at = redis.call('HGET', kclock, host) or '0'
+      if holds then at = math.max(tonumber(at), tonumber(redis.call('HGET', khold, host) or 0)) end
       redis.call('ZADD', kready, 'LT', at, host)
     end
   end
@@ -270,6 +267,7 @@ local function batch() return { inflight = {}, lease = {}, busy = {}, clock = {}
 local function lease(b, args, id, host, kind, origin, m, min_delay, crawl_delay, now, clock)
   local lease_ms, master = tonumber(args[5]), args[8]
   local inflight, leases, busy, clocks, ready, str = b.inflight, b.lease, b.busy, b.clock, b.ready, b.str
+  id = str[id] -- (printed once for its three uses)
   inflight[#inflight + 1] = id
   if kind == 'r' then m = origin end
   inflight[#inflight + 1] = table.concat({ kind, host, master, str[min_delay], str[crawl_delay], str[now], m }, '\0')
@@ -339,8 +337,10 @@ local function sp_dispatch(keys, args)
       redis.call('ZREM', kready, host)
     else
       local m = head[1]
-      local e = parse_entry(m, host)
-      local origin = origin_of(e.url)
+      -- (the entry is read here only as far as needed: the master
+      -- decodes it)
+      local origin = ''
+      if obey then origin = origin_of(parse_entry(m, host).url) end
       local min_delay = default_delay
       if delays then min_delay = tonumber(redis.call('HGET', kdelay, host) or default_delay) end
       local crawl_delay, expires, go = 0, 0, true
@@ -361,7 +361,7 @@ local function sp_dispatch(keys, args)
           else
             next_id = next_id + parts
             lease(b, args, next_id, host, 'r', origin, '', min_delay, crawl_delay, now, after(now) + min_delay)
-            for _, v in ipairs({ 'r', next_id, origin .. '/robots.txt', 0, '', '', origin, 0, 0, 0, min_delay, crawl_delay }) do out[#out + 1] = v end
+            for _, v in ipairs({ 'r', next_id, host, origin, '', '', origin, 0, min_delay, crawl_delay }) do out[#out + 1] = v end
           end
         end
       end
@@ -369,14 +369,14 @@ local function sp_dispatch(keys, args)
         next_id = next_id + parts
         lease(b, args, next_id, host, 'u', origin, m, min_delay, crawl_delay, now, after(now) + math.max(min_delay, crawl_delay))
         local etag, lastmod = '', ''
-        if e.flags % 2 == 1 then
-          local r = parse_record(redis.call('HGET', seen(p, e.fp, tonumber(args[9]))))
+        if m:byte(15) % 2 == 1 then
+          local r = parse_record(redis.call('HGET', seen(p, m, tonumber(args[9]))))
           if r then etag, lastmod = r.etag, r.lastmod end
           scheduled = scheduled + 1
         else
           queued = queued + 1
         end
-        for _, v in ipairs({ 'u', next_id, e.url, e.level, etag, lastmod, origin, expires, e.depth, e.attempts, min_delay, crawl_delay }) do out[#out + 1] = v end
+        for _, v in ipairs({ 'u', next_id, host, m, etag, lastmod, origin, expires, min_delay, crawl_delay }) do out[#out + 1] = v end
       end
     end
   end
@@ -398,7 +398,7 @@ local function sp_lease(keys, args)
       redis.call('HGET', keys[1] .. 'robots', l.origin) or '' }
   end
   local e = parse_entry(l.entry, l.host)
-  return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, origin_of(e.url) }
+  return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, origin_of(e.url), '', l.host, l.entry, l.at }
 end
 
 -- end_lease removes lease id, whose record is l (parse_lease of its
@@ -430,66 +430,74 @@ local function settle(p, buckets, l, e, state, status, attempts, level, etag, la
 end
 
 -- The fields of one outcome in sp_complete's arguments.
-local COMPLETE_FIELDS = 12
+local COMPLETE_FIELDS = 13
 
--- sp_complete(p; buckets, then for each result: lease, url, fate,
--- due_offset, attempts, level, hold_offset, wait_offset, status,
--- new_validators, etag, last_modified): applies the policy's outcomes.
--- Lease-guarded: an outcome whose lease is not outstanding changes
--- nothing. Returns {now, first ready, then 1 or 0 for each outcome}.
+-- sp_complete(p; then for each result: lease, host, fate, due_offset,
+-- hold_offset or -1, wait_offset, clock, entry, bucket, field, record,
+-- validators, events): applies the policy's outcomes, with what the
+-- master knows of each lease from its dispatch: clock is the host's
+-- politeness clock the dispatch set (so the step after the result needs
+-- no read), entry the URL's queue entry again when it is queued again
+-- (retry, revisit; else ""), bucket and field its place in the seen set.
+-- A first result (events "") writes record as the URL's record; a later
+-- one reads the record and keeps its history, to which events are
+-- added, and its validators unless validators ("etag\0last-modified\0")
+-- replaces them; record is then the head of the record (state to URL).
+-- Lease-guarded: an outcome whose lease is not its host's lease in flight
+-- changes nothing. Returns {now, first ready, then 1 or 0 for each}.
 local function sp_complete(keys, args)
-  local p, buckets = keys[1], tonumber(args[1])
+  local p = keys[1]
   local now = now_ms()
   local out = { now, -1 }
   local counts = { done = 0, retried = 0, failed = 0, queued = 0, scheduled = 0 }
   local kinflight, klease, kbusy, khold, kclock, kq, kready = p .. 'inflight', p .. 'lease', p .. 'busy', p .. 'hold', p .. 'clock', p .. 'q:', p .. 'ready'
   local holds = redis.call('EXISTS', khold) == 1
   local str = strs()
-  for i = 2, #args, COMPLETE_FIELDS do
-    local id = args[i]
-    local l = parse_lease(redis.call('HGET', kinflight, id))
-    local e = l and l.kind == 'u' and parse_entry(l.entry, l.host)
-    if not e or (args[i + 1] ~= '' and e.url ~= args[i + 1]) then
+  for i = 1, #args, COMPLETE_FIELDS do
+    local id, host = args[i], args[i + 1]
+    if redis.call('HGET', kbusy, host) ~= id then
       out[#out + 1] = 0
     else
       out[#out + 1] = 1
-      -- The lease outstanding is its host's one in flight.
       redis.call('HDEL', kinflight, id)
       redis.call('ZREM', klease, id)
-      redis.call('HDEL', kbusy, l.host)
-      local fate, attempts, level, status = args[i + 2], tonumber(args[i + 4]), tonumber(args[i + 5]), tonumber(args[i + 8])
-      local etag, lastmod
-      if args[i + 9] == '1' then etag, lastmod = args[i + 10], args[i + 11] end
-      local host = l.host
+      redis.call('HDEL', kbusy, host)
+      local fate = args[i + 2]
       local hold = 0
       if holds then hold = tonumber(redis.call('HGET', khold, host) or 0) end
-      local hold_offset = tonumber(args[i + 6])
+      local hold_offset = tonumber(args[i + 4])
       if hold_offset > 0 and after(now) + hold_offset > hold then
         hold = after(now) + hold_offset
         redis.call('HSET', khold, host, hold)
         holds = true
       end
-      local clock = tonumber(redis.call('HGET', kclock, host) or 0)
-      if after(now) + tonumber(args[i + 7]) > clock then
-        clock = after(now) + tonumber(args[i + 7])
-        redis.call('HSET', kclock, host, str[clock])
+      -- (While the lease was out nothing else moved the clock: one lease
+      -- per host; an operator's block is a hold.)
+      local clock = math.max(tonumber(args[i + 6]), after(now) + tonumber(args[i + 5]))
+      redis.call('HSET', kclock, host, str[clock])
+      local bucket, field, events = p .. args[i + 8], args[i + 9], args[i + 12]
+      if events == '' then
+        redis.call('HSET', bucket, field, args[i + 10])
+      else
+        local old = redis.call('HGET', bucket, field) or ''
+        local v, h = 1, nil
+        for _ = 1, 6 do v = (old:find('\0', v, true) or #old) + 1 end
+        h = v
+        for _ = 1, 2 do h = (old:find('\0', h, true) or #old) + 1 end
+        local validators = args[i + 11]
+        if validators == '' then validators = old:sub(v, h - 1) end
+        redis.call('HSET', bucket, field, args[i + 10] .. validators .. trim(old:sub(h) .. events))
       end
-      local state = DONE
-      if fate == 'revisit' then state = SCHEDULED
-      elseif fate == 'retry' then state = QUEUED
-      elseif fate == 'failed' then state = FAILED end
-      settle(p, buckets, l, e, state, status, attempts, level, etag, lastmod, now, status, str)
-      if state == QUEUED or state == SCHEDULED then
-        redis.call('ZADD', kq .. host, now + tonumber(args[i + 3]), reentry(l.entry, state == SCHEDULED, attempts, level))
+      if args[i + 7] ~= '' then
+        redis.call('ZADD', kq .. host, now + tonumber(args[i + 3]), args[i + 7])
+        if fate == 'revisit' then counts.scheduled = counts.scheduled + 1 else counts.queued = counts.queued + 1 end
       end
       if fate == 'retry' then counts.retried = counts.retried + 1
       elseif fate == 'failed' then counts.failed = counts.failed + 1
       else counts.done = counts.done + 1 end
-      if state == QUEUED then counts.queued = counts.queued + 1 end
-      if state == SCHEDULED then counts.scheduled = counts.scheduled + 1 end
       local head = redis.call('ZRANGE', kq .. host, 0, 0, 'WITHSCORES')
       if #head > 0 then
-        redis.call('ZADD', kready, math.max(tonumber(head[2]), clock, hold), host)
+        redis.call('ZADD', kready, str[math.max(tonumber(head[2]), clock, hold)], host)
       end
     end
   end
@@ -525,6 +533,10 @@ local function requeue(p, id, now)
   local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
   if not l then return nil end
   end_lease(p, id, l)
+  -- Its URL may be being fetched right now (a worker that lost contact,
+  -- or one whose heartbeat came late): the host's next request waits a
+  -- whole delay from now, as after a request.
+  raise(p .. 'clock', l.host, after(now) + math.max(l.min_delay, l.crawl_delay))
   local url = ''
   if l.kind == 'u' then
     local e = parse_entry(l.entry, l.host)

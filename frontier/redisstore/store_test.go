@@ -383,6 +383,28 @@ func TestHostControls(t *testing.T) {
 	}
 }
 
+// TestReleasedURLWaitsAWholeDelay: a URL handed back may still be being
+// fetched; its host waits a whole delay from the hand-back.
+func TestReleasedURLWaitsAWholeDelay(t *testing.T) {
+	node := redistest.StartRedis(t)
+	opts := testOpts(t)
+	opts.MinDelay = 400 * time.Millisecond
+	_, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
+	if _, err := f.AddSeeds([]string{"http://w.test/1"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := nextAll(t, f, 1, time.Second)[0]
+	time.Sleep(300 * time.Millisecond)
+	released := time.Now()
+	if err := f.Release(c.LeaseID, released); err != nil {
+		t.Fatal(err)
+	}
+	again := nextAll(t, f, 1, 2*time.Second)
+	if waited := time.Since(released); len(again) != 1 || waited < 380*time.Millisecond {
+		t.Fatalf("dispatched %v %v after the release; the delay is 400 ms", urls(again), waited)
+	}
+}
+
 // TestMastersSharePartitions: two masters split the partitions between
 // them, disjointly; when one stops the other takes them all; when one
 // dies (no hand-back) the other takes its share once its ownership lapses
