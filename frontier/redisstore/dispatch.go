@@ -236,6 +236,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 		minDelay, _ := r[i+8].(int64)
 		crawlDelay, _ := r[i+9].(int64)
 		if kind != "u" {
+			s.leases[id] = dispatchedLease{at: now, host: host, robots: true}
 			out = append(out, leased{c: frontier.Dispatched(m+"/robots.txt", 0, id, "", "")})
 			continue
 		}
@@ -288,7 +289,7 @@ func (s *Store) judge(got []leased) ([]*crawluri.CrawlUri, error) {
 		_, path := urlx.SplitOrigin(d.c.URL)
 		if allowed, status := rules.Allowed(path); !allowed {
 			delete(s.leases, d.c.LeaseID)
-			if err := s.decide(d.c.LeaseID, status); err != nil {
+			if err := s.decide(d.c.LeaseID, urlx.Host(d.c.URL), status); err != nil {
 				errs = append(errs, err) // its lease expires and it is judged again
 			} else {
 				s.decided = append(s.decided, &crawluri.CrawlUri{URL: d.c.URL, EffectiveURL: d.c.URL, StatusCode: status})
@@ -336,12 +337,12 @@ func (s *Store) robotsRules(origin string, expires int64) (frontier.RobotsRules,
 // robotsCacheMax bounds the origins whose rules are kept in memory.
 const robotsCacheMax = 1 << 16
 
-// decide takes a leased URL out of the crawl without a fetch.
-func (s *Store) decide(lease int64, status int16) error {
+// decide takes a leased URL (of host) out of the crawl without a fetch.
+func (s *Store) decide(lease int64, host string, status int16) error {
 	p, _ := s.partitionOfLease(lease)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	r, err := s.rdb.FCall(ctx, "sp_decide", []string{s.prefix(p)}, s.bkts, lease, status).Int64Slice()
+	r, err := s.rdb.FCall(ctx, "sp_decide", []string{s.prefix(p)}, s.bkts, lease, host, status).Int64Slice()
 	if err != nil {
 		return fmt.Errorf("redis store: recording lease %d as disallowed by robots.txt: %w", lease, err)
 	}

@@ -88,17 +88,15 @@ func openExisting(cfg Config) (*Store, error) {
 // leases in flight.
 func (s *Store) inspectQueues(ctx context.Context, r *frontier.Report, maxLeases int) error {
 	type part struct {
-		ready  *redis.ZSliceCmd
-		busy   *redis.StringSliceCmd
-		clock  *redis.MapStringStringCmd
-		leases *redis.ZSliceCmd
+		ready       *redis.ZSliceCmd
+		busy, clock *redis.MapStringStringCmd
 	}
 	pipe := s.rdb.Pipeline()
 	parts := make([]part, s.parts)
 	for p := range parts {
 		pfx := s.prefix(p)
-		parts[p] = part{ready: pipe.ZRangeWithScores(ctx, pfx+"ready", 0, -1), busy: pipe.HKeys(ctx, pfx+"busy"),
-			clock: pipe.HGetAll(ctx, pfx+"clock"), leases: pipe.ZRangeWithScores(ctx, pfx+"lease", 0, -1)}
+		parts[p] = part{ready: pipe.ZRangeWithScores(ctx, pfx+"ready", 0, -1), busy: pipe.HGetAll(ctx, pfx+"busy"),
+			clock: pipe.HGetAll(ctx, pfx+"clock")}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redis store: reading the queues: %w", err)
@@ -110,27 +108,23 @@ func (s *Store) inspectQueues(ctx context.Context, r *frontier.Report, maxLeases
 	var hosts []hostAt
 	sizes := s.rdb.Pipeline()
 	var counts []*redis.IntCmd
-	var leaseRecs []*redis.StringCmd
-	var leaseIDs []redis.Z
 	for p, c := range parts {
 		seen := map[string]bool{}
 		for _, z := range c.ready.Val() {
 			seen[z.Member.(string)] = true
 		}
-		for _, h := range c.busy.Val() {
+		for h, rec := range c.busy.Val() {
 			seen[h] = true
+			if l, ok := parseLease(rec, h); ok && len(r.Leases) < maxLeases {
+				r.Leases = append(r.Leases, frontier.LeaseReport{ID: l.id, URL: l.url, Deadline: l.expires})
+			}
 		}
 		for h := range seen {
 			hosts = append(hosts, hostAt{p, h})
 			counts = append(counts, sizes.ZCard(ctx, s.prefix(p)+"q:"+h))
 		}
-		for _, z := range c.leases.Val() {
-			if len(leaseIDs) < maxLeases {
-				leaseIDs = append(leaseIDs, z)
-				leaseRecs = append(leaseRecs, sizes.HGet(ctx, s.prefix(p)+"inflight", z.Member.(string)))
-			}
-		}
 	}
+	sort.Slice(r.Leases, func(i, j int) bool { return r.Leases[i].Deadline.Before(r.Leases[j].Deadline) })
 	if _, err := sizes.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redis store: reading the queues: %w", err)
 	}
@@ -147,14 +141,6 @@ func (s *Store) inspectQueues(ctx context.Context, r *frontier.Report, maxLeases
 		}
 		return r.Queues[i].Name < r.Queues[j].Name
 	})
-	for i, z := range leaseIDs {
-		id, _ := strconv.ParseInt(z.Member.(string), 10, 64)
-		l, ok := parseLease(leaseRecs[i].Val())
-		if !ok {
-			continue // settled meanwhile
-		}
-		r.Leases = append(r.Leases, frontier.LeaseReport{ID: id, URL: l.url, Deadline: time.UnixMilli(int64(z.Score))})
-	}
 	return nil
 }
 
@@ -191,23 +177,31 @@ func (s *Store) urlReport(ctx context.Context, u string) (*frontier.URLReport, e
 
 // inflightLease is what a lease record (spyder.lua's parse_lease) says.
 type inflightLease struct {
-	kind, host, master string
-	url                string
+	id               int64
+	kind, master     string
+	url, host, entry string // entry: the queue entry of a URL's lease
+	expires          time.Time
 }
 
-// parseLease decodes a lease record: kind, host, master, delays, time,
-// then the queue entry (a robots.txt: its origin).
-func parseLease(rec string) (inflightLease, bool) {
-	f := strings.SplitN(rec, "\x00", 7)
-	if len(f) != 7 {
+// parseLease decodes the lease record of host: lease, kind, master,
+// delays, dispatch time, expiry, then the queue entry (a robots.txt: its
+// origin).
+func parseLease(rec, host string) (inflightLease, bool) {
+	f := strings.SplitN(rec, "\x00", 8)
+	if len(f) != 8 {
 		return inflightLease{}, false
 	}
-	l := inflightLease{kind: f[0], host: f[1], master: f[2]}
+	id, err := strconv.ParseInt(f[0], 10, 64)
+	expires, err2 := strconv.ParseInt(f[6], 10, 64)
+	if err != nil || err2 != nil {
+		return inflightLease{}, false
+	}
+	l := inflightLease{id: id, kind: f[1], master: f[2], host: host, expires: time.UnixMilli(expires)}
 	if l.kind == "r" {
-		l.url = f[6] + "/robots.txt"
+		l.url = f[7] + "/robots.txt"
 		return l, true
 	}
-	e, ok := decodeEntry(f[6], l.host)
-	l.url = e.url
+	e, ok := decodeEntry(f[7], host)
+	l.url, l.entry = e.url, f[7]
 	return l, ok
 }

@@ -187,9 +187,8 @@ func (s *Store) dumpURLs(ctx context.Context, p int, to frontier.Sink) (orphans 
 	for b := range buckets {
 		buckets[b] = pipe.HGetAll(ctx, k+"s:"+strconv.Itoa(b))
 	}
-	inflight := pipe.HGetAll(ctx, k+"inflight")
 	ready := pipe.ZRange(ctx, k+"ready", 0, -1)
-	busy := pipe.HKeys(ctx, k+"busy")
+	busy := pipe.HGetAll(ctx, k+"busy")
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("redis store: reading partition %d: %w", p, err)
 	}
@@ -219,18 +218,19 @@ func (s *Store) dumpURLs(ctx context.Context, p int, to frontier.Sink) (orphans 
 		}
 		return to.URL(&u)
 	}
-	for _, rec := range inflight.Val() {
-		f := strings.SplitN(rec, "\x00", 7)
-		if len(f) != 7 {
-			return 0, fmt.Errorf("redis store: partition %d: a corrupt lease record", p)
+	hosts := ready.Val()
+	for host, rec := range busy.Val() {
+		l, ok := parseLease(rec, host)
+		if !ok {
+			return 0, fmt.Errorf("redis store: partition %d: a corrupt lease record of %s", p, host)
 		}
-		if f[0] == "u" {
-			if err := emit(f[6], f[1], true, 0); err != nil {
+		if l.kind == "u" {
+			if err := emit(l.entry, host, true, 0); err != nil {
 				return 0, err
 			}
 		}
+		hosts = append(hosts, host)
 	}
-	hosts := append(ready.Val(), busy.Val()...)
 	slices.Sort(hosts)
 	for _, host := range slices.Compact(hosts) {
 		const page = 10000

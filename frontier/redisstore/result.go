@@ -14,6 +14,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/frontier"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // stale is the error for a lease that is not outstanding.
@@ -23,21 +24,31 @@ func stale(id int64, url string) error {
 
 // Lease implements frontier.Store. A URL's lease is known from its
 // dispatch (its results come back to the master that dispatched it); a
-// robots.txt's, or one this master did not dispatch, is read from Redis.
+// robots.txt's (for its rules so far), or one this master did not
+// dispatch, is read from Redis, where a lease is its host's: url (or, for
+// a robots.txt this master dispatched, memory) names the host.
 func (s *Store) Lease(id int64, url string) (frontier.Leased, error) {
 	p, ok := s.partitionOfLease(id)
 	if !ok || s.settling[id] {
 		return frontier.Leased{}, stale(id, url)
 	}
-	if l, ok := s.leases[id]; ok {
+	l, known := s.leases[id]
+	if known && !l.robots {
 		if url != "" && l.URL != url {
 			return frontier.Leased{}, fmt.Errorf("%w: lease %d is for %s, not %s", frontier.ErrStaleLease, id, l.URL, url)
 		}
 		return l.Leased, nil
 	}
+	host := l.host
+	if url != "" {
+		host = urlx.Host(url)
+	}
+	if host == "" {
+		return frontier.Leased{}, stale(id, url)
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	r, err := s.rdb.FCallRO(ctx, "sp_lease", []string{s.prefix(p)}, id).Slice()
+	r, err := s.rdb.FCallRO(ctx, "sp_lease", []string{s.prefix(p)}, id, host).Slice()
 	if err == redis.Nil {
 		return frontier.Leased{}, stale(id, url)
 	}
@@ -57,27 +68,28 @@ func (s *Store) Lease(id int64, url string) (frontier.Leased, error) {
 	level, _ := r[4].(int64)
 	minDelay, _ := r[5].(int64)
 	crawlDelay, _ := r[6].(int64)
-	l := frontier.Leased{
+	ll := frontier.Leased{
 		URL: u, Depth: int(depth), Prior: frontier.Prior{Attempts: int(attempts), Level: int(level)},
 		MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
 	}
 	if kind == "r" {
-		l.Robots = true
+		ll.Robots = true
 		if b := replyString(r, 8); b != "" {
-			if err := l.RobotsRules.UnmarshalBinary([]byte(b)); err != nil {
+			if err := ll.RobotsRules.UnmarshalBinary([]byte(b)); err != nil {
 				s.log.Error().Err(err).Str("url", u).Msg("redis store: stored robots.txt rules unreadable; starting afresh")
-				l.RobotsRules = frontier.RobotsRules{}
+				ll.RobotsRules = frontier.RobotsRules{}
 			}
 		}
-		return l, nil
+		s.leases[id] = dispatchedLease{Leased: ll, at: time.Now(), host: host, robots: true}
+		return ll, nil
 	}
 	// Known now, for Settle: a lease of another master (its result came
 	// here), or one this master forgot.
 	at, _ := r[len(r)-1].(int64)
 	if len(r) >= 12 {
-		s.leases[id] = dispatchedLease{Leased: l, at: time.Now(), host: replyString(r, 9), entry: replyString(r, 10), redisAt: at}
+		s.leases[id] = dispatchedLease{Leased: ll, at: time.Now(), host: host, entry: replyString(r, 10), redisAt: at}
 	}
-	return l, nil
+	return ll, nil
 }
 
 // replyString is r[i] when it is a string, else "".
@@ -147,7 +159,7 @@ func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now
 		validators, events = "", nil
 	}
 	bucket, field := s.seenPlace(l.entry)
-	s.pend(p, id, res.URL, "sp_complete", id, l.host, fates[o.Fate], offset(o.Due, now), hold, offset(o.HostWaitsUntil, now),
+	s.pend(p, id, res.URL, l.host, "sp_complete", id, l.host, fates[o.Fate], offset(o.Due, now), hold, offset(o.HostWaitsUntil, now),
 		l.clock(), requeue, bucket, field, string(record), validators, string(events))
 	return nil
 }
@@ -156,7 +168,8 @@ func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now
 // Settle.
 func (s *Store) SettleRobots(id int64, f frontier.RobotsFetched, now time.Time) error {
 	p, ok := s.partitionOfLease(id)
-	if !ok || s.settling[id] {
+	l, known := s.leases[id]
+	if !ok || !known || s.settling[id] {
 		return stale(id, "")
 	}
 	rules, err := f.Rules.MarshalBinary()
@@ -168,24 +181,24 @@ func (s *Store) SettleRobots(id int64, f frontier.RobotsFetched, now time.Time) 
 		retry = offset(f.Rules.RetryAt, now)
 		hold = retry
 	}
-	s.pend(p, id, "", "sp_robots", id, "", rules, offset(f.Rules.Expires, now), retry,
+	s.pend(p, id, "", l.host, "sp_robots", id, l.host, rules, offset(f.Rules.Expires, now), retry,
 		f.Rules.CrawlDelay(s.opts).Milliseconds(), offset(f.HostWaitsUntil, now), hold)
 	return nil
 }
 
 // pending is a lease's outcome waiting for Commit.
 type pending struct {
-	p    int
-	id   int64
-	url  string
-	fn   string
-	args []any
+	p         int
+	id        int64
+	url, host string
+	fn        string
+	args      []any
 }
 
-func (s *Store) pend(p int, id int64, url, fn string, args ...any) {
+func (s *Store) pend(p int, id int64, url, host, fn string, args ...any) {
 	s.settling[id] = true
 	delete(s.leases, id)
-	s.pending = append(s.pending, pending{p: p, id: id, url: url, fn: fn, args: args})
+	s.pending = append(s.pending, pending{p: p, id: id, url: url, host: host, fn: fn, args: args})
 }
 
 // Commit implements frontier.Store: the outcomes of the turn's results,
@@ -285,7 +298,7 @@ func (s *Store) Discard(err error) {
 	s.pending = nil
 	clear(s.settling)
 	for _, op := range dropped {
-		if rerr := s.Release(op.id, time.Now()); rerr != nil && !errors.Is(rerr, frontier.ErrStaleLease) {
+		if rerr := s.release(op.id, op.host); rerr != nil && !errors.Is(rerr, frontier.ErrStaleLease) {
 			s.log.Warn().Err(rerr).Int64("lease", op.id).Msg("redis store: releasing a result's URL failed; it is fetched again when its lease expires")
 		}
 	}
@@ -307,16 +320,26 @@ func (s *Store) ended(p int, id int64, url string, r []int64, err error, doing s
 	return nil
 }
 
-// Release implements frontier.Store.
+// Release implements frontier.Store: for a lease this master dispatched
+// (a lease is its host's in Redis; the master's memory has the host).
 func (s *Store) Release(id int64, now time.Time) error {
-	p, ok := s.partitionOfLease(id)
+	l, ok := s.leases[id]
 	if !ok || s.settling[id] {
+		return stale(id, "")
+	}
+	delete(s.leases, id)
+	return s.release(id, l.host)
+}
+
+// release hands back lease id of host.
+func (s *Store) release(id int64, host string) error {
+	p, ok := s.partitionOfLease(id)
+	if !ok {
 		return stale(id, "")
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	delete(s.leases, id)
-	r, err := s.rdb.FCall(ctx, "sp_release", []string{s.prefix(p)}, id).Int64Slice()
+	r, err := s.rdb.FCall(ctx, "sp_release", []string{s.prefix(p)}, id, host).Int64Slice()
 	return s.ended(p, id, "", r, err, "releasing")
 }
 
@@ -352,6 +375,9 @@ type dispatchedLease struct {
 	host    string
 	entry   string
 	redisAt int64 // Redis's time of the dispatch (ms)
+	// robots: the fetch of a robots.txt, whose rules so far Lease reads
+	// from Redis.
+	robots bool
 }
 
 // clock is the politeness clock the dispatch gave the host (spyder.lua's

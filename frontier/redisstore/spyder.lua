@@ -21,12 +21,10 @@
 --   p.."clock"      HASH    host -> next-allowed ms (politeness clock)
 --   p.."hold"       HASH    host -> held until ms (Retry-After, an operator's block, robots.txt retry)
 --   p.."delay"      HASH    host -> an operator's least delay ms
---   p.."busy"       HASH    host -> the lease in flight (one request per host in flight)
+--   p.."busy"       HASH    host -> the lease in flight: its record (one request per host in flight)
 --   p.."q:"..host   ZSET    queue entry -> due ms
 --   p.."s:"..b      HASH    fp[3..14] -> URL record ("" until its first result): seen set, bucket b
 --   p.."hcount"     HASH    host -> URLs admitted (max_urls_per_host)
---   p.."lease"      ZSET    lease -> expiry ms
---   p.."inflight"   HASH    lease -> lease record
 --   p.."robots"     HASH    origin -> rules (encoded by the masters)
 --   p.."rtime"      HASH    origin -> "expires retryAt crawlDelay" (ms)
 --   p.."n"          HASH    counters
@@ -260,51 +258,54 @@ local function sp_add(keys, args)
 end
 
 -- A dispatch's writes, collected and made in one call per key.
-local function batch() return { inflight = {}, lease = {}, busy = {}, clock = {}, ready = {}, str = strs() } end
+local function batch() return { busy = {}, clock = {}, ready = {}, str = strs() } end
 
--- lease records the lease id of a dispatch of host at now in b and marks
--- the host in flight.
+-- lease records the lease id of a dispatch of host at now in b: the
+-- host's lease in flight, and its clock.
 local function lease(b, args, id, host, kind, origin, m, min_delay, crawl_delay, now, clock)
   local lease_ms, master = tonumber(args[5]), args[8]
-  local inflight, leases, busy, clocks, ready, str = b.inflight, b.lease, b.busy, b.clock, b.ready, b.str
-  id = str[id] -- (printed once for its three uses)
-  inflight[#inflight + 1] = id
+  local busy, clocks, ready, str = b.busy, b.clock, b.ready, b.str
   if kind == 'r' then m = origin end
-  inflight[#inflight + 1] = table.concat({ kind, host, master, str[min_delay], str[crawl_delay], str[now], m }, '\0')
-  leases[#leases + 1] = str[now + lease_ms]
-  leases[#leases + 1] = id
   busy[#busy + 1] = host
-  busy[#busy + 1] = id
+  busy[#busy + 1] = table.concat({ str[id], kind, master, str[min_delay], str[crawl_delay], str[now], str[now + lease_ms], m }, '\0')
   clocks[#clocks + 1] = host
   clocks[#clocks + 1] = str[clock]
   ready[#ready + 1] = host
 end
 
 local function write_batch(p, b)
-  if #b.inflight == 0 then return end
-  redis.call('HSET', p .. 'inflight', unpack(b.inflight))
-  redis.call('ZADD', p .. 'lease', unpack(b.lease))
+  if #b.busy == 0 then return end
   redis.call('HSET', p .. 'busy', unpack(b.busy))
   redis.call('HSET', p .. 'clock', unpack(b.clock))
   redis.call('ZREM', p .. 'ready', unpack(b.ready))
 end
 
--- A lease record: kind ("u" or "r"), host, master, least delay, crawl
--- delay, dispatch time, then the queue entry (a robots.txt: its origin).
-local function parse_lease(s)
+-- A lease record (the value of its host in busy): the lease, kind ("u"
+-- or "r"), master, least delay, crawl delay, dispatch time, expiry, then
+-- the queue entry (a robots.txt: its origin). parse_lease reads the
+-- record s of host; nil for none.
+local function parse_lease(s, host)
   if not s then return nil end
   local f, i = {}, 1
-  for k = 1, 6 do
+  for k = 1, 7 do
     local j = s:find('\0', i, true)
+    if not j then return nil end
     f[k] = s:sub(i, j - 1)
     i = j + 1
   end
   local l = {
-    kind = f[1], host = f[2], master = f[3],
-    min_delay = tonumber(f[4]), crawl_delay = tonumber(f[5]), at = tonumber(f[6]), entry = s:sub(i),
+    id = f[1], kind = f[2], host = host, master = f[3], min_delay = tonumber(f[4]), crawl_delay = tonumber(f[5]),
+    at = tonumber(f[6]), expires = tonumber(f[7]), entry = s:sub(i),
   }
   if l.kind == 'r' then l.origin = l.entry end
   return l
+end
+
+-- leased is the lease of host when it is id (nil otherwise).
+local function leased(p, host, id)
+  local l = parse_lease(redis.call('HGET', p .. 'busy', host), host)
+  if l and l.id == id then return l end
+  return nil
 end
 
 -- sp_dispatch(p; epoch, partitions, partition, max, lease_ms,
@@ -387,11 +388,13 @@ local function sp_dispatch(keys, args)
   return out
 end
 
--- sp_lease(p; lease): what the policy needs of a lease: {kind, url,
+-- sp_lease(p; lease, host): what the policy needs of a lease: {kind, url,
 -- depth, attempts, level, min delay, crawl delay, origin}, and for a
 -- robots.txt the origin's rules so far; nil when it is not outstanding.
+-- A URL's lease also gives what sp_complete is to be told: its host,
+-- queue entry and dispatch time.
 local function sp_lease(keys, args)
-  local l = parse_lease(redis.call('HGET', keys[1] .. 'inflight', args[1]))
+  local l = leased(keys[1], args[2], args[1])
   if not l then return nil end
   if l.kind == 'r' then
     return { 'r', l.origin .. '/robots.txt', 0, 0, 0, l.min_delay, l.crawl_delay, l.origin,
@@ -401,14 +404,9 @@ local function sp_lease(keys, args)
   return { 'u', e.url, e.depth, e.attempts, e.level, l.min_delay, l.crawl_delay, origin_of(e.url), '', l.host, l.entry, l.at }
 end
 
--- end_lease removes lease id, whose record is l (parse_lease of its
--- inflight entry), and frees its host.
-local function end_lease(p, id, l)
-  redis.call('HDEL', p .. 'inflight', id)
-  redis.call('ZREM', p .. 'lease', id)
-  if redis.call('HGET', p .. 'busy', l.host) == id then
-    redis.call('HDEL', p .. 'busy', l.host)
-  end
+-- end_lease ends lease l: its host is free.
+local function end_lease(p, l)
+  redis.call('HDEL', p .. 'busy', l.host)
   return l
 end
 
@@ -450,17 +448,16 @@ local function sp_complete(keys, args)
   local now = now_ms()
   local out = { now, -1 }
   local counts = { done = 0, retried = 0, failed = 0, queued = 0, scheduled = 0 }
-  local kinflight, klease, kbusy, khold, kclock, kq, kready = p .. 'inflight', p .. 'lease', p .. 'busy', p .. 'hold', p .. 'clock', p .. 'q:', p .. 'ready'
+  local kbusy, khold, kclock, kq, kready = p .. 'busy', p .. 'hold', p .. 'clock', p .. 'q:', p .. 'ready'
   local holds = redis.call('EXISTS', khold) == 1
   local str = strs()
   for i = 1, #args, COMPLETE_FIELDS do
     local id, host = args[i], args[i + 1]
-    if redis.call('HGET', kbusy, host) ~= id then
+    local rec = redis.call('HGET', kbusy, host)
+    if not rec or rec:sub(1, #id + 3) ~= id .. '\0u\0' then
       out[#out + 1] = 0
     else
       out[#out + 1] = 1
-      redis.call('HDEL', kinflight, id)
-      redis.call('ZREM', klease, id)
       redis.call('HDEL', kbusy, host)
       local fate = args[i + 2]
       local hold = 0
@@ -508,31 +505,29 @@ local function sp_complete(keys, args)
   return out
 end
 
--- sp_decide(p; buckets, lease, status): takes a dispatched URL out of the
--- crawl without a fetch (robots.txt disallows it); its host's clock goes
--- back to what it was, since nothing was requested. Lease-guarded.
+-- sp_decide(p; buckets, lease, host, status): takes a dispatched URL out
+-- of the crawl without a fetch (robots.txt disallows it); its host's clock
+-- goes back to what it was, since nothing was requested. Lease-guarded.
 local function sp_decide(keys, args)
   local p, buckets = keys[1], tonumber(args[1])
-  local l = parse_lease(redis.call('HGET', p .. 'inflight', args[2]))
+  local l = leased(p, args[3], args[2])
   if not l or l.kind ~= 'u' then return { 0 } end
-  end_lease(p, args[2], l)
+  end_lease(p, l)
   local now = now_ms()
   local e = parse_entry(l.entry, l.host)
   -- Nothing was requested: the host may go again from when it was
   -- dispatched (it was due then).
   redis.call('HSET', p .. 'clock', l.host, num(l.at))
-  settle(p, buckets, l, e, FAILED, tonumber(args[3]), e.attempts, e.level, nil, nil, now, tonumber(args[3]), strs())
+  settle(p, buckets, l, e, FAILED, tonumber(args[4]), e.attempts, e.level, nil, nil, now, tonumber(args[4]), strs())
   redis.call('HINCRBY', p .. 'n', 'disallowed', 1)
   rescore(p, l.host)
   return { 1, now, first_ready(p) }
 end
 
--- requeue ends lease id without a result: its URL goes first in its
--- queue again. Returns the URL ("" for a robots.txt), or nil.
-local function requeue(p, id, now)
-  local l = parse_lease(redis.call('HGET', p .. 'inflight', id))
-  if not l then return nil end
-  end_lease(p, id, l)
+-- requeue ends lease l without a result: its URL goes first in its queue
+-- again. Returns the URL (a robots.txt's, for one).
+local function requeue(p, l, now)
+  end_lease(p, l)
   -- Its URL may be being fetched right now (a worker that lost contact,
   -- or one whose heartbeat came late): the host's next request waits a
   -- whole delay from now, as after a request.
@@ -554,11 +549,13 @@ local function requeue(p, id, now)
   return url
 end
 
--- sp_release(p; lease): a lease handed back or lost; {0} when it is not
--- outstanding, else {1, now, first ready}.
+-- sp_release(p; lease, host): a lease handed back or lost; {0} when it is
+-- not outstanding, else {1, now, first ready}.
 local function sp_release(keys, args)
   local now = now_ms()
-  if not requeue(keys[1], args[1], now) then return { 0 } end
+  local l = leased(keys[1], args[2], args[1])
+  if not l then return { 0 } end
+  requeue(keys[1], l, now)
   return { 1, now, first_ready(keys[1]) }
 end
 
@@ -573,36 +570,35 @@ local function sp_reclaim(keys, args)
   local now = now_ms()
   local max = tonumber(args[2])
   local out = { now, -1 }
-  local ids = redis.call('ZRANGE', p .. 'lease', '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+  local alive
   if #args > 2 then
-    local alive = {}
+    alive = {}
     for i = 3, #args do alive[args[i]] = true end
-    local all = redis.call('HGETALL', p .. 'inflight')
-    for i = 1, #all, 2 do
-      local l = parse_lease(all[i + 1])
-      if not alive[l.master] and #ids < max then ids[#ids + 1] = all[i] end
-    end
   end
-  for _, id in ipairs(ids) do
-    local url = requeue(p, id, now)
-    if url then
-      out[#out + 1] = id
-      out[#out + 1] = url
+  -- (Every lease in flight is looked at: one per host, about a second
+  -- apart, which costs less than keeping their expiries in order.)
+  local all, n = redis.call('HGETALL', p .. 'busy'), 0
+  for i = 1, #all, 2 do
+    local l = parse_lease(all[i + 1], all[i])
+    if l and n < max and (l.expires <= now or (alive and not alive[l.master])) then
+      n = n + 1
+      out[#out + 1] = l.id
+      out[#out + 1] = requeue(p, l, now)
     end
   end
   out[2] = first_ready(p)
   return out
 end
 
--- sp_robots(p; lease, origin, rules, expires_offset, retry_offset or -1,
+-- sp_robots(p; lease, host, rules, expires_offset, retry_offset or -1,
 -- crawl_delay_ms, wait_offset, hold_offset or -1): the result of an
 -- origin's robots.txt: its rules, their expiry, the host's clock.
 -- Lease-guarded: {0} when it is not outstanding, else {1, now, first ready}.
 local function sp_robots(keys, args)
   local p = keys[1]
-  local l = parse_lease(redis.call('HGET', p .. 'inflight', args[1]))
+  local l = leased(p, args[2], args[1])
   if not l or l.kind ~= 'r' then return { 0 } end
-  end_lease(p, args[1], l)
+  end_lease(p, l)
   local now = now_ms()
   local retry = 0
   if tonumber(args[5]) >= 0 then retry = now + tonumber(args[5]) end

@@ -69,16 +69,15 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	type counts struct {
-		n                     *redis.MapStringStringCmd
-		inflight, ready, busy *redis.IntCmd
-		held                  *redis.Cmd
+		n           *redis.MapStringStringCmd
+		ready, busy *redis.IntCmd
+		held        *redis.Cmd
 	}
 	pipe := s.rdb.Pipeline()
 	cmds := make([]counts, s.parts)
 	for p := range cmds {
 		pfx := s.prefix(p)
-		cmds[p] = counts{n: pipe.HGetAll(ctx, pfx+"n"), inflight: pipe.HLen(ctx, pfx+"inflight"),
-			ready: pipe.ZCard(ctx, pfx+"ready"), busy: pipe.HLen(ctx, pfx+"busy")}
+		cmds[p] = counts{n: pipe.HGetAll(ctx, pfx+"n"), ready: pipe.ZCard(ctx, pfx+"ready"), busy: pipe.HLen(ctx, pfx+"busy")}
 		if blocked {
 			cmds[p].held = pipe.FCall(ctx, "sp_blocked", []string{pfx})
 		}
@@ -101,7 +100,7 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 				*dst += n
 			}
 		}
-		st.InFlight += c.inflight.Val()
+		st.InFlight += c.busy.Val() // (one lease per host)
 		st.ActiveQueues += c.ready.Val() + c.busy.Val()
 		if c.held != nil {
 			n, err := c.held.Int64()

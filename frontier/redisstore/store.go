@@ -41,7 +41,7 @@ var library string
 // libraryVersion changes with every change to spyder.lua that an older
 // master could not work with; a crawl records the version it was created
 // with.
-const libraryVersion = "2"
+const libraryVersion = "3"
 
 // Config is what the Redis store needs besides the frontier's options.
 type Config struct {
