@@ -223,6 +223,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 	s.sawClock(redisNow, time.Now())
 	s.learnDue(p, first)
 	var out []leased
+	var errs []error
 	now := time.Now()
 	for i := 2; i < len(r); i += dispatchFields {
 		kind, _ := r[i].(string)
@@ -242,7 +243,10 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 		}
 		e, ok := decodeEntry(m, host)
 		if !ok {
-			return out, fmt.Errorf("redis store: partition %d: a corrupt queue entry of %s", p, host)
+			// Its lease expires and the entry is queued again; the others
+			// of the reply go out.
+			errs = append(errs, fmt.Errorf("redis store: partition %d: a corrupt queue entry of %s", p, host))
+			continue
 		}
 		s.leases[id] = dispatchedLease{at: now, host: host, entry: m, redisAt: redisNow, Leased: frontier.Leased{
 			URL: e.url, Depth: e.depth, Prior: frontier.Prior{Attempts: e.attempts, Level: e.level},
@@ -254,7 +258,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 		}
 		out = append(out, d)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // dispatchFields is the size of one URL in sp_dispatch's reply.

@@ -177,10 +177,10 @@ func (s *Store) urlReport(ctx context.Context, u string) (*frontier.URLReport, e
 
 // inflightLease is what a lease record (spyder.lua's parse_lease) says.
 type inflightLease struct {
-	id               int64
-	kind, master     string
-	url, host, entry string // entry: the queue entry of a URL's lease
-	expires          time.Time
+	id         int64
+	kind       string
+	url, entry string // entry: the queue entry of a URL's lease
+	expires    time.Time
 }
 
 // parseLease decodes the lease record of host: lease, kind, master,
@@ -196,7 +196,7 @@ func parseLease(rec, host string) (inflightLease, bool) {
 	if err != nil || err2 != nil {
 		return inflightLease{}, false
 	}
-	l := inflightLease{id: id, kind: f[1], master: f[2], host: host, expires: time.UnixMilli(expires)}
+	l := inflightLease{id: id, kind: f[1], expires: time.UnixMilli(expires)}
 	if l.kind == "r" {
 		l.url = f[7] + "/robots.txt"
 		return l, true

@@ -19,13 +19,9 @@ import (
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
-// returnedScore and newBase are spyder.lua's RETURNED and NEW_BASE: a
-// returned URL's score, and what a new URL's admission time (ms) is
-// lowered by so that it sorts before every URL fetched before.
-const (
-	returnedScore = -(1 << 43)
-	newBase       = 1 << 41
-)
+// returnedScore is spyder.lua's RETURNED: the queue score of a URL whose
+// lease ended without a result.
+const returnedScore = -(1 << 43)
 
 // OpenSource opens the crawl cfg names for a migration; no master may be
 // running it.
