@@ -278,7 +278,7 @@ func (s *Store) setUp() error {
 		return fmt.Errorf("redis store: crawl %q: bad seen_buckets %q in %s", s.crawl, c["seen_buckets"], conf)
 	}
 	if v := c["library"]; v != libraryVersion {
-		return fmt.Errorf("redis store: crawl %q was made by a spyder whose Redis library is version %s, this one has %s: finish it with that version, or migrate it", s.crawl, v, libraryVersion)
+		return fmt.Errorf("redis store: crawl %q was made by a spyder whose Redis library is version %s, this one has %s: finish it with that version (its keys differ)", s.crawl, v, libraryVersion)
 	}
 	if s.parts != s.cfg.Partitions || s.bkts != s.cfg.SeenBuckets {
 		s.log.Info().Int("partitions", s.parts).Int("seen_buckets", s.bkts).
