@@ -475,15 +475,7 @@ func TestRedisPrimaryKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var victim *redistest.RedisNode
-	for _, n := range rc.Nodes {
-		if n.Addr == primary.Options().Addr {
-			victim = n
-		}
-	}
-	if victim == nil {
-		t.Fatalf("no node at %s", primary.Options().Addr)
-	}
+	victim := rc.Node(t, primary.Options().Addr)
 	before := len(site.Log())
 	victim.Kill()
 	killed := time.Now()

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/internal/redistest"
@@ -97,23 +95,7 @@ func BenchmarkMasterFailover(b *testing.B) {
 			dead[p] = true
 		}
 		a.own.halt()
-		died := time.Now()
-		back := map[int]time.Duration{}
-		crawlUntil(b, fb, func(u string, at time.Time) {
-			if p := sb.partitionOf(urlx.Host(u)); dead[p] {
-				if _, ok := back[p]; !ok {
-					back[p] = at.Sub(died)
-				}
-			}
-		}, func() bool { return len(back) == len(dead) || time.Since(died) > 30*time.Second })
-		if len(back) != len(dead) {
-			b.Fatalf("after 30 s, %d of the dead master's %d partitions dispatch again", len(back), len(dead))
-		}
-		var last time.Duration
-		for _, d := range back {
-			last = max(last, d)
-		}
-		took = append(took, last)
+		took = append(took, untilAllDispatch(b, sb, fb, dead, time.Now(), "the dead master's"))
 		sb.Close()
 		a.rdb.Close()
 	}
@@ -141,16 +123,11 @@ func BenchmarkPrimaryFailover(b *testing.B) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		ctx := context.Background()
-		victimAddr, err := s.ccl.MasterForKey(ctx, s.prefix(0))
+		primary, err := s.ccl.MasterForKey(ctx, s.prefix(0))
 		if err != nil {
 			b.Fatal(err)
 		}
-		var victim *redistest.RedisNode
-		for _, n := range rc.Nodes {
-			if n.Addr == victimAddr.Options().Addr {
-				victim = n
-			}
-		}
+		victim := rc.Node(b, primary.Options().Addr)
 		hit := map[int]bool{}
 		for p := range 64 {
 			if c, err := s.ccl.MasterForKey(ctx, s.prefix(p)); err == nil && c.Options().Addr == victim.Addr {
@@ -160,53 +137,47 @@ func BenchmarkPrimaryFailover(b *testing.B) {
 		// The crawl runs for a second before the kill.
 		warm := time.Now()
 		crawlUntil(b, f, func(string, time.Time) {}, func() bool { return time.Since(warm) > time.Second })
-		replica := replicaOf(b, rc, victim.Addr)
+		replica := rc.ReplicaOf(b, victim)
 		victim.Kill()
 		killed := time.Now()
 		promotedAt := make(chan time.Duration, 1)
 		go func() { promotedAt <- waitPromotion(replica, killed) }()
-		back := map[int]time.Duration{}
-		crawlUntil(b, f, func(u string, at time.Time) {
-			if p := s.partitionOf(urlx.Host(u)); hit[p] && at.After(killed) {
-				if _, ok := back[p]; !ok {
-					back[p] = time.Since(killed)
-				}
-			}
-		}, func() bool { return len(back) == len(hit) || time.Since(killed) > 30*time.Second })
-		if len(back) != len(hit) {
-			b.Fatalf("after 30 s, %d of the killed primary's %d partitions dispatch again", len(back), len(hit))
-		}
-		var last time.Duration
-		for _, d := range back {
-			last = max(last, d)
-		}
+		resumed = append(resumed, untilAllDispatch(b, s, f, hit, killed, "the killed primary's"))
 		promoted = append(promoted, <-promotedAt)
-		resumed = append(resumed, last)
 		s.Close()
 	}
 	report(b, "promotion", promoted)
 	report(b, "dispatching", resumed)
 }
 
-// replicaOf is the address of a replica of primary.
-func replicaOf(b *testing.B, rc *redistest.RedisCluster, primary string) string {
-	for _, n := range rc.Nodes {
-		if info, err := n.Info("replication"); err == nil && info["role"] == "slave" && info["master_host"]+":"+info["master_port"] == primary {
-			return n.Addr
+// untilAllDispatch crawls through f (on store s) until it has dispatched a
+// URL of each of parts since start (at most 30 s), and returns how long
+// the slowest partition took; what names the partitions in the error.
+func untilAllDispatch(b *testing.B, s *Store, f frontier.Frontier, parts map[int]bool, start time.Time, what string) time.Duration {
+	b.Helper()
+	back := map[int]time.Duration{}
+	crawlUntil(b, f, func(u string, at time.Time) {
+		if p := s.partitionOf(urlx.Host(u)); parts[p] && at.After(start) {
+			if _, ok := back[p]; !ok {
+				back[p] = at.Sub(start)
+			}
 		}
+	}, func() bool { return len(back) == len(parts) || time.Since(start) > 30*time.Second })
+	if len(back) != len(parts) {
+		b.Fatalf("after 30 s, %d of %s %d partitions dispatch again", len(back), what, len(parts))
 	}
-	b.Fatalf("no replica of %s", primary)
-	return ""
+	var slowest time.Duration
+	for _, d := range back {
+		slowest = max(slowest, d)
+	}
+	return slowest
 }
 
-// waitPromotion polls the replica at addr (every 50 ms) until it is a
-// primary, and returns the time since the kill.
-func waitPromotion(addr string, killed time.Time) time.Duration {
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
+// waitPromotion polls the replica (every 50 ms) until it is a primary,
+// and returns the time since the kill.
+func waitPromotion(replica *redistest.RedisNode, killed time.Time) time.Duration {
 	for time.Since(killed) < 30*time.Second {
-		role, err := c.Do(context.Background(), "ROLE").Slice()
-		if err == nil && len(role) > 0 && role[0] == "master" {
+		if replica.Role() == "master" {
 			return time.Since(killed)
 		}
 		time.Sleep(50 * time.Millisecond)

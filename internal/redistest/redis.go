@@ -217,6 +217,30 @@ func (n *RedisNode) Role() string {
 	return repl["role"]
 }
 
+// Node is the cluster's node at addr; the test fails when there is none.
+func (c *RedisCluster) Node(t testing.TB, addr string) *RedisNode {
+	t.Helper()
+	for _, n := range c.Nodes {
+		if n.Addr == addr {
+			return n
+		}
+	}
+	t.Fatalf("no redis node at %s", addr)
+	return nil
+}
+
+// ReplicaOf is a replica of primary; the test fails when it has none.
+func (c *RedisCluster) ReplicaOf(t testing.TB, primary *RedisNode) *RedisNode {
+	t.Helper()
+	for _, n := range c.Nodes {
+		if info, err := n.Info("replication"); err == nil && info["role"] == "slave" && primary.Addr == info["master_host"]+":"+info["master_port"] {
+			return n
+		}
+	}
+	t.Fatalf("no replica of %s", primary.Addr)
+	return nil
+}
+
 // freePorts finds n free loopback TCP ports of 20000 and above, where
 // redis's cluster bus port (port + 10000) is free too.
 func freePorts(t testing.TB, n int) []int {

@@ -43,24 +43,8 @@ func TestRedisClusterFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var victim *RedisNode
-	for _, n := range c.Nodes {
-		if n.Addr == owner.Options().Addr {
-			victim = n
-		}
-	}
-	if victim == nil {
-		t.Fatalf("no node at %s", owner.Options().Addr)
-	}
-	var replica *RedisNode
-	for _, n := range c.Nodes {
-		if info, err := n.Info("replication"); err == nil && info["role"] == "slave" && victim.Addr == "127.0.0.1:"+info["master_port"] {
-			replica = n
-		}
-	}
-	if replica == nil {
-		t.Fatalf("no replica of %s", victim.Addr)
-	}
+	victim := c.Node(t, owner.Options().Addr)
+	replica := c.ReplicaOf(t, victim)
 	victim.Kill()
 	killed := time.Now()
 	for replica.Role() != "master" {
