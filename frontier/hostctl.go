@@ -36,18 +36,34 @@ func (f *Durable) loadDelays() error {
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		k, v := it.Key(), it.Value()
-		if len(k) != 9 || len(v) != 16 {
-			return fmt.Errorf("frontier store: corrupt delay record")
+		d, err := decodeDelayRecord(it.Key(), it.Value())
+		if err != nil {
+			return err
 		}
-		if q := f.queues[binary.BigEndian.Uint64(k[1:])]; q != nil {
-			if d := int64(binary.BigEndian.Uint64(v)); d >= 0 {
-				q.delay, q.hasDelay = time.Duration(d), true
-			}
-			q.blockedUntil = fromUnixNano(int64(binary.BigEndian.Uint64(v[8:])))
+		if q := f.queues[d.queue]; q != nil {
+			q.delay, q.hasDelay, q.blockedUntil = d.delay, d.hasDelay, d.blockedUntil
 		}
 	}
 	return it.Error()
+}
+
+// delayRecord is a 'D' record: a queue's operator delay and block.
+type delayRecord struct {
+	queue        uint64
+	delay        time.Duration
+	hasDelay     bool
+	blockedUntil time.Time
+}
+
+func decodeDelayRecord(k, v []byte) (delayRecord, error) {
+	if len(k) != 9 || len(v) != 16 {
+		return delayRecord{}, fmt.Errorf("frontier store: corrupt delay record")
+	}
+	r := delayRecord{queue: binary.BigEndian.Uint64(k[1:]), blockedUntil: fromUnixNano(int64(binary.BigEndian.Uint64(v[8:])))}
+	if d := int64(binary.BigEndian.Uint64(v)); d >= 0 {
+		r.delay, r.hasDelay = time.Duration(d), true
+	}
+	return r, nil
 }
 
 // BlockedQueues counts the politeness queues with URLs that are held

@@ -98,18 +98,11 @@ func (f *Durable) dumpHosts(to Sink) error {
 		return err
 	}
 	err = scan(f.db, pfxDelay, func(k, v []byte) error {
-		if len(k) != 9 || len(v) != 16 {
-			return fmt.Errorf("frontier store: corrupt delay record")
+		d, err := decodeDelayRecord(k, v)
+		if h := byQueue[d.queue]; err == nil && h != nil {
+			h.Delay, h.HasDelay, h.HeldUntil = d.delay, d.hasDelay, d.blockedUntil
 		}
-		h := byQueue[binary.BigEndian.Uint64(k[1:])]
-		if h == nil {
-			return nil
-		}
-		if d := int64(binary.BigEndian.Uint64(v)); d >= 0 {
-			h.Delay, h.HasDelay = time.Duration(d), true
-		}
-		h.HeldUntil = fromUnixNano(int64(binary.BigEndian.Uint64(v[8:])))
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

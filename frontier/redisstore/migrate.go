@@ -94,12 +94,7 @@ func (s *Store) dump(to frontier.Sink) (frontier.DumpInfo, error) {
 		if err := dumpRobots(ps, to); err != nil {
 			return info, err
 		}
-		n := ps.n.Val()
-		for name, dst := range map[string]*int64{"seen": &st.Seen, "done": &st.Done, "failed": &st.Failed, "retried": &st.Retried,
-			"disallowed": &st.Disallowed, "toodeep": &st.TooDeep, "toomany": &st.TooMany} {
-			v, _ := strconv.ParseInt(n[name], 10, 64)
-			*dst += v
-		}
+		addCounters(&st, ps.n.Val())
 	}
 	info.Seen = st.Seen
 	if err := to.Counters(st); err != nil {
@@ -393,9 +388,9 @@ func (k *sink) Robots(origin string, r frontier.RobotsRules) error {
 
 func (k *sink) Counters(st frontier.Stats) error {
 	n := k.s.prefix(0) + "n" // counters are summed over partitions
-	for name, v := range map[string]int64{"done": st.Done, "failed": st.Failed, "retried": st.Retried,
-		"disallowed": st.Disallowed, "toodeep": st.TooDeep, "toomany": st.TooMany} {
-		if v > 0 {
+	fields := counterFields(&st)
+	for _, name := range cumulativeCounters {
+		if v := *fields[name]; v > 0 {
 			k.pipe.HIncrBy(context.Background(), n, name, v)
 		}
 	}

@@ -85,21 +85,11 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 	_, _ = pipe.Exec(ctx)
 	var st frontier.Stats
 	var held int64
-	// The counters of spyder.lua's hash n, by name.
-	counters := map[string]*int64{
-		"seen": &st.Seen, "queued": &st.Queued, "scheduled": &st.Scheduled, "done": &st.Done, "failed": &st.Failed,
-		"retried": &st.Retried, "disallowed": &st.Disallowed, "toodeep": &st.TooDeep, "toomany": &st.TooMany,
-	}
 	for p, c := range cmds {
 		if err := c.n.Err(); err != nil {
 			return st, held, fmt.Errorf("redis store: reading the counts of partition %d: %w", p, err)
 		}
-		for name, v := range c.n.Val() {
-			if dst := counters[name]; dst != nil {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				*dst += n
-			}
-		}
+		addCounters(&st, c.n.Val())
 		st.InFlight += c.busy.Val() // (one lease per host)
 		st.ActiveQueues += c.ready.Val() + c.busy.Val()
 		if c.held != nil {
@@ -111,4 +101,28 @@ func (s *Store) readStats(blocked bool) (frontier.Stats, int64, error) {
 		}
 	}
 	return st, held, nil
+}
+
+// counterFields are spyder.lua's counters (a partition's hash n) by
+// name, each with its field of st.
+func counterFields(st *frontier.Stats) map[string]*int64 {
+	return map[string]*int64{
+		"seen": &st.Seen, "queued": &st.Queued, "scheduled": &st.Scheduled, "done": &st.Done, "failed": &st.Failed,
+		"retried": &st.Retried, "disallowed": &st.Disallowed, "toodeep": &st.TooDeep, "toomany": &st.TooMany,
+	}
+}
+
+// cumulativeCounters are the counters that cannot be counted again from
+// the URLs (what a migration carries as frontier.Sink.Counters).
+var cumulativeCounters = []string{"done", "failed", "retried", "disallowed", "toodeep", "toomany"}
+
+// addCounters adds a partition's counters (its hash n) to st.
+func addCounters(st *frontier.Stats, n map[string]string) {
+	fields := counterFields(st)
+	for name, v := range n {
+		if dst := fields[name]; dst != nil {
+			x, _ := strconv.ParseInt(v, 10, 64)
+			*dst += x
+		}
+	}
 }
