@@ -26,7 +26,6 @@ const (
 	EventAddedLink  = evAddedLink
 	EventDispatched = evDispatched
 	EventResult     = evResult
-	EventLeaseEnded = evLeaseEnded
 )
 
 // URLInFlight is the state an EventDispatched leaves a URL in.
