@@ -133,6 +133,28 @@ func TestNodeStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 }
 
+// TestNodeAtLogLevelWarn: with the master's and the workers' log level at
+// warn, the node still starts its workers (it waits for the master's ready
+// event, an info record) and the crawl completes; what it prints is what
+// was asked for: no info record of any child. (Once the node waited for
+// its master's ready event for ever.)
+func TestNodeAtLogLevelWarn(t *testing.T) {
+	site := startSite(t, 10, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0", "SPYDER_LOG_LEVEL_MASTER=warn", "SPYDER_LOG_LEVEL_WORKER=warn")
+	n := start(t, "node", c.Env, "node", "--workers", "2", "--until-done", "--seeds", seeds, "--out", dir+"/out.jsonl")
+	if code := n.Wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("node exit code %d", code)
+	}
+	if got, want := len(readJSONL(t, dir+"/out.jsonl")), len(site.Expected()); got != want {
+		t.Errorf("%d results in the output, want %d", got, want)
+	}
+	if info := n.Find(func(m map[string]any) bool { return m["level"] == "info" || m["level"] == "debug" }); len(info) > 0 {
+		t.Errorf("%d records under warn printed, e.g. %v", len(info), info[0])
+	}
+}
+
 // TestNodeCtrlCInATerminal runs spyder node on a pseudo-terminal and
 // presses Ctrl-C, as a person does. The terminal signals its foreground
 // process group; the children are not in it, so one Ctrl-C drains the

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"github.com/spyder-crawl/spyder/crawluri"
@@ -89,6 +90,18 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		opts.SettingArgs = append(opts.SettingArgs, "--"+f.Name+"="+f.Value.String())
 	})
+	// The children log at info at least: the node waits for their ready
+	// events, which are info records; it passes on only what was asked.
+	opts.Levels = map[string]zerolog.Level{}
+	for _, c := range []struct{ role, asked, flag string }{
+		{crawluri.RoleMaster, s.LogLevelMaster, "--log-level-master=info"},
+		{crawluri.RoleWorker, s.LogLevelWorker, "--log-level-worker=info"},
+	} {
+		if lvl, err := zerolog.ParseLevel(strings.ToLower(c.asked)); err == nil && lvl > zerolog.InfoLevel {
+			opts.Levels[c.role] = lvl
+			opts.SettingArgs = append(opts.SettingArgs, c.flag)
+		}
+	}
 	if s.MetricsListen != "" {
 		perChild, err := nodeMetricsPorts(s.MetricsListen, *workers)
 		if err != nil {

@@ -42,7 +42,35 @@ type Options struct {
 	// AfterRecord, when set, returns text to print after a child's record
 	// (the master's summary as a table on a terminal), or "".
 	AfterRecord func(record string) string
-	Log         zerolog.Logger
+	// Levels is the log level asked for each role's records (master,
+	// worker). The children run at info at least, whatever is asked: the
+	// node waits for their ready events, which are info records (at warn a
+	// node waited for its master for ever); records under the asked level
+	// are read for those events and not passed on. A role missing passes
+	// everything on.
+	Levels map[string]zerolog.Level
+	Log    zerolog.Logger
+}
+
+// quieter reports whether record (a child's JSON line) is under the level
+// asked for role, and so read by the node only.
+func (o Options) quieter(role, record string) bool {
+	want, ok := o.Levels[role]
+	if !ok {
+		return false
+	}
+	const key = `"level":"`
+	i := strings.Index(record, key)
+	if i < 0 {
+		return false
+	}
+	rest := record[i+len(key):]
+	j := strings.IndexByte(rest, '"')
+	if j < 0 {
+		return false
+	}
+	lvl, err := zerolog.ParseLevel(rest[:j])
+	return err == nil && lvl < want
 }
 
 // child is one supervised process.
@@ -113,7 +141,9 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 			for sc.Scan() {
 				line := sc.Text()
 				outMu.Lock()
-				if !strings.HasPrefix(line, "{") {
+				if strings.HasPrefix(line, "{") && o.quieter(c.role, line) {
+					// Read for its events only.
+				} else if !strings.HasPrefix(line, "{") {
 					fmt.Fprintln(o.Stderr, line)
 				} else if _, err := o.ChildLog.Write([]byte(line + "\n")); err != nil {
 					fmt.Fprintln(o.Stderr, line) // not a record after all
