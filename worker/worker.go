@@ -289,6 +289,12 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 	poller.Add(w.waker.Socket(), zmq.POLLIN)
 	interval := w.s.HeartbeatInterval
 	nextBeat := time.Now()
+	// Until every master has acknowledged it, the worker announces itself
+	// again after 10 ms, 20 ms, ... up to the heartbeat interval: its
+	// first announcement is often lost (a PUB drops what it sends before
+	// the master's SUB has connected), and the master's acknowledgement
+	// can be too, and a whole heartbeat's wait delayed the first URL.
+	announceEvery, nextAnnounce := firstAnnounceEvery, time.Time{}
 	aborted := false
 
 	for {
@@ -303,6 +309,15 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 			if err := w.redial(socks, now); err != nil {
 				return err
 			}
+		}
+		announcing := w.dataReady && !w.draining && !w.allAcked()
+		switch {
+		case !announcing:
+			announceEvery, nextAnnounce = firstAnnounceEvery, time.Time{}
+		case !now.Before(nextAnnounce):
+			w.heartbeat(socks.mpub, now)
+			nextAnnounce = now.Add(announceEvery)
+			announceEvery = min(2*announceEvery, interval)
 		}
 		if w.draining {
 			w.startJobs(socks.pub) // hands the backlog back
@@ -344,6 +359,9 @@ func (w *Worker) loop(ctx context.Context, socks *sockets, abortFetches context.
 			return fmt.Errorf("updating poller: %w", err)
 		}
 		timeout := time.Until(nextBeat)
+		if announcing {
+			timeout = min(timeout, time.Until(nextAnnounce))
+		}
 		if w.draining && !aborted {
 			timeout = min(timeout, time.Until(w.drainEnd))
 		}
@@ -380,6 +398,11 @@ func (w *Worker) masterAddresses() string {
 	return fmt.Sprintf("%s (URLs), %s (results), %s and %s (management)", w.s.ZeromqWorkerProcFetcherPull,
 		w.s.ZeromqWorkerProcExtractorPub, w.s.ZeromqMgmtMaster, w.s.ZeromqMgmtWorker)
 }
+
+// firstAnnounceEvery is the first interval between a worker's
+// announcements while a master has not acknowledged it; each next one is
+// twice as long, up to the heartbeat interval.
+const firstAnnounceEvery = 10 * time.Millisecond
 
 // redialEvery is how often a worker that no master has acknowledged
 // connects its sockets again: after a master refused its handshake (a key

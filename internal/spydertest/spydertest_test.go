@@ -95,3 +95,19 @@ func TestInProcessCrawl(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerRegistersWithoutWaitingForAHeartbeat: a worker's first
+// announcement is often lost (its PUB drops what it sends before the
+// master's SUB has connected); it announces again after 10 ms, 20 ms, ...
+// until acknowledged, so with a heartbeat of 30 s it is still registered
+// at once, not 30 s later.
+func TestWorkerRegistersWithoutWaitingForAHeartbeat(t *testing.T) {
+	c := NewCluster(t, "SPYDER_HEARTBEAT_INTERVAL=30")
+	s := c.Settings(t, "SPYDER_MASTER_CALLBACK=")
+	m := StartMaster(t, "master", s, MasterOptions{})
+	m.WaitFor(t, "master ready", 10*time.Second, Event(events.MasterReady))
+	for _, name := range []string{"w1", "w2", "w3"} {
+		w := StartWorker(t, name, s)
+		w.WaitFor(t, "worker registered", 5*time.Second, Event(events.WorkerReady))
+	}
+}
