@@ -58,37 +58,36 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 		f.stats.TooDeep += int64(len(urls))
 		return 0, nil
 	}
-	// The seen-set lookups go through an iterator with Bloom filters on
-	// every level: a point Get skips the filters of the bottom level, where
-	// most of the seen set lives, and reads a data block for every link
-	// never seen. The iterator sees the batch as it is now; URLs repeated
-	// within this call are caught by mine.
-	it, err := f.seenIter()
-	if err != nil {
-		return 0, fmt.Errorf("frontier store: %w", err)
-	}
-	var mine map[urlx.Key]struct{}
-	if len(urls) > 1 {
-		mine = make(map[urlx.Key]struct{}, len(urls))
-	}
+	// Most links are known, and most of those the seen cache knows. The
+	// others are looked up through an iterator with Bloom filters on every
+	// level: a point Get skips the filters of the bottom level, where most
+	// of the seen set lives, and reads a data block for every link never
+	// seen. The iterator sees the batch as it is now, and the cache has
+	// every URL admitted into it, so a URL repeated within this call is
+	// known the second time.
+	var it *pebble.Iterator
 	added := 0
 	touched := map[*queueState]bool{}
 
 	var uk []byte
 	for _, u := range urls {
 		k := urlx.KeyOf(u)
-		if _, dup := mine[k]; dup {
+		if f.seen.has(k) {
 			continue
+		}
+		if it == nil {
+			var err error
+			if it, err = f.seenIter(); err != nil {
+				return added, fmt.Errorf("frontier store: %w", err)
+			}
 		}
 		uk = append(append(uk[:0], pfxURL), k[:]...)
 		if it.SeekPrefixGE(uk) && bytes.Equal(it.Key(), uk) {
+			f.seen.add(k)
 			continue
 		}
 		if err := it.Error(); err != nil {
 			return added, fmt.Errorf("frontier store: %w", err)
-		}
-		if mine != nil {
-			mine[k] = struct{}{}
 		}
 		host := urlx.Host(u)
 		if f.opts.MaxURLsPerHost > 0 {
@@ -106,6 +105,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 			return added, err
 		}
+		f.seen.add(k)
 		if err := f.enqueue(k, &rec, q); err != nil {
 			return added, err
 		}

@@ -79,6 +79,7 @@ type Durable struct {
 	qit     *pebble.Iterator // over b's queue entries; see iterFrom
 	uit     *pebble.Iterator // over b's seen set; see seenIter
 	rit     *pebble.Iterator // over b's robots.txt records; see robotsState
+	seen    *seenCache       // keys known to be in the seen set (seen.go)
 	lock    *dirLock
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
@@ -246,7 +247,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		opts: opts, cfg: cfg, db: db, lock: lock, po: po, dir: dir,
 		queues: map[uint64]*queueState{}, groups: map[string]*group{},
 		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
-		leasedQ: map[string]int64{}, batches: map[int64]int{},
+		leasedQ: map[string]int64{}, batches: map[int64]int{}, seen: newSeenCache(seenCacheGeneration),
 		robots: map[string]*originRobots{}, hostURLs: map[string]int64{}, hostsCounted: map[string]struct{}{},
 		ready:   groupHeap{idx: func(g *group) *int { return &g.readyIdx }},
 		pending: groupHeap{idx: func(g *group) *int { return &g.pendIdx }},
