@@ -82,6 +82,12 @@ func (c *CrawlUri) Encode(dst []byte) []byte {
 	if c.Error != "" {
 		dst = appendString(dst, FieldError, c.Error)
 	}
+	if c.BodyLength != 0 {
+		dst = appendI64(dst, FieldBodyLength, c.BodyLength)
+	}
+	if c.OmitBody {
+		dst = append(appendFieldHeader(dst, tBool, FieldOmitBody), 1)
+	}
 	return append(dst, tStop)
 }
 
@@ -198,6 +204,10 @@ func (c *CrawlUri) Unmarshal(b []byte) error {
 			c.WorkerID, err = r.string()
 		case id == FieldError && typ == tString:
 			c.Error, err = r.string()
+		case id == FieldBodyLength && typ == tI64:
+			c.BodyLength, err = r.i64()
+		case id == FieldOmitBody && typ == tBool:
+			c.OmitBody, err = r.bool()
 		default:
 			ok = false
 		}
@@ -210,6 +220,9 @@ func (c *CrawlUri) Unmarshal(b []byte) error {
 	}
 	if r.off != len(b) {
 		return fmt.Errorf("%w: %d trailing bytes after STOP", ErrMalformed, len(b)-r.off)
+	}
+	if c.BodyLength < 0 {
+		return fmt.Errorf("%w: negative body length %d (field 16)", ErrMalformed, c.BodyLength)
 	}
 	if !sawURL || c.URL == "" {
 		return fmt.Errorf("%w: no url (field 1)", ErrMalformed)
@@ -234,6 +247,15 @@ func (r *reader) byte() (byte, error) {
 		return 0, err
 	}
 	v := r.b[r.off]
+	r.off++
+	return v, nil
+}
+
+func (r *reader) bool() (bool, error) {
+	if err := r.need(1); err != nil {
+		return false, err
+	}
+	v := r.b[r.off] != 0
 	r.off++
 	return v, nil
 }

@@ -29,6 +29,8 @@ func full() *CrawlUri {
 		LeaseID:         -7,
 		WorkerID:        "worker:h:1",
 		Error:           "boom",
+		BodyLength:      17000,
+		OmitBody:        true,
 	}
 }
 
@@ -96,6 +98,9 @@ func TestMalformed(t *testing.T) {
 		"unknown type":      {0x63, 0x00, 0x01, 0},
 		"deep nesting":      append(bytes.Repeat([]byte{0x0c, 0x00, 0x02}, 40), 0),
 		"huge list to skip": {0x0f, 0x00, 0x50, 0x0b, 0x7f, 0xff, 0xff, 0xff},
+		"negative body length": append((&CrawlUri{URL: "http://x/"}).Marshal()[:16],
+			0x0a, 0x00, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0),
+		"truncated bool": {0x0b, 0x00, 0x01, 0, 0, 0, 1, 'x', 0x02, 0x00, 0x11},
 	}
 	for name, b := range cases {
 		if _, err := Unmarshal(b); !errors.Is(err, ErrMalformed) {

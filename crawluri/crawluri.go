@@ -33,6 +33,8 @@ const (
 	FieldLeaseID         = 13 // new in this implementation
 	FieldWorkerID        = 14 // new
 	FieldError           = 15 // new
+	FieldBodyLength      = 16 // new
+	FieldOmitBody        = 17 // new
 )
 
 // Keys of CrawlUri.OptionalVars, as spyder's constants.py spells them.
@@ -42,6 +44,7 @@ const (
 	VarExtractionFinished = "extraction_finished"
 	VarExtractedURLs      = "extracted_urls"
 	VarTruncated          = "truncated"
+	VarSniffedType        = "sniffed_content_type" // the body's media type by content, when the body was left out and no header named one
 	VarTrue               = "1"
 	VarFalse              = "0"
 )
@@ -87,6 +90,36 @@ type CrawlUri struct {
 	LeaseID  int64  // dispatch lease, echoed by the worker; results match on URL + lease
 	WorkerID string // identity of the worker that produced a result
 	Error    string // why a fetch or a processor failed, for statuses 599 and 810
+
+	// OmitBody, master->worker: no sink of the master reads bodies, so the
+	// result comes back without its body (a robots.txt's body always
+	// comes: the master reads it). BodyLength, worker->master: the size of
+	// the body left out.
+	OmitBody   bool
+	BodyLength int64
+}
+
+// BodySize is the size of the fetched body, whether it came with the
+// result or was left out (OmitBody).
+func (c *CrawlUri) BodySize() int64 {
+	if len(c.ContentBody) > 0 {
+		return int64(len(c.ContentBody))
+	}
+	return c.BodyLength
+}
+
+// LeaveOutBody drops the body of a processed result, keeping its size and,
+// when the response named none, the media type sniffed from it: what a
+// sink reading no body still reports (ContentType, BodySize).
+func (c *CrawlUri) LeaveOutBody() {
+	if len(c.ContentBody) == 0 {
+		return
+	}
+	if HeaderValue(c.RepHeader, "Content-Type") == "" {
+		c.SetVar(VarSniffedType, http.DetectContentType(c.ContentBody))
+	}
+	c.BodyLength = int64(len(c.ContentBody))
+	c.ContentBody = nil
 }
 
 // Var returns OptionalVars[key], or "" when unset.
@@ -123,6 +156,9 @@ func HeaderValue(h map[string]string, name string) string {
 // the Content-Type header, or sniffed from the body when there is none.
 func (c *CrawlUri) ContentType() (mediaType, charsetName string) {
 	ct := HeaderValue(c.RepHeader, "Content-Type")
+	if ct == "" {
+		ct = c.Var(VarSniffedType)
+	}
 	if ct == "" {
 		if len(c.ContentBody) == 0 {
 			return "", ""

@@ -25,6 +25,8 @@ func TestApacheThriftCompatibility(t *testing.T) {
 		full(),
 		{URL: "http://x/"},
 		{URL: "http://ü.example/ä", StatusCode: 599, Error: "dial tcp: connection refused", ReqTime: 0.001},
+		{URL: "http://x/p", OmitBody: true},
+		{URL: "http://x/q", StatusCode: 200, BodyLength: 1 << 40},
 	}
 	var in bytes.Buffer
 	for _, c := range records {
@@ -54,6 +56,9 @@ func TestApacheThriftCompatibility(t *testing.T) {
 		}
 		if c.StatusCode != 0 && got.Fields["status_code"] != float64(c.StatusCode) {
 			t.Errorf("record %d: thrift read status %v", i, got.Fields["status_code"])
+		}
+		if c.OmitBody && got.Fields["omit_body"] != true || c.BodyLength != 0 && got.Fields["body_length"] != float64(c.BodyLength) {
+			t.Errorf("record %d: thrift read omit_body %v, body_length %v", i, got.Fields["omit_body"], got.Fields["body_length"])
 		}
 		// Thrift writes maps in its dict order; compare after our decode.
 		back, err := hex.DecodeString(got.Reencoded)

@@ -60,6 +60,7 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 		// dispatch.
 		sent := time.Now()
 		for i, c := range batch {
+			c.OmitBody = m.omitBody
 			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
 			if err != nil || !ok {
 				// No worker can take it now: hand this and the rest of the

@@ -64,6 +64,7 @@ type Master struct {
 	gate      *urlx.Gate // canonical form, length and scope of seeds and links
 	sinks     []Sink
 	unflushed bool // results went to sinks since their last flush
+	omitBody  bool // no sink reads bodies: workers leave them out (BodyNeeder)
 	// dns resolves hosts for ip_based queue assignment (nil otherwise).
 	dns *dnscache.Cache
 	// store is the frontier store's health (store.go).
@@ -266,6 +267,8 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 			return fmt.Errorf("master_callback %s: %w", name, err)
 		}
 	}
+	// The sinks are all known now (a callback may have added one).
+	m.omitBody = omitBodies(m.sinks)
 	fs := m.frontierStats()
 	if m.opts.UntilDone && fs.Idle() {
 		m.nothingToCrawl(fs)
@@ -274,7 +277,8 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	ev := m.log.Info().Stringer("event", events.MasterReady).Str("master", m.id).
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
-		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.mode == modePaused)
+		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.mode == modePaused).
+		Bool("bodies", !m.omitBody)
 	if m.gate.Scope.HostBased() {
 		ev = ev.Strs("scope_hosts", m.gate.Scope.SeedHosts())
 	}

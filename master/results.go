@@ -91,7 +91,7 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	}
 	m.stats.results++
 	m.stats.byClass[class]++
-	m.stats.bytes += int64(len(c.ContentBody))
+	m.stats.bytes += c.BodySize()
 	if m.metrics != nil {
 		m.metrics.fetch.Observe(c.ReqTime)
 	}

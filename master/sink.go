@@ -96,6 +96,26 @@ type Flusher interface {
 	Flush() error
 }
 
+// BodyNeeder is implemented by sinks that may do without the results'
+// bodies. When every sink's NeedsBody is false, workers leave bodies out
+// of results (a robots.txt's apart: the master reads it) and send their
+// size instead (crawluri.CrawlUri.BodySize): a crawl writing JSON Lines
+// moves URLs and links over the wire, not pages. A sink that does not
+// implement it gets every body.
+type BodyNeeder interface {
+	NeedsBody() bool
+}
+
+// omitBodies reports whether no sink reads bodies.
+func omitBodies(sinks []Sink) bool {
+	for _, s := range sinks {
+		if n, ok := s.(BodyNeeder); !ok || n.NeedsBody() {
+			return false
+		}
+	}
+	return true
+}
+
 // Destination is implemented by sinks that write where a person will look
 // (a file, a directory): the crawl's summary lists it.
 type Destination interface {
@@ -141,6 +161,10 @@ func NewJSONLSink(path string) (*JSONLSink, error) {
 
 // Destination implements Destination.
 func (s *JSONLSink) Destination() string { return s.path }
+
+// NeedsBody implements BodyNeeder: a line has the body's size and media
+// type, which come without it.
+func (s *JSONLSink) NeedsBody() bool { return false }
 
 // Reopen implements Reopener: after a failed write the file is opened
 // again, without the partial line the failure may have left at its end.
@@ -191,7 +215,7 @@ func (s *JSONLSink) write(c *crawluri.CrawlUri) error {
 		URL:         c.URL,
 		Status:      int(c.StatusCode),
 		ContentType: mt,
-		Bytes:       len(c.ContentBody),
+		Bytes:       int(c.BodySize()),
 		Links:       len(c.ExtractedURLs()),
 		FetchTime:   c.ReqTime,
 		Truncated:   c.Var(crawluri.VarTruncated) == crawluri.VarTrue,

@@ -44,7 +44,7 @@ func (wm *workerMetrics) result(c *crawluri.CrawlUri, running int) {
 	}
 	wm.fetches.WithLabelValues(crawluri.StatusClassName(c.StatusCode)).Inc()
 	wm.latency.Observe(c.ReqTime)
-	wm.bytes.Add(float64(len(c.ContentBody)))
+	wm.bytes.Add(float64(c.BodySize()))
 	wm.links.Add(float64(len(c.ExtractedURLs())))
 	wm.inFlight.Set(float64(running))
 }

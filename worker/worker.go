@@ -538,7 +538,14 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 			c.Error = err.Error()
 		} else {
 			processor.DistinctLinks(c, w.canon)
+			if c.OmitBody && !strings.HasSuffix(c.URL, "/robots.txt") {
+				// The master's sinks read no body, and its frontier reads
+				// only robots.txt's (a page whose path merely ends so
+				// keeps its body too, which costs nothing but bytes).
+				c.LeaveOutBody()
+			}
 		}
+		c.OmitBody = false
 		c.WorkerID = w.id
 		w.results <- j
 		w.waker.Wake()
@@ -569,7 +576,7 @@ func (w *Worker) publishResults(pub *zmq.Socket) error {
 			}
 			w.metrics.result(c, w.running)
 			w.log.Debug().Str("url", c.URL).Int16("status", c.StatusCode).Float64("req_time", c.ReqTime).
-				Int("bytes", len(c.ContentBody)).Msg("fetched")
+				Int64("bytes", c.BodySize()).Msg("fetched")
 			if err := w.send(pub, crawluri.DataMessage{Identity: j.master, Curi: c}); err != nil {
 				return err
 			}

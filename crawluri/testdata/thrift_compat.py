@@ -33,6 +33,8 @@ class CrawlUri(TBase):
         (13, TType.I64, "lease_id", None, None),
         (14, TType.STRING, "worker_id", "UTF8", None),
         (15, TType.STRING, "error", "UTF8", None),
+        (16, TType.I64, "body_length", None, None),
+        (17, TType.BOOL, "omit_body", None, None),
     )
 
     def __init__(self, **kw):

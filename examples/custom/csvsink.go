@@ -59,6 +59,10 @@ func (s *csvSink) ProcessServerError(c *crawluri.CrawlUri) error     { return s.
 // the file.
 func (s *csvSink) Destination() string { return s.path }
 
+// NeedsBody implements master.BodyNeeder: the title comes from the
+// worker's processor, so the pages themselves need not cross the wire.
+func (s *csvSink) NeedsBody() bool { return false }
+
 // Flush implements master.Flusher: the master flushes its sinks before it
 // commits what they wrote, so a killed master loses no row it counted done.
 func (s *csvSink) Flush() error {
