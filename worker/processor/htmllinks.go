@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/charset"
+	"golang.org/x/text/transform"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 )
@@ -74,22 +76,21 @@ func ParseLinkTags(names []string) (map[string]string, error) {
 // links of the elements in tags (element -> attribute), in document order,
 // without duplicates.
 func extractLinks(body []byte, contentType string, base *url.URL, tags map[string]string) []string {
-	var r io.Reader = bytes.NewReader(body)
-	if cr, err := charset.NewReader(r, contentType); err == nil {
-		r = cr
-	}
-	z := html.NewTokenizer(r)
+	z := html.NewTokenizer(utf8Reader(body, contentType))
 	baseSet := false
 	seen := map[string]struct{}{}
 	var links []string
+	var lower [8]byte
 	for {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
 			return links
 		case html.StartTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			if !hasAttr {
+			// The name from the raw tag, not TagName, which copies every
+			// name (a page has hundreds of tags, a few with links).
+			name, ok := asciiLower(lower[:0], tagNameOf(z.Raw()))
+			if !ok {
 				continue
 			}
 			want, ok := tags[string(name)]
@@ -121,6 +122,63 @@ func extractLinks(body []byte, contentType string, base *url.URL, tags map[strin
 			}
 		}
 	}
+}
+
+// utf8Reader is what the tokenizer reads: the body decoded from its
+// charset (header, BOM or <meta>, as charset.NewReader determines it), or
+// the body itself when decoding would only copy it: valid UTF-8 declared
+// or detected as such, or plain ASCII taken for windows-1252 (the default
+// when nothing is declared).
+func utf8Reader(body []byte, contentType string) io.Reader {
+	e, name, _ := charset.DetermineEncoding(body[:min(len(body), 1024)], contentType)
+	switch {
+	case e == nil,
+		name == "utf-8" && utf8.Valid(body),
+		name == "windows-1252" && isASCII(body):
+		return bytes.NewReader(body)
+	}
+	return transform.NewReader(bytes.NewReader(body), e.NewDecoder())
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// tagNameOf is the element name in a start tag's raw text ("<A HREF=x>"
+// gives "A"): what follows '<' up to a space, '/' or '>', as the
+// tokenizer reads it.
+func tagNameOf(raw []byte) []byte {
+	if len(raw) < 2 || raw[0] != '<' {
+		return nil
+	}
+	name := raw[1:]
+	for i, b := range name {
+		switch b {
+		case ' ', '\t', '\n', '\f', '\r', '/', '>':
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// asciiLower appends name lower-cased to dst, when it fits (the elements
+// with links have short names; longer ones are not looked up).
+func asciiLower(dst, name []byte) ([]byte, bool) {
+	if len(name) == 0 || len(name) > cap(dst) {
+		return nil, false
+	}
+	for _, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst = append(dst, b)
+	}
+	return dst, true
 }
 
 func attr(z *html.Tokenizer, want string) (string, bool) {
