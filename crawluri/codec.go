@@ -36,7 +36,10 @@ const maxSkipDepth = 16
 var ErrMalformed = errors.New("malformed CrawlUri")
 
 // Encode appends the Thrift binary encoding of c to dst and returns it.
+// Links set as a list (SetExtractedURLs) are written into optional_vars
+// first.
 func (c *CrawlUri) Encode(dst []byte) []byte {
+	c.settleLinks()
 	dst = appendString(dst, FieldURL, c.URL)
 	if c.EffectiveURL != "" {
 		dst = appendString(dst, FieldEffectiveURL, c.EffectiveURL)
@@ -451,9 +454,14 @@ func (r *reader) skip(typ byte, depth int) error {
 }
 
 // ExtractedURLs returns the links a worker put into optional_vars
-// ("extracted_urls", newline separated, as spyder wrote them).
+// ("extracted_urls", newline separated, as spyder wrote them), split once
+// and kept as a list from then on. The slice is the CrawlUri's: change
+// the links through SetExtractedURLs.
 func (c *CrawlUri) ExtractedURLs() []string {
-	s := c.Var(VarExtractedURLs)
+	if c.linksSet {
+		return c.links
+	}
+	s := c.OptionalVars[VarExtractedURLs]
 	if s == "" {
 		return nil
 	}
@@ -464,16 +472,29 @@ func (c *CrawlUri) ExtractedURLs() []string {
 			out = append(out, p)
 		}
 	}
+	delete(c.OptionalVars, VarExtractedURLs)
+	c.links, c.linksSet = out, true
 	return out
 }
 
-// SetExtractedURLs replaces optional_vars["extracted_urls"].
+// SetExtractedURLs replaces the extracted links (optional_vars'
+// extracted_urls once encoded).
 func (c *CrawlUri) SetExtractedURLs(urls []string) {
-	if len(urls) == 0 {
-		if c.OptionalVars != nil {
-			delete(c.OptionalVars, VarExtractedURLs)
-		}
+	if c.OptionalVars != nil {
+		delete(c.OptionalVars, VarExtractedURLs)
+	}
+	c.links, c.linksSet = urls, true
+}
+
+// settleLinks writes the list of links into optional_vars, as the wire
+// carries them.
+func (c *CrawlUri) settleLinks() {
+	if !c.linksSet {
 		return
 	}
-	c.SetVar(VarExtractedURLs, strings.Join(urls, "\n"))
+	if len(c.links) > 0 {
+		c.SetVar(VarExtractedURLs, strings.Join(c.links, "\n")) // and links are no longer set
+		return
+	}
+	c.links, c.linksSet = nil, false
 }

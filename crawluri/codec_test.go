@@ -248,3 +248,38 @@ func TestStatusMeanings(t *testing.T) {
 		}
 	}
 }
+
+// TestExtractedURLsAsAList: links set as a list stay one while read and
+// rewritten, reach the wire as spyder's newline-joined optional var, and
+// a SetVar of that var replaces them.
+func TestExtractedURLsAsAList(t *testing.T) {
+	c := &CrawlUri{URL: "http://a/", OptionalVars: map[string]string{VarExtractedURLs: "http://a/1\n http://a/2 \n\n"}}
+	if got := c.ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://a/1", "http://a/2"}) {
+		t.Fatalf("read from the var: %q", got)
+	}
+	c.SetExtractedURLs(append(c.ExtractedURLs(), "http://b/"))
+	if got := c.Var(VarExtractedURLs); got != "http://a/1\nhttp://a/2\nhttp://b/" {
+		t.Fatalf("Var of a list: %q", got)
+	}
+	back, err := Unmarshal(c.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.OptionalVars[VarExtractedURLs]; got != "http://a/1\nhttp://a/2\nhttp://b/" {
+		t.Fatalf("on the wire: %q", got)
+	}
+	if got := back.ExtractedURLs(); len(got) != 3 {
+		t.Fatalf("decoded: %q", got)
+	}
+	back.SetVar(VarExtractedURLs, "http://c/")
+	if got := back.ExtractedURLs(); !reflect.DeepEqual(got, []string{"http://c/"}) {
+		t.Fatalf("after SetVar: %q", got)
+	}
+	back.SetExtractedURLs(nil)
+	if _, ok := back.OptionalVars[VarExtractedURLs]; ok || back.Var(VarExtractedURLs) != "" {
+		t.Fatal("no links, yet the var is there")
+	}
+	if got, err := Unmarshal(back.Marshal()); err != nil || got.OptionalVars[VarExtractedURLs] != "" {
+		t.Fatalf("no links on the wire: %+v %v", got, err)
+	}
+}

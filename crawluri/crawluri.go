@@ -97,6 +97,14 @@ type CrawlUri struct {
 	// the body left out.
 	OmitBody   bool
 	BodyLength int64
+
+	// links are the extracted links as a list while a worker's processors
+	// work on them (ExtractedURLs, SetExtractedURLs): each reads and
+	// rewrites them, and splitting and joining optional_vars'
+	// extracted_urls for each cost more than the work. While linksSet,
+	// links are the truth; Encode writes them into the optional var.
+	links    []string
+	linksSet bool
 }
 
 // BodySize is the size of the fetched body, whether it came with the
@@ -124,6 +132,9 @@ func (c *CrawlUri) LeaveOutBody() {
 
 // Var returns OptionalVars[key], or "" when unset.
 func (c *CrawlUri) Var(key string) string {
+	if key == VarExtractedURLs && c.linksSet {
+		return strings.Join(c.links, "\n")
+	}
 	if c.OptionalVars == nil {
 		return ""
 	}
@@ -132,6 +143,9 @@ func (c *CrawlUri) Var(key string) string {
 
 // SetVar sets OptionalVars[key], creating the map when needed.
 func (c *CrawlUri) SetVar(key, value string) {
+	if key == VarExtractedURLs {
+		c.links, c.linksSet = nil, false
+	}
 	if c.OptionalVars == nil {
 		c.OptionalVars = make(map[string]string, 2)
 	}
