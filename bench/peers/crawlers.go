@@ -150,6 +150,11 @@ func scrapyCommand(t tools, r crawlRun) (*exec.Cmd, error) {
 		"CONCURRENT_REQUESTS=" + strconv.Itoa(inFlight),
 		"CONCURRENT_REQUESTS_PER_DOMAIN=" + strconv.Itoa(inFlight),
 		"DOWNLOAD_DELAY=0", "RANDOMIZE_DOWNLOAD_DELAY=False",
+		// What Scrapy's documentation advises for crawls of many hosts: its
+		// default scheduler hands the downloader the newest requests first,
+		// which are mostly one host's, and that host's slot then holds all
+		// of CONCURRENT_REQUESTS while the other hosts wait.
+		"SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.DownloaderAwarePriorityQueue",
 	}
 	if r.delay > 0 {
 		set = append(set, "CONCURRENT_REQUESTS_PER_DOMAIN=1", fmt.Sprintf("DOWNLOAD_DELAY=%g", r.delay.Seconds()))
