@@ -76,21 +76,29 @@ func ParseLinkTags(names []string) (map[string]string, error) {
 // links of the elements in tags (element -> attribute), in document order,
 // without duplicates.
 func extractLinks(body []byte, contentType string, base *url.URL, tags map[string]string) []string {
-	z := html.NewTokenizer(utf8Reader(body, contentType))
+	var lower [8]byte
+	return scanLinks(html.NewTokenizer(utf8Reader(body, contentType)), base, tags, func(z *html.Tokenizer) []byte {
+		// The name from the raw tag, not TagName, which copies every name
+		// (a page has hundreds of tags, a few with links).
+		name, _ := asciiLower(lower[:0], tagNameOf(z.Raw()))
+		return name
+	})
+}
+
+// scanLinks reads from z the links of the elements in tags, and <base
+// href>; tagName gives the lower-case name of the start tag z is at (nil:
+// none worth looking up).
+func scanLinks(z *html.Tokenizer, base *url.URL, tags map[string]string, tagName func(*html.Tokenizer) []byte) []string {
 	baseSet := false
 	seen := map[string]struct{}{}
 	var links []string
-	var lower [8]byte
 	for {
-		tt := z.Next()
-		switch tt {
+		switch z.Next() {
 		case html.ErrorToken:
 			return links
 		case html.StartTagToken, html.SelfClosingTagToken:
-			// The name from the raw tag, not TagName, which copies every
-			// name (a page has hundreds of tags, a few with links).
-			name, ok := asciiLower(lower[:0], tagNameOf(z.Raw()))
-			if !ok {
+			name := tagName(z)
+			if name == nil {
 				continue
 			}
 			want, ok := tags[string(name)]

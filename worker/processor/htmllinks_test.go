@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 
 	"golang.org/x/net/html"
@@ -14,58 +13,20 @@ import (
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
-// referenceLinks is extractLinks as it was written first, on the
-// tokenizer's own API: the body through charset.NewReader, each element's
-// name from TagName. extractLinks reads names from the raw tag and skips
-// decoding a body that is already UTF-8 (or ASCII); the links must be the
+// referenceLinks is extractLinks on the tokenizer's own API, as it was
+// written first: the body through charset.NewReader, each element's name
+// from TagName. extractLinks reads names from the raw tag and does not
+// decode a body that is UTF-8 (or ASCII) already; the links must be the
 // same.
 func referenceLinks(body []byte, contentType string, base *url.URL, tags map[string]string) []string {
 	var r io.Reader = bytes.NewReader(body)
 	if cr, err := charset.NewReader(r, contentType); err == nil {
 		r = cr
 	}
-	z := html.NewTokenizer(r)
-	baseSet := false
-	seen := map[string]struct{}{}
-	var links []string
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return links
-		case html.StartTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			if !hasAttr {
-				continue
-			}
-			want, ok := tags[string(name)]
-			if string(name) == "base" {
-				want, ok = "href", true
-			}
-			if !ok {
-				continue
-			}
-			val, ok := attr(z, want)
-			if !ok {
-				continue
-			}
-			val = strings.TrimSpace(val)
-			if string(name) == "base" {
-				if !baseSet {
-					if b, err := url.Parse(val); err == nil {
-						base = base.ResolveReference(b)
-						baseSet = true
-					}
-				}
-				continue
-			}
-			if link := resolve(base, val); link != "" {
-				if _, dup := seen[link]; !dup {
-					seen[link] = struct{}{}
-					links = append(links, link)
-				}
-			}
-		}
-	}
+	return scanLinks(html.NewTokenizer(r), base, tags, func(z *html.Tokenizer) []byte {
+		name, _ := z.TagName()
+		return name
+	})
 }
 
 var linkCorpus = []struct{ body, contentType string }{
