@@ -113,6 +113,7 @@ func treeSample(root int, cpu map[int]procCPU) int64 {
 		return 0
 	}
 	children := map[int][]int{}
+	used := map[int]time.Duration{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -122,17 +123,21 @@ func treeSample(root int, cpu map[int]procCPU) int64 {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after ')'.
+		// pid (comm) state ppid ... utime(14) stime(15): comm may hold
+		// spaces, so the fields are counted after ')'.
 		i := bytes.LastIndexByte(stat, ')')
 		if i < 0 {
 			continue
 		}
 		f := bytes.Fields(stat[i+1:])
-		if len(f) < 2 {
+		if len(f) < 13 {
 			continue
 		}
 		ppid, _ := strconv.Atoi(string(f[1]))
 		children[ppid] = append(children[ppid], pid)
+		utime, _ := strconv.ParseInt(string(f[11]), 10, 64)
+		stime, _ := strconv.ParseInt(string(f[12]), 10, 64)
+		used[pid] = time.Duration(utime+stime) * clockTick
 	}
 	var total int64
 	stack := []int{root}
@@ -140,9 +145,11 @@ func treeSample(root int, cpu map[int]procCPU) int64 {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		stack = append(stack, children[pid]...)
-		if c, ok := readCPU(pid, cpu[pid].role); ok {
-			cpu[pid] = c
+		prev, known := cpu[pid]
+		if !known {
+			prev.role = spyderRole(pid) // once: a process keeps its role
 		}
+		cpu[pid] = procCPU{role: prev.role, cpu: used[pid]}
 		statm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
 		if err != nil {
 			continue
@@ -155,30 +162,6 @@ func treeSample(root int, cpu map[int]procCPU) int64 {
 		total += pages * pageSize
 	}
 	return total
-}
-
-// readCPU reads a process's user and system time; role is what is known
-// of it already ("" the first time: read from its command line).
-func readCPU(pid int, role string) (procCPU, bool) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procCPU{}, false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return procCPU{}, false
-	}
-	// After ')': state(3) ppid(4) ... utime(14) stime(15).
-	f := bytes.Fields(stat[i+1:])
-	if len(f) < 13 {
-		return procCPU{}, false
-	}
-	utime, _ := strconv.ParseInt(string(f[11]), 10, 64)
-	stime, _ := strconv.ParseInt(string(f[12]), 10, 64)
-	if role == "" {
-		role = spyderRole(pid)
-	}
-	return procCPU{role: role, cpu: time.Duration(utime+stime) * clockTick}, true
 }
 
 // spyderRole is "master", "worker" or "node" for a spyder process (its
