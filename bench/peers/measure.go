@@ -29,14 +29,15 @@ type usage struct {
 }
 
 // runMeasured runs cmd in a process group of its own and waits for it,
-// at most timeout (then the group is killed and an error returned).
+// at most timeout (then the group is killed and an error returned); the
+// crawler is killed too should this process die first.
 //
 // CPU comes from getrusage(RUSAGE_CHILDREN) before and after: it counts
 // every descendant that was waited for, which is all of them when the
 // crawler waits for its own children (spyder node does) — and nothing
 // else, as this process waits for no other child meanwhile.
 func runMeasured(cmd *exec.Cmd, timeout time.Duration) (usage, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var before syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before); err != nil {
 		return usage{}, fmt.Errorf("getrusage: %w", err)

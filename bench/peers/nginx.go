@@ -78,7 +78,7 @@ http {
 	}
 	srv.cmd = exec.Command(bin, "-c", confFile, "-p", dir, "-e", filepath.Join(dir, "error.log"))
 	srv.cmd.Stderr = os.Stderr
-	srv.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	srv.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := srv.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting nginx: %w", err)
 	}
