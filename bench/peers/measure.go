@@ -21,7 +21,7 @@ type usage struct {
 	start   time.Time
 	wall    time.Duration
 	cpu     time.Duration // user + system of every process of the tree
-	peakRSS int64         // bytes, the tree's sum at its highest sample
+	peakRSS int64         // bytes, the tree's sum at its highest sample (at least the crawler's own peak)
 	// roleCPU is the CPU of each spyder process by its command (master,
 	// worker, node), as last sampled before it ended: within a sample
 	// interval of the truth.
@@ -71,6 +71,11 @@ wait:
 		}
 	}
 	u.wall = time.Since(u.start)
+	// A crawl shorter than a sample interval has none: the largest process's
+	// own peak is the floor.
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		u.peakRSS = max(u.peakRSS, ru.Maxrss*1024)
+	}
 	u.roleCPU = map[string]time.Duration{}
 	for _, p := range lastCPU {
 		if p.role != "" {
