@@ -25,6 +25,8 @@ import (
 const (
 	readAhead       = 64
 	readAheadBudget = 64 << 10
+	// maxBuffered bounds a queue's read-ahead as URLs are inserted into it.
+	maxBuffered = 2 * readAhead
 )
 
 // fill reads up to readAhead entries of q from its cursor on.
@@ -341,6 +343,14 @@ func (f *Durable) enqueueAt(k urlx.Key, rec *urlRecord, q *queueState, due int64
 		i := sort.Search(n, func(i int) bool { return bytes.Compare(q.buf[i].key, qk) > 0 })
 		if i < n || q.bufToEnd {
 			q.buf = slices.Insert(q.buf, i, e)
+			if len(q.buf) > maxBuffered {
+				// A buffer that reached the queue's end would grow with
+				// every URL admitted, to the whole queue (20k entries in a
+				// crawl of one site, and a returned URL, which sorts first,
+				// then moved all of them: a sixth of the master's CPU). The
+				// tail is in the store; fill reads it again.
+				q.buf, q.bufToEnd = q.buf[:readAhead], false
+			}
 		}
 	}
 	if d := time.Unix(0, due); q.queued == 0 || d.Before(q.headDue) {
