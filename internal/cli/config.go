@@ -190,13 +190,20 @@ func isConsole(w io.Writer, format string) bool {
 	return format == "console"
 }
 
+// logLevel is the zerolog level of a log_level_* setting (validated when
+// the settings were loaded; info should it not parse).
+func logLevel(level string) zerolog.Level {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil {
+		return zerolog.InfoLevel
+	}
+	return lvl
+}
+
 // newBusLogger is newLogger that also sends every record to bus (a
 // logsink publisher), when not nil.
 func newBusLogger(w io.Writer, bus zerolog.LevelWriter, format, level, role, identity string) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
-	if err != nil {
-		lvl = zerolog.InfoLevel // validated earlier; unreachable in practice
-	}
+	lvl := logLevel(level)
 	w = logOutput(w, format)
 	if bus != nil {
 		w = zerolog.MultiLevelWriter(w, bus)

@@ -97,7 +97,7 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 		{crawluri.RoleMaster, s.LogLevelMaster, "--log-level-master=info"},
 		{crawluri.RoleWorker, s.LogLevelWorker, "--log-level-worker=info"},
 	} {
-		if lvl, err := zerolog.ParseLevel(strings.ToLower(c.asked)); err == nil && lvl > zerolog.InfoLevel {
+		if lvl := logLevel(c.asked); lvl > zerolog.InfoLevel {
 			opts.Levels[c.role] = lvl
 			opts.SettingArgs = append(opts.SettingArgs, c.flag)
 		}

@@ -141,15 +141,18 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 			for sc.Scan() {
 				line := sc.Text()
 				outMu.Lock()
-				if strings.HasPrefix(line, "{") && o.quieter(c.role, line) {
-					// Read for its events only.
-				} else if !strings.HasPrefix(line, "{") {
+				switch {
+				case !strings.HasPrefix(line, "{"):
 					fmt.Fprintln(o.Stderr, line)
-				} else if _, err := o.ChildLog.Write([]byte(line + "\n")); err != nil {
-					fmt.Fprintln(o.Stderr, line) // not a record after all
-				} else if o.AfterRecord != nil {
-					if extra := o.AfterRecord(line); extra != "" {
-						fmt.Fprint(o.Stderr, extra)
+				case o.quieter(c.role, line):
+					// Under the asked level: read for its events only.
+				default:
+					if _, err := o.ChildLog.Write([]byte(line + "\n")); err != nil {
+						fmt.Fprintln(o.Stderr, line) // not a record after all
+					} else if o.AfterRecord != nil {
+						if extra := o.AfterRecord(line); extra != "" {
+							fmt.Fprint(o.Stderr, extra)
+						}
 					}
 				}
 				outMu.Unlock()
