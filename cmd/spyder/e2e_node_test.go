@@ -163,12 +163,23 @@ func TestNodeAtLogLevelWarn(t *testing.T) {
 // second signal). A second Ctrl-C stops everything at once, with 1. On the
 // terminal the children's records read like the node's own, not JSON.
 func TestNodeCtrlCInATerminal(t *testing.T) {
-	site := startSite(t, 200, 20*time.Millisecond)
-	dir := t.TempDir()
-	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	for _, presses := range []int{1, 2} {
+	for _, tc := range []struct {
+		presses  int
+		response time.Duration // the site's time to answer
+		minDelay string
+	}{
+		{presses: 1, response: 20 * time.Millisecond, minDelay: "0.05"},
+		// The second Ctrl-C must find the drain still running: slow
+		// responses and no delay keep fetches in flight (with a quick site
+		// the drain was often over before the second press).
+		{presses: 2, response: 2 * time.Second, minDelay: "0"},
+	} {
+		presses := tc.presses
 		t.Run(fmt.Sprintf("%d Ctrl-C", presses), func(t *testing.T) {
-			c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0.05", "SPYDER_MASTER_SHUTDOWN_GRACE=20", "SPYDER_WORKER_SHUTDOWN_GRACE=10")
+			site := startSite(t, 200, tc.response)
+			dir := t.TempDir()
+			seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
+			c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY="+tc.minDelay, "SPYDER_MASTER_SHUTDOWN_GRACE=20", "SPYDER_WORKER_SHUTDOWN_GRACE=10")
 			c.Env = removeEnv(c.Env, "SPYDER_LOG_FORMAT") // auto: a terminal gets the console format
 			n := startInTerminal(t, dir, c.Env, "node", "--workers", "2", "--seeds", seeds, "--out", dir+"/out.jsonl")
 			n.waitScreen(t, "node started its children", 30*time.Second)
