@@ -118,6 +118,14 @@ func Normalize(raw string) (string, error) { return FullCanonicalization().Norma
 // Normalize turns raw into the form the frontier keys on: an absolute http
 // or https URL with a host, canonicalized as c says.
 func (c Canonicalization) Normalize(raw string) (string, error) {
+	if c.PlainlyCanonical(raw) {
+		return raw, nil
+	}
+	return c.normalize(raw)
+}
+
+// normalize is Normalize by parsing.
+func (c Canonicalization) normalize(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", fmt.Errorf("%w: empty", ErrBadURL)
@@ -169,6 +177,99 @@ func (c Canonicalization) Normalize(raw string) (string, error) {
 	}
 	return u.String(), nil
 }
+
+// PlainlyCanonical reports, by one pass over its bytes, that s is its own
+// canonical form under c: http or https in lower case, a lower-case host
+// name with no credentials and no default port, a path and query of
+// characters that parsing and printing leave as they are, no fragment, no
+// dot segment and no percent-encoding Normalize would rewrite. Most links
+// a worker sends are already canonical (it canonicalized them), and the
+// master checks each: this costs a scan where parsing costs allocations.
+// A false says nothing; Normalize then parses. FuzzPlainlyCanonical holds
+// it to normalize: whatever it accepts, normalize returns unchanged.
+func (c Canonicalization) PlainlyCanonical(s string) bool {
+	rest, ok := strings.CutPrefix(s, "http://")
+	https := false
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "https://"); !ok {
+			return false
+		}
+		https = true
+	}
+	i := 0
+	for i < len(rest) && hostByte(rest[i]) {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if i < len(rest) && rest[i] == ':' {
+		j := i + 1
+		for j < len(rest) && '0' <= rest[j] && rest[j] <= '9' {
+			j++
+		}
+		port := rest[i+1 : j]
+		if port == "" || len(port) > 5 || port[0] == '0' || !https && port == "80" || https && port == "443" {
+			return false
+		}
+		i = j
+	}
+	if i == len(rest) || rest[i] != '/' {
+		return false // no path ("/" is added) or something a host name has not
+	}
+	return c.PlainlyCanonicalPath(rest[i+1:])
+}
+
+// PlainlyCanonicalPath is PlainlyCanonical of what follows a '/' of a URL
+// in canonical form (its path, or one that ends with '/'): that URL with
+// tail after that '/' is canonical too. A worker joins the links of a page
+// to its URL with it.
+func (c Canonicalization) PlainlyCanonicalPath(tail string) bool {
+	segment := -1 // the '/' before the path segment being read
+	inQuery := false
+	for i := 0; i < len(tail); i++ {
+		b := tail[i]
+		switch {
+		case unreserved(b) || strings.IndexByte("!$&'()*+,;=:@", b) >= 0:
+		case b == '/' && !inQuery:
+			if c.ResolveDotSegments && dotSegment(tail[segment+1:i]) {
+				return false
+			}
+			segment = i
+		case b == '/' && inQuery:
+		case b == '?':
+			if !inQuery {
+				if c.ResolveDotSegments && dotSegment(tail[segment+1:i]) {
+					return false
+				}
+				if i == len(tail)-1 {
+					return false // an empty query: printing may drop the '?'
+				}
+				inQuery = true
+			}
+		case b == '%':
+			// Left as it is only when normalize_percent_encoding would
+			// leave it: upper-case hex of a character that must stay
+			// encoded. (Without the step, parsing may still rewrite it.)
+			if !c.NormalizePercentEncoding || i+2 >= len(tail) || !upperHex(tail[i+1]) || !upperHex(tail[i+2]) || unreserved(unhex(tail[i+1])<<4|unhex(tail[i+2])) {
+				return false
+			}
+			i += 2
+		default:
+			return false // a fragment, a space, a byte that is not ASCII, ...
+		}
+	}
+	return inQuery || !c.ResolveDotSegments || !dotSegment(tail[segment+1:])
+}
+
+// hostByte is a byte of a host name in canonical (lower-case) form.
+func hostByte(b byte) bool {
+	return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '.' || b == '-'
+}
+
+func upperHex(b byte) bool { return '0' <= b && b <= '9' || 'A' <= b && b <= 'F' }
+
+func dotSegment(seg string) bool { return seg == "." || seg == ".." }
 
 // setEscapedPath sets u's path from its escaped form, keeping that form.
 func setEscapedPath(u *url.URL, escaped string) error {

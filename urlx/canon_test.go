@@ -115,3 +115,47 @@ func TestNormalizeRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainlyCanonicalTakesTheCommonForms: the shortcut must fire on the
+// links a crawl sees most (else the master parses every link again), and
+// leave to the parser each form it cannot vouch for.
+func TestPlainlyCanonicalTakesTheCommonForms(t *testing.T) {
+	full := FullCanonicalization()
+	for _, tc := range []struct {
+		url  string
+		c    Canonicalization
+		want bool
+	}{
+		{"http://example.com/", full, true},
+		{"https://www.example.org/p/17.html", full, true},
+		{"http://127.0.1.3:8080/a/b-c_d~e.html?x=1&y=a%20b", full, true},
+		{"https://h/wiki/Caf%C3%A9", full, true},
+		{"https://h/a/b/", full, true},
+		{"http://h/a/./b", Canonicalization{}, true},
+		{"http://h/a/./b", full, false},
+		{"http://h/a/..", full, false},
+		{"http://h/a?b/../c", full, true}, // dots in a query are not segments
+		{"http://h/%7euser", full, false},
+		{"http://h/%c3%a9", full, false},
+		{"http://h/%C3%A9", Canonicalization{}, false},
+		{"http://h", full, false},
+		{"http://h/?", full, false},
+		{"http://H/", full, false},
+		{"HTTP://h/", full, false},
+		{"http://h:80/", full, false},
+		{"https://h:443/", full, false},
+		{"http://h:443/", full, true},
+		{"http://u:p@h/", full, false},
+		{"http://[::1]/", full, false},
+		{"http://h/a#top", full, false},
+		{"http://h/a b", full, false},
+		{" http://h/", full, false},
+	} {
+		if got := tc.c.PlainlyCanonical(tc.url); got != tc.want {
+			t.Errorf("PlainlyCanonical(%q) under %+v = %v, want %v", tc.url, tc.c, got, tc.want)
+		}
+		if u, err := tc.c.normalize(tc.url); tc.want && (err != nil || u != tc.url) {
+			t.Errorf("%q taken as canonical, but normalize gives %q, %v", tc.url, u, err)
+		}
+	}
+}

@@ -25,11 +25,45 @@ func KeyOf(normalized string) Key {
 
 // Host returns the lower-cased host name (no port) of a URL, or "".
 func Host(rawURL string) string {
+	if h, ok := plainHost(rawURL); ok {
+		return h
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return ""
 	}
 	return strings.ToLower(u.Hostname())
+}
+
+// plainHost is Host without parsing for the common form: http or https
+// and a lower-case host name, an optional port, then the path, query,
+// fragment or the end. ok is false for anything else (credentials, an IP
+// v6 literal, upper case, ...), which Host parses. The frontier asks the
+// host of every URL it admits, all canonical, several times: this is a
+// scan where parsing allocates. It agrees with parsing on every URL
+// url.Parse accepts (FuzzPlainHost); of one it refuses for what follows the
+// host (a control character, a bad escape in the path), it still names
+// the host, where parsing gave "".
+func plainHost(u string) (host string, ok bool) {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "https://"); !ok {
+			return "", false
+		}
+	}
+	i := 0
+	for i < len(rest) && hostByte(rest[i]) {
+		i++
+	}
+	host = rest[:i]
+	if i < len(rest) && rest[i] == ':' {
+		for i++; i < len(rest) && '0' <= rest[i] && rest[i] <= '9'; i++ {
+		}
+	}
+	if host == "" || i < len(rest) && rest[i] != '/' && rest[i] != '?' && rest[i] != '#' {
+		return "", false
+	}
+	return host, true
 }
 
 // SplitOrigin cuts a normalized absolute URL into its origin
