@@ -2,7 +2,11 @@
 
 package testsite
 
-import "strings"
+import (
+	"bytes"
+	_ "embed"
+	"strings"
+)
 
 // BenchPage is a 20 KB HTML page with about 230 links, relative, with
 // session ids, entities and fragments: the page the pipeline benchmarks
@@ -18,3 +22,14 @@ func BenchPage() []byte {
 	body.WriteString("</body></html>")
 	return []byte(body.String())
 }
+
+// sitePage is a page of the site bench/peers generates (host 8, page 17):
+// 20 KB of prose in inline markup, 40 links, most from the root, some
+// absolute to other hosts; no entities, fragments or session ids.
+//
+//go:embed sitepage.html
+var sitePage []byte
+
+// SitePage is a copy of that page: what a crawl of plain generated pages
+// costs the pipeline, beside BenchPage's harder links.
+func SitePage() []byte { return bytes.Clone(sitePage) }

@@ -1,4 +1,5 @@
-// htmllinks.go: link extraction from HTML with x/net/html's tokenizer.
+// htmllinks.go: link extraction from HTML: which elements, which charset,
+// how links are resolved (the tags themselves are found in htmlscan.go).
 
 package processor
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"github.com/spyder-crawl/spyder/crawluri"
+	"github.com/spyder-crawl/spyder/urlx"
 )
 
 // htmlContentTypes are the media types links are extracted from.
@@ -29,8 +31,9 @@ var htmlContentTypes = map[string]bool{
 	"application/vnd.wap.xhtml+xml": true,
 }
 
-// extractHTMLLinks is spyder's DefaultHtmlLinkExtractor on a real HTML
-// tokenizer: links of <a href> resolved against the page URL or the first
+// extractHTMLLinks is spyder's DefaultHtmlLinkExtractor with HTML's
+// tokenization rules (x/net/html's tokenizer's, followed by htmlscan.go):
+// links of <a href> resolved against the page URL or the first
 // <base href>, entities decoded, the body decoded from its charset (header,
 // BOM or <meta>), mailto:, javascript: and other non-http links dropped.
 func extractHTMLLinks(_ context.Context, c *crawluri.CrawlUri, tags map[string]string) error {
@@ -72,64 +75,88 @@ func ParseLinkTags(names []string) (map[string]string, error) {
 	return tags, nil
 }
 
-// extractLinks tokenizes an HTML body and returns the absolute http(s)
-// links of the elements in tags (element -> attribute), in document order,
-// without duplicates.
+// extractLinks reads an HTML body and returns the absolute http(s) links
+// of the elements in tags (element -> attribute), in document order,
+// without duplicates. Its tags are found by tagScanner (htmlscan.go), as
+// x/net/html's tokenizer finds them.
 func extractLinks(body []byte, contentType string, base *url.URL, tags map[string]string) []string {
+	links := newLinkSet(base)
+	s := tagScanner{buf: utf8Body(body, contentType)}
 	var lower [8]byte
-	return scanLinks(html.NewTokenizer(utf8Reader(body, contentType)), base, tags, func(z *html.Tokenizer) []byte {
-		// The name from the raw tag, not TagName, which copies every name
-		// (a page has hundreds of tags, a few with links).
-		name, _ := asciiLower(lower[:0], tagNameOf(z.Raw()))
-		return name
-	})
-}
-
-// scanLinks reads from z the links of the elements in tags, and <base
-// href>; tagName gives the lower-case name of the start tag z is at (nil:
-// none worth looking up).
-func scanLinks(z *html.Tokenizer, base *url.URL, tags map[string]string, tagName func(*html.Tokenizer) []byte) []string {
-	baseSet := false
-	seen := map[string]struct{}{}
-	var links []string
+	var want string // the link attribute of the start tag just read, if it has one
+	var isBase bool
+	withAttrs := func(name []byte) bool {
+		n, ok := asciiLower(lower[:0], name) // elements with links have short names
+		isBase = ok && string(n) == "base"
+		switch {
+		case !ok:
+			want = ""
+		case isBase:
+			want = "href"
+		default:
+			want = tags[string(n)]
+		}
+		return want != ""
+	}
 	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return links
-		case html.StartTagToken, html.SelfClosingTagToken:
-			name := tagName(z)
-			if name == nil {
-				continue
-			}
-			want, ok := tags[string(name)]
-			if string(name) == "base" {
-				want, ok = "href", true
-			}
-			if !ok {
-				continue
-			}
-			val, ok := attr(z, want)
-			if !ok {
-				continue
-			}
-			val = strings.TrimSpace(val)
-			if string(name) == "base" {
-				if !baseSet {
-					if b, err := url.Parse(val); err == nil {
-						base = base.ResolveReference(b)
-						baseSet = true
-					}
-				}
-				continue
-			}
-			if link := resolve(base, val); link != "" {
-				if _, dup := seen[link]; !dup {
-					seen[link] = struct{}{}
-					links = append(links, link)
-				}
-			}
+		tag, _, ok := s.next(withAttrs)
+		if !ok {
+			return links.links
+		}
+		if want == "" {
+			continue
+		}
+		if val, ok := s.attr(tag, want); ok {
+			links.add(isBase, val)
 		}
 	}
+}
+
+// linkSet gathers the links of one page: resolved against the page's URL
+// or its first <base href>, each once, in document order.
+type linkSet struct {
+	r       resolver
+	baseSet bool
+	seen    map[string]struct{}
+	links   []string
+}
+
+func newLinkSet(base *url.URL) *linkSet {
+	return &linkSet{r: newResolver(base), seen: map[string]struct{}{}}
+}
+
+// add takes the value of an element's link attribute, or of <base href>
+// (which sets the base, once).
+func (l *linkSet) add(isBase bool, val string) {
+	val = strings.TrimSpace(val)
+	if isBase {
+		if !l.baseSet {
+			if b, err := url.Parse(val); err == nil {
+				l.r = newResolver(l.r.base.ResolveReference(b))
+				l.baseSet = true
+			}
+		}
+		return
+	}
+	if link := l.r.resolve(val); link != "" {
+		if _, dup := l.seen[link]; !dup {
+			l.seen[link] = struct{}{}
+			l.links = append(l.links, link)
+		}
+	}
+}
+
+// utf8Body is the body decoded from its charset, as utf8Reader gives it to
+// the tokenizer (the body itself when it needs no decoding).
+func utf8Body(body []byte, contentType string) []byte {
+	r := utf8Reader(body, contentType)
+	if br, ok := r.(*bytes.Reader); ok && br.Size() == int64(len(body)) {
+		return body
+	}
+	// A decoder's error ends the document where it stopped, as it ends the
+	// tokenizer's input.
+	decoded, _ := io.ReadAll(r)
+	return decoded
 }
 
 // utf8Reader is what the tokenizer reads: the body decoded from its
@@ -155,23 +182,6 @@ func isASCII(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// tagNameOf is the element name in a start tag's raw text ("<A HREF=x>"
-// gives "A"): what follows '<' up to a space, '/' or '>', as the
-// tokenizer reads it.
-func tagNameOf(raw []byte) []byte {
-	if len(raw) < 2 || raw[0] != '<' {
-		return nil
-	}
-	name := raw[1:]
-	for i, b := range name {
-		switch b {
-		case ' ', '\t', '\n', '\f', '\r', '/', '>':
-			return name[:i]
-		}
-	}
-	return name
 }
 
 // asciiLower appends name lower-cased to dst, when it fits (the elements
@@ -201,12 +211,80 @@ func attr(z *html.Tokenizer, want string) (string, bool) {
 	}
 }
 
-// resolve makes link absolute against base and keeps it only if it is an
-// http or https URL with a host.
-func resolve(base *url.URL, link string) string {
+// resolver makes links absolute against one base URL.
+type resolver struct {
+	base *url.URL
+	// origin ("http://h") and dir ("http://h/d/") of a base in canonical
+	// form (empty otherwise): the links a page has most, a path from the
+	// root or from the page's directory, are joined to them as strings.
+	origin, dir string
+}
+
+// plain is the canonical form a base must have for the shortcut, and the
+// one a link must reach through it: every step of canonicalization.
+var plain = urlx.FullCanonicalization()
+
+func newResolver(base *url.URL) resolver {
+	r := resolver{base: base}
+	if s := base.String(); plain.PlainlyCanonical(s) {
+		r.origin, _ = urlx.SplitOrigin(s)
+		s, _, _ = strings.Cut(s, "?")
+		r.dir = s[:strings.LastIndexByte(s, '/')+1]
+	}
+	return r
+}
+
+// resolve makes link absolute against the base and keeps it only if it is
+// an http or https URL with a host. A link that is a path, from the root
+// ("/a/b.html") or relative ("b.html", "c/d.html?x=1"), with nothing that
+// resolving or canonicalizing would change (no dot segment, no escape to
+// rewrite, no fragment, no byte to escape), is the origin or directory
+// joined to it, and an absolute link in canonical form is itself: the same
+// string the parser and printer give, without either (FuzzResolve holds
+// the two to each other).
+func (r resolver) resolve(link string) string {
 	if link == "" {
 		return ""
 	}
+	if r.dir != "" {
+		switch {
+		case strings.HasPrefix(link, "http://") || strings.HasPrefix(link, "https://"):
+			if plain.PlainlyCanonical(link) {
+				return link
+			}
+		case strings.HasPrefix(link, "//"):
+		case link[0] == '/':
+			if plain.PlainlyCanonicalPath(link[1:]) {
+				return r.origin + link
+			}
+		case relativePath(link):
+			if plain.PlainlyCanonicalPath(link) {
+				return r.dir + link
+			}
+		}
+	}
+	return resolveParsed(r.base, link)
+}
+
+// relativePath: link starts with a path segment, not a scheme, query or
+// fragment (a ':' before any '/' would make it a scheme).
+func relativePath(link string) bool {
+	if link[0] == '?' || link[0] == '#' {
+		return false
+	}
+	for i := 0; i < len(link); i++ {
+		switch link[i] {
+		case ':':
+			return false
+		case '/', '?', '#':
+			return true
+		}
+	}
+	return true
+}
+
+// resolveParsed is resolve by the parser: any link.
+func resolveParsed(base *url.URL, link string) string {
 	lower := strings.ToLower(link)
 	if strings.HasPrefix(lower, "mailto:") || strings.HasPrefix(lower, "javascript:") {
 		return ""

@@ -291,11 +291,21 @@ func BenchmarkHTMLLinkExtractor20KB(b *testing.B) {
 }
 
 func benchPipeline(b *testing.B, s *settings.Settings, names []string) {
+	benchPipelineOn(b, s, names, testsite.BenchPage())
+}
+
+// BenchmarkDefaultPipelineSitePage runs every default processor on a page
+// of bench/peers's generated site: plain links, most of them from the root.
+func BenchmarkDefaultPipelineSitePage(b *testing.B) {
+	s, _ := settings.Load(settings.Source{})
+	benchPipelineOn(b, s, append(append([]string{}, s.SpyderExtractorPipeline...), s.SpyderScoperPipeline...), testsite.SitePage())
+}
+
+func benchPipelineOn(b *testing.B, s *settings.Settings, names []string, page []byte) {
 	p, err := Build(names, s)
 	if err != nil {
 		b.Fatal(err)
 	}
-	page := testsite.BenchPage()
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
