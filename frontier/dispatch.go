@@ -99,11 +99,13 @@ func (f *Durable) take(q *queueState) (queueEntry, error) {
 	return head, nil
 }
 
-// politeAtDispatch starts the group's pause at a dispatch, for frontiers
-// that do (single_host): at least crawlDelay, the robots.txt Crawl-delay.
-func (f *Durable) politeAtDispatch(q *queueState, crawlDelay time.Duration, now time.Time) {
+// politeAtDispatch starts the group's pause at the dispatch of l, for
+// frontiers that do (single_host): at least crawlDelay, the robots.txt
+// Crawl-delay.
+func (f *Durable) politeAtDispatch(q *queueState, l *leaseState, crawlDelay time.Duration, now time.Time) {
 	if d := max(f.minDelay(q), crawlDelay); f.cfg.delayAfterDispatch && d > 0 {
-		q.grp.nextAllowed = now.Add(d)
+		l.clockBefore, l.clockSet = q.grp.nextAllowed, now.Add(d)
+		q.grp.nextAllowed = l.clockSet
 		f.dirty[q] = struct{}{} // the clock must survive a restart
 	}
 }
@@ -133,10 +135,11 @@ func (f *Durable) pop(q *queueState, rec urlRecord, crawlDelay time.Duration, no
 	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(id))
 	f.batch = append(f.batch, head.key...)
 	f.batch = binary.BigEndian.AppendUint64(f.batch, uint64(deadline.UnixNano()))
-	f.leases[id] = &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec, qkey: head.key, batch: f.batchID, scheduled: scheduled, crawlDelay: crawlDelay}
+	l := &leaseState{key: k, url: rec.url, queue: q.id, deadline: deadline, rec: rec, qkey: head.key, batch: f.batchID, scheduled: scheduled, crawlDelay: crawlDelay}
+	f.leases[id] = l
 	f.leasedQ[string(head.key)] = id
 	q.grp.inFlight++
-	f.politeAtDispatch(q, crawlDelay, now)
+	f.politeAtDispatch(q, l, crawlDelay, now)
 	c := Dispatched(rec.url, int(rec.level), id, rec.etag, rec.lastMod)
 	return c, nil
 }

@@ -200,6 +200,10 @@ type leaseState struct {
 	// crawlDelay is the robots.txt Crawl-delay of the URL's host at
 	// dispatch: the least pause after its result.
 	crawlDelay time.Duration
+	// clockBefore and clockSet: the group's politeness clock before and
+	// after the dispatch moved it (frontiers that pause at a dispatch),
+	// for a lease returned unsent; clockSet is zero when it did not.
+	clockBefore, clockSet time.Time
 }
 
 // openDurable opens (or creates) the store under opts.Dir and rebuilds the

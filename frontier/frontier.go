@@ -74,6 +74,12 @@ type Frontier interface {
 	// worker handed it back, or was lost).
 	Release(lease int64, now time.Time) error
 
+	// ReturnUnsent ends a lease whose URL never left the master (no worker
+	// could take it): the URL is queued again first, and its host's
+	// politeness clock is as the lease found it. (Release makes the host
+	// wait a whole delay: its URL may be being fetched.)
+	ReturnUnsent(lease int64, now time.Time) error
+
 	// Expire queues again the URLs whose lease deadline has passed and
 	// returns them.
 	Expire(now time.Time) ([]Expired, error)

@@ -534,3 +534,37 @@ func TestReleasedURLWaitsAWholeDelay(t *testing.T) {
 		t.Fatalf("dispatched %v a whole delay after the release", got)
 	}
 }
+
+// TestUnsentURLDoesNotWait: a URL the master leased but could not send
+// (no worker connected yet, every pipe full) made no request: handed back
+// unsent, it goes out again at once, under either frontier class (single_host
+// starts its pause at the dispatch, which is undone).
+func TestUnsentURLDoesNotWait(t *testing.T) {
+	for _, class := range []string{"multiple_host", "single_host"} {
+		t.Run(class, func(t *testing.T) {
+			now := time.Now()
+			f := open(t, class, Options{LeaseTimeout: time.Minute, MinDelay: time.Second})
+			f.Add([]string{"http://a/1", "http://a/2"}, now)
+			b, _ := f.Next(now, 10)
+			if len(b) != 1 || b[0].URL != "http://a/1" {
+				t.Fatalf("dispatched %v", b)
+			}
+			if err := f.ReturnUnsent(b[0].LeaseID, now.Add(10*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.ReturnUnsent(b[0].LeaseID, now.Add(10*time.Millisecond)); !errors.Is(err, ErrStaleLease) {
+				t.Fatalf("returned twice: %v", err)
+			}
+			again, _ := f.Next(now.Add(20*time.Millisecond), 10)
+			if len(again) != 1 || again[0].URL != "http://a/1" {
+				t.Fatalf("dispatched %v 20 ms after the start, the unsent URL first", again)
+			}
+			// The request that is made starts the delay as usual.
+			if class == "single_host" {
+				if got, _ := f.Next(now.Add(500*time.Millisecond), 10); len(got) != 0 {
+					t.Fatalf("dispatched %v within the delay of a sent URL", got)
+				}
+			}
+		})
+	}
+}

@@ -153,20 +153,38 @@ func (f *Durable) Release(id int64, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return f.requeue(id, l, now)
+	return f.requeue(id, l, true, now)
 }
 
-func (f *Durable) requeue(id int64, l *leaseState, now time.Time) error {
+// ReturnUnsent implements Frontier.
+func (f *Durable) ReturnUnsent(id int64, now time.Time) error {
+	l, err := f.lease(id, "")
+	if err != nil {
+		return err
+	}
+	return f.requeue(id, l, false, now)
+}
+
+// requeue ends lease id without an outcome and queues its URL again;
+// sent says whether the URL went to a worker.
+func (f *Durable) requeue(id int64, l *leaseState, sent bool, now time.Time) error {
 	q, err := f.endLease(id, l)
 	if err != nil {
 		return err
 	}
-	if g := q.grp; g != nil {
+	switch g := q.grp; {
+	case g == nil:
+	case sent:
 		// The lease ended without a result, but its URL may be being
 		// fetched right now (a worker that lost contact, or one whose
 		// heartbeat came late): the host's next request waits a whole
 		// delay from now, as after a request.
 		g.wait(now.Add(max(f.minDelay(q), l.crawlDelay)))
+	case !l.clockSet.IsZero() && g.nextAllowed.Equal(l.clockSet):
+		// Never sent: no request was made, the pause it started is undone
+		// (unless something has moved the clock since).
+		g.nextAllowed = l.clockBefore
+		f.dirty[q] = struct{}{}
 	}
 	if l.robots != nil {
 		// Nothing to queue: the origin's next URL asks for it again.
@@ -194,7 +212,7 @@ func (f *Durable) Expire(now time.Time) ([]Expired, error) {
 		if now.Before(l.deadline) {
 			continue
 		}
-		if err := f.requeue(id, l, now); err != nil {
+		if err := f.requeue(id, l, true, now); err != nil {
 			return out, err
 		}
 		out = append(out, Expired{Lease: id, URL: l.url})

@@ -141,11 +141,12 @@ func (f *Durable) leaseRobots(q *queueState, st *originRobots, now time.Time) *c
 	f.nextLease++
 	id := f.nextLease
 	u := st.origin + robotsPath
-	f.leases[id] = &leaseState{url: u, queue: q.id, deadline: now.Add(f.opts.LeaseTimeout), robots: st}
+	l := &leaseState{url: u, queue: q.id, deadline: now.Add(f.opts.LeaseTimeout), robots: st}
+	f.leases[id] = l
 	st.lease = id
 	q.grp.inFlight++
 	q.grp.robotsInFlight++
-	f.politeAtDispatch(q, st.crawlDelay, now)
+	f.politeAtDispatch(q, l, st.crawlDelay, now)
 	return &crawluri.CrawlUri{URL: u, EffectiveURL: u, LeaseID: id}
 }
 

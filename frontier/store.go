@@ -52,6 +52,7 @@ type Store interface {
 	Decided() []*crawluri.CrawlUri
 	NextDue(now time.Time) time.Time
 	Release(lease int64, now time.Time) error
+	ReturnUnsent(lease int64, now time.Time) error
 	Expire(now time.Time) ([]Expired, error)
 	Commit() error
 	Discard(err error)

@@ -63,11 +63,14 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 			c.OmitBody = m.omitBody
 			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
 			if err != nil || !ok {
-				// No worker can take it now: hand this and the rest of the
-				// batch back, and wait until the socket is writable.
+				// No worker can take it now (none connected yet, or every
+				// pipe full): hand this and the rest of the batch back as
+				// never sent, so that their hosts do not wait a delay for a
+				// request that was not made, and wait until the socket is
+				// writable.
 				for _, back := range batch[i:] {
 					delete(m.outstanding, back.LeaseID)
-					if rerr := m.frontier.Release(back.LeaseID, now); rerr != nil {
+					if rerr := m.frontier.ReturnUnsent(back.LeaseID, now); rerr != nil {
 						return fmt.Errorf("returning %s to the frontier: %w", back.URL, rerr)
 					}
 				}

@@ -298,7 +298,7 @@ func (s *Store) Discard(err error) {
 	s.pending = nil
 	clear(s.settling)
 	for _, op := range dropped {
-		if rerr := s.release(op.id, op.host); rerr != nil && !errors.Is(rerr, frontier.ErrStaleLease) {
+		if rerr := s.release(op.id, op.host, false); rerr != nil && !errors.Is(rerr, frontier.ErrStaleLease) {
 			s.log.Warn().Err(rerr).Int64("lease", op.id).Msg("redis store: releasing a result's URL failed; it is fetched again when its lease expires")
 		}
 	}
@@ -328,18 +328,33 @@ func (s *Store) Release(id int64, now time.Time) error {
 		return stale(id, "")
 	}
 	delete(s.leases, id)
-	return s.release(id, l.host)
+	return s.release(id, l.host, false)
 }
 
-// release hands back lease id of host.
-func (s *Store) release(id int64, host string) error {
+// ReturnUnsent implements frontier.Store.
+func (s *Store) ReturnUnsent(id int64, now time.Time) error {
+	l, ok := s.leases[id]
+	if !ok || s.settling[id] {
+		return stale(id, "")
+	}
+	delete(s.leases, id)
+	return s.release(id, l.host, true)
+}
+
+// release hands back lease id of host; unsent: its URL never went to a
+// worker.
+func (s *Store) release(id int64, host string, unsent bool) error {
 	p, ok := s.partitionOfLease(id)
 	if !ok {
 		return stale(id, "")
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	r, err := s.rdb.FCall(ctx, "sp_release", []string{s.prefix(p)}, id, host).Int64Slice()
+	flag := "0"
+	if unsent {
+		flag = "1"
+	}
+	r, err := s.rdb.FCall(ctx, "sp_release", []string{s.prefix(p)}, id, host, flag).Int64Slice()
 	return s.ended(p, id, "", r, err, "releasing")
 }
 

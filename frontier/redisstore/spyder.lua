@@ -549,14 +549,24 @@ local function requeue(p, l, now)
   return url
 end
 
--- sp_release(p; lease, host): a lease handed back or lost; {0} when it is
--- not outstanding, else {1, now, first ready}.
+-- sp_release(p; lease, host, unsent): a lease handed back or lost; {0}
+-- when it is not outstanding, else {1, now, first ready}. unsent ("1"):
+-- its URL never left the master, so no request was made: the host's clock
+-- goes back to the dispatch (it was ready then, and nothing else moves a
+-- clock while its host has a lease out) instead of on by a delay.
 local function sp_release(keys, args)
+  local p = keys[1]
   local now = now_ms()
-  local l = leased(keys[1], args[2], args[1])
+  local l = leased(p, args[2], args[1])
   if not l then return { 0 } end
-  requeue(keys[1], l, now)
-  return { 1, now, first_ready(keys[1]) }
+  if args[3] == '1' then
+    requeue(p, l, now)
+    redis.call('HSET', p .. 'clock', l.host, l.at)
+    rescore(p, l.host)
+  else
+    requeue(p, l, now)
+  end
+  return { 1, now, first_ready(p) }
 end
 
 -- sp_reclaim(p; epoch, max, then the masters alive): queues again the

@@ -405,6 +405,31 @@ func TestReleasedURLWaitsAWholeDelay(t *testing.T) {
 	}
 }
 
+// TestUnsentURLDoesNotWait: a URL leased but never sent made no request;
+// handed back unsent, its host's clock is as the dispatch found it, and
+// the URL goes out again at once.
+func TestUnsentURLDoesNotWait(t *testing.T) {
+	node := redistest.StartRedis(t)
+	opts := testOpts(t)
+	opts.MinDelay = time.Second
+	_, f := testStore(t, []string{node.Addr}, "m1", opts, nil)
+	if _, err := f.AddSeeds([]string{"http://w.test/1"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := nextAll(t, f, 1, time.Second)[0]
+	returned := time.Now()
+	if err := f.ReturnUnsent(c.LeaseID, returned); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ReturnUnsent(c.LeaseID, returned); !errors.Is(err, frontier.ErrStaleLease) {
+		t.Fatalf("returned twice: %v", err)
+	}
+	again := nextAll(t, f, 1, 2*time.Second)
+	if waited := time.Since(returned); len(again) != 1 || again[0].URL != c.URL || waited > 500*time.Millisecond {
+		t.Fatalf("dispatched %v %v after the return; it was never sent (the delay is 1 s)", urls(again), waited)
+	}
+}
+
 // TestMastersSharePartitions: two masters split the partitions between
 // them, disjointly; when one stops the other takes them all; when one
 // dies (no hand-back) the other takes its share once its ownership lapses
