@@ -91,6 +91,9 @@ func (c *CrawlUri) Encode(dst []byte) []byte {
 	if c.OmitBody {
 		dst = append(appendFieldHeader(dst, tBool, FieldOmitBody), 1)
 	}
+	if c.ArchiveDir != "" {
+		dst = appendString(dst, FieldArchiveDir, c.ArchiveDir)
+	}
 	return append(dst, tStop)
 }
 
@@ -211,6 +214,8 @@ func (c *CrawlUri) Unmarshal(b []byte) error {
 			c.BodyLength, err = r.i64()
 		case id == FieldOmitBody && typ == tBool:
 			c.OmitBody, err = r.bool()
+		case id == FieldArchiveDir && typ == tString:
+			c.ArchiveDir, err = r.string()
 		default:
 			ok = false
 		}

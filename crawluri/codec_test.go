@@ -31,6 +31,7 @@ func full() *CrawlUri {
 		Error:           "boom",
 		BodyLength:      17000,
 		OmitBody:        true,
+		ArchiveDir:      "/srv/warc",
 	}
 }
 

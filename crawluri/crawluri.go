@@ -35,6 +35,7 @@ const (
 	FieldError           = 15 // new
 	FieldBodyLength      = 16 // new
 	FieldOmitBody        = 17 // new
+	FieldArchiveDir      = 18 // new
 )
 
 // Keys of CrawlUri.OptionalVars, as spyder's constants.py spells them.
@@ -97,6 +98,10 @@ type CrawlUri struct {
 	// the body left out.
 	OmitBody   bool
 	BodyLength int64
+	// ArchiveDir, master->worker: the worker writes this fetch's WARC
+	// records (warc_writer: worker) to this directory (the master's
+	// output_warc_dir) unless its own output_warc_dir names another.
+	ArchiveDir string
 
 	// links are the extracted links as a list while a worker's processors
 	// work on them (ExtractedURLs, SetExtractedURLs): each reads and

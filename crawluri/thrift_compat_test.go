@@ -25,7 +25,7 @@ func TestApacheThriftCompatibility(t *testing.T) {
 		full(),
 		{URL: "http://x/"},
 		{URL: "http://ü.example/ä", StatusCode: 599, Error: "dial tcp: connection refused", ReqTime: 0.001},
-		{URL: "http://x/p", OmitBody: true},
+		{URL: "http://x/p", OmitBody: true, ArchiveDir: "/var/spyder/wärc"},
 		{URL: "http://x/q", StatusCode: 200, BodyLength: 1 << 40},
 	}
 	var in bytes.Buffer
@@ -59,6 +59,9 @@ func TestApacheThriftCompatibility(t *testing.T) {
 		}
 		if c.OmitBody && got.Fields["omit_body"] != true || c.BodyLength != 0 && got.Fields["body_length"] != float64(c.BodyLength) {
 			t.Errorf("record %d: thrift read omit_body %v, body_length %v", i, got.Fields["omit_body"], got.Fields["body_length"])
+		}
+		if c.ArchiveDir != "" && got.Fields["archive_dir"] != c.ArchiveDir {
+			t.Errorf("record %d: thrift read archive_dir %v", i, got.Fields["archive_dir"])
 		}
 		// Thrift writes maps in its dict order; compare after our decode.
 		back, err := hex.DecodeString(got.Reencoded)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,9 @@ type Master struct {
 	sinks     []Sink
 	unflushed bool // results went to sinks since their last flush
 	omitBody  bool // no sink reads bodies: workers leave them out (BodyNeeder)
+	// archiveDir: the workers write WARC records there (warc_writer
+	// worker; "": they write none).
+	archiveDir string
 	// dns resolves hosts for ip_based queue assignment (nil otherwise).
 	dns *dnscache.Cache
 	// store is the frontier store's health (store.go).
@@ -269,6 +273,14 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	}
 	// The sinks are all known now (a callback may have added one).
 	m.omitBody = omitBodies(m.sinks)
+	if m.s.OutputWARCDir != "" && m.s.WARCWriter == "worker" {
+		// Absolute: a worker on this machine runs in a directory of its own.
+		dir, err := filepath.Abs(m.s.OutputWARCDir)
+		if err != nil {
+			return fmt.Errorf("output_warc_dir: %w", err)
+		}
+		m.archiveDir = dir
+	}
 	fs := m.frontierStats()
 	if m.opts.UntilDone && fs.Idle() {
 		m.nothingToCrawl(fs)
@@ -278,7 +290,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
 		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.mode == modePaused).
-		Bool("bodies", !m.omitBody)
+		Bool("bodies", !m.omitBody).Str("warc_by_workers", m.archiveDir)
 	if m.gate.Scope.HostBased() {
 		ev = ev.Strs("scope_hosts", m.gate.Scope.SeedHosts())
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/registry"
+	"github.com/spyder-crawl/spyder/internal/warcfile"
 	"github.com/spyder-crawl/spyder/settings"
 )
 
@@ -57,10 +58,10 @@ func init() {
 		return NewJSONLSink(s.OutputJSONL)
 	})
 	RegisterSink("warc", func(s *settings.Settings) (Sink, error) {
-		if s.OutputWARCDir == "" {
-			return nil, nil
+		if s.OutputWARCDir == "" || s.WARCWriter != "master" {
+			return nil, nil // (warc_writer worker: the workers write, archiveDir)
 		}
-		return NewWARCSink(WARCOptions{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder"})
+		return NewWARCSink(warcfile.Options{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder", Files: 1})
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/testsite"
+	"github.com/spyder-crawl/spyder/internal/warcfile"
 )
 
 // TestWARCSinkRecordsAndRotation writes results through the WARC sink and
@@ -20,7 +21,7 @@ import (
 // files rotated by size.
 func TestWARCSinkRecordsAndRotation(t *testing.T) {
 	dir := t.TempDir()
-	s, err := NewWARCSink(WARCOptions{Dir: dir, Prefix: "test-", MaxFileSize: 1 << 20, Software: "spyder-test"})
+	s, err := NewWARCSink(warcfile.Options{Dir: dir, Prefix: "test-", MaxFileSize: 1 << 20, Software: "spyder-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

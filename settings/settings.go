@@ -55,6 +55,7 @@ type Settings struct {
 	OutputJSONL               string        `koanf:"output_jsonl" path:"file" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
 	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
+	WARCWriter                string        `koanf:"warc_writer" doc:"who writes the WARC records of output_warc_dir: worker (each worker its own fetches, in files of its own, before it reports them: bodies stay where they were fetched; a worker's own output_warc_dir, if set, is where it writes) or master (bodies travel to the master, which writes one series of files)"`
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	MaxURLLength              int           `koanf:"max_url_length" doc:"longer URLs (after canonicalization) are not crawled: links are counted and dropped, seeds refused (crawler traps grow URLs without end)"`
 	MaxLinksPerPage           int           `koanf:"max_links_per_page" doc:"links of one result the master considers; the rest are counted and dropped (a broken or hostile worker cannot flood the frontier)"`
@@ -172,6 +173,7 @@ func Defaults() Settings {
 		MasterSinks:               []string{"jsonl", "warc"},
 		Extra:                     []string{},
 		WARCPrefix:                "spyder-",
+		WARCWriter:                "worker",
 		WARCMaxFileSize:           1 << 30,
 		MaxURLLength:              2048,
 		MaxDepth:                  100,

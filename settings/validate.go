@@ -176,6 +176,9 @@ func (s *Settings) Validate() error {
 		add("frontier_class", "must not be empty")
 	}
 	s.validateRedis(add)
+	if s.WARCWriter != "worker" && s.WARCWriter != "master" {
+		add("warc_writer", "%q: worker (each worker writes its own fetches) or master", s.WARCWriter)
+	}
 
 	for key, ep := range map[string]string{
 		"zeromq_master_push":               s.ZeromqMasterPush,

@@ -63,7 +63,8 @@ type Worker struct {
 	results chan *job
 	waker   *zsock.Waker
 
-	metrics *workerMetrics // nil unless metrics_listen is set
+	metrics  *workerMetrics // nil unless metrics_listen is set
+	archives archives       // WARC writers (archive.go)
 
 	// owned by the loop
 	running int
@@ -244,6 +245,9 @@ func (w *Worker) run(ctx context.Context, zctx *zmq.Context) error {
 		socks.mpub.Close()
 		w.fetcher.Close()
 		w.dns.Close()
+		if err := w.archives.close(); err != nil {
+			w.log.Error().Err(err).Msg("WARC files not finished (their records are in the .open files)")
+		}
 	}()
 
 	fetchCtx, abortFetches := context.WithCancel(context.Background())
@@ -536,6 +540,9 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 		} else if err := w.pipeline.Run(ctx, c); err != nil {
 			c.StatusCode = crawluri.StatusWorkerException
 			c.Error = err.Error()
+		} else if err := w.archive(c); err != nil {
+			c.StatusCode = crawluri.StatusWorkerException
+			c.Error = err.Error()
 		} else {
 			processor.DistinctLinks(c, w.canon)
 			if c.OmitBody && !strings.HasSuffix(c.URL, "/robots.txt") {
@@ -545,7 +552,7 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 				c.LeaveOutBody()
 			}
 		}
-		c.OmitBody = false
+		c.OmitBody, c.ArchiveDir = false, ""
 		c.WorkerID = w.id
 		w.results <- j
 		w.waker.Wake()

@@ -4,26 +4,52 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/testsite"
 )
 
 // TestWARCOutputReadsBack crawls the local site with output_warc_dir set
-// and reads the WARC files back with an independent reader: every page
-// the site served has a response record whose payload is the site's own
-// bytes, with its request record beside it.
+// on the master and reads the WARC files back with an independent reader:
+// every page the site served has a response record whose payload is the
+// site's own bytes, with its request record beside it. By default the
+// worker writes them (in files of its own, and no body travels to the
+// master); with warc_writer master, the master.
 func TestWARCOutputReadsBack(t *testing.T) {
+	for _, writer := range []string{"worker", "master"} {
+		t.Run(writer, func(t *testing.T) { testWARCOutputReadsBack(t, writer) })
+	}
+}
+
+func testWARCOutputReadsBack(t *testing.T, writer string) {
 	site := startSiteOn(t, []string{"127.0.0.2", "127.0.0.3"}, 8, 0)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0")
+	c := newCluster(t, "SPYDER_FRONTIER_MIN_DELAY=0", "SPYDER_WARC_WRITER="+writer)
 	w := start(t, "worker", c.Env, "worker")
 	m := start(t, "master", c.Env, "master", "--until-done", "--seeds", seeds, "--output-warc-dir", dir+"/warc")
 	waitClean(t, m, w)
+
+	files, err := filepath.Glob(dir + "/warc/*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no WARC files: %v", err)
+	}
+	workerFiles := fmt.Sprintf("spyder-%d-", w.Cmd.Process.Pid)
+	for _, f := range files {
+		if byWorker := strings.HasPrefix(filepath.Base(f), workerFiles); byWorker != (writer == "worker") || strings.HasSuffix(f, ".open") {
+			t.Errorf("warc_writer %s wrote %s (the worker's files begin %s; none is left open)", writer, filepath.Base(f), workerFiles)
+		}
+	}
+	ready := m.Find(event(events.MasterReady))
+	if len(ready) != 1 || ready[0]["bodies"] != (writer == "master") {
+		t.Errorf("warc_writer %s: master started with %v (bodies travel to the master only when it writes)", writer, ready)
+	}
 
 	records, err := testsite.ReadWARCDir(dir + "/warc")
 	if err != nil {

@@ -35,6 +35,7 @@ class CrawlUri(TBase):
         (15, TType.STRING, "error", "UTF8", None),
         (16, TType.I64, "body_length", None, None),
         (17, TType.BOOL, "omit_body", None, None),
+        (18, TType.STRING, "archive_dir", "UTF8", None),
     )
 
     def __init__(self, **kw):
