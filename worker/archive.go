@@ -44,9 +44,7 @@ func (w *Worker) archive(c *crawluri.CrawlUri) error {
 			Prefix:      fmt.Sprintf("%s%d-", w.s.WARCPrefix, os.Getpid()),
 			MaxFileSize: w.s.WARCMaxFileSize,
 			Software:    "spyder",
-			// A few files at once, so that compressing does not make the
-			// fetchers wait on one another.
-			Files: max(1, w.s.MaxClients/4),
+			Files: 1, // (records are written one at a time: warcfile)
 		}
 	})
 	if err != nil {

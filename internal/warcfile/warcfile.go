@@ -28,8 +28,8 @@ type Options struct {
 	Prefix      string // of the file names
 	MaxFileSize int64  // bytes before a file is closed and the next begun
 	Software    string // for the warcinfo records
-	// Files is how many files are written at once, each by its own
-	// goroutine (gzip is most of a record's cost); at least 1.
+	// Files is how many files are open at once (gowarc writes each from
+	// a goroutine of its own; see gowarcCalls); at least 1.
 	Files int
 }
 
@@ -64,12 +64,14 @@ func New(opts Options) (*Writer, error) {
 // Dir is the directory the writer writes to.
 func (w *Writer) Dir() string { return w.opts.Dir }
 
-// builders serializes gowarc's NewRecordBuilder and Build: the first
-// sets google/uuid's package-wide pool switch (uuid.EnableRandPool) every
-// time, which the second's record id reads, a data race when fetchers
-// archive at once. Only those two calls wait; compressing and writing do
-// not.
-var builders sync.Mutex
+// gowarcCalls serializes every use of gowarc in the process: each of its
+// record builders sets google/uuid's package-wide pool switch
+// (uuid.EnableRandPool), which every record id reads, and a file writer
+// builds its warcinfo record inside Write whenever it begins a file: a
+// data race when fetchers archive at once (found by the race detector).
+// One process compresses one record at a time; a worker's fetches are
+// written in turn.
+var gowarcCalls sync.Mutex
 
 // Exchange is what the records of one fetch are made of.
 type Exchange struct {
@@ -113,10 +115,10 @@ func (w *Writer) Write(e Exchange) error {
 	}
 	now := time.Now().UTC()
 
-	builders.Lock()
+	gowarcCalls.Lock()
+	defer gowarcCalls.Unlock()
 	req := gowarc.NewRecordBuilder(gowarc.Request, gowarc.WithFixContentLength(true), gowarc.WithFixDigest(true))
 	resp := gowarc.NewRecordBuilder(gowarc.Response, gowarc.WithFixContentLength(true), gowarc.WithFixDigest(true))
-	builders.Unlock()
 	req.AddWarcHeader(gowarc.WarcTargetURI, e.Target)
 	req.AddWarcHeaderTime(gowarc.WarcDate, now)
 	req.AddWarcHeader(gowarc.ContentType, "application/http;msgtype=request")
@@ -147,9 +149,7 @@ func (w *Writer) Write(e Exchange) error {
 
 	var records []gowarc.WarcRecord
 	for _, rb := range []gowarc.WarcRecordBuilder{req, resp} {
-		builders.Lock()
 		r, _, err := rb.Build()
-		builders.Unlock()
 		if err != nil {
 			return fmt.Errorf("WARC record for %s: %w", e.Target, err)
 		}
@@ -187,4 +187,8 @@ func writeHeaders(b *strings.Builder, h map[string]string, skip ...string) {
 }
 
 // Close finishes the open files (renamed from their .open names).
-func (w *Writer) Close() error { return w.w.Close() }
+func (w *Writer) Close() error {
+	gowarcCalls.Lock()
+	defer gowarcCalls.Unlock()
+	return w.w.Close()
+}
