@@ -526,12 +526,19 @@ end
 
 -- requeue ends lease l without a result: its URL goes first in its queue
 -- again. Returns the URL (a robots.txt's, for one).
-local function requeue(p, l, now)
+local function requeue(p, l, now, unsent)
   end_lease(p, l)
-  -- Its URL may be being fetched right now (a worker that lost contact,
-  -- or one whose heartbeat came late): the host's next request waits a
-  -- whole delay from now, as after a request.
-  raise(p .. 'clock', l.host, after(now) + math.max(l.min_delay, l.crawl_delay))
+  if unsent then
+    -- Never sent, so no request was made: the clock goes back to the
+    -- dispatch (the host was ready then, and nothing else moves a clock
+    -- while its host has a lease out).
+    redis.call('HSET', p .. 'clock', l.host, l.at)
+  else
+    -- Its URL may be being fetched right now (a worker that lost contact,
+    -- or one whose heartbeat came late): the host's next request waits a
+    -- whole delay from now, as after a request.
+    raise(p .. 'clock', l.host, after(now) + math.max(l.min_delay, l.crawl_delay))
+  end
   local url = ''
   if l.kind == 'u' then
     local e = parse_entry(l.entry, l.host)
@@ -551,21 +558,13 @@ end
 
 -- sp_release(p; lease, host, unsent): a lease handed back or lost; {0}
 -- when it is not outstanding, else {1, now, first ready}. unsent ("1"):
--- its URL never left the master, so no request was made: the host's clock
--- goes back to the dispatch (it was ready then, and nothing else moves a
--- clock while its host has a lease out) instead of on by a delay.
+-- its URL never left the master.
 local function sp_release(keys, args)
   local p = keys[1]
   local now = now_ms()
   local l = leased(p, args[2], args[1])
   if not l then return { 0 } end
-  if args[3] == '1' then
-    requeue(p, l, now)
-    redis.call('HSET', p .. 'clock', l.host, l.at)
-    rescore(p, l.host)
-  else
-    requeue(p, l, now)
-  end
+  requeue(p, l, now, args[3] == '1')
   return { 1, now, first_ready(p) }
 end
 
@@ -593,7 +592,7 @@ local function sp_reclaim(keys, args)
     if l and n < max and (l.expires <= now or (alive and not alive[l.master])) then
       n = n + 1
       out[#out + 1] = l.id
-      out[#out + 1] = requeue(p, l, now)
+      out[#out + 1] = requeue(p, l, now, false)
     end
   end
   out[2] = first_ready(p)

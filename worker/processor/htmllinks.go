@@ -99,7 +99,7 @@ func extractLinks(body []byte, contentType string, base *url.URL, tags map[strin
 		return want != ""
 	}
 	for {
-		tag, _, ok := s.next(withAttrs)
+		tag, ok := s.next(withAttrs)
 		if !ok {
 			return links.links
 		}
@@ -146,33 +146,23 @@ func (l *linkSet) add(isBase bool, val string) {
 	}
 }
 
-// utf8Body is the body decoded from its charset, as utf8Reader gives it to
-// the tokenizer (the body itself when it needs no decoding).
+// utf8Body is what the tags are read from: the body decoded from its
+// charset (header, BOM or <meta>, as charset.DetermineEncoding finds it,
+// the tokenizer's charset.NewReader's way), or the body itself when
+// decoding would only copy it: valid UTF-8 declared or detected as such,
+// or plain ASCII taken for windows-1252 (the default when nothing is
+// declared). A decoder's error ends the document where it stopped, as it
+// ends the tokenizer's input.
 func utf8Body(body []byte, contentType string) []byte {
-	r := utf8Reader(body, contentType)
-	if br, ok := r.(*bytes.Reader); ok && br.Size() == int64(len(body)) {
-		return body
-	}
-	// A decoder's error ends the document where it stopped, as it ends the
-	// tokenizer's input.
-	decoded, _ := io.ReadAll(r)
-	return decoded
-}
-
-// utf8Reader is what the tokenizer reads: the body decoded from its
-// charset (header, BOM or <meta>, as charset.NewReader determines it), or
-// the body itself when decoding would only copy it: valid UTF-8 declared
-// or detected as such, or plain ASCII taken for windows-1252 (the default
-// when nothing is declared).
-func utf8Reader(body []byte, contentType string) io.Reader {
 	e, name, _ := charset.DetermineEncoding(body[:min(len(body), 1024)], contentType)
 	switch {
 	case e == nil,
 		name == "utf-8" && utf8.Valid(body),
 		name == "windows-1252" && isASCII(body):
-		return bytes.NewReader(body)
+		return body
 	}
-	return transform.NewReader(bytes.NewReader(body), e.NewDecoder())
+	decoded, _ := io.ReadAll(transform.NewReader(bytes.NewReader(body), e.NewDecoder()))
+	return decoded
 }
 
 func isASCII(b []byte) bool {

@@ -38,10 +38,10 @@ type tagScanner struct {
 }
 
 // next moves to the next start tag (self-closing or not) and returns its
-// span, from '<' to after '>', and its name as written. withAttrs says,
-// given the name, whether the tag's attributes are wanted (tag.attr). ok is
-// false at the end of the document, and for a tag the document ends in.
-func (s *tagScanner) next(withAttrs func(name []byte) bool) (tag, name span, ok bool) {
+// span, from '<' to after '>'. withAttrs says, given the tag's name as
+// written, whether its attributes are wanted (attr). ok is false at the
+// end of the document, and for a tag the document ends in.
+func (s *tagScanner) next(withAttrs func(name []byte) bool) (tag span, ok bool) {
 	buf := s.buf
 	for {
 		if s.rawTag != "" {
@@ -50,7 +50,7 @@ func (s *tagScanner) next(withAttrs func(name []byte) bool) (tag, name span, ok 
 		i := bytes.IndexByte(buf[s.p:], '<')
 		if i < 0 || s.p+i+1 >= len(buf) {
 			s.p = len(buf)
-			return tag, name, false
+			return tag, false
 		}
 		lt := s.p + i
 		switch c := buf[lt+1]; {
@@ -58,11 +58,11 @@ func (s *tagScanner) next(withAttrs func(name []byte) bool) (tag, name span, ok 
 			end, nm, ok := s.readTag(lt+1, withAttrs)
 			if !ok {
 				s.p = len(buf)
-				return tag, name, false
+				return tag, false
 			}
 			s.p = end
 			s.rawTag = rawTextElement(buf[nm.start:nm.end])
-			return span{lt, end}, nm, true
+			return span{lt, end}, true
 		case c == '/':
 			s.p = s.endTag(lt + 2)
 		case c == '!':
