@@ -106,8 +106,20 @@ type groupHeap struct {
 	idx func(*group) *int
 }
 
-func (h *groupHeap) Len() int           { return len(h.gs) }
-func (h *groupHeap) Less(i, j int) bool { return h.gs[i].readyAt().Before(h.gs[j].readyAt()) }
+func (h *groupHeap) Len() int { return len(h.gs) }
+
+// Less orders by readyAt; groups ready at the same time (every host at the
+// start of a crawl, or dispatched in one turn under the same delay) go in
+// the order of their first queue's keys, so that dispatch reads the store's
+// queue entries in key order: each read finds its block where the last
+// one left it, in the block cache, instead of one random block per host.
+func (h *groupHeap) Less(i, j int) bool {
+	a, b := h.gs[i], h.gs[j]
+	if c := a.readyAt().Compare(b.readyAt()); c != 0 {
+		return c < 0
+	}
+	return a.members[0].id < b.members[0].id
+}
 func (h *groupHeap) Swap(i, j int) {
 	h.gs[i], h.gs[j] = h.gs[j], h.gs[i]
 	*h.idx(h.gs[i]), *h.idx(h.gs[j]) = i, j
