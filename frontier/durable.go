@@ -86,7 +86,11 @@ type Durable struct {
 
 	queues map[uint64]*queueState
 	groups map[string]*group
-	leases map[int64]*leaseState
+	// Queues and groups live as long as the frontier, one per host: they
+	// are allocated in chunks (a broad crawl has millions).
+	queueSlab slab[queueState]
+	groupSlab slab[group]
+	leases    map[int64]*leaseState
 	// leasedQ maps the queue entry of each lease to it: those entries stay
 	// in the store until the result, and are skipped when a queue is read.
 	leasedQ map[string]int64

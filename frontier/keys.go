@@ -240,17 +240,24 @@ func upperBound(p []byte) []byte {
 const queueRecordHeader = 24
 
 func decodeQueueRecord(k, v []byte) (*queueState, error) {
+	q := new(queueState)
+	return q, decodeQueueRecordTo(q, k, v)
+}
+
+// decodeQueueRecordTo decodes into a state allocated by the caller.
+func decodeQueueRecordTo(q *queueState, k, v []byte) error {
 	if len(k) != 9 || len(v) < queueRecordHeader {
-		return nil, errors.New("frontier store: corrupt queue record")
+		return errors.New("frontier store: corrupt queue record")
 	}
-	return &queueState{
+	*q = queueState{
 		id:           binary.BigEndian.Uint64(k[1:]),
 		savedAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
 		queued:       int64(binary.BigEndian.Uint64(v[8:])),
 		ordinal:      binary.BigEndian.Uint64(v[16:]),
 		name:         string(v[queueRecordHeader:]),
 		mIdx:         -1,
-	}, nil
+	}
+	return nil
 }
 
 func (f *Durable) queueRecord(q *queueState) []byte {

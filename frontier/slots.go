@@ -46,8 +46,10 @@ type group struct {
 	cooling  bool // rotated out: offered a slot again only after the others
 }
 
-func newGroup(key string, ordinal uint64) *group {
-	return &group{key: key, ordinal: ordinal, readyIdx: -1, pendIdx: -1}
+// init makes g an empty group named key.
+func (g *group) init(key string, ordinal uint64) *group {
+	*g = group{key: key, ordinal: ordinal, readyIdx: -1, pendIdx: -1}
+	return g
 }
 
 // wait moves g's politeness clock forward to t, never back.

@@ -200,7 +200,7 @@ func TestRankSet(t *testing.T) {
 			s.remove(g)
 			delete(in, ord)
 		} else {
-			g := newGroup("", ord)
+			g := new(group).init("", ord)
 			s.insert(g)
 			in[ord] = g
 		}

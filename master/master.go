@@ -203,9 +203,7 @@ func New(opts Options) (*Master, error) {
 		m.closeState()
 		return nil, fmt.Errorf("reading the seed hosts: %w", err)
 	}
-	for _, h := range hosts {
-		m.gate.Scope.AddHost(h)
-	}
+	m.gate.Scope.AddHosts(hosts)
 	if s.MetricsListen != "" {
 		m.metricsReg = metrics.NewRegistry()
 		m.metrics = newMasterMetrics(m.metricsReg)
@@ -292,11 +290,15 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.mode == modePaused).
 		Bool("bodies", !m.omitBody).Str("warc_by_workers", m.archiveDir)
 	if m.gate.Scope.HostBased() {
-		ev = ev.Strs("scope_hosts", m.gate.Scope.SeedHosts())
+		// The first ones: a broad crawl's scope is millions of hosts.
+		ev = ev.Strs("scope_hosts", m.gate.Scope.FirstSeedHosts(readyScopeHosts)).Int("scope_hosts_total", m.gate.Scope.SeedHostCount())
 	}
 	ev.Msg("master started")
 	return m.loop(ctx, socks)
 }
+
+// readyScopeHosts is how many of the scope's hosts the ready event lists.
+const readyScopeHosts = 20
 
 // wake interrupts the loop's poll from any goroutine; before the loop runs
 // it does nothing (the loop looks at everything when it starts).

@@ -6,7 +6,7 @@ package urlx
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 )
 
 // Scope decides which links are worth crawling: a URL is in scope if one
@@ -65,13 +65,36 @@ func (s *Scope) AddHost(host string) {
 // HostBased reports whether the scope is the seeds' hosts.
 func (s *Scope) HostBased() bool { return len(s.positive) == 0 }
 
-// SeedHosts lists the hosts of a host-based scope, sorted.
-func (s *Scope) SeedHosts() []string {
-	out := make([]string, 0, len(s.seedHosts))
-	for h := range s.seedHosts {
-		out = append(out, h)
+// AddHosts is AddHost for many hosts at once (a restarted crawl's seed
+// hosts, a million of them on a broad crawl): the set is sized once
+// instead of growing step by step.
+func (s *Scope) AddHosts(hosts []string) {
+	if len(s.seedHosts) == 0 && len(hosts) > 0 {
+		s.seedHosts = make(map[string]struct{}, len(hosts))
 	}
-	sort.Strings(out)
+	for _, h := range hosts {
+		s.AddHost(h)
+	}
+}
+
+// SeedHostCount is the number of hosts of a host-based scope.
+func (s *Scope) SeedHostCount() int { return len(s.seedHosts) }
+
+// FirstSeedHosts lists the first n hosts of a host-based scope in sorted
+// order (all of them when there are fewer): what a log line can show of a
+// scope that may hold millions.
+func (s *Scope) FirstSeedHosts(n int) []string {
+	out := make([]string, 0, min(n, len(s.seedHosts)))
+	for h := range s.seedHosts {
+		if len(out) == n && (n == 0 || h >= out[n-1]) {
+			continue
+		}
+		i, _ := slices.BinarySearch(out, h)
+		if len(out) == n {
+			out = out[:n-1]
+		}
+		out = slices.Insert(out, i, h)
+	}
 	return out
 }
 

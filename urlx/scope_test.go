@@ -2,7 +2,11 @@
 
 package urlx
 
-import "testing"
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
 
 // TestScope ports spyder's test_regex_scoper vector and checks the default
 // scope (the seeds' hosts).
@@ -60,5 +64,35 @@ func TestScopeAnchoring(t *testing.T) {
 		if got := s.Allows(tc.url); got != tc.want {
 			t.Errorf("Allows(%q) = %v, want %v", tc.url, got, tc.want)
 		}
+	}
+}
+
+// TestFirstSeedHosts: a log line shows the first hosts of a scope in sorted
+// order, however many it holds, and the count of all of them.
+func TestFirstSeedHosts(t *testing.T) {
+	s, _ := NewScope(nil, nil)
+	var hosts []string
+	for i := 999; i >= 0; i-- {
+		hosts = append(hosts, fmt.Sprintf("h%03d.example", i))
+	}
+	s.AddHosts(hosts)
+	s.AddHost("h000.example") // already there
+	if n := s.SeedHostCount(); n != 1000 {
+		t.Fatalf("SeedHostCount = %d, want 1000", n)
+	}
+	for _, tc := range []struct {
+		n    int
+		want []string
+	}{
+		{0, []string{}},
+		{1, []string{"h000.example"}},
+		{3, []string{"h000.example", "h001.example", "h002.example"}},
+	} {
+		if got := s.FirstSeedHosts(tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("FirstSeedHosts(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+	if got := s.FirstSeedHosts(5000); len(got) != 1000 || !slices.IsSorted(got) {
+		t.Errorf("FirstSeedHosts(5000): %d hosts, sorted %v; want all 1000 sorted", len(got), slices.IsSorted(got))
 	}
 }
