@@ -28,6 +28,12 @@ func TestInjectThenCrawlThenInspect(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "injected 2 new URLs") || !strings.Contains(string(out), "1 malformed") {
 		t.Fatalf("inject: %v\n%s", err, out)
 	}
+	// The same lines again, from standard input: all known.
+	again := exec.Command(spyderBin, "frontier", "inject", "-", "--state-dir", state)
+	again.Stdin = strings.NewReader(strings.Join(site.Seeds(), "\n") + "\nftp://not/crawlable\n")
+	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "injected 0 new URLs") || !strings.Contains(string(out), "2 already known, 1 malformed") {
+		t.Fatalf("inject from standard input: %v\n%s", err, out)
+	}
 	w := start(t, "worker", c.Env, "worker")
 	m := start(t, "master", c.Env, "master", "--until-done", "--out", dir+"/out.jsonl")
 	m.WaitFor(t, "MASTER_READY", 20*time.Second, event(events.MasterReady))

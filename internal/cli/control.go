@@ -180,19 +180,24 @@ func runInjectLive(args, environ []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// openURLs opens a file of URLs, or standard input for "-" (a generator
+// or zcat piped into spyder; closing it is then a no-op).
+func openURLs(path string) (io.ReadCloser, error) {
+	if path == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(path)
+}
+
 // addChunk is how many URLs one add request carries.
 const addChunk = 5000
 
 func readURLs(path string) ([]string, error) {
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading URLs: %w", err)
-		}
-		defer f.Close()
-		r = f
+	r, err := openURLs(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading URLs: %w", err)
 	}
+	defer r.Close()
 	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

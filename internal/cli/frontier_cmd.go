@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,7 +29,7 @@ func runFrontier(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 0 || cmds[args[0]] == nil {
 		fmt.Fprintln(stderr, "usage: spyder frontier inspect [--state-dir DIR] [--url URL] [--json]")
-		fmt.Fprintln(stderr, "       spyder frontier inject [--state-dir DIR] FILE")
+		fmt.Fprintln(stderr, "       spyder frontier inject [--state-dir DIR] FILE|-")
 		fmt.Fprintln(stderr, "       spyder frontier migrate --to redis|pebble [--dir STATE_DIR] [--frontier-redis-addrs HOST:PORT ...]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return exitOK
@@ -139,7 +138,7 @@ func printReport(w io.Writer, r *frontier.Report) {
 }
 
 func runInject(args, environ []string, stdout, stderr io.Writer) int {
-	sf := newSettingFlags("spyder frontier inject [flags] FILE", stdout, stderr)
+	sf := newSettingFlags("spyder frontier inject [flags] FILE (- for standard input)", stdout, stderr)
 	sf.args = 1
 	sf.addSettings()
 	s, err := sf.parse(args, environ)
@@ -153,7 +152,7 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 	if s.StateDir == "" {
 		return configError(stderr, fmt.Errorf("%w: state_dir: empty; inject needs a state directory", settings.ErrInvalid))
 	}
-	in, err := os.Open(file)
+	in, err := openURLs(file)
 	if err != nil {
 		return configError(stderr, fmt.Errorf("%w: %v", errUsage, err))
 	}
