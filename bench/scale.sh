@@ -7,9 +7,9 @@
 # page/N.html), then measures with a spyder built from this checkout:
 #   1. `spyder frontier inject` of the file into a fresh state directory
 #      (multiple_host): wall, user and system CPU, peak RSS;
-#   2. a master restarting on that state: process start to its
-#      SPYDER:MASTER_READY event, and its RSS after 10 s with nothing in
-#      flight (no workers).
+#   2. a master restarting on that state (RESTARTS times, default 3):
+#      process start to its SPYDER:MASTER_READY event, and its RSS after
+#      10 s with nothing in flight (no workers).
 # It is a benchmark, not a test: 10M URLs take about 2 minutes and 1.5 GB of
 # disk; 100M over 10M hosts (`bench/scale.sh 100000000 10000000`) about half
 # an hour, 15 GB of disk and most of 24 GiB of memory. Every process it
@@ -64,7 +64,7 @@ echo "inject: peak RSS $(cat "$dir/inject.rss") MiB (sampled every 0.2 s); store
 unset TIMEFORMAT
 
 echo "== restart on that state"
-for run in 1 2 3; do
+for run in $(seq "${RESTARTS:-3}"); do
 	t0=$(date +%s.%N)
 	"$bin" master --state-dir "$state" --frontier-class multiple_host --master-callback "" --log-format json > "$dir/master.out" 2> "$dir/master.err" &
 	pid=$!

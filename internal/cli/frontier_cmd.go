@@ -184,10 +184,21 @@ func runInject(args, environ []string, stdout, stderr io.Writer) int {
 // of a chunk: 500 MiB).
 const injectChunk = 500000
 
+// injectReportEvery is how often a long inject logs its progress.
+const injectReportEvery = 30 * time.Second
+
 // inject adds the URLs of r as seeds, a chunk at a time, each chunk durable
 // before the next is read: everything reported as injected is durable.
 func inject(f frontier.Frontier, canon urlx.Canonicalization, maxLen int, r io.Reader, log zerolog.Logger) (total, added, bad int, err error) {
+	start, lastReport, read := time.Now(), time.Now(), 0
 	total, err = urlx.ReadURLFile(r, injectChunk, func(raw []string, lines []int) error {
+		// A bulk load of 100M URLs runs for many minutes: say how far it is.
+		if time.Since(lastReport) >= injectReportEvery {
+			lastReport = time.Now()
+			log.Info().Int("urls_done", read).Int("added", added).Int("malformed", bad).
+				Str("elapsed", time.Since(start).Round(time.Second).String()).Msg("inject: in progress")
+		}
+		read += len(raw)
 		urls := frontier.NormalizeAll(&urlx.Gate{Canon: canon, MaxLen: maxLen}, raw, func(i int, err error) {
 			bad++
 			if bad <= 10 {
