@@ -5,7 +5,6 @@
 package frontier
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -187,7 +186,7 @@ type queueEntry struct {
 	rec []byte // the URL's record as it was queued
 }
 
-func (e queueEntry) due() int64 { return int64(binary.BigEndian.Uint64(e.key[9:])) }
+func (e queueEntry) due() int64 { return queueKeyDue(e.key) }
 
 type leaseState struct {
 	key       urlx.Key

@@ -182,6 +182,9 @@ func queueKey(queue uint64, due int64, prio int16, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
+// queueKeyDue is the due time (unix ns) in a queue key.
+func queueKeyDue(qkey []byte) int64 { return int64(binary.BigEndian.Uint64(qkey[9:])) }
+
 func queuePrefix(queue uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{pfxQueue}, queue)
 }

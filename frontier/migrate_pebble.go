@@ -152,7 +152,7 @@ func (f *Durable) dumpURLs(to Sink) error {
 		if u.State != URLScheduled {
 			u.State = URLQueued // (a record left in flight: queued again)
 		}
-		switch due := int64(binary.BigEndian.Uint64(k[9:])); {
+		switch due := queueKeyDue(k); {
 		case due <= returnedDue || inFlight[string(k)]:
 			u.Returned, u.Due = true, time.Time{}
 		case due <= newURLDue:

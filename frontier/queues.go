@@ -7,7 +7,6 @@ package frontier
 import (
 	"bytes"
 	"container/heap"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -132,7 +131,7 @@ func (f *Durable) refreshHead(q *queueState) error {
 		ok = it.Next()
 	}
 	if ok {
-		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(it.Key()[9:])))
+		q.headDue = time.Unix(0, queueKeyDue(it.Key()))
 	} else {
 		q.queued = 0
 	}
