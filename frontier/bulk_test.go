@@ -3,8 +3,10 @@
 package frontier
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,11 +38,11 @@ func TestBulkAddSeeds(t *testing.T) {
 	}
 	// b.test has a URL queued already: its queue record must count both.
 	urls = append(urls, "http://a.test/known", "http://h1.test/1", "http://b.test/pending", "http://b.test/bulk")
-	added, err := d.BulkAddSeeds(urls, now)
+	added, err := BulkAddSeeds(d, urls, now)
 	if err != nil || added != 301 {
 		t.Fatalf("added %d, %v; want 301", added, err)
 	}
-	if again, err := d.BulkAddSeeds(urls, now); err != nil || again != 0 {
+	if again, err := BulkAddSeeds(d, urls, now); err != nil || again != 0 {
 		t.Fatalf("second load added %d, %v", again, err)
 	}
 	want := Stats{Seen: 303, Queued: 302, InFlight: 1, ActiveQueues: 8} // 8 hosts with URLs, all active (no slot limit)
@@ -104,7 +106,7 @@ func BenchmarkSeeding(b *testing.B) {
 			return f.Commit()
 		}},
 		{"BulkAddSeeds", 500000, func(f *Durable, urls []string, now time.Time) error {
-			_, err := f.BulkAddSeeds(urls, now)
+			_, err := BulkAddSeeds(f, urls, now)
 			return err
 		}},
 	} {
@@ -141,7 +143,7 @@ func BenchmarkDrain(b *testing.B) {
 	for i := range urls {
 		urls[i] = fmt.Sprintf("http://host%d.example/page/%d.html", i%100000, i)
 	}
-	if _, err := f.crawl.BulkAddSeeds(urls, now); err != nil {
+	if _, err := BulkAddSeeds(f.crawl, urls, now); err != nil {
 		b.Fatal(err)
 	}
 	res := &crawluri.CrawlUri{StatusCode: 200}
@@ -170,4 +172,25 @@ func BenchmarkDrain(b *testing.B) {
 	m := f.db.Metrics()
 	b.ReportMetric(float64(m.Total().TableBytesCompacted)/float64(b.N), "compacted-B/url")
 	b.ReportMetric(float64(m.Total().TableBytesFlushed)/float64(b.N), "flushed-B/url")
+}
+
+// TestRecordTemplate: a bulk load's records, encoded from a template, are
+// what newRecord would have encoded.
+func TestRecordTemplate(t *testing.T) {
+	now := time.Now()
+	tmpl := newRecordTemplate(newRecord("", 0, now, "seed"))
+	for _, tc := range []struct {
+		url   string
+		queue uint64
+	}{
+		{"http://a.test/", 1},
+		{"https://example.com/" + strings.Repeat("x", 300), 1 << 63}, // a two-byte length
+		{"", 42},
+	} {
+		want := newRecord(tc.url, tc.queue, now, "seed")
+		got := tmpl.appendRecord([]byte("prefix"), tc.queue, []byte(tc.url))
+		if !bytes.Equal(got[6:], want.encode()) {
+			t.Errorf("%q in queue %d: template gave %x, want %x", tc.url, tc.queue, got[6:], want.encode())
+		}
+	}
 }

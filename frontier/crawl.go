@@ -72,11 +72,11 @@ func (c *crawl) logRobots(u string, res *crawluri.CrawlUri, f RobotsFetched, now
 	}
 }
 
-// BulkAddSeeds implements BulkLoader when the store does; otherwise the
-// seeds are added one batch at a time.
-func (c *crawl) BulkAddSeeds(urls []string, now time.Time) (int, error) {
+// BulkLoad implements BulkLoader: the store's own bulk load when it has
+// one, otherwise one that adds and commits batch by batch.
+func (c *crawl) BulkLoad(now time.Time) (BulkLoad, error) {
 	if b, ok := c.Store.(BulkLoader); ok {
-		return b.BulkAddSeeds(urls, now)
+		return b.BulkLoad(now)
 	}
-	return c.Store.AddSeeds(urls, now)
+	return &batchLoad{f: c, now: now}, nil
 }

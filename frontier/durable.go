@@ -158,7 +158,6 @@ type queueState struct {
 	grp     *group    // nil while its IP is being resolved
 	leased  int       // entries of the queue in flight (still stored)
 	mIdx    int       // in grp.members, -1 if not
-	bulkGen uint64    // the last bulk load that added to the queue
 	// savedAllowed is the politeness clock read from the store, applied to
 	// the group the queue joins.
 	savedAllowed time.Time

@@ -109,7 +109,11 @@ func (r *urlRecord) note(now time.Time, kind byte, value int64) {
 }
 
 func (r *urlRecord) encode() []byte {
-	b := make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod))
+	return r.appendEncoded(make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod)))
+}
+
+// appendEncoded appends the record's encoding to b.
+func (r *urlRecord) appendEncoded(b []byte) []byte {
 	b = append(b, 1, r.state, r.attempts, r.level)
 	b = binary.BigEndian.AppendUint16(b, uint16(r.priority))
 	b = binary.BigEndian.AppendUint16(b, uint16(r.status))
@@ -127,6 +131,28 @@ func (r *urlRecord) encode() []byte {
 		b = append(b, e.kind, e.state)
 	}
 	return binary.BigEndian.AppendUint16(b, r.depth)
+}
+
+// A recordTemplate encodes records that differ only in their queue and
+// URL (a bulk load's seeds) by copying the rest from one encoding.
+type recordTemplate struct{ head, tail []byte }
+
+// newRecordTemplate cuts r's encoding around its queue and URL; r has no
+// URL.
+func newRecordTemplate(r urlRecord) recordTemplate {
+	b := r.encode()
+	// 24 bytes, the queue (8), the URL's length (1 byte: 0), the rest.
+	return recordTemplate{head: b[:24], tail: b[33:]}
+}
+
+// appendRecord appends the encoding of the template's record with queue
+// and url.
+func (t recordTemplate) appendRecord(b []byte, queue uint64, url []byte) []byte {
+	b = append(b, t.head...)
+	b = binary.BigEndian.AppendUint64(b, queue)
+	b = binary.AppendUvarint(b, uint64(len(url)))
+	b = append(b, url...)
+	return append(b, t.tail...)
 }
 
 func decodeURLRecord(b []byte) (urlRecord, error) {
@@ -174,7 +200,11 @@ func decodeURLRecord(b []byte) (urlRecord, error) {
 func urlKey(k urlx.Key) []byte { return append([]byte{pfxURL}, k[:]...) }
 
 func queueKey(queue uint64, due int64, prio int16, seq uint64) []byte {
-	b := make([]byte, 0, 27)
+	return appendQueueKey(make([]byte, 0, 27), queue, due, prio, seq)
+}
+
+// appendQueueKey appends a queue entry's key to b.
+func appendQueueKey(b []byte, queue uint64, due int64, prio int16, seq uint64) []byte {
 	b = append(b, pfxQueue)
 	b = binary.BigEndian.AppendUint64(b, queue)
 	b = binary.BigEndian.AppendUint64(b, uint64(due))

@@ -9,6 +9,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -150,6 +151,21 @@ func (f *Durable) queue(name string, now time.Time) *queueState {
 		f.assign(q, now)
 	}
 	return q
+}
+
+// reserveQueues makes room for up to n more queues in the maps at once: a
+// bulk load of a million new hosts would otherwise rehash them twenty
+// times over.
+func (f *Durable) reserveQueues(n int) {
+	if n < len(f.queues) {
+		return // growing would at most double them: the maps do that well
+	}
+	queues := make(map[uint64]*queueState, len(f.queues)+n)
+	maps.Copy(queues, f.queues)
+	f.queues = queues
+	groups := make(map[string]*group, len(f.groups)+n)
+	maps.Copy(groups, f.groups)
+	f.groups = groups
 }
 
 // assign puts q in its politeness group: its own, or, with IP-based

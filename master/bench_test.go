@@ -79,7 +79,7 @@ func benchRoundTrip(b *testing.B, workers, credit, hosts int, extra map[string]a
 		seeds[i] = fmt.Sprintf("http://host%d.test/page/%d", i%hosts, i)
 	}
 	m.gate.Scope, _ = newAllowAll()
-	if _, err := m.frontier.(frontier.BulkLoader).BulkAddSeeds(seeds, time.Now()); err != nil {
+	if _, err := frontier.BulkAddSeeds(m.frontier.(frontier.BulkLoader), seeds, time.Now()); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -3,8 +3,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +100,91 @@ func TestInjectThenCrawlThenInspect(t *testing.T) {
 	text, err := exec.Command(spyderBin, "frontier", "inspect", "--state-dir", state).Output()
 	if err != nil || !strings.Contains(string(text), "queues:") || !strings.Contains(string(text), "2 seed hosts") {
 		t.Fatalf("text report: %v\n%s", err, text)
+	}
+}
+
+// TestInjectKilledIsAllOrNothing kills `frontier inject` with SIGKILL while
+// it spills the URLs and again as it sorts and writes them: the state
+// directory then holds what it held before (or, past the ingest, all of the
+// new URLs), never part of them, and the next inject clears what the killed
+// one left and admits the URLs.
+func TestInjectKilledIsAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	state := dir + "/state"
+	before := writeFile(t, dir, "before.txt", "http://kept.test/1\nhttp://kept.test/2\n")
+	if out, err := exec.Command(spyderBin, "frontier", "inject", before, "--state-dir", state).CombinedOutput(); err != nil {
+		t.Fatalf("inject: %v\n%s", err, out)
+	}
+	const n = 150000
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "http://host%d.test/page/%d\n", i%20000, i)
+	}
+	urls := writeFile(t, dir, "urls.txt", b.String())
+	seen := func() int64 {
+		t.Helper()
+		js, err := exec.Command(spyderBin, "frontier", "inspect", "--state-dir", state, "--json").Output()
+		if err != nil {
+			t.Fatalf("inspect: %v", err)
+		}
+		var rep struct{ Stats struct{ Seen, Queued int64 } }
+		if err := json.Unmarshal(js, &rep); err != nil {
+			t.Fatalf("%v\n%s", err, js)
+		}
+		if rep.Stats.Seen != rep.Stats.Queued {
+			t.Fatalf("stats %+v: every URL should be queued", rep.Stats)
+		}
+		return rep.Stats.Seen
+	}
+
+	for _, tc := range []struct {
+		name   string
+		killAt func(stderr *bufio.Scanner) bool // returns when to kill
+	}{
+		{"while spilling", func(*bufio.Scanner) bool {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+				if st, err := os.Stat(filepath.Join(state, "bulk-spill", "q-000")); err == nil && st.Size() > 0 {
+					return true
+				}
+			}
+			return false
+		}},
+		{"while writing tables", func(stderr *bufio.Scanner) bool {
+			for stderr.Scan() {
+				if strings.Contains(stderr.Text(), "sorting and writing") {
+					return true
+				}
+			}
+			return false
+		}},
+	} {
+		cmd := exec.Command(spyderBin, "frontier", "inject", urls, "--state-dir", state, "--log-format", "json")
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ok := tc.killAt(bufio.NewScanner(pipe))
+		cmd.Process.Kill()
+		go io.Copy(io.Discard, pipe)
+		cmd.Wait()
+		if !ok {
+			t.Fatalf("%s: the inject never got there", tc.name)
+		}
+		if got := seen(); got != 2 && got != 2+n {
+			t.Fatalf("killed %s: %d URLs in the store, want 2 (as before) or %d (all)", tc.name, got, 2+n)
+		}
+	}
+	out, err := exec.Command(spyderBin, "frontier", "inject", urls, "--state-dir", state).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("(%d lines,", n)) {
+		t.Fatalf("inject after the kills: %v\n%s", err, out)
+	}
+	if got := seen(); got != 2+n {
+		t.Fatalf("%d URLs in the store after the inject, want %d", got, 2+n)
+	}
+	if _, err := os.Stat(filepath.Join(state, "bulk-spill")); !os.IsNotExist(err) {
+		t.Fatalf("the spill directory is still there: %v", err)
 	}
 }
