@@ -43,8 +43,18 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 // holds the group).
 func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error) {
 	head, err := f.peek(q)
+	if errors.Is(err, errMiscounted) {
+		f.opts.Logger.Warn().Str("queue", q.name).Err(err).Msg("frontier: a queue counted URLs it does not have; it now counts none")
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
+	}
+	// A head taken from its queue record at start-up may be earlier than
+	// the real one (see queueRecordHeader): then the queue is not due yet.
+	if due := time.Unix(0, head.due()); due.After(q.headDue) {
+		q.headDue = due
+		return nil, nil
 	}
 	rec, err := decodeURLRecord(head.rec)
 	if err != nil {
@@ -61,6 +71,10 @@ func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error)
 	return f.pop(q, rec, crawlDelay, now)
 }
 
+// errMiscounted is a queue whose count was more than its entries (a
+// record written by an older spyder), found when it is read.
+var errMiscounted = errors.New("frontier store: a queue's count was wrong")
+
 // peek returns the first URL of q, reading ahead if needed.
 func (f *Durable) peek(q *queueState) (queueEntry, error) {
 	if len(q.buf) == 0 {
@@ -70,7 +84,7 @@ func (f *Durable) peek(q *queueState) (queueEntry, error) {
 		if len(q.buf) == 0 {
 			n := q.queued
 			q.queued = 0
-			return queueEntry{}, fmt.Errorf("frontier store: queue %s is empty but counted %d URLs", q.name, n)
+			return queueEntry{}, fmt.Errorf("%w: queue %s is empty but counted %d URLs", errMiscounted, q.name, n)
 		}
 	}
 	return q.buf[0], nil

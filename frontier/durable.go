@@ -137,7 +137,10 @@ type Durable struct {
 	broken error
 	closed bool
 
-	bulkGen   uint64 // bulk loads so far
+	bulkGen uint64 // bulk loads so far
+	// format is the store's format as opened: a format 3 store is
+	// upgraded to storeFormat by the load's commit.
+	format    int64
 	seq       uint64 // next Q sequence number
 	queueSeq  uint64 // next queue ordinal
 	nextLease int64
@@ -283,7 +286,7 @@ const (
 	// metaFieldsV3 is the meta record as format 3 began; counters added
 	// since are appended, and read when present.
 	metaFieldsV3 = 9
-	storeFormat  = 3 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result
+	storeFormat  = 4 // 2: queue records carry an ordinal; 3: batched lease records, entries kept until the result; 4: queue records carry their head's due time
 )
 
 // Stats implements Frontier.

@@ -78,7 +78,7 @@ func Inspect(dir, url string, maxLeases int, canon urlx.Canonicalization) (*Repo
 		return nil, err
 	}
 	err = scan(db, pfxHost, func(k, v []byte) error {
-		q, err := decodeQueueRecord(k, v)
+		q, err := f.decodeQueueRecord(k, v)
 		if err != nil {
 			return err
 		}

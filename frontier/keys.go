@@ -269,17 +269,34 @@ func upperBound(p []byte) []byte {
 }
 
 // queueRecordHeader is the fixed part of a queue record: politeness clock,
-// size, ordinal; the name follows.
-const queueRecordHeader = 24
+// entries stored, ordinal and (format 4) the head's due time; the name
+// follows. Format 3 had no head.
+const (
+	queueRecordHeader   = 32
+	queueRecordHeaderV3 = 24
+)
 
-func decodeQueueRecord(k, v []byte) (*queueState, error) {
+// The head's due time in a queue record is a lower bound of the due times
+// of the queue's stored entries that are not leased, as of the record's
+// commit: exact when the queue changed in that commit (every change that
+// moves the head earlier marks the queue dirty), possibly earlier when a
+// dispatch has moved the head on since. The leased entries are in the
+// lease records, which a restart reads. So a restart takes every queue's
+// head from its record instead of reading a million queues' entries, and
+// next corrects a head that turns out to be later.
+
+func (f *Durable) decodeQueueRecord(k, v []byte) (*queueState, error) {
 	q := new(queueState)
-	return q, decodeQueueRecordTo(q, k, v)
+	return q, f.decodeQueueRecordTo(q, k, v)
 }
 
 // decodeQueueRecordTo decodes into a state allocated by the caller.
-func decodeQueueRecordTo(q *queueState, k, v []byte) error {
-	if len(k) != 9 || len(v) < queueRecordHeader {
+func (f *Durable) decodeQueueRecordTo(q *queueState, k, v []byte) error {
+	header := queueRecordHeader
+	if f.format < 4 {
+		header = queueRecordHeaderV3
+	}
+	if len(k) != 9 || len(v) < header {
 		return errors.New("frontier store: corrupt queue record")
 	}
 	*q = queueState{
@@ -287,8 +304,11 @@ func decodeQueueRecordTo(q *queueState, k, v []byte) error {
 		savedAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
 		queued:       int64(binary.BigEndian.Uint64(v[8:])),
 		ordinal:      binary.BigEndian.Uint64(v[16:]),
-		name:         string(v[queueRecordHeader:]),
+		name:         string(v[header:]),
 		mIdx:         -1,
+	}
+	if header == queueRecordHeader {
+		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(v[24:])))
 	}
 	return nil
 }
@@ -298,10 +318,15 @@ func (f *Durable) queueRecord(q *queueState) []byte {
 	if q.grp != nil {
 		allowed = q.grp.nextAllowed
 	}
+	var head int64 // no unleased entry: the lease records have the rest
+	if q.queued > 0 {
+		head = q.headDue.UnixNano()
+	}
 	v := make([]byte, 0, queueRecordHeader+len(q.name))
 	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(allowed)))
 	v = binary.BigEndian.AppendUint64(v, uint64(q.queued+int64(q.leased))) // entries stored
 	v = binary.BigEndian.AppendUint64(v, q.ordinal)
+	v = binary.BigEndian.AppendUint64(v, uint64(head))
 	return append(v, q.name...)
 }
 

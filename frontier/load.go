@@ -29,7 +29,7 @@ func (f *Durable) load(now time.Time) error {
 	var loaded []*queueState
 	for it.First(); it.Valid(); it.Next() {
 		q := f.queueSlab.alloc()
-		if err := decodeQueueRecordTo(q, it.Key(), it.Value()); err != nil {
+		if err := f.decodeQueueRecordTo(q, it.Key(), it.Value()); err != nil {
 			it.Close()
 			return err
 		}
@@ -51,8 +51,15 @@ func (f *Durable) load(now time.Time) error {
 	if err := f.loadDelays(); err != nil {
 		return err
 	}
-	if err := f.loadHeads(loaded); err != nil {
-		return err
+	if f.format < 4 {
+		// Records without heads: read the heads from the entries, once;
+		// the commit below rewrites every record with its head.
+		if err := f.loadHeads(loaded); err != nil {
+			return err
+		}
+		for _, q := range loaded {
+			f.dirty[q] = struct{}{}
+		}
 	}
 	for _, q := range loaded {
 		f.assign(q, now)
@@ -75,6 +82,12 @@ func (f *Durable) load(now time.Time) error {
 			if _, closer, err := f.db.Get(e.qkey); err == nil {
 				closer.Close()
 				inFlight++
+				// A queue record's head leaves its leased entries out.
+				if q := f.queues[binary.BigEndian.Uint64(e.qkey[1:])]; q != nil {
+					if due := time.Unix(0, queueKeyDue(e.qkey)); due.Before(q.headDue) {
+						q.headDue = due
+					}
+				}
 			}
 		}
 		if err := f.b.Delete(append([]byte(nil), it.Key()...), nil); err != nil {
@@ -94,6 +107,7 @@ func (f *Durable) load(now time.Time) error {
 	if err := f.Commit(); err != nil {
 		return err
 	}
+	f.format = storeFormat
 	if inFlight > 0 {
 		f.opts.Logger.Info().Int("leases", inFlight).Msg("frontier: URLs in flight at the last stop are queued again")
 	}
@@ -101,7 +115,7 @@ func (f *Durable) load(now time.Time) error {
 }
 
 // loadHeads reads the due time of the first entry of every queue with
-// URLs, as refreshHead does for one. The queues come in key order, and so
+// URLs (a format 3 store's queue records have none). The queues come in key order, and so
 // do their entries: each seek goes forward from the last, which Pebble
 // turns into a few steps instead of a seek from the top of each level. On
 // a large store the queues are split into contiguous runs read side by
@@ -158,6 +172,7 @@ func (f *Durable) readHeads(queues []*queueState) error {
 }
 
 func (f *Durable) loadMeta() error {
+	f.format = storeFormat // a new store
 	v, closer, err := f.db.Get(metaKey("state"))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil
@@ -177,8 +192,8 @@ func (f *Durable) loadMeta() error {
 		}
 	}
 	f.seq, f.nextLease = uint64(r(4)), r(5)
-	if r(8) != storeFormat {
-		return fmt.Errorf("frontier store: format %d, this spyder reads format %d", r(8), storeFormat)
+	if f.format = r(8); f.format != 3 && f.format != storeFormat {
+		return fmt.Errorf("frontier store: format %d, this spyder reads formats 3 and %d", f.format, storeFormat)
 	}
 	return nil
 }

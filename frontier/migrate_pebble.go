@@ -85,7 +85,7 @@ func (f *Durable) dumpHosts(to Sink) error {
 	}
 	byQueue := map[uint64]*HostSnapshot{}
 	err := scan(f.db, pfxHost, func(k, v []byte) error {
-		q, err := decodeQueueRecord(k, v)
+		q, err := f.decodeQueueRecord(k, v)
 		if err != nil || q.name == WholeCrawl {
 			return err
 		}
