@@ -10,9 +10,9 @@
 #   2. a master restarting on that state (RESTARTS times, default 3):
 #      process start to its SPYDER:MASTER_READY event, and its RSS after
 #      10 s with nothing in flight (no workers).
-# It is a benchmark, not a test: 10M URLs take about 2 minutes and 1.5 GB of
-# disk; 100M over 10M hosts (`bench/scale.sh 100000000 10000000`) about half
-# an hour, 15 GB of disk and most of 24 GiB of memory. Every process it
+# It is a benchmark, not a test: 10M URLs take about a minute and 1.5 GB of
+# disk; 100M over 10M hosts (`bench/scale.sh 100000000 10000000`) about ten
+# minutes, 30 GB of disk (list, spill, store) and 7 GiB of memory. Every process it
 # starts is stopped by pid when it exits. The master binds the default
 # ports (5550-5553); set SPYDER_ZEROMQ_* to move them.
 set -euo pipefail
@@ -65,6 +65,7 @@ unset TIMEFORMAT
 
 echo "== restart on that state"
 for run in $(seq "${RESTARTS:-3}"); do
+	rm -f "$dir/master.out" "$dir/master.err" # the last run's ready event is not this one's
 	t0=$(date +%s.%N)
 	"$bin" master --state-dir "$state" --frontier-class multiple_host --master-callback "" --log-format json > "$dir/master.out" 2> "$dir/master.err" &
 	pid=$!

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -204,6 +205,10 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("reading the seed hosts: %w", err)
 	}
 	m.gate.Scope.AddHosts(hosts)
+	// Opening a large store makes garbage of about the size of what it
+	// keeps (a million hosts: ~400 MB), which the GC would hold on to as
+	// headroom for a crawl that needs little: give it back now.
+	debug.FreeOSMemory()
 	if s.MetricsListen != "" {
 		m.metricsReg = metrics.NewRegistry()
 		m.metrics = newMasterMetrics(m.metricsReg)
