@@ -71,8 +71,8 @@ func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error)
 	return f.pop(q, rec, crawlDelay, now)
 }
 
-// errMiscounted is a queue whose count was more than its entries (a
-// record written by an older spyder), found when it is read.
+// errMiscounted is a queue whose record counted more entries than the
+// store has (a store damaged by hand), found when the queue is read.
 var errMiscounted = errors.New("frontier store: a queue's count was wrong")
 
 // peek returns the first URL of q, reading ahead if needed.

@@ -115,12 +115,12 @@ func (f *Durable) load(now time.Time) error {
 }
 
 // loadHeads reads the due time of the first entry of every queue with
-// URLs (a format 3 store's queue records have none). The queues come in key order, and so
-// do their entries: each seek goes forward from the last, which Pebble
-// turns into a few steps instead of a seek from the top of each level. On
-// a large store the queues are split into contiguous runs read side by
-// side, one iterator each (a restart on a million hosts spent 4 s here,
-// one fresh seek per queue).
+// URLs (a format 3 store's queue records have none). The queues come in
+// key order, and so do their entries: each seek goes forward from the
+// last, which Pebble turns into a few steps instead of a seek from the top
+// of each level. On a large store the queues are split into contiguous
+// runs read side by side, one iterator each (a restart on a million hosts
+// spent 4 s here, one fresh seek per queue).
 func (f *Durable) loadHeads(loaded []*queueState) error {
 	return f.readHeadsInRuns(loaded, min(runtime.GOMAXPROCS(0), 8, max(len(loaded)/loadHeadsRun, 1)))
 }
