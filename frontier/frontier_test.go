@@ -83,6 +83,26 @@ func redate(t *testing.T, f *testFrontier, u string, due time.Time) {
 	f.touch(q, time.Now())
 }
 
+// refreshHead reads the due time of q's first queued URL from the store,
+// for redate.
+func (f *Durable) refreshHead(q *queueState) error {
+	q.buf, q.bufToEnd = nil, false
+	it, err := f.iterFrom(q)
+	if err != nil {
+		return err
+	}
+	ok := it.First()
+	for ok && f.isLeased(it.Key()) {
+		ok = it.Next()
+	}
+	if ok {
+		q.headDue = time.Unix(0, queueKeyDue(it.Key()))
+	} else {
+		q.queued = 0
+	}
+	return it.Error()
+}
+
 // TestDueOrder ports spyder's test_frontier "get_next returns only due URLs,
 // earliest first": 19 URLs, the even ones due in the past.
 func TestDueOrder(t *testing.T) {

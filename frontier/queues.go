@@ -118,27 +118,6 @@ func (f *Durable) closeIters() error {
 	return errors.Join(errs...)
 }
 
-// refreshHead reads the due time of q's first queued URL.
-func (f *Durable) refreshHead(q *queueState) error {
-	// Only the head: at start-up every queue is read, and read-ahead for
-	// all of them would cost memory in proportion to the URLs queued.
-	q.buf, q.bufToEnd = nil, false
-	it, err := f.iterFrom(q)
-	if err != nil {
-		return err
-	}
-	ok := it.First()
-	for ok && f.isLeased(it.Key()) {
-		ok = it.Next()
-	}
-	if ok {
-		q.headDue = time.Unix(0, queueKeyDue(it.Key()))
-	} else {
-		q.queued = 0
-	}
-	return it.Error()
-}
-
 func (f *Durable) queue(name string, now time.Time) *queueState {
 	id := queueID(name)
 	q := f.queues[id]
