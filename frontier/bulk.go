@@ -94,17 +94,16 @@ var _ BulkLoader = (*Durable)(nil)
 // the records and queue entries into tables that overlap neither each
 // other nor (in a new store) anything else; one ingest then makes all of
 // it durable at once, in the bottom level. Each URL is written to disk
-// twice (spill, table) and never compacted, where tables
-// ingested chunk by chunk overlapped every earlier chunk (the keys are
-// hashes) and were rewritten by compactions level after level: 10M URLs
-// took 98-117 s that way. A kill -9 before the ingest leaves the store as it
-// was.
+// twice (spill, table) and never compacted, where tables ingested chunk by
+// chunk overlapped every earlier chunk (the keys are hashes) and were
+// rewritten by compactions level after level: 10M URLs took 98-117 s that
+// way. A kill -9 before the ingest leaves the store as it was.
 type durableLoad struct {
 	f        *Durable
 	now      time.Time
 	dir      string         // the spill files'
-	byKey    *spill         // URL key -> record
-	byQueue  *spill         // queue -> URL key and record (a queue entry's value)
+	byKey    *spill         // URL key -> queue and URL
+	byQueue  *spill         // queue -> URL key and URL
 	records  recordTemplate // every seed's record but its URL and queue
 	n        uint64         // URLs added so far; each is known by its index
 	spilling chan error
@@ -257,9 +256,7 @@ func (l *durableLoad) finish() (int, error) {
 		if q == nil {
 			q = f.queue(f.cfg.queueOf(r.host), l.now)
 		}
-		if head := time.Unix(0, newURLDue); q.queued == 0 || head.Before(q.headDue) {
-			q.headDue = head
-		}
+		q.headAtMost(newURLDue)
 		q.queued += r.n
 		touched = append(touched, q)
 		delete(f.dirty, q) // its record goes into the table

@@ -215,6 +215,9 @@ func appendQueueKey(b []byte, queue uint64, due int64, prio int16, seq uint64) [
 // queueKeyDue is the due time (unix ns) in a queue key.
 func queueKeyDue(qkey []byte) int64 { return int64(binary.BigEndian.Uint64(qkey[9:])) }
 
+// queueKeyQueue is the queue of a queue key.
+func queueKeyQueue(qkey []byte) uint64 { return binary.BigEndian.Uint64(qkey[1:]) }
+
 func queuePrefix(queue uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{pfxQueue}, queue)
 }

@@ -83,10 +83,8 @@ func (f *Durable) load(now time.Time) error {
 				closer.Close()
 				inFlight++
 				// A queue record's head leaves its leased entries out.
-				if q := f.queues[binary.BigEndian.Uint64(e.qkey[1:])]; q != nil {
-					if due := time.Unix(0, queueKeyDue(e.qkey)); due.Before(q.headDue) {
-						q.headDue = due
-					}
+				if q := f.queues[queueKeyQueue(e.qkey)]; q != nil {
+					q.headAtMost(queueKeyDue(e.qkey))
 				}
 			}
 		}

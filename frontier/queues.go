@@ -132,6 +132,14 @@ func (f *Durable) queue(name string, now time.Time) *queueState {
 	return q
 }
 
+// headAtMost takes into q's head an entry due at due (unix ns), queued or
+// found stored: the head is the earliest.
+func (q *queueState) headAtMost(due int64) {
+	if d := time.Unix(0, due); q.queued == 0 || d.Before(q.headDue) {
+		q.headDue = d
+	}
+}
+
 // reserveQueues makes room for up to n more queues in the maps at once: a
 // bulk load of a million new hosts would otherwise rehash them twenty
 // times over.
@@ -348,9 +356,7 @@ func (f *Durable) enqueueAt(k urlx.Key, rec *urlRecord, q *queueState, due int64
 			}
 		}
 	}
-	if d := time.Unix(0, due); q.queued == 0 || d.Before(q.headDue) {
-		q.headDue = d
-	}
+	q.headAtMost(due)
 	q.queued++
 	if rec.state == stateScheduled {
 		f.stats.Scheduled++
