@@ -294,7 +294,7 @@ func (l *durableLoad) finish() (int, error) {
 		return 0, f.broken
 	}
 	for _, q := range touched {
-		q.buf, q.bufToEnd, q.cursor = nil, false, nil
+		q.rd = nil // the store changed under it
 		f.touch(q, l.now)
 	}
 	f.opts.Logger.Info().Int("tables", len(paths)).Dur("elapsed", time.Since(start)).Msg("bulk load: ingested")

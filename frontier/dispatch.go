@@ -22,7 +22,7 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 	f.batch, f.batchID = f.batch[:0], f.nextLease+1
 	for len(out) < max && f.ready.Len() > 0 {
 		g := f.ready.top()
-		if g.readyAt().After(now) {
+		if g.readyAt() > now.UnixNano() {
 			break
 		}
 		q := g.members[0]
@@ -52,7 +52,7 @@ func (f *Durable) next(q *queueState, now time.Time) (*crawluri.CrawlUri, error)
 	}
 	// A head taken from its queue record at start-up may be earlier than
 	// the real one (see queueRecordHeader): then the queue is not due yet.
-	if due := time.Unix(0, head.due()); due.After(q.headDue) {
+	if due := head.due(); due > q.headDue {
 		q.headDue = due
 		return nil, nil
 	}
@@ -77,17 +77,17 @@ var errMiscounted = errors.New("frontier store: a queue's count was wrong")
 
 // peek returns the first URL of q, reading ahead if needed.
 func (f *Durable) peek(q *queueState) (queueEntry, error) {
-	if len(q.buf) == 0 {
+	if len(q.buffered()) == 0 {
 		if err := f.fill(q); err != nil {
 			return queueEntry{}, err
 		}
-		if len(q.buf) == 0 {
+		if len(q.rd.buf) == 0 {
 			n := q.queued
 			q.queued = 0
 			return queueEntry{}, fmt.Errorf("%w: queue %s is empty but counted %d URLs", errMiscounted, q.name, n)
 		}
 	}
-	return q.buf[0], nil
+	return q.rd.buf[0], nil
 }
 
 // take removes the first URL of q from the queue in memory (its entry
@@ -97,17 +97,18 @@ func (f *Durable) take(q *queueState) (queueEntry, error) {
 	if err != nil {
 		return head, err
 	}
-	q.buf = q.buf[1:]
-	q.cursor = append(head.key[:len(head.key):len(head.key)], 0) // the next possible key after the one taken
+	rd := q.rd // peek made it
+	rd.buf = rd.buf[1:]
+	rd.cursor = append(head.key[:len(head.key):len(head.key)], 0) // the next possible key after the one taken
 	q.queued--
 	if q.queued > 0 {
-		if len(q.buf) == 0 && !q.bufToEnd {
+		if len(rd.buf) == 0 && !rd.bufToEnd {
 			if err := f.fill(q); err != nil {
 				return head, err
 			}
 		}
-		if len(q.buf) > 0 {
-			q.headDue = time.Unix(0, q.buf[0].due())
+		if len(rd.buf) > 0 {
+			q.headDue = rd.buf[0].due()
 		}
 	}
 	return head, nil
@@ -118,7 +119,7 @@ func (f *Durable) take(q *queueState) (queueEntry, error) {
 // Crawl-delay.
 func (f *Durable) politeAtDispatch(q *queueState, l *leaseState, crawlDelay time.Duration, now time.Time) {
 	if d := max(f.minDelay(q), crawlDelay); f.cfg.delayAfterDispatch && d > 0 {
-		l.clockBefore, l.clockSet = q.grp.nextAllowed, now.Add(d)
+		l.clockBefore, l.clockSet = q.grp.nextAllowed, now.Add(d).UnixNano()
 		q.grp.nextAllowed = l.clockSet
 		f.dirty[q] = struct{}{} // the clock must survive a restart
 	}
@@ -198,14 +199,16 @@ func (f *Durable) NextDue(now time.Time) time.Time {
 	f.applyResolved(now)
 	var due time.Time
 	if f.ready.Len() > 0 {
-		due = f.ready.top().readyAt()
+		due = time.Unix(0, f.ready.top().readyAt())
 	}
 	if f.active < f.slots {
 		if f.eligible.n > 0 || len(f.cooling) > 0 {
 			return now
 		}
-		if f.pending.Len() > 0 && (due.IsZero() || f.pending.top().readyAt().Before(due)) {
-			due = f.pending.top().readyAt()
+		if f.pending.Len() > 0 {
+			if p := time.Unix(0, f.pending.top().readyAt()); due.IsZero() || p.Before(due) {
+				due = p
+			}
 		}
 	}
 	return due

@@ -60,7 +60,7 @@ func redate(t *testing.T, f *testFrontier, u string, due time.Time) {
 	}
 	// Drop its queue entry and enqueue it again at the new time.
 	q := f.queues[rec.queue]
-	q.buf, q.bufToEnd = nil, false
+	q.dropBuffer()
 	p := queuePrefix(q.id)
 	it, _ := f.b.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
 	for it.First(); it.Valid(); it.Next() {
@@ -86,7 +86,7 @@ func redate(t *testing.T, f *testFrontier, u string, due time.Time) {
 // refreshHead reads the due time of q's first queued URL from the store,
 // for redate.
 func (f *Durable) refreshHead(q *queueState) error {
-	q.buf, q.bufToEnd = nil, false
+	q.dropBuffer()
 	it, err := f.iterFrom(q)
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func (f *Durable) refreshHead(q *queueState) error {
 		ok = it.Next()
 	}
 	if ok {
-		q.headDue = time.Unix(0, queueKeyDue(it.Key()))
+		q.headDue = queueKeyDue(it.Key())
 	} else {
 		q.queued = 0
 	}
@@ -176,7 +176,7 @@ func TestPoliteness(t *testing.T) {
 	g.Add([]string{"http://a/x"}, now)
 	b, _ = g.Next(now, 1)
 	g.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200, ReqTime: 1e300}, nil, now)
-	if d := g.queue("*", now).grp.nextAllowed.Sub(now); d != 4*maxReqTime {
+	if d := time.Unix(0, g.queue("*", now).grp.nextAllowed).Sub(now); d != 4*maxReqTime {
 		t.Fatalf("delay %v, want capped at %v", d, 4*maxReqTime)
 	}
 }

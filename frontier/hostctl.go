@@ -21,8 +21,8 @@ func delayKey(queue uint64) []byte { return binary.BigEndian.AppendUint64([]byte
 
 // minDelay is q's least delay between two requests.
 func (f *Durable) minDelay(q *queueState) time.Duration {
-	if q.hasDelay {
-		return q.delay
+	if q.ctl != nil && q.ctl.hasDelay {
+		return q.ctl.delay
 	}
 	return f.opts.MinDelay
 }
@@ -41,25 +41,40 @@ func (f *Durable) loadDelays() error {
 			return err
 		}
 		if q := f.queues[d.queue]; q != nil {
-			q.delay, q.hasDelay, q.blockedUntil = d.delay, d.hasDelay, d.blockedUntil
+			q.ctl = &d.hostControl
 		}
 	}
 	return it.Error()
 }
 
-// delayRecord is a 'D' record: a queue's operator delay and block.
-type delayRecord struct {
-	queue        uint64
+// hostControl is an operator's delay (replacing Options.MinDelay when
+// hasDelay; SetHostDelay) and block (BlockHost) of a queue.
+type hostControl struct {
 	delay        time.Duration
 	hasDelay     bool
 	blockedUntil time.Time
+}
+
+// control is q's operator controls, made on first use.
+func (q *queueState) control() *hostControl {
+	if q.ctl == nil {
+		q.ctl = new(hostControl)
+	}
+	return q.ctl
+}
+
+// delayRecord is a 'D' record: a queue's operator delay and block.
+type delayRecord struct {
+	queue uint64
+	hostControl
 }
 
 func decodeDelayRecord(k, v []byte) (delayRecord, error) {
 	if len(k) != 9 || len(v) != 16 {
 		return delayRecord{}, fmt.Errorf("frontier store: corrupt delay record")
 	}
-	r := delayRecord{queue: binary.BigEndian.Uint64(k[1:]), blockedUntil: fromUnixNano(int64(binary.BigEndian.Uint64(v[8:])))}
+	r := delayRecord{queue: binary.BigEndian.Uint64(k[1:])}
+	r.blockedUntil = fromUnixNano(int64(binary.BigEndian.Uint64(v[8:])))
 	if d := int64(binary.BigEndian.Uint64(v)); d >= 0 {
 		r.delay, r.hasDelay = time.Duration(d), true
 	}
@@ -72,7 +87,7 @@ func decodeDelayRecord(k, v []byte) (delayRecord, error) {
 func (f *Durable) BlockedQueues(now time.Time) int64 {
 	var n int64
 	for _, g := range f.groups {
-		if g.hasURLs && g.heldUntil.After(now) {
+		if g.hasURLs && g.heldUntil > now.UnixNano() {
 			n++
 		}
 	}
@@ -82,7 +97,8 @@ func (f *Durable) BlockedQueues(now time.Time) int64 {
 // SetHostDelay implements Frontier.
 func (f *Durable) SetHostDelay(host string, d time.Duration, now time.Time) error {
 	q := f.queue(f.cfg.queueOf(host), now)
-	q.delay, q.hasDelay = max(d, 0), d >= 0
+	c := q.control()
+	c.delay, c.hasDelay = max(d, 0), d >= 0
 	return f.writeHostControl(q, now)
 }
 
@@ -91,15 +107,17 @@ func (f *Durable) PolitenessScope(host string) string { return f.cfg.queueOf(hos
 
 // writeHostControl stores q's delay and block (or forgets them).
 func (f *Durable) writeHostControl(q *queueState, now time.Time) error {
-	if !q.hasDelay && !q.blockedUntil.After(now) {
+	c := q.ctl
+	if c == nil || !c.hasDelay && !c.blockedUntil.After(now) {
+		q.ctl = nil
 		return f.b.Delete(delayKey(q.id), nil)
 	}
 	d := int64(-1)
-	if q.hasDelay {
-		d = int64(q.delay)
+	if c.hasDelay {
+		d = int64(c.delay)
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(d))
-	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(q.blockedUntil)))
+	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(c.blockedUntil)))
 	f.dirty[q] = struct{}{} // its record must exist for this one to load
 	return f.b.Set(delayKey(q.id), v, nil)
 }
@@ -110,14 +128,12 @@ func (f *Durable) BlockHost(host string, until, now time.Time) error {
 	if q.grp == nil {
 		// Its IP is still being resolved: hold the queue itself, applied
 		// to the group it joins.
-		if until.After(q.savedAllowed) {
-			q.savedAllowed = until
-		}
+		q.savedAllowed = max(q.savedAllowed, unixNano(until))
 	} else {
 		q.grp.hold(until)
 	}
-	if until.After(q.blockedUntil) {
-		q.blockedUntil = until
+	if c := q.control(); until.After(c.blockedUntil) {
+		c.blockedUntil = until
 	}
 	f.dirty[q] = struct{}{}
 	f.touch(q, now)

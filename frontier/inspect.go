@@ -82,7 +82,7 @@ func Inspect(dir, url string, maxLeases int, canon urlx.Canonicalization) (*Repo
 		if err != nil {
 			return err
 		}
-		r.Queues = append(r.Queues, QueueReport{Name: q.name, NextAllowed: q.savedAllowed, Queued: q.queued})
+		r.Queues = append(r.Queues, QueueReport{Name: q.name, NextAllowed: fromUnixNano(q.savedAllowed), Queued: q.queued})
 		return nil
 	})
 	if err != nil {

@@ -304,14 +304,14 @@ func (f *Durable) decodeQueueRecordTo(q *queueState, k, v []byte) error {
 	}
 	*q = queueState{
 		id:           binary.BigEndian.Uint64(k[1:]),
-		savedAllowed: fromUnixNano(int64(binary.BigEndian.Uint64(v))),
+		savedAllowed: int64(binary.BigEndian.Uint64(v)),
 		queued:       int64(binary.BigEndian.Uint64(v[8:])),
 		ordinal:      binary.BigEndian.Uint64(v[16:]),
 		name:         string(v[header:]),
 		mIdx:         -1,
 	}
 	if header == queueRecordHeader {
-		q.headDue = time.Unix(0, int64(binary.BigEndian.Uint64(v[24:])))
+		q.headDue = int64(binary.BigEndian.Uint64(v[24:]))
 	}
 	return nil
 }
@@ -323,10 +323,10 @@ func (f *Durable) queueRecord(q *queueState) []byte {
 	}
 	var head int64 // no unleased entry: the lease records have the rest
 	if q.queued > 0 {
-		head = q.headDue.UnixNano()
+		head = q.headDue
 	}
 	v := make([]byte, 0, queueRecordHeader+len(q.name))
-	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(allowed)))
+	v = binary.BigEndian.AppendUint64(v, uint64(allowed))
 	v = binary.BigEndian.AppendUint64(v, uint64(q.queued+int64(q.leased))) // entries stored
 	v = binary.BigEndian.AppendUint64(v, q.ordinal)
 	v = binary.BigEndian.AppendUint64(v, uint64(head))

@@ -161,7 +161,7 @@ func (f *Durable) readHeads(queues []*queueState) error {
 		}
 		p := queuePrefix(q.id)
 		if it.SeekGE(p) && bytes.HasPrefix(it.Key(), p) {
-			q.headDue = time.Unix(0, queueKeyDue(it.Key()))
+			q.headDue = queueKeyDue(it.Key())
 		} else {
 			q.queued = 0 // its record counted entries that are gone
 		}

@@ -92,8 +92,8 @@ func TestLoadHeads(t *testing.T) {
 				t.Errorf("%s: %s has no entries and counts %d, want %d", how, q.name, q.queued, goneCount)
 			case !gone[q.name] && q.queued != 2:
 				t.Errorf("%s: %s counts %d entries, want 2", how, q.name, q.queued)
-			case !gone[q.name] && !q.headDue.Equal(wantHead[q.name]):
-				t.Errorf("%s: %s head due %v, want %v", how, q.name, q.headDue, wantHead[q.name])
+			case !gone[q.name] && !time.Unix(0, q.headDue).Equal(wantHead[q.name]):
+				t.Errorf("%s: %s head due %v, want %v", how, q.name, time.Unix(0, q.headDue), wantHead[q.name])
 			}
 		}
 	}
@@ -133,8 +133,8 @@ func TestLoadHeads(t *testing.T) {
 	}
 	err := scan(g.db, pfxHost, func(k, v []byte) error {
 		q, err := g.decodeQueueRecord(k, v)
-		if err == nil && q.queued > 0 && !q.headDue.Equal(wantHead[q.name]) {
-			t.Errorf("upgraded record of %s: head %v, want %v", q.name, q.headDue, wantHead[q.name])
+		if err == nil && q.queued > 0 && !time.Unix(0, q.headDue).Equal(wantHead[q.name]) {
+			t.Errorf("upgraded record of %s: head %v, want %v", q.name, time.Unix(0, q.headDue), wantHead[q.name])
 		}
 		return err
 	})
@@ -148,7 +148,7 @@ func TestLoadHeads(t *testing.T) {
 		var ordered []*queueState
 		err := scan(g.db, pfxHost, func(k, v []byte) error {
 			q, err := g.decodeQueueRecord(k, v)
-			q.headDue, q.queued = time.Time{}, 2
+			q.headDue, q.queued = 0, 2
 			fresh[q.id] = q
 			ordered = append(ordered, q)
 			return err
@@ -232,8 +232,8 @@ func TestHeadsAcrossRestarts(t *testing.T) {
 	}
 
 	g := open(t, "multiple_host", Options{Dir: dir})
-	if q, want := g.queues[queueID("leased.test")], time.Unix(0, newURLDue); !q.headDue.Equal(want) || q.queued != 3 {
-		t.Fatalf("leased.test: head %v, %d queued; want %v (its leased entry, new), 3", q.headDue, q.queued, want)
+	if q, want := g.queues[queueID("leased.test")], int64(newURLDue); q.headDue != want || q.queued != 3 {
+		t.Fatalf("leased.test: head %v, %d queued; want %v (its leased entry, new), 3", time.Unix(0, q.headDue), q.queued, time.Unix(0, want))
 	}
 	batch, err = g.Next(now.Add(time.Minute), 10)
 	if err != nil || len(batch) != 1 || batch[0].URL != "http://leased.test/a" {
@@ -242,8 +242,8 @@ func TestHeadsAcrossRestarts(t *testing.T) {
 	if _, err := g.Done(&crawluri.CrawlUri{URL: batch[0].URL, LeaseID: batch[0].LeaseID, StatusCode: 200}, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	if q := g.queues[queueID("early.test")]; !q.headDue.Equal(now.Add(time.Hour)) {
-		t.Fatalf("early.test: head %v after its first dispatch try, want %v", q.headDue, now.Add(time.Hour))
+	if q := g.queues[queueID("early.test")]; q.headDue != now.Add(time.Hour).UnixNano() {
+		t.Fatalf("early.test: head %v after its first dispatch try, want %v", time.Unix(0, q.headDue), now.Add(time.Hour))
 	}
 	batch, err = g.Next(now.Add(time.Hour+time.Minute), 10)
 	if err != nil || len(batch) != 2 {

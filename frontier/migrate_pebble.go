@@ -90,7 +90,7 @@ func (f *Durable) dumpHosts(to Sink) error {
 			return err
 		}
 		h := host(q.name)
-		h.NextAllowed = q.savedAllowed
+		h.NextAllowed = fromUnixNano(q.savedAllowed)
 		byQueue[q.id] = h
 		return nil
 	})
@@ -250,8 +250,8 @@ func (s *dirSink) Host(h HostSnapshot) error {
 	q := d.queue(d.cfg.queueOf(h.Host), s.now)
 	if q.grp != nil {
 		q.grp.wait(h.NextAllowed)
-	} else if h.NextAllowed.After(q.savedAllowed) {
-		q.savedAllowed = h.NextAllowed
+	} else {
+		q.savedAllowed = max(q.savedAllowed, unixNano(h.NextAllowed))
 	}
 	d.dirty[q] = struct{}{}
 	if h.HasDelay {

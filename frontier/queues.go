@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -35,7 +36,8 @@ func (f *Durable) fill(q *queueState) error {
 	if err != nil {
 		return err
 	}
-	q.buf, q.bufToEnd = q.buf[:0], false
+	rd := q.reader()
+	rd.buf, rd.bufToEnd = rd.buf[:0], false
 	n := readAhead
 	if f.cfg.maxInFlight > 0 {
 		// Active groups keep their read-ahead, so share a budget among
@@ -48,7 +50,7 @@ func (f *Durable) fill(q *queueState) error {
 		n = min(max(readAheadBudget/max(active, 1), f.cfg.maxInFlight+1), readAhead)
 	}
 	ok := it.First()
-	for ; ok && len(q.buf) < n; ok = it.Next() {
+	for ; ok && len(rd.buf) < n; ok = it.Next() {
 		if f.isLeased(it.Key()) {
 			continue
 		}
@@ -58,9 +60,9 @@ func (f *Durable) fill(q *queueState) error {
 		}
 		e := queueEntry{key: append([]byte(nil), it.Key()...), rec: append([]byte(nil), v[16:]...)}
 		copy(e.k[:], v)
-		q.buf = append(q.buf, e)
+		rd.buf = append(rd.buf, e)
 	}
-	q.bufToEnd = !ok
+	rd.bufToEnd = !ok
 	return it.Error()
 }
 
@@ -78,8 +80,8 @@ func (f *Durable) isLeased(qkey []byte) bool {
 func (f *Durable) iterFrom(q *queueState) (*pebble.Iterator, error) {
 	p := queuePrefix(q.id)
 	lower := p
-	if q.cursor != nil {
-		lower = q.cursor
+	if q.rd != nil && q.rd.cursor != nil {
+		lower = q.rd.cursor
 	}
 	return f.sharedIter(&f.qit, &pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(p)})
 }
@@ -135,8 +137,8 @@ func (f *Durable) queue(name string, now time.Time) *queueState {
 // headAtMost takes into q's head an entry due at due (unix ns), queued or
 // found stored: the head is the earliest.
 func (q *queueState) headAtMost(due int64) {
-	if d := time.Unix(0, due); q.queued == 0 || d.Before(q.headDue) {
-		q.headDue = d
+	if q.queued == 0 || due < q.headDue {
+		q.headDue = due
 	}
 }
 
@@ -208,9 +210,9 @@ func (f *Durable) join(q *queueState, key string) {
 		f.groups[key] = g
 	}
 	q.grp = g
-	g.wait(q.savedAllowed)
-	if q.blockedUntil.After(g.heldUntil) {
-		g.heldUntil = q.blockedUntil
+	g.nextAllowed = max(g.nextAllowed, q.savedAllowed)
+	if q.ctl != nil {
+		g.heldUntil = max(g.heldUntil, unixNano(q.ctl.blockedUntil))
 	}
 }
 
@@ -219,23 +221,23 @@ func (f *Durable) join(q *queueState, key string) {
 func (f *Durable) touch(q *queueState, now time.Time) {
 	g := q.grp
 	if g == nil {
-		q.buf, q.bufToEnd = nil, false
+		q.dropBuffer()
 		return
 	}
 	switch {
 	case q.queued > 0 && q.mIdx < 0:
 		heap.Push(&g.members, q)
 	case q.queued > 0:
-		heap.Fix(&g.members, q.mIdx)
+		heap.Fix(&g.members, int(q.mIdx))
 	case q.mIdx >= 0:
-		heap.Remove(&g.members, q.mIdx)
+		heap.Remove(&g.members, int(q.mIdx))
 	}
 	f.place(g, now)
 }
 
 // free reports whether g may have one more URL in flight.
 func (f *Durable) free(g *group) bool {
-	return g.robotsInFlight == 0 && (f.cfg.maxInFlight == 0 || g.inFlight < f.cfg.maxInFlight)
+	return g.robotsInFlight == 0 && (f.cfg.maxInFlight == 0 || int(g.inFlight) < f.cfg.maxInFlight)
 }
 
 // place puts g where its state says it belongs (see Durable.ready), and
@@ -252,7 +254,7 @@ func (f *Durable) place(g *group, now time.Time) {
 	}
 	if f.slots == 0 {
 		g.active = has
-	} else if g.active && (g.budget <= 0 || (g.inFlight == 0 && (!has || g.members[0].headDue.After(now)))) {
+	} else if g.active && (g.budget <= 0 || (g.inFlight == 0 && (!has || g.members[0].headDue > now.UnixNano()))) {
 		f.ready.set(g, false)
 		g.active = false
 		f.active--
@@ -264,7 +266,7 @@ func (f *Durable) place(g *group, now time.Time) {
 	dispatchable := has && f.free(g)
 	f.ready.set(g, g.active && dispatchable)
 	waiting := !g.active && dispatchable && !g.cooling && f.slots > 0
-	due := waiting && !g.readyAt().After(now)
+	due := waiting && g.readyAt() <= now.UnixNano()
 	f.pending.set(g, waiting && !due)
 	if due != g.eligible {
 		if due {
@@ -281,7 +283,7 @@ func (f *Durable) place(g *group, now time.Time) {
 		// pause between two of its URLs, so that not every dispatch opens
 		// an iterator.
 		for _, q := range g.members {
-			q.buf, q.bufToEnd = nil, false
+			q.dropBuffer()
 		}
 	}
 }
@@ -294,7 +296,7 @@ func (f *Durable) fillSlots(now time.Time) {
 	if f.slots == 0 {
 		return
 	}
-	for f.pending.Len() > 0 && !f.pending.top().readyAt().After(now) {
+	for f.pending.Len() > 0 && f.pending.top().readyAt() <= now.UnixNano() {
 		f.place(f.pending.top(), now) // due now: moves to eligible
 	}
 	f.offerSlots(now)
@@ -315,7 +317,7 @@ func (f *Durable) offerSlots(now time.Time) {
 			rank = 0
 		}
 		g := f.eligible.at(rank)
-		g.active, g.budget = true, max(f.opts.QueueBudget, 1)
+		g.active, g.budget = true, int32(min(max(f.opts.QueueBudget, 1), math.MaxInt32))
 		f.active++
 		f.place(g, now)
 	}
@@ -338,23 +340,8 @@ func (f *Durable) enqueueAt(k urlx.Key, rec *urlRecord, q *queueState, due int64
 	if err := f.b.Set(qk, v, nil); err != nil {
 		return err
 	}
-	if q.cursor != nil && bytes.Compare(qk, q.cursor) < 0 {
-		q.cursor = qk
-	}
-	if n := len(q.buf); n > 0 || q.bufToEnd {
-		e := queueEntry{key: qk, k: k, rec: enc}
-		i := sort.Search(n, func(i int) bool { return bytes.Compare(q.buf[i].key, qk) > 0 })
-		if i < n || q.bufToEnd {
-			q.buf = slices.Insert(q.buf, i, e)
-			if len(q.buf) > maxBuffered {
-				// A buffer that reached the queue's end would grow with
-				// every URL admitted, to the whole queue (20k entries in a
-				// crawl of one site, and a returned URL, which sorts first,
-				// then moved all of them: a sixth of the master's CPU). The
-				// tail is in the store; fill reads it again.
-				q.buf, q.bufToEnd = q.buf[:readAhead], false
-			}
-		}
+	if rd := q.rd; rd != nil {
+		f.insertRead(rd, queueEntry{key: qk, k: k, rec: enc})
 	}
 	q.headAtMost(due)
 	q.queued++
@@ -364,6 +351,32 @@ func (f *Durable) enqueueAt(k urlx.Key, rec *urlRecord, q *queueState, due int64
 		f.stats.Queued++
 	}
 	return nil
+}
+
+// insertRead keeps a queue's read state true to a new entry e: the cursor
+// goes back to it if it sorts before, and the read-ahead takes it if it
+// falls within it.
+func (f *Durable) insertRead(rd *queueReader, e queueEntry) {
+	if rd.cursor != nil && bytes.Compare(e.key, rd.cursor) < 0 {
+		rd.cursor = e.key
+	}
+	n := len(rd.buf)
+	if n == 0 && !rd.bufToEnd {
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(rd.buf[i].key, e.key) > 0 })
+	if i == n && !rd.bufToEnd {
+		return // after the read-ahead: fill finds it in the store
+	}
+	rd.buf = slices.Insert(rd.buf, i, e)
+	if len(rd.buf) > maxBuffered {
+		// A buffer that reached the queue's end would grow with every URL
+		// admitted, to the whole queue (20k entries in a crawl of one
+		// site, and a returned URL, which sorts first, then moved all of
+		// them: a sixth of the master's CPU). The tail is in the store;
+		// fill reads it again.
+		rd.buf, rd.bufToEnd = rd.buf[:readAhead], false
+	}
 }
 
 // newURLDue is where URLs never fetched sort in their queue: before every

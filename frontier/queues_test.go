@@ -25,8 +25,8 @@ func TestQueueReadAheadStaysBounded(t *testing.T) {
 		f.Add([]string{u}, now)
 	}
 	for _, q := range f.queues {
-		if len(q.buf) > 2*readAhead {
-			t.Fatalf("read-ahead of %d entries, bound %d", len(q.buf), 2*readAhead)
+		if len(q.buffered()) > 2*readAhead {
+			t.Fatalf("read-ahead of %d entries, bound %d", len(q.buffered()), 2*readAhead)
 		}
 	}
 	if err := f.Release(b[0].LeaseID, now); err != nil {

@@ -5,6 +5,7 @@ package frontier
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
@@ -112,7 +113,7 @@ func (f *Durable) Settle(id int64, o Outcome, res *crawluri.CrawlUri, now time.T
 			g.hold(o.HostHeldUntil)
 		}
 		g.wait(o.HostWaitsUntil)
-		g.budget -= o.BudgetCost
+		g.budget = int32(max(int64(g.budget)-int64(o.BudgetCost), math.MinInt32))
 	}
 	rec.attempts, rec.level = byte(o.Attempts), byte(o.Level)
 	if o.NewValidators {
@@ -180,7 +181,7 @@ func (f *Durable) requeue(id int64, l *leaseState, sent bool, now time.Time) err
 		// heartbeat came late): the host's next request waits a whole
 		// delay from now, as after a request.
 		g.wait(now.Add(max(f.minDelay(q), l.crawlDelay)))
-	case !l.clockSet.IsZero() && g.nextAllowed.Equal(l.clockSet):
+	case l.clockSet != 0 && g.nextAllowed == l.clockSet:
 		// Never sent: no request was made, the pause it started is undone
 		// (unless something has moved the clock since).
 		g.nextAllowed = l.clockBefore

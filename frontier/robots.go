@@ -118,7 +118,7 @@ func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *c
 		// The group counts as full while a robots.txt is in flight, so
 		// this is a bookkeeping error; holding the group briefly keeps
 		// Next from spinning on it.
-		q.grp.nextAllowed = now.Add(time.Second)
+		q.grp.nextAllowed = now.Add(time.Second).UnixNano()
 		return nil, false, 0, fmt.Errorf("frontier: %s offered for dispatch while its robots.txt is in flight", rec.url)
 	}
 	switch verdict, status := CheckRobots(st.RobotsRules, path, now); verdict {

@@ -25,25 +25,25 @@ import (
 // other hosts get their turn, and the queue selector picks which waiting
 // group takes a free slot.
 type group struct {
-	key         string
-	ordinal     uint64 // creation order: the selector prefers older groups
-	nextAllowed time.Time
-	// heldUntil is set by a hold beyond politeness: Retry-After, an
-	// operator's block, a robots.txt that failed (for BlockedQueues).
-	heldUntil time.Time
-	inFlight  int
+	key     string
+	ordinal uint64 // creation order: the selector prefers older groups
+	// nextAllowed is the politeness clock (unix ns, 0: none); heldUntil is
+	// set by a hold beyond politeness: Retry-After, an operator's block, a
+	// robots.txt that failed (for BlockedQueues).
+	nextAllowed int64
+	heldUntil   int64
+	members     memberHeap // queues of the group with URLs, earliest head first
+	inFlight    int32
 	// robotsInFlight counts the robots.txt fetches of the group's hosts in
 	// flight; while there are any, the group dispatches nothing else.
-	robotsInFlight int
-	members        memberHeap // queues of the group with URLs, earliest head first
-
-	active   bool
-	hasURLs  bool // counted in Durable.withURLs
-	budget   int
-	readyIdx int  // position in Durable.ready (active groups), -1 if not there
-	pendIdx  int  // position in Durable.pending (waiting groups not due yet), -1 if not there
-	eligible bool // in Durable.eligible: waiting, due, and may take a slot
-	cooling  bool // rotated out: offered a slot again only after the others
+	robotsInFlight int32
+	budget         int32
+	readyIdx       int32 // position in Durable.ready (active groups), -1 if not there
+	pendIdx        int32 // position in Durable.pending (waiting groups not due yet), -1 if not there
+	active         bool
+	hasURLs        bool // counted in Durable.withURLs
+	eligible       bool // in Durable.eligible: waiting, due, and may take a slot
+	cooling        bool // rotated out: offered a slot again only after the others
 }
 
 // init makes g an empty group named key.
@@ -53,43 +53,31 @@ func (g *group) init(key string, ordinal uint64) *group {
 }
 
 // wait moves g's politeness clock forward to t, never back.
-func (g *group) wait(t time.Time) {
-	if t.After(g.nextAllowed) {
-		g.nextAllowed = t
-	}
-}
+func (g *group) wait(t time.Time) { g.nextAllowed = max(g.nextAllowed, unixNano(t)) }
 
 // hold is wait for a hold beyond politeness (Retry-After, an operator's
 // block, a robots.txt being retried), which BlockedQueues counts.
 func (g *group) hold(t time.Time) {
 	g.wait(t)
-	if t.After(g.heldUntil) {
-		g.heldUntil = t
-	}
+	g.heldUntil = max(g.heldUntil, unixNano(t))
 }
 
-// readyAt is when the group may next hand out a URL; valid while it has
-// members.
-func (g *group) readyAt() time.Time {
-	head := g.members[0].headDue
-	if g.nextAllowed.After(head) {
-		return g.nextAllowed
-	}
-	return head
-}
+// readyAt is when the group may next hand out a URL (unix ns); valid while
+// it has members.
+func (g *group) readyAt() int64 { return max(g.nextAllowed, g.members[0].headDue) }
 
 // memberHeap orders a group's queues by the due time of their heads.
 type memberHeap []*queueState
 
 func (h memberHeap) Len() int           { return len(h) }
-func (h memberHeap) Less(i, j int) bool { return h[i].headDue.Before(h[j].headDue) }
+func (h memberHeap) Less(i, j int) bool { return h[i].headDue < h[j].headDue }
 func (h memberHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].mIdx, h[j].mIdx = i, j
+	h[i].mIdx, h[j].mIdx = int32(i), int32(j)
 }
 func (h *memberHeap) Push(x any) {
 	q := x.(*queueState)
-	q.mIdx = len(*h)
+	q.mIdx = int32(len(*h))
 	*h = append(*h, q)
 }
 func (h *memberHeap) Pop() any {
@@ -105,7 +93,7 @@ func (h *memberHeap) Pop() any {
 // positions it maintains, so a group can be tracked by two heaps.
 type groupHeap struct {
 	gs  []*group
-	idx func(*group) *int
+	idx func(*group) *int32
 }
 
 func (h *groupHeap) Len() int { return len(h.gs) }
@@ -117,18 +105,18 @@ func (h *groupHeap) Len() int { return len(h.gs) }
 // one left it, in the block cache, instead of one random block per host.
 func (h *groupHeap) Less(i, j int) bool {
 	a, b := h.gs[i], h.gs[j]
-	if c := a.readyAt().Compare(b.readyAt()); c != 0 {
-		return c < 0
+	if ra, rb := a.readyAt(), b.readyAt(); ra != rb {
+		return ra < rb
 	}
 	return a.members[0].id < b.members[0].id
 }
 func (h *groupHeap) Swap(i, j int) {
 	h.gs[i], h.gs[j] = h.gs[j], h.gs[i]
-	*h.idx(h.gs[i]), *h.idx(h.gs[j]) = i, j
+	*h.idx(h.gs[i]), *h.idx(h.gs[j]) = int32(i), int32(j)
 }
 func (h *groupHeap) Push(x any) {
 	g := x.(*group)
-	*h.idx(g) = len(h.gs)
+	*h.idx(g) = int32(len(h.gs))
 	h.gs = append(h.gs, g)
 }
 func (h *groupHeap) Pop() any {
@@ -142,7 +130,7 @@ func (h *groupHeap) Pop() any {
 // set puts g in the heap (or fixes its place) when in is true, and takes it
 // out otherwise.
 func (h *groupHeap) set(g *group, in bool) {
-	i := *h.idx(g)
+	i := int(*h.idx(g))
 	switch {
 	case in && i < 0:
 		heap.Push(h, g)
