@@ -38,7 +38,14 @@ func (f *Durable) SeedHosts() ([]string, error) {
 	defer it.Close()
 	var hosts []string
 	for it.First(); it.Valid(); it.Next() {
-		hosts = append(hosts, string(it.Key()[1:]))
+		h := it.Key()[1:]
+		// A seed host's queue is usually named after it: share the name
+		// (a million seed hosts held twice were 21 MB).
+		if q := f.queues[queueID(string(h))]; q != nil && q.name == string(h) {
+			hosts = append(hosts, q.name)
+		} else {
+			hosts = append(hosts, string(h))
+		}
 	}
 	return hosts, it.Error()
 }

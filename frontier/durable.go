@@ -84,11 +84,14 @@ type Durable struct {
 	dirty map[*queueState]struct{}
 
 	queues map[uint64]*queueState
+	// groups holds the groups of IP-based assignment by key; a host-based
+	// group is allocated with its queue and found through it (ownGroup).
 	groups map[string]*group
 	// Queues and groups live as long as the frontier, one per host: they
 	// are allocated in chunks (a broad crawl has millions).
 	queueSlab slab[queueState]
 	groupSlab slab[group]
+	ownSlab   slab[ownGroup]
 	leases    map[int64]*leaseState
 	// leasedQ maps the queue entry of each lease to it: those entries stay
 	// in the store until the result, and are skipped when a queue is read.

@@ -86,11 +86,11 @@ func decodeDelayRecord(k, v []byte) (delayRecord, error) {
 // robots.txt being retried. It walks every group: call it seldom.
 func (f *Durable) BlockedQueues(now time.Time) int64 {
 	var n int64
-	for _, g := range f.groups {
+	f.eachGroup(func(g *group) {
 		if g.hasURLs && g.heldUntil > now.UnixNano() {
 			n++
 		}
-	}
+	})
 	return n
 }
 

@@ -293,7 +293,8 @@ func (f *Durable) decodeQueueRecord(k, v []byte) (*queueState, error) {
 	return q, f.decodeQueueRecordTo(q, k, v)
 }
 
-// decodeQueueRecordTo decodes into a state allocated by the caller.
+// decodeQueueRecordTo decodes into a state allocated by the caller
+// (allocQueue), keeping the group it came with.
 func (f *Durable) decodeQueueRecordTo(q *queueState, k, v []byte) error {
 	header := queueRecordHeader
 	if f.format < 4 {
@@ -309,6 +310,7 @@ func (f *Durable) decodeQueueRecordTo(q *queueState, k, v []byte) error {
 		ordinal:      binary.BigEndian.Uint64(v[16:]),
 		name:         string(v[header:]),
 		mIdx:         -1,
+		grp:          q.grp, // allocQueue's own group
 	}
 	if header == queueRecordHeader {
 		q.headDue = int64(binary.BigEndian.Uint64(v[24:]))

@@ -28,7 +28,7 @@ func (f *Durable) load(now time.Time) error {
 	}
 	var loaded []*queueState
 	for it.First(); it.Valid(); it.Next() {
-		q := f.queueSlab.alloc()
+		q := f.allocQueue()
 		if err := f.decodeQueueRecordTo(q, it.Key(), it.Value()); err != nil {
 			it.Close()
 			return err
@@ -44,9 +44,6 @@ func (f *Durable) load(now time.Time) error {
 	f.queues = make(map[uint64]*queueState, len(loaded))
 	for _, q := range loaded {
 		f.queues[q.id] = q
-	}
-	if !f.cfg.byIP {
-		f.groups = make(map[string]*group, len(loaded))
 	}
 	if err := f.loadDelays(); err != nil {
 		return err

@@ -124,8 +124,8 @@ func (f *Durable) queue(name string, now time.Time) *queueState {
 	id := queueID(name)
 	q := f.queues[id]
 	if q == nil {
-		q = f.queueSlab.alloc()
-		*q = queueState{id: id, name: name, ordinal: f.queueSeq, mIdx: -1}
+		q = f.allocQueue()
+		q.id, q.name, q.ordinal = id, name, f.queueSeq
 		f.queueSeq++
 		f.queues[id] = q
 		f.dirty[q] = struct{}{}
@@ -152,9 +152,45 @@ func (f *Durable) reserveQueues(n int) {
 	queues := make(map[uint64]*queueState, len(f.queues)+n)
 	maps.Copy(queues, f.queues)
 	f.queues = queues
-	groups := make(map[string]*group, len(f.groups)+n)
-	maps.Copy(groups, f.groups)
-	f.groups = groups
+	if f.cfg.byIP {
+		groups := make(map[string]*group, len(f.groups)+n)
+		maps.Copy(groups, f.groups)
+		f.groups = groups
+	}
+}
+
+// ownGroup is a queue and the politeness group of its own that host-based
+// assignment gives every host, allocated together: a million hosts need no
+// map from group keys (45 MB) and one allocation each instead of two.
+type ownGroup struct {
+	q queueState
+	g group
+}
+
+// allocQueue allocates an empty queue state (mIdx -1); with host-based
+// assignment its grp is the group it comes with, which join initializes.
+func (f *Durable) allocQueue() *queueState {
+	if f.cfg.byIP {
+		q := f.queueSlab.alloc()
+		q.mIdx = -1
+		return q
+	}
+	o := f.ownSlab.alloc()
+	o.q.mIdx, o.q.grp = -1, &o.g
+	return &o.q
+}
+
+// eachGroup calls fn with every politeness group.
+func (f *Durable) eachGroup(fn func(*group)) {
+	if f.cfg.byIP {
+		for _, g := range f.groups {
+			fn(g)
+		}
+		return
+	}
+	for _, q := range f.queues {
+		fn(q.grp)
+	}
 }
 
 // assign puts q in its politeness group: its own, or, with IP-based
@@ -202,14 +238,20 @@ func (f *Durable) applyResolved(now time.Time) {
 	}
 }
 
-// join makes q a member of the group named key, creating the group.
+// join makes q a member of the group named key, creating the group: with
+// host-based assignment the one allocated with q (allocQueue).
 func (f *Durable) join(q *queueState, key string) {
-	g := f.groups[key]
-	if g == nil {
-		g = f.groupSlab.alloc().init(key, q.ordinal)
-		f.groups[key] = g
+	g := q.grp
+	if f.cfg.byIP {
+		g = f.groups[key]
+		if g == nil {
+			g = f.groupSlab.alloc().init(q.ordinal)
+			f.groups[key] = g
+		}
+		q.grp = g
+	} else {
+		g.init(q.ordinal)
 	}
-	q.grp = g
 	g.nextAllowed = max(g.nextAllowed, q.savedAllowed)
 	if q.ctl != nil {
 		g.heldUntil = max(g.heldUntil, unixNano(q.ctl.blockedUntil))

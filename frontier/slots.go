@@ -25,7 +25,6 @@ import (
 // other hosts get their turn, and the queue selector picks which waiting
 // group takes a free slot.
 type group struct {
-	key     string
 	ordinal uint64 // creation order: the selector prefers older groups
 	// nextAllowed is the politeness clock (unix ns, 0: none); heldUntil is
 	// set by a hold beyond politeness: Retry-After, an operator's block, a
@@ -46,9 +45,9 @@ type group struct {
 	cooling        bool // rotated out: offered a slot again only after the others
 }
 
-// init makes g an empty group named key.
-func (g *group) init(key string, ordinal uint64) *group {
-	*g = group{key: key, ordinal: ordinal, readyIdx: -1, pendIdx: -1}
+// init makes g an empty group.
+func (g *group) init(ordinal uint64) *group {
+	*g = group{ordinal: ordinal, readyIdx: -1, pendIdx: -1}
 	return g
 }
 

@@ -5,6 +5,7 @@ package frontier
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -42,14 +43,14 @@ func TestQueueBudgetRotation(t *testing.T) {
 	now := time.Now()
 	f := open(t, "multiple_host", Options{ActiveQueues: 1, QueueBudget: 4, QueueBudgetPunish: 5, QueueSelector: "test_oldest"})
 	f.Add([]string{"http://localhost/1", "http://localhost/2", "http://www.google.com/1"}, now)
-	if n := len(f.groups); n != 2 {
+	if n := len(groupsByKey(f)); n != 2 {
 		t.Fatalf("%d queues, want one per host", n)
 	}
 	b, _ := f.Next(now, 10)
 	if len(b) != 1 || urlx.Host(b[0].URL) != "localhost" {
 		t.Fatalf("one active queue, the oldest, hands out one URL: %v", b)
 	}
-	first := f.groups["localhost"]
+	first := groupsByKey(f)["localhost"]
 	if !first.active || first.budget != 4 {
 		t.Fatalf("first queue active %v with budget %d, want 4", first.active, first.budget)
 	}
@@ -58,7 +59,7 @@ func TestQueueBudgetRotation(t *testing.T) {
 		t.Fatalf("after a 500: budget %d (want -1), active %v (want rotated out)", first.budget, first.active)
 	}
 	b, _ = f.Next(now, 10)
-	second := f.groups["www.google.com"]
+	second := groupsByKey(f)["www.google.com"]
 	if len(b) != 1 || urlx.Host(b[0].URL) != "www.google.com" || !second.active || second.budget != 4 {
 		t.Fatalf("rotation: %v, active %v, budget %d", b, second.active, second.budget)
 	}
@@ -116,7 +117,7 @@ func TestActiveQueuesBoundAndRotate(t *testing.T) {
 			f.Done(result(c, 200), nil, now)
 		}
 		for h := range run {
-			if g := f.groups[h]; !g.active {
+			if g := groupsByKey(f)[h]; !g.active {
 				delete(run, h)
 			}
 		}
@@ -200,7 +201,7 @@ func TestRankSet(t *testing.T) {
 			s.remove(g)
 			delete(in, ord)
 		} else {
-			g := new(group).init("", ord)
+			g := new(group).init(ord)
 			s.insert(g)
 			in[ord] = g
 		}
@@ -304,12 +305,12 @@ func TestQueueOrdinalsSurviveRestart(t *testing.T) {
 	}
 	g := open(t, "multiple_host", opts)
 	for host, want := range map[string]uint64{"z.test": 0, "a.test": 1, "m.test": 2} {
-		if got := g.groups[host].ordinal; got != want {
+		if got := groupsByKey(g)[host].ordinal; got != want {
 			t.Errorf("%s: ordinal %d, want %d", host, got, want)
 		}
 	}
 	g.Add([]string{"http://new.test/"}, now)
-	if got := g.groups["new.test"].ordinal; got != 3 {
+	if got := groupsByKey(g)["new.test"].ordinal; got != 3 {
 		t.Errorf("new queue after restart: ordinal %d, want 3", got)
 	}
 }
@@ -320,8 +321,8 @@ func TestQueueAssignment(t *testing.T) {
 	now := time.Now()
 	f := open(t, "multiple_host", Options{})
 	f.Add([]string{"http://www.google.com/pille/palle"}, now)
-	if _, ok := f.groups["www.google.com"]; !ok || len(f.groups) != 1 {
-		t.Fatalf("host-based groups: %v", f.groups)
+	if _, ok := groupsByKey(f)["www.google.com"]; !ok || len(groupsByKey(f)) != 1 {
+		t.Fatalf("host-based groups: %v", groupsByKey(f))
 	}
 	dns := dnscache.New(dnscache.Options{})
 	defer dns.Close()
@@ -339,8 +340,8 @@ func TestQueueAssignment(t *testing.T) {
 		t.Fatal("localhost was not resolved")
 	}
 	g.Next(now, 1)
-	if _, ok := g.groups["ip 127.0.0.1"]; !ok {
-		t.Fatalf("IP-based groups: %v", g.groups)
+	if _, ok := groupsByKey(g)["ip 127.0.0.1"]; !ok {
+		t.Fatalf("IP-based groups: %v", groupsByKey(g))
 	}
 }
 
@@ -377,4 +378,17 @@ func TestCredentialsForTheFetcher(t *testing.T) {
 			}
 		}
 	}
+}
+
+// groupsByKey maps every politeness group of f by its key: its queue's
+// name with host-based assignment.
+func groupsByKey(f *testFrontier) map[string]*group {
+	if f.cfg.byIP {
+		return maps.Clone(f.groups)
+	}
+	m := map[string]*group{}
+	for _, q := range f.queues {
+		m[q.name] = q.grp
+	}
+	return m
 }

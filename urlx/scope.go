@@ -19,13 +19,13 @@ import (
 type Scope struct {
 	positive  []*regexp.Regexp
 	negative  []*regexp.Regexp
-	seedHosts map[string]struct{}
+	seedHosts hostSet
 }
 
 // NewScope compiles the scope regexes: the positive ones anchored at the
 // start of the URL, the negative ones not anchored.
 func NewScope(positive, negative []string) (*Scope, error) {
-	s := &Scope{seedHosts: map[string]struct{}{}}
+	s := &Scope{}
 	var err error
 	if s.positive, err = compileAll(positive, `(?i)^(?:`); err != nil {
 		return nil, err
@@ -50,15 +50,13 @@ func compileAll(exprs []string, prefix string) ([]*regexp.Regexp, error) {
 
 // AddSeed widens a host-based scope (no positive regexes) to the seed's host.
 func (s *Scope) AddSeed(normalizedURL string) {
-	if h := Host(normalizedURL); h != "" {
-		s.seedHosts[h] = struct{}{}
-	}
+	s.AddHost(Host(normalizedURL))
 }
 
 // AddHost widens a host-based scope to host (a lower-case host name).
 func (s *Scope) AddHost(host string) {
 	if host != "" {
-		s.seedHosts[host] = struct{}{}
+		s.seedHosts.add(host)
 	}
 }
 
@@ -69,23 +67,21 @@ func (s *Scope) HostBased() bool { return len(s.positive) == 0 }
 // hosts, a million of them on a broad crawl): the set is sized once
 // instead of growing step by step.
 func (s *Scope) AddHosts(hosts []string) {
-	if len(s.seedHosts) == 0 && len(hosts) > 0 {
-		s.seedHosts = make(map[string]struct{}, len(hosts))
-	}
+	s.seedHosts.reserve(len(hosts))
 	for _, h := range hosts {
 		s.AddHost(h)
 	}
 }
 
 // SeedHostCount is the number of hosts of a host-based scope.
-func (s *Scope) SeedHostCount() int { return len(s.seedHosts) }
+func (s *Scope) SeedHostCount() int { return s.seedHosts.len() }
 
 // FirstSeedHosts lists the first n hosts of a host-based scope in sorted
 // order (all of them when there are fewer): what a log line can show of a
 // scope that may hold millions.
 func (s *Scope) FirstSeedHosts(n int) []string {
-	out := make([]string, 0, min(n, len(s.seedHosts)))
-	for h := range s.seedHosts {
+	out := make([]string, 0, min(n, s.seedHosts.len()))
+	for _, h := range s.seedHosts.names {
 		if len(out) == n && (n == 0 || h >= out[n-1]) {
 			continue
 		}
@@ -101,7 +97,7 @@ func (s *Scope) FirstSeedHosts(n int) []string {
 // Allows reports whether url is in scope.
 func (s *Scope) Allows(url string) bool {
 	if s.HostBased() {
-		if _, ok := s.seedHosts[Host(url)]; !ok {
+		if !s.seedHosts.has(Host(url)) {
 			return false
 		}
 	} else if !matchAny(s.positive, url) {
