@@ -160,10 +160,13 @@ type queueState struct {
 	name    string
 	ordinal uint64 // creation order, persisted
 	queued  int64
-	headDue int64  // unix ns due time of the first queued URL (valid if queued > 0)
-	grp     *group // nil while its IP is being resolved
-	leased  int32  // entries of the queue in flight (still stored)
-	mIdx    int32  // in grp.members, -1 if not
+	headDue int64 // unix ns due time of the first queued URL (valid if queued > 0)
+	// grp is its politeness group: with host-based assignment the one
+	// allocated with it (allocQueue); with IP-based assignment nil while
+	// its IP is being resolved.
+	grp    *group
+	leased int32 // entries of the queue in flight (still stored)
+	mIdx   int32 // in grp.members, -1 if not
 	// savedAllowed is the politeness clock read from the store (unix ns,
 	// 0: none), applied to the group the queue joins.
 	savedAllowed int64
