@@ -61,7 +61,7 @@ func init() {
 		if s.OutputWARCDir == "" || s.WARCWriter != "master" {
 			return nil, nil // (warc_writer worker: the workers write, archiveDir)
 		}
-		return NewWARCSink(warcfile.Options{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder", Files: 1})
+		return NewWARCSink(warcfile.Options{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder", GzipLevel: s.WARCGzipLevel})
 	})
 }
 

@@ -127,6 +127,8 @@ func TestInvalid(t *testing.T) {
 		{"bad json list", Source{Environ: []string{"SPYDER_REGEX_SCOPE_POSITIVE=[1"}}, []string{"regex_scope_positive", "JSON array"}},
 		{"retired spyder setting", Source{ConfigFile: "FILE:remove_anchors_from_links: false\n"}, []string{"remove_anchors_from_links", "url_canonicalization", "leave remove_fragment out"}},
 		{"extra without a value", Source{Flags: map[string]any{"extra": []string{"title_csv"}}}, []string{"extra", `"title_csv" is not name=value`}},
+		{"gzip level too high", Source{Flags: map[string]any{"warc_gzip_level": "11"}}, []string{"warc_gzip_level", "11 is not a gzip level: 1 (fastest) to 9"}},
+		{"gzip level zero", Source{Environ: []string{"SPYDER_WARC_GZIP_LEVEL=0"}}, []string{"warc_gzip_level", "0 is not a gzip level"}},
 		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},
 	}
 	for _, tc := range cases {

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/internal/dnscache"
+	"github.com/spyder-crawl/spyder/internal/warcfile"
 )
 
 // productToken is RFC 9309's product token of a crawler.
@@ -121,6 +122,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.WARCMaxFileSize < 1<<20 {
 		add("warc_max_file_size", "must be at least 1 MiB (1048576), got %d", s.WARCMaxFileSize)
+	}
+	if err := warcfile.CheckGzipLevel(s.WARCGzipLevel); err != nil {
+		add("warc_gzip_level", "%v", err)
 	}
 	if s.MaxContentLength < 1 {
 		add("max_content_length", "must be at least 1 byte, got %d", s.MaxContentLength)

@@ -44,7 +44,7 @@ func (w *Worker) archive(c *crawluri.CrawlUri) error {
 			Prefix:      fmt.Sprintf("%s%d-", w.s.WARCPrefix, os.Getpid()),
 			MaxFileSize: w.s.WARCMaxFileSize,
 			Software:    "spyder",
-			Files:       1, // (records are written one at a time: warcfile)
+			GzipLevel:   w.s.WARCGzipLevel,
 		}
 	})
 	if err != nil {

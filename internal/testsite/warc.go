@@ -6,6 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,7 +29,8 @@ type WARCRecord struct {
 // ReadWARCDir reads every *.warc.gz in dir with the standard library alone,
 // so that tests check the WARC writer with a reader that shares nothing
 // with it: one gzip member per record, WARC/1.1 headers, a block of
-// Content-Length bytes, then CRLF CRLF.
+// Content-Length bytes, then CRLF CRLF; a record whose digests do not
+// match its block is an error.
 func ReadWARCDir(dir string) ([]WARCRecord, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.warc.gz"))
 	if err != nil || len(files) == 0 {
@@ -74,6 +79,9 @@ func readWARCFile(name string) ([]WARCRecord, error) {
 			return nil, fmt.Errorf("block of %d bytes for Content-Length %q", len(rest), r.Headers["content-length"])
 		}
 		r.Block = rest[:n]
+		if err := r.checkDigests(); err != nil {
+			return nil, fmt.Errorf("record %s: %w", r.Headers["warc-record-id"], err)
+		}
 		out = append(out, r)
 		if err := zr.Reset(br); err == io.EOF {
 			return out, nil
@@ -81,6 +89,47 @@ func readWARCFile(name string) ([]WARCRecord, error) {
 			return nil, err
 		}
 	}
+}
+
+// checkDigests verifies the record's WARC-Block-Digest and, on a response,
+// its WARC-Payload-Digest (the HTTP body as recorded), where given.
+func (r WARCRecord) checkDigests() error {
+	if d, ok := r.Headers["warc-block-digest"]; ok {
+		if err := checkDigest(d, r.Block); err != nil {
+			return fmt.Errorf("WARC-Block-Digest: %w", err)
+		}
+	}
+	if d, ok := r.Headers["warc-payload-digest"]; ok {
+		_, payload, found := bytes.Cut(r.Block, []byte("\r\n\r\n"))
+		if !found {
+			return fmt.Errorf("WARC-Payload-Digest on a block with no HTTP head")
+		}
+		if err := checkDigest(d, payload); err != nil {
+			return fmt.Errorf("WARC-Payload-Digest: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkDigest checks a labelled digest ("sha1:" and base 32, or
+// "sha256:" and base 32 or hex) of b.
+func checkDigest(label string, b []byte) error {
+	alg, value, _ := strings.Cut(label, ":")
+	var sum []byte
+	switch strings.ToLower(alg) {
+	case "sha1":
+		s := sha1.Sum(b)
+		sum = s[:]
+	case "sha256":
+		s := sha256.Sum256(b)
+		sum = s[:]
+	default:
+		return fmt.Errorf("%q: unknown algorithm", label)
+	}
+	if value != base32.StdEncoding.EncodeToString(sum) && !strings.EqualFold(value, hex.EncodeToString(sum)) {
+		return fmt.Errorf("%q does not match the %d bytes recorded", label, len(b))
+	}
+	return nil
 }
 
 // Response parses the HTTP message of a response record.

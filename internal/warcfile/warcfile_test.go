@@ -1,7 +1,12 @@
 package warcfile
 
 import (
+	"crypto/sha1"
+	"encoding/base32"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -10,7 +15,7 @@ import (
 
 // BenchmarkWrite20KB writes the records of a fetch of a 20 KB page.
 func BenchmarkWrite20KB(b *testing.B) {
-	w, err := New(Options{Dir: b.TempDir(), Prefix: "b-", MaxFileSize: 1 << 30, Software: "bench", Files: 1})
+	w, err := New(Options{Dir: b.TempDir(), Prefix: "b-", MaxFileSize: 1 << 30, Software: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,11 +33,11 @@ func BenchmarkWrite20KB(b *testing.B) {
 }
 
 // TestWriteConcurrently: fetchers archive at once, files rotate under
-// them (a new file's warcinfo is built inside gowarc's Write); every
-// record reads back, and under -race nothing races.
+// them; every record reads back with its digests, and under -race nothing
+// races.
 func TestWriteConcurrently(t *testing.T) {
 	dir := t.TempDir()
-	w, err := New(Options{Dir: dir, Prefix: "c-", MaxFileSize: 64 << 10, Software: "test", Files: 2})
+	w, err := New(Options{Dir: dir, Prefix: "c-", MaxFileSize: 64 << 10, Software: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,5 +73,129 @@ func TestWriteConcurrently(t *testing.T) {
 	}
 	if len(responses) != fetchers*each || infos < 2 {
 		t.Fatalf("%d distinct responses of %d, %d warcinfo records (files must have rotated)", len(responses), fetchers*each, infos)
+	}
+}
+
+// TestRecords: what a fetch's records say, read back by the independent
+// reader (which checks every digest): the warcinfo opening the file, the
+// request as sent, the response rebuilt from the decoded body, each
+// naming the other, and the payload digest of the body.
+func TestRecords(t *testing.T) {
+	dir := t.TempDir()
+	w, err := New(Options{Dir: dir, Prefix: "r-", MaxFileSize: 1 << 20, Software: "spyder-test/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("<html><body>caf\xc3\xa9</body></html>")
+	e := Exchange{Target: "http://h.test:8080/a/b?q=1", Status: 404, Truncated: true, Body: body,
+		Req: map[string]string{"User-Agent": "spyder", "Host": "ignored", "X-Bad": "a\r\nInjected: 1"},
+		Rep: map[string]string{"Content-Type": "text/html", "Content-Encoding": "gzip", "Content-Length": "3", "Server": "nginx"}}
+	if err := w.Write(e); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := filepath.Glob(filepath.Join(dir, "*.open")); len(open) != 1 {
+		t.Fatalf("while written: %v, want one .open file", open)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 || !strings.HasPrefix(filepath.Base(files[0]), "r-") || !strings.HasSuffix(files[0], ".warc.gz") {
+		t.Fatalf("files %v, want one r-*.warc.gz", files)
+	}
+	records, err := testsite.ReadWARCDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 3 {
+		t.Fatalf("%d records, want warcinfo, request, response", len(records))
+	}
+	info, req, resp := records[0], records[1], records[2]
+	for _, c := range []struct {
+		r          testsite.WARCRecord
+		typ, ctype string
+	}{{info, "warcinfo", "application/warc-fields"}, {req, "request", "application/http;msgtype=request"}, {resp, "response", "application/http;msgtype=response"}} {
+		if c.r.Headers["warc-type"] != c.typ || c.r.Headers["content-type"] != c.ctype || c.r.Headers["warc-block-digest"] == "" ||
+			!strings.HasPrefix(c.r.Headers["warc-record-id"], "<urn:uuid:") || !strings.HasSuffix(c.r.Headers["warc-date"], "Z") {
+			t.Errorf("%s record: headers %v", c.typ, c.r.Headers)
+		}
+	}
+	if info.Headers["warc-filename"] != filepath.Base(files[0]) || strings.Count(string(info.Block), "software: spyder-test/1\r\n") != 1 ||
+		strings.Contains(string(info.Block), "Content-Type") {
+		t.Errorf("warcinfo: %v %q", info.Headers, info.Block)
+	}
+	if req.Headers["warc-concurrent-to"] != resp.Headers["warc-record-id"] || resp.Headers["warc-concurrent-to"] != req.Headers["warc-record-id"] {
+		t.Errorf("request and response do not name each other: %v %v", req.Headers, resp.Headers)
+	}
+	wantReq := "GET /a/b?q=1 HTTP/1.1\r\nHost: h.test:8080\r\nUser-Agent: spyder\r\n\r\n"
+	if string(req.Block) != wantReq || req.Headers["warc-target-uri"] != e.Target {
+		t.Errorf("request block %q, want %q (a header with a line break is left out)", req.Block, wantReq)
+	}
+	status, header, got, err := resp.Response()
+	if err != nil || status != 404 || string(got) != string(body) || header.Get("Content-Encoding") != "" ||
+		header.Get("Content-Length") != fmt.Sprint(len(body)) || header.Get("Server") != "nginx" {
+		t.Errorf("response: %d %v %q %v", status, header, got, err)
+	}
+	sum := sha1.Sum(body)
+	if resp.Headers["warc-payload-digest"] != "sha1:"+base32.StdEncoding.EncodeToString(sum[:]) || resp.Headers["warc-truncated"] != "length" {
+		t.Errorf("response headers %v", resp.Headers)
+	}
+}
+
+// TestWriteAfterFailure: a write that fails ends its file (renamed, its
+// records before the failure intact) and the next fetch begins a new
+// file; two writers of one directory in the same second take different
+// names.
+func TestWriteAfterFailure(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, Prefix: "f-", MaxFileSize: 1 << 20, Software: "test"}
+	w, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Exchange{Target: "http://h.test/", Status: 200, Body: []byte("page")}
+	if err := w.Write(e); err != nil {
+		t.Fatal(err)
+	}
+	w.f.Close() // what a full disk or a lost mount does to the next write
+	if err := w.Write(e); err == nil {
+		t.Fatal("a write to a closed file succeeded")
+	}
+	if err := w.Write(e); err != nil {
+		t.Fatalf("the write after a failure: %v", err)
+	}
+	other, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Write(e); err != nil {
+		t.Fatal(err)
+	}
+	for _, wr := range []*Writer{w, other} {
+		if err := wr.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 3 {
+		t.Fatalf("files %v, want 3: the failed one, the next, the other writer's", files)
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || !strings.HasSuffix(f, ".warc.gz") || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	records, err := testsite.ReadWARCDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	responses := 0
+	for _, r := range records {
+		if r.Headers["warc-type"] == "response" {
+			responses++
+		}
+	}
+	if responses != 3 {
+		t.Errorf("%d responses read back, want 3 (the failed write's is lost, nothing else)", responses)
 	}
 }
