@@ -41,7 +41,7 @@ func (f *Durable) SeedHosts() ([]string, error) {
 		h := it.Key()[1:]
 		// A seed host's queue is usually named after it: share the name
 		// (a million seed hosts held twice were 21 MB).
-		if q := f.queues[queueID(string(h))]; q != nil && q.name == string(h) {
+		if q := f.queues.get(queueID(string(h))); q != nil && q.name == string(h) {
 			hosts = append(hosts, q.name)
 		} else {
 			hosts = append(hosts, string(h))

@@ -252,7 +252,7 @@ func (l *durableLoad) finish() (int, error) {
 	f.reserveQueues(len(runs))
 	touched := make([]*queueState, 0, len(runs))
 	for _, r := range runs {
-		q := f.queues[r.queue]
+		q := f.queues.get(r.queue)
 		if q == nil {
 			q = f.queue(f.cfg.queueOf(r.host), l.now)
 		}

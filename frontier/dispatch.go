@@ -25,7 +25,7 @@ func (f *Durable) Next(now time.Time, max int) ([]*crawluri.CrawlUri, error) {
 		if g.readyAt() > now.UnixNano() {
 			break
 		}
-		q := g.members[0]
+		q := g.members.first()
 		c, err := f.next(q, now)
 		if err != nil {
 			return out, errors.Join(err, f.writeBatch())

@@ -83,7 +83,13 @@ type Durable struct {
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
 
-	queues map[uint64]*queueState
+	queues queueTable
+	// unjoined holds the politeness clocks (unix ns) of the queues not in
+	// a group yet (IP-based assignment, while their host is looked up),
+	// which join applies; a queue in a group has its group's.
+	unjoined map[*queueState]int64
+	held     heldGroups
+	names    nameArena // of the queues
 	// groups holds the groups of IP-based assignment by key; a host-based
 	// group is allocated with its queue and found through it (ownGroup).
 	groups map[string]*group
@@ -167,9 +173,6 @@ type queueState struct {
 	grp    *group
 	leased int32 // entries of the queue in flight (still stored)
 	mIdx   int32 // in grp.members, -1 if not
-	// savedAllowed is the politeness clock read from the store (unix ns,
-	// 0: none), applied to the group the queue joins.
-	savedAllowed int64
 	// ctl holds an operator's delay and block (hostctl.go); nil for the
 	// hosts nobody set one on, nearly all of them.
 	ctl *hostControl
@@ -296,13 +299,14 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 	}()
 	f := &Durable{
 		opts: opts, cfg: cfg, db: db, lock: lock, po: po, dir: dir,
-		queues: map[uint64]*queueState{}, groups: map[string]*group{},
-		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{},
+		groups: map[string]*group{},
+		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{}, unjoined: map[*queueState]int64{},
 		leasedQ: map[string]int64{}, batches: map[int64]int{}, seen: newSeenCache(seenCacheGeneration),
 		robots: map[string]*originRobots{}, hostURLs: map[string]int64{}, hostsCounted: map[string]struct{}{},
 		ready:   groupHeap{idx: func(g *group) *int32 { return &g.readyIdx }},
 		pending: groupHeap{idx: func(g *group) *int32 { return &g.pendIdx }},
 	}
+	f.queues.at = f.queueAt
 	if cfg.slots {
 		f.slots = max(opts.ActiveQueues, 0)
 		f.selector = BiasedSelect

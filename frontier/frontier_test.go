@@ -59,7 +59,7 @@ func redate(t *testing.T, f *testFrontier, u string, due time.Time) {
 		t.Fatal(err)
 	}
 	// Drop its queue entry and enqueue it again at the new time.
-	q := f.queues[rec.queue]
+	q := f.queues.get(rec.queue)
 	q.dropBuffer()
 	p := queuePrefix(q.id)
 	it, _ := f.b.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})

@@ -40,7 +40,7 @@ func (f *Durable) loadDelays() error {
 		if err != nil {
 			return err
 		}
-		if q := f.queues[d.queue]; q != nil {
+		if q := f.queues.get(d.queue); q != nil {
 			q.ctl = &d.hostControl
 		}
 	}
@@ -83,16 +83,8 @@ func decodeDelayRecord(k, v []byte) (delayRecord, error) {
 
 // BlockedQueues counts the politeness queues with URLs that are held
 // beyond politeness at now: by a Retry-After, an operator's block, or a
-// robots.txt being retried. It walks every group: call it seldom.
-func (f *Durable) BlockedQueues(now time.Time) int64 {
-	var n int64
-	f.eachGroup(func(g *group) {
-		if g.hasURLs && g.heldUntil > now.UnixNano() {
-			n++
-		}
-	})
-	return n
-}
+// robots.txt being retried.
+func (f *Durable) BlockedQueues(now time.Time) int64 { return f.held.count(now) }
 
 // SetHostDelay implements Frontier.
 func (f *Durable) SetHostDelay(host string, d time.Duration, now time.Time) error {
@@ -128,9 +120,9 @@ func (f *Durable) BlockHost(host string, until, now time.Time) error {
 	if q.grp == nil {
 		// Its IP is still being resolved: hold the queue itself, applied
 		// to the group it joins.
-		q.savedAllowed = max(q.savedAllowed, unixNano(until))
+		f.unjoined[q] = max(f.unjoined[q], unixNano(until))
 	} else {
-		q.grp.hold(until)
+		f.held.hold(q.grp, until, now)
 	}
 	if c := q.control(); until.After(c.blockedUntil) {
 		c.blockedUntil = until

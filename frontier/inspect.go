@@ -78,11 +78,11 @@ func Inspect(dir, url string, maxLeases int, canon urlx.Canonicalization) (*Repo
 		return nil, err
 	}
 	err = scan(db, pfxHost, func(k, v []byte) error {
-		q, err := f.decodeQueueRecord(k, v)
+		q, allowed, err := f.decodeQueueRecord(k, v)
 		if err != nil {
 			return err
 		}
-		r.Queues = append(r.Queues, QueueReport{Name: q.name, NextAllowed: fromUnixNano(q.savedAllowed), Queued: q.queued})
+		r.Queues = append(r.Queues, QueueReport{Name: q.name, NextAllowed: fromUnixNano(allowed), Queued: q.queued})
 		return nil
 	})
 	if err != nil {
@@ -216,7 +216,8 @@ func openStopped(dir, what string) (_ *Durable, done func(), err error) {
 		lock.unlock()
 		return nil, nil, fmt.Errorf("opening state directory %s: %w", dir, err)
 	}
-	f := &Durable{db: db, b: db.NewIndexedBatch(), queues: map[uint64]*queueState{}, leases: map[int64]*leaseState{}}
+	f := &Durable{db: db, b: db.NewIndexedBatch(), leases: map[int64]*leaseState{}}
+	f.queues.at = f.queueAt
 	done = func() {
 		f.b.Close()
 		db.Close()

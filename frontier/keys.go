@@ -288,40 +288,43 @@ const (
 // head from its record instead of reading a million queues' entries, and
 // next corrects a head that turns out to be later.
 
-func (f *Durable) decodeQueueRecord(k, v []byte) (*queueState, error) {
-	q := new(queueState)
-	return q, f.decodeQueueRecordTo(q, k, v)
+func (f *Durable) decodeQueueRecord(k, v []byte) (q *queueState, allowed int64, err error) {
+	q = new(queueState)
+	allowed, err = f.decodeQueueRecordTo(q, k, v)
+	return q, allowed, err
 }
 
 // decodeQueueRecordTo decodes into a state allocated by the caller
-// (allocQueue), keeping the group it came with.
-func (f *Durable) decodeQueueRecordTo(q *queueState, k, v []byte) error {
+// (allocQueue), keeping the group it came with; allowed is the politeness
+// clock the record keeps (unix ns, 0: none), for the group q joins.
+func (f *Durable) decodeQueueRecordTo(q *queueState, k, v []byte) (allowed int64, err error) {
 	header := queueRecordHeader
 	if f.format < 4 {
 		header = queueRecordHeaderV3
 	}
 	if len(k) != 9 || len(v) < header {
-		return errors.New("frontier store: corrupt queue record")
+		return 0, errors.New("frontier store: corrupt queue record")
 	}
 	*q = queueState{
-		id:           binary.BigEndian.Uint64(k[1:]),
-		savedAllowed: int64(binary.BigEndian.Uint64(v)),
-		queued:       int64(binary.BigEndian.Uint64(v[8:])),
-		ordinal:      binary.BigEndian.Uint64(v[16:]),
-		name:         string(v[header:]),
-		mIdx:         -1,
-		grp:          q.grp, // allocQueue's own group
+		id:      binary.BigEndian.Uint64(k[1:]),
+		queued:  int64(binary.BigEndian.Uint64(v[8:])),
+		ordinal: binary.BigEndian.Uint64(v[16:]),
+		name:    intern(&f.names, v[header:]),
+		mIdx:    -1,
+		grp:     q.grp, // allocQueue's own group
 	}
 	if header == queueRecordHeader {
 		q.headDue = int64(binary.BigEndian.Uint64(v[24:]))
 	}
-	return nil
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 func (f *Durable) queueRecord(q *queueState) []byte {
-	allowed := q.savedAllowed
+	var allowed int64
 	if q.grp != nil {
 		allowed = q.grp.nextAllowed
+	} else {
+		allowed = f.unjoined[q]
 	}
 	var head int64 // no unleased entry: the lease records have the rest
 	if q.queued > 0 {

@@ -27,23 +27,21 @@ func (f *Durable) load(now time.Time) error {
 		return err
 	}
 	var loaded []*queueState
+	var clocks []int64 // of the loaded queues, for their groups
 	for it.First(); it.Valid(); it.Next() {
-		q := f.allocQueue()
-		if err := f.decodeQueueRecordTo(q, it.Key(), it.Value()); err != nil {
+		q, pos := f.allocQueue()
+		clock, err := f.decodeQueueRecordTo(q, it.Key(), it.Value())
+		if err != nil {
 			it.Close()
 			return err
 		}
+		f.queues.add(pos)
 		loaded = append(loaded, q)
+		clocks = append(clocks, clock)
 		f.queueSeq = max(f.queueSeq, q.ordinal+1)
 	}
 	if err := it.Close(); err != nil {
 		return err
-	}
-	// Sized once: growing a map of a million queues step by step cost
-	// more than filling it.
-	f.queues = make(map[uint64]*queueState, len(loaded))
-	for _, q := range loaded {
-		f.queues[q.id] = q
 	}
 	if err := f.loadDelays(); err != nil {
 		return err
@@ -58,8 +56,8 @@ func (f *Durable) load(now time.Time) error {
 			f.dirty[q] = struct{}{}
 		}
 	}
-	for _, q := range loaded {
-		f.assign(q, now)
+	for i, q := range loaded {
+		f.assign(q, clocks[i], now)
 	}
 	// Lease records of the previous run: the entries they list that are
 	// still stored were in flight at the stop, and are queued again simply
@@ -80,7 +78,7 @@ func (f *Durable) load(now time.Time) error {
 				closer.Close()
 				inFlight++
 				// A queue record's head leaves its leased entries out.
-				if q := f.queues[queueKeyQueue(e.qkey)]; q != nil {
+				if q := f.queues.get(queueKeyQueue(e.qkey)); q != nil {
 					q.headAtMost(queueKeyDue(e.qkey))
 				}
 			}

@@ -81,7 +81,7 @@ func TestLoadHeads(t *testing.T) {
 	damage(dir, false)
 	damage(dir3, true)
 
-	check := func(how string, queues map[uint64]*queueState, goneCount int64) {
+	check := func(how string, queues []*queueState, goneCount int64) {
 		t.Helper()
 		if len(queues) != hosts {
 			t.Fatalf("%s: %d queues, want %d", how, len(queues), hosts)
@@ -99,7 +99,7 @@ func TestLoadHeads(t *testing.T) {
 	}
 	// Format 4: heads from the records; the damage is found by dispatch.
 	f = open(t, "multiple_host", Options{Dir: dir})
-	check("format 4", f.queues, 2)
+	check("format 4", queueList(f), 2)
 	got := 0
 	for range hosts {
 		batch, err := f.Next(time.Now(), 100)
@@ -119,7 +119,7 @@ func TestLoadHeads(t *testing.T) {
 	if want := 2 * (hosts - len(gone)); got != want {
 		t.Fatalf("format 4: dispatched %d URLs, want %d", got, want)
 	}
-	for _, q := range f.queues {
+	for _, q := range queueList(f) {
 		if gone[q.name] && q.queued != 0 {
 			t.Errorf("format 4: %s still counts %d after its dispatch", q.name, q.queued)
 		}
@@ -127,12 +127,12 @@ func TestLoadHeads(t *testing.T) {
 
 	// Format 3: heads read from the entries, the store upgraded.
 	g := open(t, "multiple_host", Options{Dir: dir3})
-	check("format 3", g.queues, 0)
+	check("format 3", queueList(g), 0)
 	if g.format != storeFormat {
 		t.Fatalf("format 3 store opened as format %d, want it upgraded to %d", g.format, storeFormat)
 	}
 	err := scan(g.db, pfxHost, func(k, v []byte) error {
-		q, err := g.decodeQueueRecord(k, v)
+		q, _, err := g.decodeQueueRecord(k, v)
 		if err == nil && q.queued > 0 && !time.Unix(0, q.headDue).Equal(wantHead[q.name]) {
 			t.Errorf("upgraded record of %s: head %v, want %v", q.name, time.Unix(0, q.headDue), wantHead[q.name])
 		}
@@ -144,12 +144,10 @@ func TestLoadHeads(t *testing.T) {
 	// Each split of the queues into runs finds the same heads, and the
 	// counts of the damaged queues wrong.
 	for _, runs := range []int{1, 3, 8} {
-		fresh := map[uint64]*queueState{}
 		var ordered []*queueState
 		err := scan(g.db, pfxHost, func(k, v []byte) error {
-			q, err := g.decodeQueueRecord(k, v)
+			q, _, err := g.decodeQueueRecord(k, v)
 			q.headDue, q.queued = 0, 2
-			fresh[q.id] = q
 			ordered = append(ordered, q)
 			return err
 		})
@@ -159,7 +157,7 @@ func TestLoadHeads(t *testing.T) {
 		if err := g.readHeadsInRuns(ordered, runs); err != nil {
 			t.Fatal(err)
 		}
-		check(fmt.Sprintf("%d runs", runs), fresh, 0)
+		check(fmt.Sprintf("%d runs", runs), ordered, 0)
 	}
 }
 
@@ -232,7 +230,7 @@ func TestHeadsAcrossRestarts(t *testing.T) {
 	}
 
 	g := open(t, "multiple_host", Options{Dir: dir})
-	if q, want := g.queues[queueID("leased.test")], int64(newURLDue); q.headDue != want || q.queued != 3 {
+	if q, want := g.queues.get(queueID("leased.test")), int64(newURLDue); q.headDue != want || q.queued != 3 {
 		t.Fatalf("leased.test: head %v, %d queued; want %v (its leased entry, new), 3", time.Unix(0, q.headDue), q.queued, time.Unix(0, want))
 	}
 	batch, err = g.Next(now.Add(time.Minute), 10)
@@ -242,7 +240,7 @@ func TestHeadsAcrossRestarts(t *testing.T) {
 	if _, err := g.Done(&crawluri.CrawlUri{URL: batch[0].URL, LeaseID: batch[0].LeaseID, StatusCode: 200}, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	if q := g.queues[queueID("early.test")]; q.headDue != now.Add(time.Hour).UnixNano() {
+	if q := g.queues.get(queueID("early.test")); q.headDue != now.Add(time.Hour).UnixNano() {
 		t.Fatalf("early.test: head %v after its first dispatch try, want %v", time.Unix(0, q.headDue), now.Add(time.Hour))
 	}
 	batch, err = g.Next(now.Add(time.Hour+time.Minute), 10)

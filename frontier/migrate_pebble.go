@@ -85,12 +85,12 @@ func (f *Durable) dumpHosts(to Sink) error {
 	}
 	byQueue := map[uint64]*HostSnapshot{}
 	err := scan(f.db, pfxHost, func(k, v []byte) error {
-		q, err := f.decodeQueueRecord(k, v)
+		q, allowed, err := f.decodeQueueRecord(k, v)
 		if err != nil || q.name == WholeCrawl {
 			return err
 		}
 		h := host(q.name)
-		h.NextAllowed = fromUnixNano(q.savedAllowed)
+		h.NextAllowed = fromUnixNano(allowed)
 		byQueue[q.id] = h
 		return nil
 	})
@@ -229,7 +229,7 @@ func NewDirSink(class string, opts Options) (Sink, error) {
 		f.Close()
 		return nil, fmt.Errorf("frontier %q is not kept in a state directory", class)
 	}
-	if d.stats.Seen > 0 || len(d.queues) > 0 {
+	if d.stats.Seen > 0 || d.queues.len() > 0 {
 		f.Close()
 		return nil, fmt.Errorf("state directory %s holds a crawl (%d URLs seen): migrate into an empty directory", opts.Dir, d.stats.Seen)
 	}
@@ -251,7 +251,7 @@ func (s *dirSink) Host(h HostSnapshot) error {
 	if q.grp != nil {
 		q.grp.wait(h.NextAllowed)
 	} else {
-		q.savedAllowed = max(q.savedAllowed, unixNano(h.NextAllowed))
+		d.unjoined[q] = max(d.unjoined[q], unixNano(h.NextAllowed))
 	}
 	d.dirty[q] = struct{}{}
 	if h.HasDelay {

@@ -6,7 +6,6 @@ package frontier
 
 import (
 	"bytes"
-	"container/heap"
 	"errors"
 	"fmt"
 	"maps"
@@ -122,14 +121,15 @@ func (f *Durable) closeIters() error {
 
 func (f *Durable) queue(name string, now time.Time) *queueState {
 	id := queueID(name)
-	q := f.queues[id]
+	q := f.queues.get(id)
 	if q == nil {
-		q = f.allocQueue()
-		q.id, q.name, q.ordinal = id, name, f.queueSeq
+		var pos uint32
+		q, pos = f.allocQueue()
+		q.id, q.name, q.ordinal = id, intern(&f.names, name), f.queueSeq
 		f.queueSeq++
-		f.queues[id] = q
+		f.queues.add(pos)
 		f.dirty[q] = struct{}{}
-		f.assign(q, now)
+		f.assign(q, 0, now)
 	}
 	return q
 }
@@ -146,12 +146,10 @@ func (q *queueState) headAtMost(due int64) {
 // bulk load of a million new hosts would otherwise rehash them twenty
 // times over.
 func (f *Durable) reserveQueues(n int) {
-	if n < len(f.queues) {
-		return // growing would at most double them: the maps do that well
+	if n < f.queues.len() {
+		return // growing would at most double them: the tables do that well
 	}
-	queues := make(map[uint64]*queueState, len(f.queues)+n)
-	maps.Copy(queues, f.queues)
-	f.queues = queues
+	f.queues.reserve(n)
 	if f.cfg.byIP {
 		groups := make(map[string]*group, len(f.groups)+n)
 		maps.Copy(groups, f.groups)
@@ -167,17 +165,26 @@ type ownGroup struct {
 	g group
 }
 
-// allocQueue allocates an empty queue state (mIdx -1); with host-based
-// assignment its grp is the group it comes with, which join initializes.
-func (f *Durable) allocQueue() *queueState {
+// allocQueue allocates an empty queue state (mIdx -1), and its position
+// for queueAt; with host-based assignment its grp is the group it comes
+// with, which join initializes.
+func (f *Durable) allocQueue() (*queueState, uint32) {
 	if f.cfg.byIP {
-		q := f.queueSlab.alloc()
+		q, pos := f.queueSlab.alloc()
 		q.mIdx = -1
-		return q
+		return q, pos
 	}
-	o := f.ownSlab.alloc()
+	o, pos := f.ownSlab.alloc()
 	o.q.mIdx, o.q.grp = -1, &o.g
-	return &o.q
+	return &o.q, pos
+}
+
+// queueAt is the queue allocQueue gave position pos.
+func (f *Durable) queueAt(pos uint32) *queueState {
+	if f.cfg.byIP {
+		return f.queueSlab.at(pos)
+	}
+	return &f.ownSlab.at(pos).q
 }
 
 // eachGroup calls fn with every politeness group.
@@ -188,17 +195,19 @@ func (f *Durable) eachGroup(fn func(*group)) {
 		}
 		return
 	}
-	for _, q := range f.queues {
-		fn(q.grp)
-	}
+	f.queues.each(func(q *queueState) { fn(q.grp) })
 }
 
-// assign puts q in its politeness group: its own, or, with IP-based
+// assign puts q, whose politeness clock is at clock (unix ns, from its
+// record), in its politeness group: its own, or, with IP-based
 // assignment, its IP address's once the lookup answers.
-func (f *Durable) assign(q *queueState, now time.Time) {
+func (f *Durable) assign(q *queueState, clock int64, now time.Time) {
 	if !f.cfg.byIP || q.name == "" {
-		f.join(q, q.name)
+		f.join(q, q.name, clock, now)
 		return
+	}
+	if clock > 0 {
+		f.unjoined[q] = clock
 	}
 	host := q.name
 	f.opts.Resolver.LookupAsync(host, func(ip string, err error) {
@@ -224,7 +233,7 @@ func (f *Durable) applyResolved(now time.Time) {
 	f.resolved = nil
 	f.resolvedMu.Unlock()
 	for _, r := range done {
-		q := f.queues[queueID(r.host)]
+		q := f.queues.get(queueID(r.host))
 		if q == nil || q.grp != nil {
 			continue
 		}
@@ -233,28 +242,32 @@ func (f *Durable) applyResolved(now time.Time) {
 			f.opts.Logger.Debug().Str("host", r.host).Err(r.err).Msg("frontier: host does not resolve; it gets a politeness group of its own")
 			key = "host " + r.host
 		}
-		f.join(q, key)
+		f.join(q, key, f.unjoined[q], now)
+		delete(f.unjoined, q)
 		f.touch(q, now)
 	}
 }
 
 // join makes q a member of the group named key, creating the group: with
-// host-based assignment the one allocated with q (allocQueue).
-func (f *Durable) join(q *queueState, key string) {
+// host-based assignment the one allocated with q (allocQueue). The group's
+// clock moves forward to q's (unix ns), and an operator's block of q's
+// host holds it.
+func (f *Durable) join(q *queueState, key string, clock int64, now time.Time) {
 	g := q.grp
 	if f.cfg.byIP {
 		g = f.groups[key]
 		if g == nil {
-			g = f.groupSlab.alloc().init(q.ordinal)
+			g, _ = f.groupSlab.alloc()
+			g.init(q.ordinal)
 			f.groups[key] = g
 		}
 		q.grp = g
 	} else {
 		g.init(q.ordinal)
 	}
-	g.nextAllowed = max(g.nextAllowed, q.savedAllowed)
+	g.nextAllowed = max(g.nextAllowed, clock)
 	if q.ctl != nil {
-		g.heldUntil = max(g.heldUntil, unixNano(q.ctl.blockedUntil))
+		f.held.holdUntil(g, unixNano(q.ctl.blockedUntil), now)
 	}
 }
 
@@ -268,11 +281,11 @@ func (f *Durable) touch(q *queueState, now time.Time) {
 	}
 	switch {
 	case q.queued > 0 && q.mIdx < 0:
-		heap.Push(&g.members, q)
+		g.members.add(q)
 	case q.queued > 0:
-		heap.Fix(&g.members, int(q.mIdx))
+		g.members.moved(q)
 	case q.mIdx >= 0:
-		heap.Remove(&g.members, int(q.mIdx))
+		g.members.remove(q)
 	}
 	f.place(g, now)
 }
@@ -285,7 +298,7 @@ func (f *Durable) free(g *group) bool {
 // place puts g where its state says it belongs (see Durable.ready), and
 // retires an active group whose budget is spent or that has nothing due.
 func (f *Durable) place(g *group, now time.Time) {
-	has := len(g.members) > 0
+	has := g.members.len() > 0
 	if has != g.hasURLs {
 		g.hasURLs = has
 		if has {
@@ -296,7 +309,7 @@ func (f *Durable) place(g *group, now time.Time) {
 	}
 	if f.slots == 0 {
 		g.active = has
-	} else if g.active && (g.budget <= 0 || (g.inFlight == 0 && (!has || g.members[0].headDue > now.UnixNano()))) {
+	} else if g.active && (g.budget <= 0 || (g.inFlight == 0 && (!has || g.members.first().headDue > now.UnixNano()))) {
 		f.ready.set(g, false)
 		g.active = false
 		f.active--
@@ -324,9 +337,7 @@ func (f *Durable) place(g *group, now time.Time) {
 		// the URLs queued. An active group keeps its read-ahead across the
 		// pause between two of its URLs, so that not every dispatch opens
 		// an iterator.
-		for _, q := range g.members {
-			q.dropBuffer()
-		}
+		g.members.each((*queueState).dropBuffer)
 	}
 }
 
@@ -440,20 +451,4 @@ func (r *urlRecord) queueDue() int64 {
 		return min(r.due, newURLDue)
 	}
 	return r.due
-}
-
-// slab hands out values of T from chunks of slabChunk, for values that are
-// never freed one by one: fewer allocations, and fewer objects for the
-// garbage collector to track. A chunk lives while any of its values does.
-type slab[T any] struct{ free []T }
-
-const slabChunk = 1024
-
-func (s *slab[T]) alloc() *T {
-	if len(s.free) == 0 {
-		s.free = make([]T, slabChunk)
-	}
-	v := &s.free[0]
-	s.free = s.free[1:]
-	return v
 }

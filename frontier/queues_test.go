@@ -24,7 +24,7 @@ func TestQueueReadAheadStaysBounded(t *testing.T) {
 		want = append(want, u)
 		f.Add([]string{u}, now)
 	}
-	for _, q := range f.queues {
+	for _, q := range queueList(f) {
 		if len(q.buffered()) > 2*readAhead {
 			t.Fatalf("read-ahead of %d entries, bound %d", len(q.buffered()), 2*readAhead)
 		}

@@ -50,7 +50,7 @@ func (f *Durable) endLease(id int64, l *leaseState) (*queueState, error) {
 			f.leasedQueued--
 		}
 	}
-	q := f.queues[l.queue]
+	q := f.queues.get(l.queue)
 	if q == nil {
 		// A lease whose queue record was lost: rebuild the queue from the
 		// URL so that the URL is not.
@@ -76,7 +76,7 @@ func (f *Durable) Lease(id int64, url string) (Leased, error) {
 		return Leased{}, err
 	}
 	out := Leased{URL: l.url, CrawlDelay: l.crawlDelay}
-	if q := f.queues[l.queue]; q != nil {
+	if q := f.queues.get(l.queue); q != nil {
 		out.MinDelay = f.minDelay(q)
 	} else {
 		out.MinDelay = f.opts.MinDelay
@@ -110,7 +110,7 @@ func (f *Durable) Settle(id int64, o Outcome, res *crawluri.CrawlUri, now time.T
 	rec.lease, rec.status = 0, res.StatusCode
 	if g := q.grp; g != nil {
 		if !o.HostHeldUntil.IsZero() {
-			g.hold(o.HostHeldUntil)
+			f.held.hold(g, o.HostHeldUntil, now)
 		}
 		g.wait(o.HostWaitsUntil)
 		g.budget = int32(max(int64(g.budget)-int64(o.BudgetCost), math.MinInt32))

@@ -125,7 +125,7 @@ func (f *Durable) robotsCheck(q *queueState, rec urlRecord, now time.Time) (c *c
 	case RobotsWait:
 		// A failed robots.txt is tried again later; until then the host
 		// waits (it may have been released and asked for again).
-		q.grp.hold(st.RetryAt)
+		f.held.hold(q.grp, st.RetryAt, now)
 		f.dirty[q] = struct{}{}
 		return nil, false, 0, nil
 	case RobotsFetchFirst:
@@ -208,7 +208,7 @@ func (f *Durable) SettleRobots(id int64, fetched RobotsFetched, now time.Time) e
 	}
 	if g := q.grp; g != nil {
 		if fetched.Retrying {
-			g.hold(st.RetryAt)
+			f.held.hold(g, st.RetryAt, now)
 		}
 		g.wait(fetched.HostWaitsUntil)
 	}

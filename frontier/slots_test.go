@@ -387,8 +387,79 @@ func groupsByKey(f *testFrontier) map[string]*group {
 		return maps.Clone(f.groups)
 	}
 	m := map[string]*group{}
-	for _, q := range f.queues {
+	for _, q := range queueList(f) {
 		m[q.name] = q.grp
 	}
 	return m
+}
+
+// TestMemberSet: one member needs no heap; a second makes one, which keeps
+// the earliest head first through changes and removals.
+func TestMemberSet(t *testing.T) {
+	qs := make([]*queueState, 4)
+	for i := range qs {
+		qs[i] = &queueState{name: fmt.Sprint(i), headDue: int64(10 * (i + 1)), mIdx: -1}
+	}
+	var m memberSet
+	if m.len() != 0 || m.first() != nil {
+		t.Fatal("an empty set has members")
+	}
+	m.add(qs[2])
+	if m.len() != 1 || m.first() != qs[2] || m.many != nil || qs[2].mIdx < 0 {
+		t.Fatalf("one member: len %d, first %v, heap %v", m.len(), m.first(), m.many)
+	}
+	m.remove(qs[2])
+	if m.len() != 0 || qs[2].mIdx != -1 {
+		t.Fatal("the only member not removed")
+	}
+	for _, i := range []int{2, 1, 3} {
+		m.add(qs[i])
+	}
+	if m.many == nil || m.len() != 3 || m.first() != qs[1] {
+		t.Fatalf("three members: len %d, first %s", m.len(), m.first().name)
+	}
+	qs[3].headDue = 1
+	m.moved(qs[3])
+	if m.first() != qs[3] {
+		t.Fatalf("first %s after queue 3's head moved earliest", m.first().name)
+	}
+	m.remove(qs[3])
+	var names []string
+	m.each(func(q *queueState) { names = append(names, q.name) })
+	if m.first() != qs[1] || len(names) != 2 || qs[3].mIdx != -1 {
+		t.Fatalf("after removing 3: first %s, members %v", m.first().name, names)
+	}
+}
+
+// TestHeldGroups: holds count while they last and only for groups with
+// URLs; the ones that ended are dropped, also as the map grows.
+func TestHeldGroups(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var h heldGroups
+	gs := make([]group, 200)
+	for i := range gs {
+		gs[i].hasURLs = i%2 == 0
+		h.hold(&gs[i], now.Add(time.Duration(i+1)*time.Second), now)
+	}
+	h.hold(&gs[0], now.Add(-time.Second), now) // ended already: no hold
+	if gs[5].nextAllowed != now.Add(6*time.Second).UnixNano() {
+		t.Fatalf("a hold did not move the clock: %d", gs[5].nextAllowed)
+	}
+	if n := h.count(now); n != 100 {
+		t.Fatalf("%d held at the start, want 100 (those with URLs)", n)
+	}
+	later := now.Add(150 * time.Second)
+	if n := h.count(later); n != 25 || len(h.until) != 50 {
+		t.Fatalf("%d held and %d kept 150 s on, want 25 and 50", n, len(h.until))
+	}
+	// A thousand short holds one after the other: the map keeps the live
+	// ones (the 50 above, the last few) and not every one there was.
+	var more [1000]group
+	for i := range more {
+		at := later.Add(time.Duration(i) * time.Millisecond)
+		h.hold(&more[i], at.Add(time.Millisecond), at)
+	}
+	if len(h.until) > 300 {
+		t.Fatalf("%d holds kept after a thousand short ones", len(h.until))
+	}
 }
