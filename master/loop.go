@@ -106,15 +106,34 @@ func (m *Master) loop(ctx context.Context, socks *sockets) error {
 	}
 }
 
-// commitTurn writes the output of this turn, then commits the frontier
-// (one fsync for this turn's dispatches and results): a kill between the
-// two repeats a line of output, never loses one. Output that does not
-// reach the disk must not be committed as done: the turn is dropped like
-// a failed commit, and its URLs are fetched again.
+// commitEvery is the shortest time between two commits while results
+// flow. A turn often holds a result or two, and each commit is an
+// fdatasync of the log and a rewrite of every queue record touched since
+// the last one: on a crawl of 2,900 pages/s, a sixth of the master's CPU
+// went to the syncs alone. Results wait at most this long to be durable
+// (until then a kill fetches them again, as it would have a moment
+// earlier); dispatch and the workers' credit do not wait for it.
+const commitEvery = 5 * time.Millisecond
+
+// commitTurn writes the output of the turns since the last commit, then
+// commits the frontier (one fsync for their dispatches and results): a
+// kill between the two repeats a line of output, never loses one. Output
+// that does not reach the disk must not be committed as done: the turns
+// are dropped like a failed commit, and their URLs are fetched again.
 func (m *Master) commitTurn(now time.Time) error {
 	// Only turns that changed something write; the others' commits are
 	// no-ops and stay out of the latency histogram.
 	wrote := m.unflushed || m.stats.dispatched != m.committedDispatched
+	m.commitWaiting = wrote && m.mode != modeDraining && now.Sub(m.lastCommit) < commitEvery
+	if m.commitWaiting {
+		if m.metrics != nil {
+			m.metrics.publish(m, now, false)
+		}
+		return nil
+	}
+	if wrote {
+		m.lastCommit = now
+	}
 	m.committedDispatched = m.stats.dispatched
 	start := time.Now()
 	if m.unflushed && !m.store.down() {
@@ -200,6 +219,9 @@ func (m *Master) pollTimeout(now time.Time) time.Duration {
 		if due := m.frontier.NextDue(now); !due.IsZero() && due.Before(next) {
 			next = due
 		}
+	}
+	if due := m.lastCommit.Add(commitEvery); m.commitWaiting && due.Before(next) {
+		next = due
 	}
 	return zsock.PollTimeout(next.Sub(now))
 }

@@ -100,6 +100,10 @@ type Master struct {
 	quits *timer
 	// committedDispatched is stats.dispatched at the last commit.
 	committedDispatched int64
+	// lastCommit is when the last turn with changes committed them;
+	// commitWaiting says a later turn's changes wait for commitEvery.
+	lastCommit    time.Time
+	commitWaiting bool
 
 	// The shutdown (shutdown.go).
 	drainEnd  time.Time

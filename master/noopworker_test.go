@@ -10,6 +10,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/testsite"
@@ -212,5 +213,61 @@ func TestProtocolOnlyWorkersCrawlToTheEnd(t *testing.T) {
 	}
 	if m.stats.linksLeftOut[urlx.ReasonOutOfScope] != 1000 || m.stats.linksLeftOut[urlx.ReasonInvalid] != 1000 {
 		t.Fatalf("scope: %d out of scope, %d invalid; want 1000 each", m.stats.linksLeftOut[urlx.ReasonOutOfScope], m.stats.linksLeftOut[urlx.ReasonInvalid])
+	}
+}
+
+// TestCommitsArePaced: while results flow, the loop commits at most once
+// per commitEvery (each commit is an fdatasync), and every result is
+// durable when the crawl ends: a master reopened on the state finds them
+// all done.
+func TestCommitsArePaced(t *testing.T) {
+	dir := t.TempDir()
+	s := testSettings(t, map[string]any{"state_dir": dir, "metrics_listen": "127.0.0.1:0"})
+	m, err := New(Options{Settings: s, Identity: "master:test:1", Logger: testLogger(t), UntilDone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for i := range 3000 {
+		seeds = append(seeds, fmt.Sprintf("http://h%d.test/", i%50)+fmt.Sprint(i))
+	}
+	if _, err := (&Setup{m: m}).AddSeeds(seeds...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	workers := []*noopWorker{{id: "worker:a:1", setStatus: 200}, {id: "worker:b:2", setStatus: 200}}
+	errs := make(chan error, len(workers))
+	for _, w := range workers {
+		go func() { errs <- w.run(ctx, s) }()
+	}
+	start := time.Now()
+	if err := m.Run(ctx); err != nil {
+		t.Fatalf("master: %v", err)
+	}
+	elapsed := time.Since(start)
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatalf("worker: %v", err)
+		}
+	}
+	var h dto.Metric
+	if err := m.metrics.commit.Write(&h); err != nil {
+		t.Fatal(err)
+	}
+	// Turns while draining commit at once; a few dozen at most.
+	commits, bound := h.GetHistogram().GetSampleCount(), uint64(elapsed/commitEvery)+50
+	t.Logf("%d results in %v, %d commits", workers[0].results+workers[1].results, elapsed, commits)
+	if commits > bound {
+		t.Errorf("%d commits in %v: more than one per %v", commits, elapsed, commitEvery)
+	}
+
+	again, err := New(Options{Settings: s, Identity: "master:test:2", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.closeState()
+	if st := again.frontier.Stats(); st.Done != 3000 || st.Queued != 0 {
+		t.Fatalf("reopened: %+v, want 3000 done and none queued", st)
 	}
 }
