@@ -4,6 +4,7 @@ package master
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -318,6 +319,38 @@ func TestTrimPartialLine(t *testing.T) {
 		f.Close()
 		if got, _ := os.ReadFile(path); string(got) != tc.want {
 			t.Errorf("%.20q...: got %d bytes, want %d", tc.in, len(got), len(tc.want))
+		}
+	}
+}
+
+// TestJSONLSinkOpensPastATornLine: a master killed while its buffer
+// flushed leaves half a line; the next master's sink cuts it and goes on
+// with whole lines (the cut result was not committed and comes again).
+func TestJSONLSinkOpensPastATornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	if err := os.WriteFile(path, []byte("{\"url\":\"http://a.test/1\"}\n{\"url\":\"http://a.te"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewJSONLSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ProcessSuccessfulCrawl(&crawluri.CrawlUri{URL: "http://a.test/2", StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.f.Close()
+	got, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2:\n%s", len(lines), got)
+	}
+	for i, want := range []string{"http://a.test/1", "http://a.test/2"} {
+		var rec JSONLRecord
+		if err := json.Unmarshal([]byte(lines[i]), &rec); err != nil || rec.URL != want {
+			t.Errorf("line %d: %q (%v), want the record of %s", i+1, lines[i], err, want)
 		}
 	}
 }

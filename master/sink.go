@@ -151,13 +151,17 @@ type JSONLRecord struct {
 	Time        string  `json:"time"`
 }
 
-// NewJSONLSink appends to (or creates) path.
+// NewJSONLSink appends to (or creates) path, without the partial line a
+// killed master may have left at its end: the buffer flushes by itself
+// when full, so a kill -9 can cut a line in two. That line's result was
+// not committed (commits follow complete flushes), so it is fetched and
+// written again.
 func NewJSONLSink(path string) (*JSONLSink, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	s := &JSONLSink{path: path}
+	if err := s.open(); err != nil {
 		return nil, fmt.Errorf("opening JSONL output: %w", err)
 	}
-	return &JSONLSink{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return s, nil
 }
 
 // Destination implements Destination.
@@ -171,13 +175,21 @@ func (s *JSONLSink) NeedsBody() bool { return false }
 // again, without the partial line the failure may have left at its end.
 func (s *JSONLSink) Reopen() error {
 	_ = s.f.Close() // the failure was reported already
+	if err := s.open(); err != nil {
+		return fmt.Errorf("reopening JSONL output: %w", err)
+	}
+	return nil
+}
+
+// open opens s.path for appending and cuts a partial last line.
+func (s *JSONLSink) open() error {
 	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("reopening JSONL output: %w", err)
+		return err
 	}
 	if err := trimPartialLine(f); err != nil {
 		f.Close()
-		return fmt.Errorf("reopening JSONL output %s: %w", s.path, err)
+		return fmt.Errorf("cutting the partial line at the end of %s: %w", s.path, err)
 	}
 	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
 	return nil

@@ -24,8 +24,10 @@ var allowed = map[string][]string{
 	// The management bus speaks about identities of the wire package; its
 	// control client uses the socket and CURVE helpers.
 	"mgmt": {"crawluri", "internal/*"},
-	// Settings know names and values, nothing of the components.
-	"settings": {"internal/dnscache"},
+	// Settings know names and values, nothing of the components; they
+	// validate a value with the leaf library that defines it (static DNS
+	// mappings, the WARC gzip level), so each rule lives in one place.
+	"settings": {"internal/dnscache", "internal/warcfile"},
 	// The frontier keeps state; it knows URLs and results, not the master,
 	// the worker or the bus.
 	"frontier": {"crawluri", "urlx", "internal/*"},
