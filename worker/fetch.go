@@ -144,7 +144,7 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	}
 	defer resp.Body.Close()
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.opts.MaxContentLength+1))
+	body, err := readBody(resp.Body, resp.ContentLength, f.opts.MaxContentLength)
 	c.ReqTime = time.Since(start).Seconds()
 	if err != nil {
 		c.StatusCode, c.Error = crawluri.StatusTransportError, "reading body: "+transportError(err)
@@ -160,6 +160,38 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	c.RepHeader = flatten(resp.Header)
 	c.ContentBody = body
 }
+
+// readBody reads at most limit+1 bytes of r (one more than kept, to tell
+// a body of exactly limit bytes from a longer one). Its buffer starts at
+// the announced length, when the response has one: io.ReadAll starts at
+// 512 bytes and grows by copying, which was a seventh of a worker's CPU on
+// 20 KB pages (growing and clearing the buffers, and the collections they
+// caused). A length is only a hint: up to presizeMax is believed, and a
+// body longer or shorter than announced is read all the same.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	size := int64(512)
+	if contentLength >= 0 {
+		size = min(contentLength, limit, presizeMax) + 1 // +1: EOF is read without growing
+	}
+	buf := make([]byte, 0, size)
+	lr := io.LimitedReader{R: r, N: limit + 1}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grows as append does
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// presizeMax is the largest announced length a body buffer starts at.
+const presizeMax = 4 << 20
 
 func flatten(h http.Header) map[string]string {
 	m := make(map[string]string, len(h))

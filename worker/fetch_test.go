@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
@@ -304,5 +307,56 @@ func TestFetchRobotsRedirects(t *testing.T) {
 	f.Fetch(context.Background(), c)
 	if c.StatusCode != 302 {
 		t.Fatalf("robots.txt redirect loop: %d", c.StatusCode)
+	}
+}
+
+// TestReadBody: whatever length a response announces, truthfully or not,
+// the body read is its first limit+1 bytes at most, and a truthful
+// length is read into one buffer, never grown.
+func TestReadBody(t *testing.T) {
+	const limit = 10000
+	for _, tc := range []struct {
+		name      string
+		size      int
+		announced int64 // -1: none
+	}{
+		{"empty", 0, 0},
+		{"empty, no length", 0, -1},
+		{"small", 700, 700},
+		{"small, no length", 700, -1},
+		{"limit minus one", limit - 1, limit - 1},
+		{"limit", limit, limit},
+		{"limit plus one", limit + 1, limit + 1},
+		{"much longer than the limit", 5 * limit, 5 * limit},
+		{"much longer, no length", 5 * limit, -1},
+		{"longer than announced", 3000, 100},
+		{"shorter than announced", 100, 3000},
+		{"announces a gigabyte", 100, 1 << 30},
+	} {
+		body := make([]byte, tc.size)
+		for i := range body {
+			body[i] = byte(i)
+		}
+		for _, r := range []struct {
+			name string
+			r    io.Reader
+		}{{"whole", bytes.NewReader(body)}, {"one byte at a time", iotest.OneByteReader(bytes.NewReader(body))}} {
+			got, err := readBody(r.r, tc.announced, limit)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", tc.name, r.name, err)
+			}
+			want := body[:min(len(body), limit+1)]
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, %s: read %d bytes, want the first %d", tc.name, r.name, len(got), len(want))
+			}
+			if tc.announced == int64(tc.size) && tc.size <= limit && cap(got) != tc.size+1 {
+				t.Errorf("%s, %s: buffer of %d bytes for %d announced: grown", tc.name, r.name, cap(got), tc.size)
+			}
+		}
+	}
+	// A read error after some bytes is returned with them.
+	broken := io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(errors.New("connection reset")))
+	if got, err := readBody(broken, 100, limit); err == nil || string(got) != "partial" {
+		t.Errorf("broken body: %q, %v; want \"partial\" and the error", got, err)
 	}
 }
