@@ -65,36 +65,41 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 		f.stats.TooDeep += int64(len(urls))
 		return 0, nil
 	}
-	// Most links are known, and most of those the seen cache knows. The
-	// others are looked up through an iterator with Bloom filters on every
-	// level: a point Get skips the filters of the bottom level, where most
-	// of the seen set lives, and reads a data block for every link never
-	// seen. The iterator sees the batch as it is now, and the cache has
-	// every URL admitted into it, so a URL repeated within this call is
-	// known the second time.
+	// Most links are known, and most of those the seen cache knows; most
+	// new ones the seen filter knows to be new. The others are looked up
+	// through an iterator with Bloom filters on every level: a point Get
+	// skips the filters of the bottom level, where most of the seen set
+	// lives, and reads a data block for every link never seen. The
+	// iterator sees the batch as it is now, and the cache has every URL
+	// admitted into it, so a URL repeated within this call is known the
+	// second time.
 	var it *pebble.Iterator
 	added := 0
 	touched := map[*queueState]bool{}
 
 	var uk []byte
+	f.filter.ready(f)
 	for _, u := range urls {
 		k := urlx.KeyOf(u)
 		if f.seen.has(k) {
 			continue
 		}
-		if it == nil {
-			var err error
-			if it, err = f.seenIter(); err != nil {
+		if !f.filter.neverSeen(&k) {
+			if it == nil {
+				var err error
+				if it, err = f.seenIter(); err != nil {
+					return added, fmt.Errorf("frontier store: %w", err)
+				}
+			}
+			f.filter.seeks++
+			uk = append(append(uk[:0], pfxURL), k[:]...)
+			if it.SeekPrefixGE(uk) && bytes.Equal(it.Key(), uk) {
+				f.seen.add(k)
+				continue
+			}
+			if err := it.Error(); err != nil {
 				return added, fmt.Errorf("frontier store: %w", err)
 			}
-		}
-		uk = append(append(uk[:0], pfxURL), k[:]...)
-		if it.SeekPrefixGE(uk) && bytes.Equal(it.Key(), uk) {
-			f.seen.add(k)
-			continue
-		}
-		if err := it.Error(); err != nil {
-			return added, fmt.Errorf("frontier store: %w", err)
 		}
 		host := urlx.Host(u)
 		if f.opts.MaxURLsPerHost > 0 {
@@ -113,6 +118,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 			return added, err
 		}
 		f.seen.add(k)
+		f.filter.add(&k)
 		if err := f.enqueue(k, &rec, q); err != nil {
 			return added, err
 		}

@@ -293,6 +293,7 @@ func (l *durableLoad) finish() (int, error) {
 		f.broken = fmt.Errorf("frontier store: bulk load: %w", err)
 		return 0, f.broken
 	}
+	f.filter.invalidate() // the seen set grew behind the batch
 	for _, q := range touched {
 		q.rd = nil // the store changed under it
 		f.touch(q, l.now)

@@ -79,6 +79,7 @@ type Durable struct {
 	uit     *pebble.Iterator // over b's seen set; see seenIter
 	rit     *pebble.Iterator // over b's robots.txt records; see robotsState
 	seen    *seenCache       // keys known to be in the seen set (seen.go)
+	filter  *seenFilter      // keys certainly not in it (seenfilter.go)
 	lock    *dirLock
 	// dirty queues get their record written once, at Commit.
 	dirty map[*queueState]struct{}
@@ -301,7 +302,7 @@ func openDurable(opts Options, cfg durableConfig) (_ *Durable, err error) {
 		opts: opts, cfg: cfg, db: db, lock: lock, po: po, dir: dir,
 		groups: map[string]*group{},
 		leases: map[int64]*leaseState{}, dirty: map[*queueState]struct{}{}, unjoined: map[*queueState]int64{},
-		leasedQ: map[string]int64{}, batches: map[int64]int{}, seen: newSeenCache(seenCacheGeneration),
+		leasedQ: map[string]int64{}, batches: map[int64]int{}, seen: newSeenCache(seenCacheGeneration), filter: newSeenFilter(),
 		robots: map[string]*originRobots{}, hostURLs: map[string]int64{}, hostsCounted: map[string]struct{}{},
 		ready:   groupHeap{idx: func(g *group) *int32 { return &g.readyIdx }},
 		pending: groupHeap{idx: func(g *group) *int32 { return &g.pendIdx }},
@@ -421,6 +422,7 @@ func (f *Durable) Close() error {
 		return nil
 	}
 	f.closed = true
+	f.filter.stop() // its snapshot must be closed before the store
 	var err error
 	if f.broken != nil {
 		err = f.broken // nothing more can be written; the store keeps its last commit

@@ -307,6 +307,7 @@ func (s *dirSink) URL(u *URLSnapshot) error {
 	if err := d.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 		return err
 	}
+	d.filter.add(&k)
 	d.stats.Seen++
 	if u.Queued() {
 		due := rec.queueDue()
