@@ -78,7 +78,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 	touched := map[*queueState]bool{}
 
 	var uk []byte
-	f.filter.ready(f)
+	f.filter.ready(f, now)
 	for _, u := range urls {
 		k := urlx.KeyOf(u)
 		if f.seen.has(k) {

@@ -27,12 +27,12 @@ import (
 // the store holds, which takes two parts:
 //
 //   - live layers, from the open on: every URL admitted into the batch
-//     (addSeen), so also those not committed yet;
+//     (add), so also those not committed yet;
 //   - a base layer of what the store held when it was built: read in the
 //     background from a snapshot, from the first admission that needs it
-//     on (a master restarted on 10M URLs reads them in a few seconds while
-//     it crawls; an operator's command that admits nothing never reads
-//     them). Until it is in, every miss of the seen cache is a seek.
+//     on (a restarted master reads the seen set while it crawls; an
+//     operator's command that admits nothing never reads it). Until it
+//     is in, every miss of the seen cache is a seek.
 //
 // A bulk load writes tables behind the batch (bulk.go): it stales the
 // base, and the next admission builds another. URL records are never
@@ -42,6 +42,7 @@ type seenFilter struct {
 	base  *bloomLayer   // nil until built
 	stale bool          // the base needs (re)building
 	build *baseBuild    // the build under way, or nil
+	retry time.Time     // after a failed build, when to try again
 	// seeks counts the store seeks of admissions (the filter's misses and
 	// its false positives): for the tests and the benchmarks.
 	seeks int64
@@ -90,7 +91,7 @@ func (s *seenFilter) neverSeen(k *urlx.Key) bool {
 // ready makes the filter usable when it can be: it takes a finished
 // build's base, or starts a build when the base is missing or stale. It
 // costs a channel poll when a build is under way and nothing otherwise.
-func (s *seenFilter) ready(f *Durable) {
+func (s *seenFilter) ready(f *Durable, now time.Time) {
 	if b := s.build; b != nil {
 		select {
 		case <-b.done:
@@ -100,8 +101,9 @@ func (s *seenFilter) ready(f *Durable) {
 		s.build = nil
 		if b.err != nil {
 			// A read error of the snapshot: the seeks answer, as before
-			// the filter; the next admission tries again.
-			f.opts.Logger.Warn().Err(b.err).Msg("building the seen-set filter failed; admissions seek the store meanwhile")
+			// the filter, and an admission a minute later tries again.
+			f.opts.Logger.Warn().Err(b.err).Dur("retry_in", seenFilterRetry).Msg("building the seen-set filter failed; admissions seek the store meanwhile")
+			s.stale, s.retry = true, now.Add(seenFilterRetry)
 			return
 		}
 		if !b.staled {
@@ -110,11 +112,14 @@ func (s *seenFilter) ready(f *Durable) {
 				Dur("elapsed", b.elapsed).Msg("seen-set filter built: new links are admitted without a store seek")
 		}
 	}
-	if s.stale {
+	if s.stale && !now.Before(s.retry) {
 		s.stale = false
 		s.build = startBaseBuild(f.db, f.stats.Seen)
 	}
 }
+
+// seenFilterRetry is the wait after a failed build.
+const seenFilterRetry = time.Minute
 
 // invalidate drops the base after the store gained keys behind the batch.
 func (s *seenFilter) invalidate() {

@@ -41,11 +41,11 @@ func TestBloomLayer(t *testing.T) {
 // for it, and takes its base, as the next admission would.
 func filterReady(t *testing.T, f *testFrontier) {
 	t.Helper()
-	f.filter.ready(f.Durable)
+	f.filter.ready(f.Durable, time.Now())
 	if b := f.filter.build; b != nil {
 		<-b.done
 	}
-	f.filter.ready(f.Durable)
+	f.filter.ready(f.Durable, time.Now())
 	if f.filter.base == nil {
 		t.Fatal("the seen filter has no base after its build")
 	}
