@@ -39,8 +39,7 @@ import (
 // deleted, so a key once in the filter stays true.
 type seenFilter struct {
 	live  []*bloomLayer // newest last; adds go to the last
-	base  *bloomLayer   // nil until built
-	stale bool          // the base needs (re)building
+	base  *bloomLayer   // nil until built (or after a bulk load)
 	build *baseBuild    // the build under way, or nil
 	retry time.Time     // after a failed build, when to try again
 	// seeks counts the store seeks of admissions (the filter's misses and
@@ -48,7 +47,7 @@ type seenFilter struct {
 	seeks int64
 }
 
-func newSeenFilter() *seenFilter { return &seenFilter{stale: true} }
+func newSeenFilter() *seenFilter { return &seenFilter{} }
 
 // liveLayerMin is the capacity of the first live layer; each next one
 // holds as many keys as all live layers before it (so their number grows
@@ -103,7 +102,7 @@ func (s *seenFilter) ready(f *Durable, now time.Time) {
 			// A read error of the snapshot: the seeks answer, as before
 			// the filter, and an admission a minute later tries again.
 			f.opts.Logger.Warn().Err(b.err).Dur("retry_in", seenFilterRetry).Msg("building the seen-set filter failed; admissions seek the store meanwhile")
-			s.stale, s.retry = true, now.Add(seenFilterRetry)
+			s.retry = now.Add(seenFilterRetry)
 			return
 		}
 		if !b.staled {
@@ -112,8 +111,7 @@ func (s *seenFilter) ready(f *Durable, now time.Time) {
 				Dur("elapsed", b.elapsed).Msg("seen-set filter built: new links are admitted without a store seek")
 		}
 	}
-	if s.stale && !now.Before(s.retry) {
-		s.stale = false
+	if s.base == nil && s.build == nil && !now.Before(s.retry) {
 		s.build = startBaseBuild(f.db, f.stats.Seen)
 	}
 }
@@ -123,7 +121,7 @@ const seenFilterRetry = time.Minute
 
 // invalidate drops the base after the store gained keys behind the batch.
 func (s *seenFilter) invalidate() {
-	s.base, s.stale = nil, true
+	s.base = nil
 	if s.build != nil {
 		s.build.staled = true // its snapshot predates the new keys
 	}
