@@ -87,6 +87,13 @@ var wakerSeq atomic.Uint64
 // Waker wakes a socket-owning loop from any goroutine. The loop polls the
 // PULL end (Socket); Wake pokes the PUSH end under a mutex.
 type Waker struct {
+	// pending is set by the Wake that sends a wake-up and cleared by
+	// Drain once it has read the socket: while it is set, a wake-up is in
+	// the socket or about to be, and later Wakes need not send (a
+	// worker's fetchers each woke the loop with a cgo call per page, most
+	// of them absorbed by a wake-up already pending).
+	pending atomic.Bool
+
 	mu     sync.Mutex
 	push   *zmq.Socket
 	pull   *zmq.Socket
@@ -126,22 +133,38 @@ func NewWaker(ctx *zmq.Context) (*Waker, error) {
 // Socket is the end to poll for readability.
 func (w *Waker) Socket() *zmq.Socket { return w.pull }
 
-// Wake interrupts the loop's poll. A wake already pending absorbs this one.
+// Wake interrupts the loop's poll. A wake already pending absorbs this
+// one: the loop has not drained it yet, so it will look at whatever the
+// caller made ready before calling Wake.
 func (w *Waker) Wake() {
+	if !w.pending.CompareAndSwap(false, true) {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.closed {
-		_, _ = w.push.SendBytes([]byte{0}, zmq.DONTWAIT)
+	if w.closed {
+		return
+	}
+	if _, err := w.push.SendBytes([]byte{0}, zmq.DONTWAIT); err != nil {
+		// Nothing was sent: the next Wake must try again.
+		w.pending.Store(false)
 	}
 }
 
-// Drain consumes pending wake-ups; called by the loop when Socket is readable.
+// Drain consumes pending wake-ups; called by the loop when Socket is
+// readable, before it looks at what the wakers made ready.
 func (w *Waker) Drain() {
 	for {
 		if _, err := w.pull.RecvBytes(zmq.DONTWAIT); err != nil {
-			return
+			break
 		}
 	}
+	// Cleared after reading, never before: a Wake between a clear and the
+	// reads would have its wake-up read here while its flag stayed set,
+	// and every later Wake would be absorbed by a wake-up no longer in
+	// the socket. Cleared after, a Wake absorbed during the reads made its
+	// work ready before the clear, and the loop looks at it next.
+	w.pending.Store(false)
 }
 
 // Close closes both ends; later Wake calls do nothing.
