@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -74,12 +76,33 @@ func runWorker(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	defer bus.close()
 	log := newBusLogger(stderr, bus.writer(), s.LogFormat, s.LogLevelWorker, crawluri.RoleWorker, id)
+	setWorkerGC(environ)
 	w, err := worker.New(worker.Options{Settings: s, Identity: id, Logger: log})
 	if err != nil {
 		log.Error().Err(err).Msg("worker failed to start")
 		return exitCode(err)
 	}
 	return runWithSignals(log, func(ctx context.Context) error { return w.Run(ctx) })
+}
+
+// workerGCPercent is a worker process's GOGC unless the environment sets
+// one. A worker allocates a page's body, its links and its result for
+// every fetch, and keeps little, so at Go's default of 100 it collected
+// often and the collector took a tenth of its CPU. At 200 a worker used 6.5 % less CPU per page
+// for 5 % more peak RSS (bench/peers, five rounds side by side). The
+// master keeps its default: its heap is the frontier's hosts, and its
+// idle RSS on 10M URLs is held under 300 MiB.
+const workerGCPercent = 200
+
+// setWorkerGC applies workerGCPercent, unless GOGC is set in environ (the
+// runtime has read it already).
+func setWorkerGC(environ []string) {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOGC=") {
+			return
+		}
+	}
+	debug.SetGCPercent(workerGCPercent)
 }
 
 func runSettings(args, environ []string, stdout, stderr io.Writer) int {
