@@ -280,7 +280,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	}
 	// The sinks are all known now (a callback may have added one).
 	m.omitBody = omitBodies(m.sinks)
-	if m.s.OutputWARCDir != "" && m.s.WARCWriter == "worker" {
+	if m.s.WARCWrittenBy() == settings.WARCByWorkers {
 		// Absolute: a worker on this machine runs in a directory of its own.
 		dir, err := filepath.Abs(m.s.OutputWARCDir)
 		if err != nil {

@@ -58,7 +58,7 @@ func init() {
 		return NewJSONLSink(s.OutputJSONL)
 	})
 	RegisterSink("warc", func(s *settings.Settings) (Sink, error) {
-		if s.OutputWARCDir == "" || s.WARCWriter != "master" {
+		if s.WARCWrittenBy() != settings.WARCByMaster {
 			return nil, nil // (warc_writer worker: the workers write, archiveDir)
 		}
 		return NewWARCSink(warcfile.Options{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder", GzipLevel: s.WARCGzipLevel})

@@ -176,7 +176,7 @@ func Defaults() Settings {
 		MasterSinks:               []string{"jsonl", "warc"},
 		Extra:                     []string{},
 		WARCPrefix:                "spyder-",
-		WARCWriter:                "worker",
+		WARCWriter:                WARCByWorkers,
 		WARCMaxFileSize:           1 << 30,
 		WARCGzipLevel:             warcfile.DefaultGzipLevel,
 		MaxURLLength:              2048,
@@ -233,6 +233,23 @@ var derived = map[string]string{
 	"connect_timeout":                  "request_timeout",
 	"zeromq_worker_proc_fetcher_pull":  "zeromq_master_push",
 	"zeromq_worker_proc_extractor_pub": "zeromq_master_sub",
+}
+
+// The values of warc_writer.
+const (
+	WARCByWorkers = "worker" // each worker its own fetches, before it reports them
+	WARCByMaster  = "master" // the master, from the bodies the results carry
+)
+
+// WARCWrittenBy is who writes the WARC records of output_warc_dir,
+// WARCByWorkers or WARCByMaster, or "" when there is no WARC output: the
+// one place that decides, for the master's sink and for the directory it
+// hands its workers.
+func (s *Settings) WARCWrittenBy() string {
+	if s.OutputWARCDir == "" {
+		return ""
+	}
+	return s.WARCWriter
 }
 
 // HeartbeatTimeout is how long a peer may stay silent before it is gone.

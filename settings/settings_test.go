@@ -214,3 +214,26 @@ func TestExtraValue(t *testing.T) {
 		}
 	}
 }
+
+// TestWARCWrittenBy: who writes the WARC records follows warc_writer, and
+// nobody does without output_warc_dir.
+func TestWARCWrittenBy(t *testing.T) {
+	for _, tc := range []struct {
+		flags map[string]any
+		want  string
+	}{
+		{map[string]any{}, ""},
+		{map[string]any{"warc_writer": "master"}, ""},
+		{map[string]any{"output_warc_dir": "w"}, WARCByWorkers},
+		{map[string]any{"output_warc_dir": "w", "warc_writer": "master"}, WARCByMaster},
+		{map[string]any{"output_warc_dir": "w", "warc_writer": "worker"}, WARCByWorkers},
+	} {
+		s, err := Load(Source{Flags: tc.flags})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.flags, err)
+		}
+		if got := s.WARCWrittenBy(); got != tc.want {
+			t.Errorf("%v: written by %q, want %q", tc.flags, got, tc.want)
+		}
+	}
+}

@@ -180,8 +180,8 @@ func (s *Settings) Validate() error {
 		add("frontier_class", "must not be empty")
 	}
 	s.validateRedis(add)
-	if s.WARCWriter != "worker" && s.WARCWriter != "master" {
-		add("warc_writer", "%q: worker (each worker writes its own fetches) or master", s.WARCWriter)
+	if s.WARCWriter != WARCByWorkers && s.WARCWriter != WARCByMaster {
+		add("warc_writer", "%q: %s (each worker writes its own fetches) or %s", s.WARCWriter, WARCByWorkers, WARCByMaster)
 	}
 
 	for key, ep := range map[string]string{
