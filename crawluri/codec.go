@@ -94,12 +94,28 @@ func (c *CrawlUri) Encode(dst []byte) []byte {
 	if c.ArchiveDir != "" {
 		dst = appendString(dst, FieldArchiveDir, c.ArchiveDir)
 	}
+	if c.Capture {
+		dst = append(appendFieldHeader(dst, tBool, FieldCapture), 1)
+	}
+	for _, f := range []struct {
+		id int16
+		b  []byte
+	}{{FieldRawRequest, c.RawRequest}, {FieldRawResponse, c.RawResponse}} {
+		if len(f.b) > 0 {
+			dst = appendFieldHeader(dst, tString, f.id)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(f.b)))
+			dst = append(dst, f.b...)
+		}
+	}
+	if c.RemoteIP != "" {
+		dst = appendString(dst, FieldRemoteIP, c.RemoteIP)
+	}
 	return append(dst, tStop)
 }
 
 // Marshal returns the Thrift binary encoding of c.
 func (c *CrawlUri) Marshal() []byte {
-	return c.Encode(make([]byte, 0, 64+len(c.URL)+len(c.ContentBody)))
+	return c.Encode(make([]byte, 0, 64+len(c.URL)+len(c.ContentBody)+len(c.RawRequest)+len(c.RawResponse)))
 }
 
 func appendFieldHeader(dst []byte, typ byte, id int16) []byte {
@@ -216,6 +232,14 @@ func (c *CrawlUri) Unmarshal(b []byte) error {
 			c.OmitBody, err = r.bool()
 		case id == FieldArchiveDir && typ == tString:
 			c.ArchiveDir, err = r.string()
+		case id == FieldCapture && typ == tBool:
+			c.Capture, err = r.bool()
+		case id == FieldRawRequest && typ == tString:
+			c.RawRequest, err = r.bytes()
+		case id == FieldRawResponse && typ == tString:
+			c.RawResponse, err = r.bytes()
+		case id == FieldRemoteIP && typ == tString:
+			c.RemoteIP, err = r.string()
 		default:
 			ok = false
 		}

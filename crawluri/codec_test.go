@@ -32,6 +32,10 @@ func full() *CrawlUri {
 		BodyLength:      17000,
 		OmitBody:        true,
 		ArchiveDir:      "/srv/warc",
+		Capture:         true,
+		RawRequest:      []byte("GET /a?b=1 HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+		RawResponse:     []byte("HTTP/1.0 200 OK\r\nX-A: 1\r\nx-a: 2\r\n\r\n\x1f\x8b"),
+		RemoteIP:        "93.184.216.34",
 	}
 }
 

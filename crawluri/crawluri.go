@@ -36,6 +36,10 @@ const (
 	FieldBodyLength      = 16 // new
 	FieldOmitBody        = 17 // new
 	FieldArchiveDir      = 18 // new
+	FieldCapture         = 19 // new
+	FieldRawRequest      = 20 // new
+	FieldRawResponse     = 21 // new
+	FieldRemoteIP        = 22 // new
 )
 
 // Keys of CrawlUri.OptionalVars, as spyder's constants.py spells them.
@@ -102,6 +106,19 @@ type CrawlUri struct {
 	// records (warc_writer: worker) to this directory (the master's
 	// output_warc_dir) unless its own output_warc_dir names another.
 	ArchiveDir string
+	// Capture, master->worker: the master writes WARC (warc_writer:
+	// master) and wants the exchange as it crossed the wire, in RawRequest,
+	// RawResponse and RemoteIP. A worker captures them for ArchiveDir too,
+	// and keeps them to itself then.
+	Capture bool
+	// RawRequest is the request head as sent, RawResponse the response as
+	// received (head, then the body with its transfer and content codings),
+	// cut at max_content_length plus the head; RemoteIP is the address
+	// connected to. Empty when the fetch could not be recorded (HTTPS
+	// through a proxy: the proxy's TLS tunnel is not the worker's).
+	RawRequest  []byte
+	RawResponse []byte
+	RemoteIP    string
 
 	// links are the extracted links as a list while a worker's processors
 	// work on them (ExtractedURLs, SetExtractedURLs): each reads and

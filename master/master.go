@@ -67,6 +67,7 @@ type Master struct {
 	sinks     []Sink
 	unflushed bool // results went to sinks since their last flush
 	omitBody  bool // no sink reads bodies: workers leave them out (BodyNeeder)
+	capture   bool // a sink wants the exchanges as recorded on the wire (WireRecorder)
 	// archiveDir: the workers write WARC records there (warc_writer
 	// worker; "": they write none).
 	archiveDir string
@@ -279,7 +280,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		}
 	}
 	// The sinks are all known now (a callback may have added one).
-	m.omitBody = omitBodies(m.sinks)
+	m.omitBody, m.capture = omitBodies(m.sinks), wantsWire(m.sinks)
 	if m.s.WARCWrittenBy() == settings.WARCByWorkers {
 		// Absolute: a worker on this machine runs in a directory of its own.
 		dir, err := filepath.Abs(m.s.OutputWARCDir)
@@ -297,7 +298,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		Str("push", m.s.ZeromqMasterPush).Str("sub", m.s.ZeromqMasterSub).
 		Str("mgmt_pub", m.s.ZeromqMgmtMaster).Str("mgmt_sub", m.s.ZeromqMgmtWorker).
 		Str("frontier", m.s.FrontierClass).Int64("queued", fs.Queued).Bool("paused", m.mode == modePaused).
-		Bool("bodies", !m.omitBody).Str("warc_by_workers", m.archiveDir)
+		Bool("bodies", !m.omitBody).Bool("wire", m.capture).Str("warc_by_workers", m.archiveDir)
 	if m.gate.Scope.HostBased() {
 		// The first ones: a broad crawl's scope is millions of hosts.
 		ev = ev.Strs("scope_hosts", m.gate.Scope.FirstSeedHosts(readyScopeHosts)).Int("scope_hosts_total", m.gate.Scope.SeedHostCount())

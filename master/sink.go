@@ -117,6 +117,25 @@ func omitBodies(sinks []Sink) bool {
 	return true
 }
 
+// WireRecorder is implemented by sinks that make their output of each
+// exchange as it crossed the connection (crawluri.CrawlUri.RawRequest,
+// RawResponse, RemoteIP), such as the WARC sink: when one wants it, every
+// URL goes out with Capture set. A worker that could not record an
+// exchange sends its body instead, whatever NeedsBody says.
+type WireRecorder interface {
+	WantsWire() bool
+}
+
+// wantsWire reports whether a sink wants the exchanges as recorded.
+func wantsWire(sinks []Sink) bool {
+	for _, s := range sinks {
+		if r, ok := s.(WireRecorder); ok && r.WantsWire() {
+			return true
+		}
+	}
+	return false
+}
+
 // Destination is implemented by sinks that write where a person will look
 // (a file, a directory): the crawl's summary lists it.
 type Destination interface {

@@ -13,8 +13,8 @@ import (
 
 // WARCSink writes every fetched response, with the request that fetched
 // it, as WARC 1.1 records (internal/warcfile), when warc_writer is
-// master: the bodies travel from the workers, and the master compresses
-// them. (With warc_writer: worker, the default, each worker writes its own
+// master: the exchanges travel from the workers as they recorded them on
+// the wire (WireRecorder), and the master compresses them. (With warc_writer: worker, the default, each worker writes its own
 // fetches and the master has no WARC sink.) Results without an HTTP
 // response have nothing to archive and are skipped.
 //
@@ -48,6 +48,14 @@ func NewWARCSink(opts warcfile.Options) (*WARCSink, error) {
 	go s.run()
 	return s, nil
 }
+
+// WantsWire implements WireRecorder.
+func (s *WARCSink) WantsWire() bool { return true }
+
+// NeedsBody implements BodyNeeder: the records are made of the exchange as
+// recorded, which has the body as it was sent; a worker that could not
+// record one sends the decoded body instead.
+func (s *WARCSink) NeedsBody() bool { return false }
 
 // Destination implements Destination.
 func (s *WARCSink) Destination() string { return s.opts.Dir + "/" }

@@ -13,7 +13,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # 1. Prerequisites: libzmq (cgo), pkg-config, a C compiler; python3-zmq and
 # python3-thrift for the tests that check the protocol against Python peers;
 # redis-server for the tests of the Redis Cluster frontier (they start their
-# own servers on ports of their own).
+# own servers on ports of their own); Node.js for the WARC read-back tests.
 missing=()
 for pkg in libzmq3-dev pkg-config gcc python3-zmq python3-thrift redis-server; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -25,6 +25,16 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
+# Node.js and warcio.js: the WARC tests read spyder's files back with
+# webrecorder's reader (internal/testsite/warcio).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs npm"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm
+fi
+(cd internal/testsite/warcio && npm ci --no-audit --no-fund --loglevel=error) || log "npm ci in internal/testsite/warcio failed: the WARC tests will say so"
 if ! command -v go >/dev/null 2>&1; then
   [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
 fi

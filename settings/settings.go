@@ -57,7 +57,7 @@ type Settings struct {
 	OutputJSONL               string        `koanf:"output_jsonl" path:"file" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
 	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
-	WARCWriter                string        `koanf:"warc_writer" doc:"who writes the WARC records of output_warc_dir: worker (each worker its own fetches, in files of its own, before it reports them: bodies stay where they were fetched; a worker's own output_warc_dir, if set, is where it writes) or master (bodies travel to the master, which writes one series of files)"`
+	WARCWriter                string        `koanf:"warc_writer" doc:"who writes the WARC records of output_warc_dir: worker (each worker its own fetches, in files of its own, before it reports them: bodies stay where they were fetched; a worker's own output_warc_dir, if set, is where it writes) or master (each exchange travels to the master as the worker recorded it, and the master writes one series of files)"`
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	WARCGzipLevel             int           `koanf:"warc_gzip_level" doc:"compression level of the WARC records, 1 (fastest) to 9 (smallest files): 3 costs half the CPU of 6 for files about 7 % larger"`
 	MaxURLLength              int           `koanf:"max_url_length" doc:"longer URLs (after canonicalization) are not crawled: links are counted and dropped, seeds refused (crawler traps grow URLs without end)"`

@@ -4,13 +4,16 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -74,19 +77,23 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 			return dialer.DialContext(ctx, network, net.JoinHostPort(ip, port))
 		}
 	}
+	// Every connection can record the exchanges it carries (capture.go);
+	// it copies bytes only for a fetch whose records are archived.
+	tlsConfig := &tls.Config{InsecureSkipVerify: !opts.ValidateCertificates} //nolint:gosec // an operator's choice (validate_certificates)
 	proxy := http.ProxyFromEnvironment
 	if opts.Proxy != nil {
 		proxy = http.ProxyURL(opts.Proxy)
 	}
 	tr := &http.Transport{
 		Proxy:                 proxy,
-		DialContext:           dial,
+		DialContext:           recordingDial(dial),
+		DialTLSContext:        recordingTLSDial(dial, tlsConfig, opts.ConnectTimeout),
 		MaxIdleConns:          opts.MaxClients * 4,
 		MaxIdleConnsPerHost:   opts.MaxClients,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   opts.ConnectTimeout,
 		ResponseHeaderTimeout: opts.RequestTimeout,
-		TLSClientConfig:       &tls.Config{InsecureSkipVerify: !opts.ValidateCertificates}, //nolint:gosec // an operator's choice (validate_certificates)
+		TLSClientConfig:       tlsConfig, // for HTTPS through a proxy
 	}
 	client := &http.Client{
 		Transport: tr,
@@ -122,8 +129,17 @@ func (f *Fetcher) Close() { f.client.CloseIdleConnections() }
 // Fetch requests c.URL (conditionally, when the master sent validators) and
 // fills in status, headers sent and received, body and timing. A request
 // that fails without a response becomes status 599 with the error text.
+//
+// When the fetch is archived (ArchiveDir, Capture), the exchange is also
+// recorded as it crossed the connection (RawRequest, RawResponse,
+// RemoteIP).
 func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	start := time.Now()
+	var cp *capture
+	if c.ArchiveDir != "" || c.Capture {
+		cp = &capture{limit: int(min(f.opts.MaxContentLength, math.MaxInt32)) + maxCapturedHead}
+		ctx = httptrace.WithClientTrace(ctx, cp.trace())
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
 		c.StatusCode, c.Error = crawluri.StatusTransportError, fmt.Sprintf("building request: %v", err)
@@ -138,6 +154,9 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if cp != nil {
+			cp.finish()
+		}
 		c.StatusCode, c.Error = crawluri.StatusTransportError, transportError(err)
 		c.ReqTime = time.Since(start).Seconds()
 		return
@@ -146,6 +165,12 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 
 	body, err := readBody(resp.Body, resp.ContentLength, f.opts.MaxContentLength)
 	c.ReqTime = time.Since(start).Seconds()
+	if cp != nil && cp.finish() && err == nil {
+		c.RawRequest, c.RawResponse, c.RemoteIP = withoutProxyAuthorization(cp.request), cp.response, cp.ip
+		if cp.cut {
+			c.SetVar(crawluri.VarTruncated, crawluri.VarTrue)
+		}
+	}
 	if err != nil {
 		c.StatusCode, c.Error = crawluri.StatusTransportError, "reading body: "+transportError(err)
 		return
@@ -159,6 +184,22 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	c.ReqHeader = flatten(req.Header)
 	c.RepHeader = flatten(resp.Header)
 	c.ContentBody = body
+}
+
+// withoutProxyAuthorization is a recorded request head without its
+// Proxy-Authorization line: the proxy's credentials are the operator's,
+// not part of the exchange with the site, and must not end up in an
+// archive.
+func withoutProxyAuthorization(head []byte) []byte {
+	const name = "proxy-authorization:"
+	out := head[:0:0]
+	for line := range bytes.Lines(head) {
+		if len(line) >= len(name) && strings.EqualFold(string(line[:len(name)]), name) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 // readBody reads at most limit+1 bytes of r (one more than kept, to tell

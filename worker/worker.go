@@ -545,14 +545,19 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 			c.Error = err.Error()
 		} else {
 			processor.DistinctLinks(c, w.canon)
-			if c.OmitBody && !strings.HasSuffix(c.URL, "/robots.txt") {
-				// The master's sinks read no body, and its frontier reads
-				// only robots.txt's (a page whose path merely ends so
-				// keeps its body too, which costs nothing but bytes).
+			// The master's sinks read no body, and its frontier reads only
+			// robots.txt's (a page whose path merely ends so keeps its body
+			// too, which costs nothing but bytes). A master writing WARC
+			// makes its records of the exchange as recorded, or, when it
+			// could not be, of the body.
+			if c.OmitBody && !strings.HasSuffix(c.URL, "/robots.txt") && (!c.Capture || len(c.RawResponse) > 0) {
 				c.LeaveOutBody()
 			}
 		}
-		c.OmitBody, c.ArchiveDir = false, ""
+		if c.ArchiveDir != "" {
+			c.RawRequest, c.RawResponse, c.RemoteIP = nil, nil, "" // archived here
+		}
+		c.OmitBody, c.ArchiveDir, c.Capture = false, "", false
 		c.WorkerID = w.id
 		w.results <- j
 		w.waker.Wake()

@@ -36,6 +36,10 @@ class CrawlUri(TBase):
         (16, TType.I64, "body_length", None, None),
         (17, TType.BOOL, "omit_body", None, None),
         (18, TType.STRING, "archive_dir", "UTF8", None),
+        (19, TType.BOOL, "capture", None, None),
+        (20, TType.STRING, "raw_request", "BINARY", None),
+        (21, TType.STRING, "raw_response", "BINARY", None),
+        (22, TType.STRING, "remote_ip", "UTF8", None),
     )
 
     def __init__(self, **kw):

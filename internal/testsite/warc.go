@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -100,9 +102,19 @@ func (r WARCRecord) checkDigests() error {
 		}
 	}
 	if d, ok := r.Headers["warc-payload-digest"]; ok {
-		_, payload, found := bytes.Cut(r.Block, []byte("\r\n\r\n"))
+		head, payload, found := bytes.Cut(r.Block, []byte("\r\n\r\n"))
 		if !found {
 			return fmt.Errorf("WARC-Payload-Digest on a block with no HTTP head")
+		}
+		// The payload is the entity body: the transfer coding undone,
+		// the content coding kept.
+		if resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))), nil); err == nil &&
+			slices.Contains(resp.TransferEncoding, "chunked") {
+			decoded, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(payload)))
+			if err != nil && r.Headers["warc-truncated"] == "" {
+				return fmt.Errorf("chunked payload: %w", err)
+			}
+			payload = decoded
 		}
 		if err := checkDigest(d, payload); err != nil {
 			return fmt.Errorf("WARC-Payload-Digest: %w", err)

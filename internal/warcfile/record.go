@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base32"
+	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
@@ -47,21 +49,73 @@ type record struct {
 	filename     string // warcinfo: the file it opens
 	contentType  string
 	truncated    bool
-	// payload says the body is the HTTP payload: it gets a
-	// WARC-Payload-Digest of its own.
-	payload    bool
-	head, body []byte
+	ip           string // WARC-IP-Address
+	// profile and refersToTarget: a revisit record's WARC-Profile and
+	// WARC-Refers-To-Target-URI.
+	profile, refersToTarget string
+	// payloadDigest is the WARC-Payload-Digest of a record whose block
+	// holds an HTTP payload.
+	payloadDigest string
+	head, body    []byte
 }
+
+// profileServerNotModified is the WARC-Profile of a revisit record of a
+// 304 Not Modified.
+const profileServerNotModified = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 // warcDate is WARC 1.1's WARC-Date layout (W3C ISO 8601, UTC).
 const warcDate = "2006-01-02T15:04:05Z"
 
 // exchangeRecords renders and compresses the request and response records
-// of e, made at now.
+// of e, made at now: of the exchange as it was recorded on the wire when it
+// was (RawResponse), else rebuilt from the parsed exchange.
 func (w *Writer) exchangeRecords(e Exchange, u *url.URL, now time.Time) (*fetchRecords, error) {
 	date := now.Format(warcDate)
 	reqID, respID := recordID(), recordID()
+	resp := record{typ: "response", date: date, id: respID, target: e.Target, concurrentTo: reqID, ip: e.IP,
+		contentType: "application/http;msgtype=response", truncated: e.Truncated}
+	var req []byte
+	if len(e.RawResponse) > 0 {
+		req, resp.body = e.RawRequest, e.RawResponse
+		payload, complete := recordedPayload(e.RawResponse)
+		resp.payloadDigest = payload
+		resp.truncated = resp.truncated || !complete
+	} else {
+		req = rebuiltRequest(e, u)
+		resp.head = rebuiltResponseHead(e)
+		resp.body = e.Body
+		resp.payloadDigest = sha1Digest(sha1.Sum(e.Body))
+	}
+	if len(req) == 0 {
+		req = rebuiltRequest(e, u)
+	}
+	if e.Status == http.StatusNotModified {
+		// The server answered a conditional request that the page has
+		// not changed: a revisit record of the 304's head (WARC 1.1,
+		// 6.7.3), which has no payload to digest, naming the URL whose
+		// earlier capture it confirms.
+		resp.typ, resp.profile, resp.refersToTarget, resp.payloadDigest = "revisit", profileServerNotModified, e.Target, ""
+	}
 
+	recs := fetchBufs.Get().(*fetchRecords)
+	gz := w.gzipWriter()
+	defer w.gzips.Put(gz)
+	for _, r := range []record{
+		{typ: "request", date: date, id: reqID, target: e.Target, concurrentTo: respID,
+			contentType: "application/http;msgtype=request", head: req},
+		resp,
+	} {
+		if err := writeRecord(&recs.buf, gz, &r); err != nil {
+			recs.release()
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+// rebuiltRequest is the head of e's request as net/http would have sent
+// it, from its headers.
+func rebuiltRequest(e Exchange, u *url.URL) []byte {
 	var req bytes.Buffer
 	req.WriteString("GET ")
 	req.WriteString(u.RequestURI())
@@ -70,7 +124,13 @@ func (w *Writer) exchangeRecords(e Exchange, u *url.URL, now time.Time) (*fetchR
 	req.WriteString("\r\n")
 	writeHeaders(&req, e.Req, "Host")
 	req.WriteString("\r\n")
+	return req.Bytes()
+}
 
+// rebuiltResponseHead is a response head for e's decoded body: its status
+// line, its headers in name order without the codings the body no longer
+// has, and a Content-Length that matches the body.
+func rebuiltResponseHead(e Exchange) []byte {
 	var rep bytes.Buffer
 	rep.WriteString("HTTP/1.1 ")
 	rep.WriteString(strconv.Itoa(int(e.Status)))
@@ -81,23 +141,53 @@ func (w *Writer) exchangeRecords(e Exchange, u *url.URL, now time.Time) (*fetchR
 	rep.WriteString("Content-Length: ")
 	rep.WriteString(strconv.Itoa(len(e.Body)))
 	rep.WriteString("\r\n\r\n")
+	return rep.Bytes()
+}
 
-	recs := fetchBufs.Get().(*fetchRecords)
-	gz := w.gzipWriter()
-	defer w.gzips.Put(gz)
-	for _, r := range []record{
-		{typ: "request", date: date, id: reqID, target: e.Target, concurrentTo: respID,
-			contentType: "application/http;msgtype=request", head: req.Bytes()},
-		{typ: "response", date: date, id: respID, target: e.Target, concurrentTo: reqID,
-			contentType: "application/http;msgtype=response", truncated: e.Truncated, payload: true,
-			head: rep.Bytes(), body: e.Body},
-	} {
-		if err := writeRecord(&recs.buf, gz, &r); err != nil {
-			recs.release()
-			return nil, err
+// recordedPayload is the WARC-Payload-Digest of a response recorded on the
+// wire: of its entity body, after the transfer coding (chunked) is undone
+// and with its content coding kept (WARC 1.1, 5.9; what Heritrix, warcprox
+// and warcio compute). complete is false when the response was cut before
+// its head ended or inside its chunking: then the digest, if any, is of
+// the payload recorded.
+func recordedPayload(raw []byte) (digest string, complete bool) {
+	head, body, ok := splitHead(raw)
+	if !ok {
+		return "", false
+	}
+	if !chunked(head) {
+		return sha1Digest(sha1.Sum(body)), true
+	}
+	h := sha1.New()
+	_, err := io.Copy(h, httputil.NewChunkedReader(bytes.NewReader(body)))
+	return sha1Digest([sha1.Size]byte(h.Sum(nil))), err == nil
+}
+
+// splitHead splits an HTTP message at the empty line that ends its head
+// (CRLF CRLF, or the bare LF LF net/http accepts too).
+func splitHead(msg []byte) (head, body []byte, ok bool) {
+	i, n := bytes.Index(msg, []byte("\r\n\r\n")), 4
+	if j := bytes.Index(msg, []byte("\n\n")); j >= 0 && (i < 0 || j < i) {
+		i, n = j, 2
+	}
+	if i < 0 {
+		return nil, nil, false
+	}
+	return msg[:i+n], msg[i+n:], true
+}
+
+// chunked reports whether a response head names the chunked transfer
+// coding, last among its Transfer-Encoding values (RFC 9112, 6.1).
+func chunked(head []byte) bool {
+	last := ""
+	for line := range bytes.Lines(head) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && strings.EqualFold(string(bytes.TrimSpace(name)), "Transfer-Encoding") {
+			codings := strings.Split(string(value), ",")
+			last = strings.ToLower(strings.TrimSpace(codings[len(codings)-1]))
 		}
 	}
-	return recs, nil
+	return last == "chunked"
 }
 
 // warcinfo is the compressed warcinfo record that opens file name.
@@ -143,21 +233,24 @@ func writeRecord(dst *bytes.Buffer, gz *gzip.Writer, r *record) error {
 	field("WARC-Type", r.typ)
 	field("WARC-Record-ID", r.id)
 	field("WARC-Date", r.date)
-	if r.filename != "" {
-		field("WARC-Filename", r.filename)
-	}
-	if r.target != "" {
-		field("WARC-Target-URI", r.target)
-	}
-	if r.concurrentTo != "" {
-		field("WARC-Concurrent-To", r.concurrentTo)
+	for _, f := range [...]struct{ name, value string }{
+		{"WARC-Filename", r.filename},
+		{"WARC-Target-URI", r.target},
+		{"WARC-Concurrent-To", r.concurrentTo},
+		{"WARC-Profile", r.profile},
+		{"WARC-Refers-To-Target-URI", r.refersToTarget},
+		{"WARC-IP-Address", r.ip},
+	} {
+		if f.value != "" {
+			field(f.name, f.value)
+		}
 	}
 	if r.truncated {
 		field("WARC-Truncated", "length")
 	}
 	field("Content-Type", r.contentType)
-	if r.payload {
-		field("WARC-Payload-Digest", sha1Digest(sha1.Sum(r.body)))
+	if r.payloadDigest != "" {
+		field("WARC-Payload-Digest", r.payloadDigest)
 	}
 	field("WARC-Block-Digest", sha1Digest([sha1.Size]byte(block.Sum(nil))))
 	field("Content-Length", strconv.Itoa(len(r.head)+len(r.body)))

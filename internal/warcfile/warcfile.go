@@ -101,6 +101,11 @@ type Exchange struct {
 	Req, Rep  map[string]string // request and response headers
 	Body      []byte            // decoded
 	Truncated bool              // cut at max_content_length
+	// RawRequest and RawResponse are the exchange as it crossed the
+	// connection, and IP the address it went to, when the worker
+	// recorded them (crawluri.CrawlUri.RawResponse).
+	RawRequest, RawResponse []byte
+	IP                      string
 }
 
 // ExchangeOf is the exchange of a result, and whether it has one: results
@@ -112,7 +117,8 @@ func ExchangeOf(c *crawluri.CrawlUri) (Exchange, bool) {
 		return Exchange{}, false
 	}
 	e := Exchange{Target: c.EffectiveURL, Status: c.StatusCode, Req: c.ReqHeader, Rep: c.RepHeader, Body: c.ContentBody,
-		Truncated: c.Var(crawluri.VarTruncated) == crawluri.VarTrue}
+		Truncated:  c.Var(crawluri.VarTruncated) == crawluri.VarTrue,
+		RawRequest: c.RawRequest, RawResponse: c.RawResponse, IP: c.RemoteIP}
 	if e.Target == "" {
 		e.Target = c.URL
 	}
@@ -123,12 +129,15 @@ func ExchangeOf(c *crawluri.CrawlUri) (Exchange, bool) {
 // they are in the file (written to the operating system, which a kill of
 // the process does not lose).
 //
-// The worker holds the decoded body and the response headers as a map,
-// so the response record is rebuilt from them: the status line, the
-// headers in name order without the transfer codings the body no longer
-// has (Content-Encoding, Transfer-Encoding), and a Content-Length that
-// matches the body. A body cut at max_content_length is marked with
-// WARC-Truncated: length.
+// The records hold the exchange as the worker recorded it on the wire:
+// the request as sent, the response as received (its status line and
+// protocol version, header names in their order and case, repeated
+// headers, Content-Encoding and chunking), with the WARC-IP-Address it
+// came from. An exchange that could not be recorded (HTTPS through a
+// proxy) is rebuilt from the decoded body and the headers as a map: the
+// status line, the headers in name order without the codings the body no
+// longer has, and a Content-Length that matches the body. A response cut
+// at max_content_length is marked with WARC-Truncated: length.
 func (w *Writer) Write(e Exchange) error {
 	u, err := url.Parse(e.Target)
 	if err != nil {

@@ -199,3 +199,116 @@ func TestWriteAfterFailure(t *testing.T) {
 		t.Errorf("%d responses read back, want 3 (the failed write's is lost, nothing else)", responses)
 	}
 }
+
+// TestRecordsOfTheWire: an exchange recorded on the wire is archived byte
+// for byte — the request as sent, the response as received — with the
+// address it came from, and its payload digest is of the entity body:
+// de-chunked, still gzipped. A response cut inside its chunking is marked
+// truncated.
+func TestRecordsOfTheWire(t *testing.T) {
+	zpage := []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xffgzip bytes as the server sent them")
+	chunked := "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Encoding: gzip\r\n" +
+		"Transfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", 10, zpage[:10], len(zpage)-10, zpage[10:])
+	http10 := "HTTP/1.0 200 Fine\r\nContent-Type: text/plain\r\n\r\nold server"
+	request := "GET /p HTTP/1.1\r\nHost: h.test\r\nUser-Agent: spyder\r\naccept-encoding: gzip\r\n\r\n"
+	cases := []struct {
+		name, raw   string
+		payload     []byte
+		truncated   bool
+		wantRequest string
+	}{
+		{"chunked gzip", chunked, zpage, false, request},
+		{"HTTP/1.0", http10, []byte("old server"), false, request},
+		{"cut in a chunk", chunked[:len(chunked)-20], nil, true, request},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := New(Options{Dir: dir, Prefix: "w-", MaxFileSize: 1 << 20, Software: "spyder-test/1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := Exchange{Target: "http://h.test/p", Status: 200, Body: []byte("decoded, not archived"),
+				RawRequest: []byte(request), RawResponse: []byte(tc.raw), IP: "127.0.0.9"}
+			if err := w.Write(e); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			records, err := testsite.ReadWARCDir(dir) // checks both digests
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(records) != 3 {
+				t.Fatalf("%d records", len(records))
+			}
+			req, resp := records[1], records[2]
+			if string(req.Block) != tc.wantRequest {
+				t.Errorf("request block %q", req.Block)
+			}
+			if string(resp.Block) != tc.raw || resp.Headers["warc-ip-address"] != "127.0.0.9" {
+				t.Errorf("response block %q, headers %v", resp.Block, resp.Headers)
+			}
+			if (resp.Headers["warc-truncated"] == "length") != tc.truncated {
+				t.Errorf("WARC-Truncated %q, want truncated %v", resp.Headers["warc-truncated"], tc.truncated)
+			}
+			if tc.payload != nil {
+				sum := sha1.Sum(tc.payload)
+				if resp.Headers["warc-payload-digest"] != "sha1:"+base32.StdEncoding.EncodeToString(sum[:]) {
+					t.Errorf("payload digest %q, want the entity body's", resp.Headers["warc-payload-digest"])
+				}
+			}
+		})
+	}
+}
+
+// TestNotModifiedIsARevisit: a 304 to a conditional GET is archived as a
+// revisit record of the server-not-modified profile, its block the 304's
+// head, naming the URL it confirms; no payload digest (it has none).
+func TestNotModifiedIsARevisit(t *testing.T) {
+	dir := t.TempDir()
+	w, err := New(Options{Dir: dir, Prefix: "n-", MaxFileSize: 1 << 20, Software: "spyder-test/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n"
+	for _, e := range []Exchange{
+		{Target: "http://h.test/p", Status: 304, RawRequest: []byte("GET /p HTTP/1.1\r\nHost: h.test\r\nIf-None-Match: \"v1\"\r\n\r\n"), RawResponse: []byte(raw)},
+		{Target: "http://h.test/q", Status: 304, Rep: map[string]string{"Etag": `"v2"`}}, // not recorded on the wire: rebuilt
+	} {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	records, err := testsite.ReadWARCDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revisits []testsite.WARCRecord
+	for _, r := range records {
+		switch r.Headers["warc-type"] {
+		case "response":
+			t.Errorf("a 304 archived as a response: %v", r.Headers)
+		case "revisit":
+			revisits = append(revisits, r)
+		}
+	}
+	if len(revisits) != 2 {
+		t.Fatalf("%d revisit records, want 2", len(revisits))
+	}
+	for i, r := range revisits {
+		target := []string{"http://h.test/p", "http://h.test/q"}[i]
+		if r.Headers["warc-profile"] != "http://netpreserve.org/warc/1.1/revisit/server-not-modified" ||
+			r.Headers["warc-refers-to-target-uri"] != target || r.Headers["warc-target-uri"] != target ||
+			r.Headers["warc-payload-digest"] != "" || r.Headers["content-type"] != "application/http;msgtype=response" {
+			t.Errorf("revisit %d: headers %v", i, r.Headers)
+		}
+	}
+	if string(revisits[0].Block) != raw {
+		t.Errorf("revisit block %q, want the 304 as received", revisits[0].Block)
+	}
+}
