@@ -182,3 +182,24 @@ func TestFetchRecordingIsCut(t *testing.T) {
 		t.Errorf("recorded %d bytes of a %d-byte response cut at 1,000 bytes of body", len(c.RawResponse), len(head)+len(body))
 	}
 }
+
+// TestFetchTLSValidation: the fetcher's own TLS dial (which records the
+// plaintext) still checks certificates when validate_certificates is on:
+// a self-signed server is refused, and accepted with it off.
+func TestFetchTLSValidation(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	for _, validate := range []bool{true, false} {
+		f := NewFetcher(FetchOptions{UserAgent: "spyder-test/1", MaxClients: 1, RequestTimeout: 2 * time.Second,
+			ConnectTimeout: time.Second, MaxContentLength: 1000, ValidateCertificates: validate})
+		for _, archived := range []bool{true, false} {
+			c := &crawluri.CrawlUri{URL: srv.URL + "/", Capture: archived}
+			f.Fetch(context.Background(), c)
+			refused := c.StatusCode == crawluri.StatusTransportError && strings.Contains(c.Error, "certificate")
+			if refused != validate || (!validate && c.StatusCode != 200) {
+				t.Errorf("validate %v, archived %v: status %d %q", validate, archived, c.StatusCode, c.Error)
+			}
+		}
+		f.Close()
+	}
+}
