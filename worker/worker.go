@@ -534,17 +534,9 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 	for j := range w.jobs {
 		c := j.curi
 		c.QueueTime = time.Since(j.received).Seconds()
-		w.fetcher.Fetch(ctx, c)
-		if ctx.Err() != nil {
+		if !w.Process(ctx, c) {
 			j.aborted = true
-		} else if err := w.pipeline.Run(ctx, c); err != nil {
-			c.StatusCode = crawluri.StatusWorkerException
-			c.Error = err.Error()
-		} else if err := w.archive(c); err != nil {
-			c.StatusCode = crawluri.StatusWorkerException
-			c.Error = err.Error()
-		} else {
-			processor.DistinctLinks(c, w.canon)
+		} else if c.StatusCode != crawluri.StatusWorkerException {
 			// The master's sinks read no body, and its frontier reads only
 			// robots.txt's (a page whose path merely ends so keeps its body
 			// too, which costs nothing but bytes). A master writing WARC
@@ -562,6 +554,34 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 		w.results <- j
 		w.waker.Wake()
 	}
+}
+
+// Process does a fetch slot's work on c: the fetch, the processor
+// pipeline, the WARC records when c asks for them (ArchiveDir), and the
+// links made distinct. A processor's or the archive's failure makes c an
+// 810 with the error. It reports false when ctx ended the fetch: c's
+// outcome is then not the site's. `spyder fetch` runs it on one URL
+// without a master.
+func (w *Worker) Process(ctx context.Context, c *crawluri.CrawlUri) bool {
+	w.fetcher.Fetch(ctx, c)
+	if ctx.Err() != nil {
+		return false
+	}
+	if err := w.pipeline.Run(ctx, c); err != nil {
+		c.StatusCode, c.Error = crawluri.StatusWorkerException, err.Error()
+	} else if err := w.archive(c); err != nil {
+		c.StatusCode, c.Error = crawluri.StatusWorkerException, err.Error()
+	} else {
+		processor.DistinctLinks(c, w.canon)
+	}
+	return true
+}
+
+// Close releases what a worker that never ran holds (its fetcher's
+// connections, its WARC files); Run does it itself.
+func (w *Worker) Close() error {
+	w.fetcher.Close()
+	return w.archives.close()
 }
 
 func (w *Worker) publishResults(pub *zmq.Socket) error {

@@ -60,6 +60,7 @@ func commands() []command {
 		{"inject", "add URLs (arguments or --file) to a running crawl as seeds", runInjectLive},
 		{"host", "change a host's politeness in a running crawl: --delay 10s, --default-delay, --block-for 2h, --block-until TIME", runHost},
 		{"stop", "stop a running master gracefully (its workers finish and quit; a crawl several masters share: all of them), or --worker ID or --master ID only", runStop},
+		{"fetch", "fetch URLs now, without a master, and print what the crawl makes of them: status, body, robots.txt's verdict, every link and whether it is followed, the processors' fields (--json)", runFetch},
 		{"frontier", "offline work on a state directory: `frontier inspect` (read-only report; of a Redis crawl too, beside its masters), `frontier inject FILE` (bulk seeding), `frontier migrate --to redis|pebble` (a stopped crawl moved between a state directory and Redis)", runFrontier},
 		{"init", "write a new crawl's skeleton: DIR/spyder.yaml (every setting, commented), seeds.txt, README.md", runInit},
 		{"keygen", "write a CURVE key pair NAME and NAME_secret (authenticated workers: curve_* settings)", runKeygen},
