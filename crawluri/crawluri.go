@@ -50,8 +50,11 @@ const (
 	VarExtractedURLs      = "extracted_urls"
 	VarTruncated          = "truncated"
 	VarSniffedType        = "sniffed_content_type" // the body's media type by content, when the body was left out and no header named one
-	VarTrue               = "1"
-	VarFalse              = "0"
+	// VarFieldPrefix begins the keys of extracted fields (css_extract's,
+	// a processor's own): FieldVar.
+	VarFieldPrefix = "field:"
+	VarTrue        = "1"
+	VarFalse       = "0"
 )
 
 // Status codes beyond HTTP that travel in CrawlUri.StatusCode.
@@ -151,6 +154,10 @@ func (c *CrawlUri) LeaveOutBody() {
 	c.BodyLength = int64(len(c.ContentBody))
 	c.ContentBody = nil
 }
+
+// FieldVar is the optional var that carries the extracted field name to
+// the master's outputs (output_fields).
+func FieldVar(name string) string { return VarFieldPrefix + name }
 
 // Var returns OptionalVars[key], or "" when unset.
 func (c *CrawlUri) Var(key string) string {

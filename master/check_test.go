@@ -26,7 +26,7 @@ func TestCheckSettings(t *testing.T) {
 		flags map[string]any
 		want  []string
 	}{
-		{"unknown sink", map[string]any{"master_sinks": []string{"jsonl", "csv"}}, []string{"master_sinks", `"csv" is not registered`, "jsonl", "warc"}},
+		{"unknown sink", map[string]any{"master_sinks": []string{"jsonl", "parquet"}}, []string{"master_sinks", `"parquet" is not registered`, "csv", "jsonl", "warc"}},
 		{"unknown callback", map[string]any{"master_callback": "seedz"}, []string{"master_callback", `"seedz"`, "seedfile"}},
 		{"unknown frontier", map[string]any{"frontier_class": "redis"}, []string{"frontier_class", "multiple_host"}},
 		{"state_dir is a file", map[string]any{"state_dir": file}, []string{"state_dir", "is a file, not a directory"}},

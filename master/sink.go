@@ -55,7 +55,18 @@ func init() {
 		if s.OutputJSONL == "" {
 			return nil, nil
 		}
-		return NewJSONLSink(s.OutputJSONL)
+		sink, err := NewJSONLSink(s.OutputJSONL)
+		if err != nil {
+			return nil, err
+		}
+		sink.fields = outputFieldsOf(s)
+		return sink, nil
+	})
+	RegisterSink("csv", func(s *settings.Settings) (Sink, error) {
+		if s.OutputCSV == "" {
+			return nil, nil
+		}
+		return NewCSVSink(s.OutputCSV, outputFieldsOf(s))
 	})
 	RegisterSink("warc", func(s *settings.Settings) (Sink, error) {
 		if s.WARCWrittenBy() != settings.WARCByMaster {
@@ -150,9 +161,8 @@ type Reopener interface {
 
 // JSONLSink writes one JSON object per result to a file (JSON Lines).
 type JSONLSink struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
+	lineFile
+	fields outputFields
 }
 
 // JSONLRecord is one line of a JSONLSink file.
@@ -168,50 +178,87 @@ type JSONLRecord struct {
 	Error       string  `json:"error,omitempty"`
 	Worker      string  `json:"worker,omitempty"`
 	Time        string  `json:"time"`
+	// Fields are the extracted fields output_fields names that the
+	// result has: strings, or arrays for css_extract's name[] fields.
+	Fields map[string]any `json:"fields,omitempty"`
 }
 
 // NewJSONLSink appends to (or creates) path, without the partial line a
-// killed master may have left at its end: the buffer flushes by itself
-// when full, so a kill -9 can cut a line in two. That line's result was
-// not committed (commits follow complete flushes), so it is fetched and
-// written again.
+// killed master may have left at its end (lineFile).
 func NewJSONLSink(path string) (*JSONLSink, error) {
-	s := &JSONLSink{path: path}
+	s := &JSONLSink{lineFile: lineFile{path: path, what: "JSONL output"}}
 	if err := s.open(); err != nil {
 		return nil, fmt.Errorf("opening JSONL output: %w", err)
 	}
 	return s, nil
 }
 
-// Destination implements Destination.
-func (s *JSONLSink) Destination() string { return s.path }
-
 // NeedsBody implements BodyNeeder: a line has the body's size and media
 // type, which come without it.
 func (s *JSONLSink) NeedsBody() bool { return false }
 
+// lineFile is an output of one line per result, appended to path through
+// a buffer. The buffer flushes by itself when full, so a kill -9 can cut
+// a line in two; that line's result was not committed (commits follow
+// complete flushes), so it is fetched and written again, and open cuts
+// the partial line first.
+type lineFile struct {
+	path string
+	what string // for errors: "JSONL output"
+	f    *os.File
+	w    *bufio.Writer
+}
+
+// Destination implements Destination.
+func (l *lineFile) Destination() string { return l.path }
+
 // Reopen implements Reopener: after a failed write the file is opened
 // again, without the partial line the failure may have left at its end.
-func (s *JSONLSink) Reopen() error {
-	_ = s.f.Close() // the failure was reported already
-	if err := s.open(); err != nil {
-		return fmt.Errorf("reopening JSONL output: %w", err)
+func (l *lineFile) Reopen() error {
+	_ = l.f.Close() // the failure was reported already
+	if err := l.open(); err != nil {
+		return fmt.Errorf("reopening %s: %w", l.what, err)
 	}
 	return nil
 }
 
-// open opens s.path for appending and cuts a partial last line.
-func (s *JSONLSink) open() error {
-	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+// open opens l.path for appending and cuts a partial last line.
+func (l *lineFile) open() error {
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	if err := trimPartialLine(f); err != nil {
 		f.Close()
-		return fmt.Errorf("cutting the partial line at the end of %s: %w", s.path, err)
+		return fmt.Errorf("cutting the partial line at the end of %s: %w", l.path, err)
 	}
-	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
+	l.f, l.w = f, bufio.NewWriterSize(f, 64<<10)
 	return nil
+}
+
+// writeLine appends one line (b ends with its newline).
+func (l *lineFile) writeLine(b []byte) error {
+	if _, err := l.w.Write(b); err != nil {
+		return fmt.Errorf("writing %s: %w", l.what, err)
+	}
+	return nil
+}
+
+// Flush implements Flusher.
+func (l *lineFile) Flush() error {
+	if err := l.w.Flush(); err != nil {
+		return fmt.Errorf("flushing %s: %w", l.what, err)
+	}
+	return nil
+}
+
+// Close implements Sink.
+func (l *lineFile) Close() error {
+	ferr := l.Flush()
+	if err := l.f.Close(); err != nil && ferr == nil {
+		return fmt.Errorf("closing %s: %w", l.what, err)
+	}
+	return ferr
 }
 
 // trimPartialLine cuts f after its last newline.
@@ -258,15 +305,21 @@ func (s *JSONLSink) write(c *crawluri.CrawlUri) error {
 	if c.StatusCode >= 300 && c.StatusCode < 400 {
 		rec.Location = c.RepHeader["Location"]
 	}
+	for _, name := range s.fields.names {
+		v, ok := c.OptionalVars[crawluri.FieldVar(name)]
+		if !ok {
+			continue
+		}
+		if rec.Fields == nil {
+			rec.Fields = map[string]any{}
+		}
+		rec.Fields[name] = s.fields.value(name, v)
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encoding JSONL record: %w", err)
 	}
-	b = append(b, '\n')
-	if _, err := s.w.Write(b); err != nil {
-		return fmt.Errorf("writing JSONL output: %w", err)
-	}
-	return nil
+	return s.writeLine(append(b, '\n'))
 }
 
 // ProcessSuccessfulCrawl implements Sink.
@@ -280,20 +333,3 @@ func (s *JSONLSink) ProcessNotFound(c *crawluri.CrawlUri) error { return s.write
 
 // ProcessServerError implements Sink.
 func (s *JSONLSink) ProcessServerError(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// Flush implements Flusher.
-func (s *JSONLSink) Flush() error {
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("flushing JSONL output: %w", err)
-	}
-	return nil
-}
-
-// Close implements Sink.
-func (s *JSONLSink) Close() error {
-	ferr := s.Flush()
-	if err := s.f.Close(); err != nil && ferr == nil {
-		return fmt.Errorf("closing JSONL output: %w", err)
-	}
-	return ferr
-}

@@ -48,13 +48,16 @@ type Settings struct {
 	HTTPExtractor404Redirect []string `koanf:"http_extractor_404_redirect" doc:"redirect targets that are never queued (soft-404 landing pages)"`
 	HTMLLinkExtractorTags    []string `koanf:"html_link_extractor_tags" doc:"elements whose links html_link_extractor follows: a, area, frame, iframe, link"`
 	RemoveQueryNames         []string `koanf:"remove_query_names" doc:"query parameters strip_query_params removes from links (case-insensitive)"`
+	CSSExtract               []string `koanf:"css_extract" doc:"fields the css_extract processor takes from HTML pages: name=selector (the first match's text, whitespace collapsed), name=selector@attr (its attribute), name[]=selector (every match, a JSON array); e.g. 'title=title', 'price=span.price', 'images[]=img@src'"`
 	URLCanonicalization      []string `koanf:"url_canonicalization" doc:"canonicalization steps before a URL is deduplicated: resolve_dot_segments, normalize_percent_encoding, remove_fragment (scheme and host lower-casing and default-port removal always apply)"`
 
 	// Master and frontier.
 	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
-	MasterSinks               []string      `koanf:"master_sinks" doc:"outputs the master writes every result to, by registered name, in order: jsonl (writes when output_jsonl is set), warc (when output_warc_dir is set), and a custom binary's own"`
+	MasterSinks               []string      `koanf:"master_sinks" doc:"outputs the master writes every result to, by registered name, in order: jsonl (writes when output_jsonl is set), csv (when output_csv is set), warc (when output_warc_dir is set), and a custom binary's own"`
 	SeedsFile                 string        `koanf:"seeds_file" path:"file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
 	OutputJSONL               string        `koanf:"output_jsonl" path:"file" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
+	OutputCSV                 string        `koanf:"output_csv" path:"file" doc:"CSV file with one row per fetched URL: url, status, content_type, bytes, fetch_time, time, then the output_fields (empty: none)"`
+	OutputFields              []string      `koanf:"output_fields" doc:"extracted fields (css_extract's, a processor's own) written to JSON Lines' fields object and as CSV columns, in order; empty: css_extract's names"`
 	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
 	WARCWriter                string        `koanf:"warc_writer" doc:"who writes the WARC records of output_warc_dir: worker (each worker its own fetches, in files of its own, before it reports them: bodies stay where they were fetched; a worker's own output_warc_dir, if set, is where it writes) or master (each exchange travels to the master as the worker recorded it, and the master writes one series of files)"`
@@ -173,7 +176,7 @@ func Defaults() Settings {
 		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},
 
 		MasterCallback:            "seedfile",
-		MasterSinks:               []string{"jsonl", "warc"},
+		MasterSinks:               []string{"jsonl", "csv", "warc"},
 		Extra:                     []string{},
 		WARCPrefix:                "spyder-",
 		WARCWriter:                WARCByWorkers,

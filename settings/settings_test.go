@@ -129,6 +129,10 @@ func TestInvalid(t *testing.T) {
 		{"extra without a value", Source{Flags: map[string]any{"extra": []string{"title_csv"}}}, []string{"extra", `"title_csv" is not name=value`}},
 		{"gzip level too high", Source{Flags: map[string]any{"warc_gzip_level": "11"}}, []string{"warc_gzip_level", "11 is not a gzip level: 1 (fastest) to 9"}},
 		{"gzip level zero", Source{Environ: []string{"SPYDER_WARC_GZIP_LEVEL=0"}}, []string{"warc_gzip_level", "0 is not a gzip level"}},
+		{"css_extract without its processor", Source{Flags: map[string]any{"css_extract": []string{"title=title"}}}, []string{"css_extract", "no pipeline runs the css_extract processor"}},
+		{"css_extract entry", Source{Flags: map[string]any{"css_extract": []string{"title"}, "spyder_extractor_pipeline": []string{"css_extract"}}}, []string{"css_extract", "want name=selector"}},
+		{"css_extract name twice", Source{Flags: map[string]any{"css_extract": []string{"t=h1", "t=h2"}, "spyder_extractor_pipeline": []string{"css_extract"}}}, []string{"css_extract", "named twice"}},
+		{"bad output field", Source{Flags: map[string]any{"output_fields": []string{"a b"}}}, []string{"output_fields", `"a b" must be letters`}},
 		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},
 	}
 	for _, tc := range cases {

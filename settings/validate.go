@@ -180,6 +180,7 @@ func (s *Settings) Validate() error {
 		add("frontier_class", "must not be empty")
 	}
 	s.validateRedis(add)
+	s.checkFields(add)
 	if s.WARCWriter != WARCByWorkers && s.WARCWriter != WARCByMaster {
 		add("warc_writer", "%q: %s (each worker writes its own fetches) or %s", s.WARCWriter, WARCByWorkers, WARCByMaster)
 	}

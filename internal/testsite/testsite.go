@@ -65,19 +65,26 @@ type Site struct {
 func Start(opts Options) (*Site, error) {
 	s := &Site{opts: opts}
 	ips := append(append([]string{}, opts.IPs...), opts.OffsiteIP)
+	// Every address first, then the servers: the pages name the hosts
+	// (the off-site link), which must be set before a handler reads them.
+	var lns []net.Listener
 	for i, ip := range ips {
 		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
-			s.Close()
+			for _, l := range lns {
+				l.Close()
+			}
 			return nil, fmt.Errorf("testsite: listening on %s: %w", ip, err)
 		}
-		addr := ln.Addr().String()
-		if i < len(opts.IPs) {
+		lns = append(lns, ln)
+		if addr := ln.Addr().String(); i < len(opts.IPs) {
 			s.Hosts = append(s.Hosts, addr)
 		} else {
 			s.Offsite = addr
 		}
-		srv := &http.Server{Handler: s.handler(i, addr), ReadHeaderTimeout: 10 * time.Second}
+	}
+	for i, ln := range lns {
+		srv := &http.Server{Handler: s.handler(i, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 	}
