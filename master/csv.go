@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
 	"slices"
 	"strconv"
 	"strings"
