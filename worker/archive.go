@@ -28,8 +28,11 @@ type archives struct {
 // its records whatever is killed after: an error makes the result an 810,
 // which the master does not take as done.
 func (w *Worker) archive(c *crawluri.CrawlUri) error {
+	if c.ArchiveDir == "" {
+		return nil
+	}
 	e, ok := warcfile.ExchangeOf(c)
-	if c.ArchiveDir == "" || !ok {
+	if !ok {
 		return nil
 	}
 	dir := c.ArchiveDir
