@@ -110,6 +110,12 @@ func (c *CrawlUri) Encode(dst []byte) []byte {
 	if c.RemoteIP != "" {
 		dst = appendString(dst, FieldRemoteIP, c.RemoteIP)
 	}
+	if c.WARCCapture != "" {
+		dst = appendString(dst, FieldWARCCapture, c.WARCCapture)
+	}
+	if c.WARCRevisit {
+		dst = append(appendFieldHeader(dst, tBool, FieldWARCRevisit), 1)
+	}
 	return append(dst, tStop)
 }
 
@@ -240,6 +246,10 @@ func (c *CrawlUri) Unmarshal(b []byte) error {
 			c.RawResponse, err = r.bytes()
 		case id == FieldRemoteIP && typ == tString:
 			c.RemoteIP, err = r.string()
+		case id == FieldWARCCapture && typ == tString:
+			c.WARCCapture, err = r.string()
+		case id == FieldWARCRevisit && typ == tBool:
+			c.WARCRevisit, err = r.bool()
 		default:
 			ok = false
 		}

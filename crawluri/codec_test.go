@@ -36,6 +36,8 @@ func full() *CrawlUri {
 		RawRequest:      []byte("GET /a?b=1 HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
 		RawResponse:     []byte("HTTP/1.0 200 OK\r\nX-A: 1\r\nx-a: 2\r\n\r\n\x1f\x8b"),
 		RemoteIP:        "93.184.216.34",
+		WARCCapture:     "sha1:AAAA <urn:uuid:1> 2026-12-05T00:00:00Z http://www.example.com/a",
+		WARCRevisit:     true,
 	}
 }
 

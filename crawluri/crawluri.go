@@ -40,6 +40,8 @@ const (
 	FieldRawRequest      = 20 // new
 	FieldRawResponse     = 21 // new
 	FieldRemoteIP        = 22 // new
+	FieldWARCCapture     = 23 // new
+	FieldWARCRevisit     = 24 // new
 )
 
 // Keys of CrawlUri.OptionalVars, as spyder's constants.py spells them.
@@ -50,6 +52,11 @@ const (
 	VarExtractedURLs      = "extracted_urls"
 	VarTruncated          = "truncated"
 	VarSniffedType        = "sniffed_content_type" // the body's media type by content, when the body was left out and no header named one
+	// VarSitemap marks a result whose links are the URLs a sitemap lists
+	// ("urlset", "sitemapindex") or a robots.txt's Sitemap: lines
+	// ("robots"); VarSitemapError says what of a sitemap was ignored.
+	VarSitemap      = "sitemap"
+	VarSitemapError = "sitemap_error"
 	// VarFieldPrefix begins the keys of extracted fields (css_extract's,
 	// a processor's own): FieldVar.
 	VarFieldPrefix = "field:"
@@ -122,6 +129,14 @@ type CrawlUri struct {
 	RawRequest  []byte
 	RawResponse []byte
 	RemoteIP    string
+	// WARCCapture, master->worker: the response record the URL's payload
+	// was last archived in (warcfile.Capture's line), for a fetch with
+	// ArchiveDir or Capture; worker->master: the URL's capture after this
+	// fetch, kept by the frontier for the next. WARCRevisit,
+	// worker->master: the payload was that capture's, and the fetch is
+	// archived as a revisit of it.
+	WARCCapture string
+	WARCRevisit bool
 
 	// links are the extracted links as a list while a worker's processors
 	// work on them (ExtractedURLs, SetExtractedURLs): each reads and

@@ -41,9 +41,15 @@ func (c *crawl) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int
 		return 0, err
 	}
 	if l.Robots {
+		// A robots.txt's links are its Sitemap: lines (the sitemap
+		// processor's): entry points the site names, seeds' depth.
+		added, err := c.Store.Admit(links, 0, now)
+		if err != nil {
+			return added, err
+		}
 		f := DecideRobots(c.opts, l.RobotsRules, int(res.StatusCode), res.ContentBody, res.ReqTime, l.MinDelay, now)
 		c.logRobots(l.URL, res, f, now)
-		return 0, c.Store.SettleRobots(res.LeaseID, f, now)
+		return added, c.Store.SettleRobots(res.LeaseID, f, now)
 	}
 	// Links first: a store that applies each step at once (Redis) may
 	// fail between the two, and a settled page whose links never made it

@@ -155,15 +155,16 @@ func (f *Durable) pop(q *queueState, rec urlRecord, crawlDelay time.Duration, no
 	f.leasedQ[string(head.key)] = id
 	q.grp.inFlight++
 	f.politeAtDispatch(q, l, crawlDelay, now)
-	c := Dispatched(rec.url, int(rec.level), id, rec.etag, rec.lastMod)
+	c := Dispatched(rec.url, int(rec.level), id, rec.etag, rec.lastMod, rec.capture)
 	return c, nil
 }
 
 // Dispatched is what goes to a worker for a URL leased under lease at
-// revisit level, with the validators of its last fetch (every store
-// hands URLs out this way).
-func Dispatched(u string, level int, lease int64, etag, lastMod string) *crawluri.CrawlUri {
-	c := &crawluri.CrawlUri{URL: u, EffectiveURL: u, CurrentPriority: int16(level), LeaseID: lease}
+// revisit level, with the validators of its last fetch and the WARC
+// capture of its last archived payload (every store hands URLs out this
+// way).
+func Dispatched(u string, level int, lease int64, etag, lastMod, capture string) *crawluri.CrawlUri {
+	c := &crawluri.CrawlUri{URL: u, EffectiveURL: u, CurrentPriority: int16(level), LeaseID: lease, WARCCapture: capture}
 	if strings.Contains(u, "@") {
 		// spyder's frontier passed URL credentials to the fetcher this way.
 		if pu, err := url.Parse(u); err == nil && pu.User != nil {

@@ -588,3 +588,52 @@ func TestUnsentURLDoesNotWait(t *testing.T) {
 		})
 	}
 }
+
+// TestWARCCaptureKept: the WARC capture a result reports is kept with the
+// URL, across a restart, and goes out with its next dispatch; a result
+// without one (a fetch not archived, a 304) leaves it as it was.
+func TestWARCCaptureKept(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	opts := Options{Dir: dir, CrawlDelta: time.Hour, NumPriorities: 3}
+	f := open(t, "single_host", opts)
+	f.Add([]string{"http://a/p"}, now)
+	b, _ := f.Next(now, 1)
+	if len(b) != 1 || b[0].WARCCapture != "" {
+		t.Fatalf("first dispatch: %+v", b)
+	}
+	const capture = "sha1:AAAA <urn:uuid:1> 2026-12-05T10:00:00Z http://a/p"
+	f.Done(&crawluri.CrawlUri{URL: b[0].URL, LeaseID: b[0].LeaseID, StatusCode: 200, WARCCapture: capture}, nil, now)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g := open(t, "single_host", opts)
+	at := now
+	for i, res := range []crawluri.CrawlUri{{StatusCode: 200}, {StatusCode: 304}, {StatusCode: 200, WARCCapture: capture + "2"}} {
+		at = at.Add(3 * time.Hour)
+		b, _ = g.Next(at, 1)
+		if len(b) != 1 || b[0].WARCCapture != capture {
+			t.Fatalf("dispatch %d: %+v, want capture %q", i, b, capture)
+		}
+		res.URL, res.LeaseID = b[0].URL, b[0].LeaseID
+		g.Done(&res, nil, at)
+	}
+	rep, err := g.urlReport("http://a/p", urlx.Canonicalization{})
+	if err != nil || rep.Capture != capture+"2" {
+		t.Fatalf("inspect: %+v %v", rep, err)
+	}
+	rec, err := g.getRecord(urlx.KeyOf("http://a/p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A record of a later version, with a field this one does not know,
+	// still decodes.
+	enc := append(rec.encode(), 9, 2, 'x', 'y')
+	back, err := decodeURLRecord(enc)
+	if err != nil || back.capture != rec.capture || back.url != rec.url {
+		t.Fatalf("record with an unknown field: %+v %v", back, err)
+	}
+	if _, err := decodeURLRecord(append(rec.encode(), tagCapture, 9, 'x')); err == nil {
+		t.Fatal("a field longer than the record decodes")
+	}
+}

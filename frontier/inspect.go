@@ -53,6 +53,7 @@ type URLReport struct {
 	Due      time.Time      `json:"due,omitempty"`
 	ETag     string         `json:"etag,omitempty"`
 	LastMod  string         `json:"last_modified,omitempty"`
+	Capture  string         `json:"warc_capture,omitempty"`
 	History  []HistoryEntry `json:"history,omitempty"` // the latest 16 events
 }
 
@@ -163,6 +164,7 @@ func (f *Durable) urlReport(raw string, canon urlx.Canonicalization) (*URLReport
 	}
 	rep.Known, rep.State, rep.Status = true, stateNames[rec.state], int(rec.status)
 	rep.Attempts, rep.Level, rep.ETag, rep.LastMod = int(rec.attempts), int(rec.level), rec.etag, rec.lastMod
+	rep.Capture = rec.capture
 	if rec.state == stateQueued || rec.state == stateScheduled {
 		rep.Due = time.Unix(0, rec.due)
 	}

@@ -80,6 +80,9 @@ type urlRecord struct {
 	lastMod  string
 	history  []event // the latest maxHistory events, oldest first
 	depth    uint16  // links followed from a seed (seeds: 0), saturating
+	// capture is the WARC capture of the URL's last archived payload
+	// (crawluri.CrawlUri.WARCCapture), for the next fetch to compare.
+	capture string
 }
 
 // An event is one step in a URL's life, kept in its record for inspect.
@@ -109,7 +112,7 @@ func (r *urlRecord) note(now time.Time, kind byte, value int64) {
 }
 
 func (r *urlRecord) encode() []byte {
-	return r.appendEncoded(make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod)))
+	return r.appendEncoded(make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod)+len(r.capture)))
 }
 
 // appendEncoded appends the record's encoding to b.
@@ -130,8 +133,18 @@ func (r *urlRecord) appendEncoded(b []byte) []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(e.value))
 		b = append(b, e.kind, e.state)
 	}
-	return binary.BigEndian.AppendUint16(b, r.depth)
+	b = binary.BigEndian.AppendUint16(b, r.depth)
+	if r.capture != "" {
+		b = append(b, tagCapture)
+		b = binary.AppendUvarint(b, uint64(len(r.capture)))
+		b = append(b, r.capture...)
+	}
+	return b
 }
+
+// Fields a record has only when set follow its depth, each a tag byte and
+// a length-prefixed value (records without them encode as before).
+const tagCapture byte = 1
 
 // A recordTemplate encodes records that differ only in their queue and
 // URL (a bulk load's seeds) by copying the rest from one encoding.
@@ -182,10 +195,20 @@ func decodeURLRecord(b []byte) (urlRecord, error) {
 	if len(rest) < 1 {
 		return urlRecord{}, bad
 	}
-	switch n := 1 + 18*int(rest[0]); len(rest) {
-	case n: // written before depth was kept
-	case n + 2:
+	switch n := 1 + 18*int(rest[0]); {
+	case len(rest) == n: // written before depth was kept
+	case len(rest) >= n+2:
 		r.depth = binary.BigEndian.Uint16(rest[n:])
+		for tail := rest[n+2:]; len(tail) > 0; {
+			v, w := binary.Uvarint(tail[1:])
+			if w <= 0 || uint64(len(tail)-1-w) < v {
+				return urlRecord{}, bad
+			}
+			if tail[0] == tagCapture {
+				r.capture = string(tail[1+w : 1+w+int(v)])
+			} // (a tag of a later version: skipped)
+			tail = tail[1+w+int(v):]
+		}
 	default:
 		return urlRecord{}, bad
 	}

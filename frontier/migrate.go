@@ -50,7 +50,9 @@ type URLSnapshot struct {
 	// ETag and LastModified are the validators of the last 2xx, for a
 	// conditional revisit.
 	ETag, LastModified string
-	History            []Event // the latest events, oldest first
+	// WARCCapture is the WARC capture of the last archived payload.
+	WARCCapture string
+	History     []Event // the latest events, oldest first
 }
 
 // Event is one step in a URL's life (the kinds and states of the

@@ -120,6 +120,9 @@ func (f *Durable) Settle(id int64, o Outcome, res *crawluri.CrawlUri, now time.T
 		rec.etag = crawluri.HeaderValue(res.RepHeader, "Etag")
 		rec.lastMod = crawluri.HeaderValue(res.RepHeader, "Last-Modified")
 	}
+	if res.WARCCapture != "" {
+		rec.capture = res.WARCCapture
+	}
 	switch o.Fate {
 	case FateDone:
 		rec.state = stateDone

@@ -6,6 +6,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -127,6 +128,7 @@ func (m *Master) addSeeds(raw []string, where []string) (int, []Refusal, error) 
 		}
 		urls = append(urls, u)
 	}
+	urls = append(urls, m.rootSitemaps(urls)...)
 	n, err := m.frontier.AddSeeds(urls, time.Now())
 	if err != nil {
 		return n, refused, fmt.Errorf("adding seeds: %w", err)
@@ -140,4 +142,25 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// rootSitemaps are the /sitemap.xml of the seeds' hosts, with
+// sitemap_root (sitemaps a site has without naming them in robots.txt).
+func (m *Master) rootSitemaps(seeds []string) []string {
+	if !m.s.SitemapRoot {
+		return nil
+	}
+	var out []string
+	done := map[string]bool{}
+	for _, s := range seeds {
+		u, err := url.Parse(s)
+		if err != nil || done[u.Scheme+"://"+u.Host] {
+			continue
+		}
+		done[u.Scheme+"://"+u.Host] = true
+		if sm, err := m.gate.Seed(u.Scheme + "://" + u.Host + "/sitemap.xml"); err == nil {
+			out = append(out, sm)
+		}
+	}
+	return out
 }

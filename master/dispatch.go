@@ -61,6 +61,9 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 		sent := time.Now()
 		for i, c := range batch {
 			c.OmitBody, c.ArchiveDir, c.Capture = m.omitBody, m.archiveDir, m.capture
+			if !m.dedup {
+				c.WARCCapture = ""
+			}
 			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
 			if err != nil || !ok {
 				// No worker can take it now (none connected yet, or every

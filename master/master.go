@@ -26,6 +26,7 @@ import (
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/metrics"
+	"github.com/spyder-crawl/spyder/internal/warcfile"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
@@ -71,6 +72,12 @@ type Master struct {
 	// archiveDir: the workers write WARC records there (warc_writer
 	// worker; "": they write none).
 	archiveDir string
+	// dedup: the WARC captures of payloads go to the workers and are kept
+	// (warc_dedup not off); payloads: the index of every payload written,
+	// with warc_dedup any (dedup.go).
+	dedup     bool
+	payloads  *warcfile.PayloadIndex
+	unindexed map[string]string // payload digest: capture line, of this turn's results (checkCapture)
 	// dns resolves hosts for ip_based queue assignment (nil otherwise).
 	dns *dnscache.Cache
 	// store is the frontier store's health (store.go).
@@ -222,6 +229,11 @@ func New(opts Options) (*Master, error) {
 		m.closeState()
 		return nil, err
 	}
+	for _, sink := range m.sinks {
+		if l, ok := sink.(logTaker); ok {
+			l.setLogger(m.log)
+		}
+	}
 	return m, nil
 }
 
@@ -281,6 +293,8 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	}
 	// The sinks are all known now (a callback may have added one).
 	m.omitBody, m.capture = omitBodies(m.sinks), wantsWire(m.sinks)
+	m.dedup = m.s.WARCWrittenBy() != "" && m.s.WARCDedup != settings.DedupOff
+	m.payloads, m.unindexed = payloadIndexOf(m.sinks), map[string]string{}
 	if m.s.WARCWrittenBy() == settings.WARCByWorkers {
 		// Absolute: a worker on this machine runs in a directory of its own.
 		dir, err := filepath.Abs(m.s.OutputWARCDir)

@@ -207,7 +207,7 @@ func TestLinksAreCanonicalizedAsConfigured(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.gate.Scope, _ = newAllowAll()
-		links, leftOut, _ := m.admissible(raw)
+		links, leftOut, _ := m.admissible(raw, s.MaxLinksPerPage)
 		invalid := leftOut[urlx.ReasonInvalid]
 		n, err := m.frontier.Add(links, time.Now())
 		m.closeState()

@@ -40,7 +40,7 @@ const blockedEvery = 2 * time.Second
 type metricsSnapshot struct {
 	fs                                                          frontier.Stats
 	dispatched, results, expired, released, unclaimed, returned int64
-	linksNew, linksCut, sinkErrors                              int64
+	linksNew, linksCut, sinkErrors, sitemapErrors               int64
 	linksLeftOut                                                map[string]int64
 	byClass, drops                                              map[string]int64
 	liveWorkers                                                 int
@@ -77,7 +77,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 	snap := &metricsSnapshot{
 		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, unclaimed: m.stats.unclaimed, returned: m.stats.returned,
-		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors,
+		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors, sitemapErrors: m.stats.sitemapErrors,
 		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.mode == modePaused, storeFailed: m.store.down(),
 		blocked: mm.blocked,
 	}
@@ -88,18 +88,19 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 }
 
 var (
-	descURLs       = prometheus.NewDesc("spyder_frontier_urls", "URLs the frontier knows, by state (queued: waiting for a first fetch or a retry; scheduled: waiting for a revisit).", []string{"state"}, nil)
-	descSeen       = prometheus.NewDesc("spyder_frontier_urls_seen", "Distinct URLs ever admitted.", nil, nil)
-	descHostQueues = prometheus.NewDesc("spyder_frontier_host_queues", "Politeness queues (hosts, or IP addresses) with URLs: active ones dispatch, waiting ones wait for a slot (frontier_active_queues), blocked ones are held beyond politeness (Retry-After, spyder host --block-for, a robots.txt being retried; counted every 2 s).", []string{"state"}, nil)
-	descDispatched = prometheus.NewDesc("spyder_master_dispatched_total", "URLs sent to workers.", nil, nil)
-	descResults    = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
-	descLeases     = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), unclaimed (no worker listed them within two heartbeats of their dispatch), returned (handed back unfetched).", []string{"reason"}, nil)
-	descDrops      = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
-	descLinks      = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
-	descSinkErrors = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
-	descWorkers    = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
-	descPaused     = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
-	descStore      = prometheus.NewDesc("spyder_master_store_failed", "1 while the frontier store cannot be written (state_dir full or failing): dispatch stopped until it reopens.", nil, nil)
+	descURLs          = prometheus.NewDesc("spyder_frontier_urls", "URLs the frontier knows, by state (queued: waiting for a first fetch or a retry; scheduled: waiting for a revisit).", []string{"state"}, nil)
+	descSeen          = prometheus.NewDesc("spyder_frontier_urls_seen", "Distinct URLs ever admitted.", nil, nil)
+	descHostQueues    = prometheus.NewDesc("spyder_frontier_host_queues", "Politeness queues (hosts, or IP addresses) with URLs: active ones dispatch, waiting ones wait for a slot (frontier_active_queues), blocked ones are held beyond politeness (Retry-After, spyder host --block-for, a robots.txt being retried; counted every 2 s).", []string{"state"}, nil)
+	descDispatched    = prometheus.NewDesc("spyder_master_dispatched_total", "URLs sent to workers.", nil, nil)
+	descResults       = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
+	descLeases        = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), unclaimed (no worker listed them within two heartbeats of their dispatch), returned (handed back unfetched).", []string{"reason"}, nil)
+	descDrops         = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
+	descLinks         = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
+	descSitemapErrors = prometheus.NewDesc("spyder_master_sitemap_errors_total", "Sitemaps read in part or not at all: bad XML, over sitemap_max_size (a gzip bomb), over sitemap_max_urls, cut at max_content_length.", nil, nil)
+	descSinkErrors    = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
+	descWorkers       = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
+	descPaused        = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
+	descStore         = prometheus.NewDesc("spyder_master_store_failed", "1 while the frontier store cannot be written (state_dir full or failing): dispatch stopped until it reopens.", nil, nil)
 	// Only with frontier_store redis.
 	descPartitions   = prometheus.NewDesc("spyder_master_partitions_owned", "Partitions of the shared crawl this master dispatches (frontier_store redis).", nil, nil)
 	descMasters      = prometheus.NewDesc("spyder_master_masters_alive", "Masters of the shared crawl alive, this one included (frontier_store redis).", nil, nil)
@@ -108,7 +109,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (mm *masterMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descWorkers, descPaused, descStore, descPartitions, descMasters, descUnreplicated} {
+	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descSitemapErrors, descWorkers, descPaused, descStore, descPartitions, descMasters, descUnreplicated} {
 		ch <- d
 	}
 }
@@ -149,6 +150,7 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descLinks, s.fs.TooMany, "over_host_cap")
 	counter(descLinks, s.linksCut, "over_page_cap")
 	counter(descSinkErrors, s.sinkErrors)
+	counter(descSitemapErrors, s.sitemapErrors)
 	gauge(descWorkers, int64(s.liveWorkers))
 	if s.shared {
 		gauge(descPartitions, int64(s.partitions))

@@ -65,10 +65,12 @@ type Summary struct {
 	RobotsDenied int64            `json:"robots_txt_refused"`
 	Failed       int64            `json:"failed"`
 	LeftOut      map[string]int64 `json:"left_out"`
-	Queued       int64            `json:"queued_left"`
-	Scheduled    int64            `json:"revisits_scheduled"`
-	Outputs      []string         `json:"outputs,omitempty"`
-	StateDir     string           `json:"state_dir"`
+	// SitemapErrors counts sitemaps read in part or not at all.
+	SitemapErrors int64    `json:"sitemap_errors"`
+	Queued        int64    `json:"queued_left"`
+	Scheduled     int64    `json:"revisits_scheduled"`
+	Outputs       []string `json:"outputs,omitempty"`
+	StateDir      string   `json:"state_dir"`
 }
 
 // summarize logs the crawl's summary and keeps it for Summary.
@@ -82,7 +84,7 @@ func (m *Master) summarize(now time.Time, fs frontier.Stats) {
 			urlx.ReasonTooLong: m.stats.linksLeftOut[urlx.ReasonTooLong],
 			"too_deep":         fs.TooDeep, "over_host_cap": fs.TooMany, "over_page_cap": m.stats.linksCut, "refused_seeds": m.badSeeds,
 		},
-		Queued: fs.Queued, Scheduled: fs.Scheduled, StateDir: m.s.StateDir,
+		SitemapErrors: m.stats.sitemapErrors, Queued: fs.Queued, Scheduled: fs.Scheduled, StateDir: m.s.StateDir,
 	}
 	if elapsed > 0 {
 		s.AvgRate = round1(float64(m.stats.results) / elapsed.Seconds())

@@ -72,14 +72,23 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 	var leftOut map[string]int64
 	if crawluri.IsSuccess(c.StatusCode) || crawluri.IsRedirect(c.StatusCode) {
 		raw := c.ExtractedURLs()
+		limit, limitName := m.s.MaxLinksPerPage, "max_links_per_page"
+		if c.Var(crawluri.VarSitemap) != "" {
+			limit, limitName = m.s.SitemapMaxURLs, "sitemap_max_urls"
+		}
 		var cut int
-		links, leftOut, cut = m.admissible(raw)
+		links, leftOut, cut = m.admissible(raw, limit)
 		if cut > 0 {
 			m.stats.linksCut += int64(cut)
-			m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Int("links", len(raw)).Int("max_links_per_page", m.s.MaxLinksPerPage).
-				Int("dropped", cut).Msg("result with more distinct links than max_links_per_page; the rest are dropped")
+			m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Int("links", len(raw)).Int(limitName, limit).
+				Int("dropped", cut).Msg("result with more distinct links than " + limitName + "; the rest are dropped")
 		}
 	}
+	if msg := c.Var(crawluri.VarSitemapError); msg != "" {
+		m.stats.sitemapErrors++
+		m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Str("error", msg).Msg("sitemap partly or wholly ignored")
+	}
+	m.checkCapture(c)
 	added, err := m.frontier.Done(c, links, now)
 	if err != nil {
 		m.staleOrFail(c, err)
@@ -122,11 +131,12 @@ func (m *Master) staleOrFail(c *crawluri.CrawlUri, err error) {
 // repeats a link (the Python docs' contents.html has 13,945 links, 489
 // distinct) keeps all of them, and cut is how many links came after the
 // cap. A duplicate costs a map look-up, so a worker sending the same link
-// a million times costs little either.
-func (m *Master) admissible(raw []string) (links []string, leftOut map[string]int64, cut int) {
-	links = make([]string, 0, min(len(raw), m.s.MaxLinksPerPage))
-	seenRaw := make(map[string]struct{}, min(len(raw), m.s.MaxLinksPerPage))
-	seen := make(map[string]struct{}, min(len(raw), m.s.MaxLinksPerPage))
+// a million times costs little either. limit is max_links_per_page, or
+// sitemap_max_urls for a sitemap's URLs.
+func (m *Master) admissible(raw []string, limit int) (links []string, leftOut map[string]int64, cut int) {
+	links = make([]string, 0, min(len(raw), limit))
+	seenRaw := make(map[string]struct{}, min(len(raw), limit))
+	seen := make(map[string]struct{}, min(len(raw), limit))
 	distinct := 0
 	for i, r := range raw {
 		if _, dup := seenRaw[r]; dup {
@@ -140,7 +150,7 @@ func (m *Master) admissible(raw []string) (links []string, leftOut map[string]in
 			}
 			seen[u] = struct{}{}
 		}
-		if distinct == m.s.MaxLinksPerPage {
+		if distinct == limit {
 			return links, leftOut, len(raw) - i
 		}
 		distinct++
@@ -182,8 +192,10 @@ func (m *Master) toSinks(c *crawluri.CrawlUri) {
 	}
 }
 
-// flushSinks flushes the sinks that buffer.
+// flushSinks flushes the sinks that buffer; what they wrote is indexed
+// then (checkCapture).
 func (m *Master) flushSinks() error {
+	defer clear(m.unindexed)
 	var errs []error
 	for _, sink := range m.sinks {
 		if f, ok := sink.(Flusher); ok {

@@ -72,7 +72,8 @@ func init() {
 		if s.WARCWrittenBy() != settings.WARCByMaster {
 			return nil, nil // (warc_writer worker: the workers write, archiveDir)
 		}
-		return NewWARCSink(warcfile.Options{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder", GzipLevel: s.WARCGzipLevel})
+		return NewWARCSink(warcfile.Options{Dir: s.OutputWARCDir, Prefix: s.WARCPrefix, MaxFileSize: s.WARCMaxFileSize, Software: "spyder", GzipLevel: s.WARCGzipLevel},
+			s.WARCDedup == settings.DedupAnyURL)
 	})
 }
 

@@ -38,8 +38,11 @@ type counters struct {
 	sinkErrors int64
 	// linksLeftOut counts the links the gate refused, by urlx.Reason.
 	linksLeftOut map[string]int64
-	linksCut     int64            // links beyond max_links_per_page in one result
-	drops        map[string]int64 // messages dropped, by reason
+	linksCut     int64 // links beyond max_links_per_page (a sitemap's: sitemap_max_urls) in one result
+	// sitemapErrors counts sitemaps a worker could not read whole (bad
+	// XML, too large, too many URLs).
+	sitemapErrors int64
+	drops         map[string]int64 // messages dropped, by reason
 }
 
 // drops are the counts of dropped messages by reason, with the refused

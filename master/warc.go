@@ -6,6 +6,9 @@ package master
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/warcfile"
@@ -25,8 +28,12 @@ import (
 type WARCSink struct {
 	opts  warcfile.Options
 	w     *warcfile.Writer
-	queue chan warcfile.Exchange
+	queue chan archived
 	done  chan struct{}
+	// payloads, with warc_dedup any: every payload written whole, by
+	// digest, for the results of other URLs to refer to (Original).
+	payloads *warcfile.PayloadIndex
+	log      atomic.Pointer[zerolog.Logger] // (the master's, once it has the sink: setLogger)
 
 	mu      sync.Mutex
 	pending int
@@ -37,17 +44,40 @@ type WARCSink struct {
 // warcQueue bounds the results waiting for the WARC writer.
 const warcQueue = 256
 
-// NewWARCSink opens a WARC writer in opts.Dir.
-func NewWARCSink(opts warcfile.Options) (*WARCSink, error) {
+// archived is a result as the writer goroutine takes it: its exchange, and
+// what its worker decided of its payload (Dedup).
+type archived struct {
+	e       warcfile.Exchange
+	capture string
+	revisit bool
+}
+
+// NewWARCSink opens a WARC writer in opts.Dir; with anyURL (warc_dedup
+// any) also the directory's payload index.
+func NewWARCSink(opts warcfile.Options, anyURL bool) (*WARCSink, error) {
 	w, err := warcfile.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &WARCSink{opts: opts, w: w, queue: make(chan warcfile.Exchange, warcQueue), done: make(chan struct{})}
+	s := &WARCSink{opts: opts, w: w, queue: make(chan archived, warcQueue), done: make(chan struct{})}
+	nop := zerolog.Nop()
+	s.log.Store(&nop)
+	if anyURL {
+		logf := func(format string, args ...any) { s.log.Load().Error().Msgf(format, args...) }
+		if s.payloads, err = warcfile.OpenPayloadIndex(opts.Dir, logf); err != nil {
+			return nil, err
+		}
+	}
 	s.drained = sync.NewCond(&s.mu)
 	go s.run()
 	return s, nil
 }
+
+// setLogger implements logTaker.
+func (s *WARCSink) setLogger(log zerolog.Logger) { s.log.Store(&log) }
+
+// payloadIndex implements payloadIndexer.
+func (s *WARCSink) payloadIndex() *warcfile.PayloadIndex { return s.payloads }
 
 // WantsWire implements WireRecorder.
 func (s *WARCSink) WantsWire() bool { return true }
@@ -78,7 +108,15 @@ func (s *WARCSink) Reopen() error {
 func (s *WARCSink) run() {
 	defer close(s.done)
 	for it := range s.queue {
-		err := s.w.Write(it)
+		if err := warcfile.Decided(&it.e, it.capture, it.revisit); err != nil {
+			s.log.Load().Warn().Err(err).Str("url", it.e.Target).Msg("a worker's WARC deduplication does not hold")
+		}
+		err := s.w.Write(it.e)
+		if c, ok := it.e.Captured(); ok && err == nil && s.payloads != nil {
+			// (after the records: an entry never names a record not
+			// written)
+			err = s.payloads.Add(c)
+		}
 		s.mu.Lock()
 		if err != nil && s.err == nil {
 			s.err = err
@@ -95,10 +133,11 @@ func (s *WARCSink) run() {
 func (s *WARCSink) enqueue(c *crawluri.CrawlUri) error {
 	// The exchange is taken now: the master may change the result's
 	// status afterwards (a sink that fails turns it into a 710).
-	it, ok := warcfile.ExchangeOf(c)
+	e, ok := warcfile.ExchangeOf(c)
 	if !ok {
 		return nil
 	}
+	it := archived{e: e, capture: c.WARCCapture, revisit: c.WARCRevisit}
 	s.mu.Lock()
 	err := s.err
 	s.pending++
@@ -140,5 +179,9 @@ func (s *WARCSink) Close() error {
 	s.mu.Lock()
 	err := s.err
 	s.mu.Unlock()
-	return errors.Join(err, s.w.Close())
+	err = errors.Join(err, s.w.Close())
+	if s.payloads != nil {
+		err = errors.Join(err, s.payloads.Close())
+	}
+	return err
 }

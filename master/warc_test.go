@@ -21,7 +21,7 @@ import (
 // files rotated by size.
 func TestWARCSinkRecordsAndRotation(t *testing.T) {
 	dir := t.TempDir()
-	s, err := NewWARCSink(warcfile.Options{Dir: dir, Prefix: "test-", MaxFileSize: 1 << 20, Software: "spyder-test"})
+	s, err := NewWARCSink(warcfile.Options{Dir: dir, Prefix: "test-", MaxFileSize: 1 << 20, Software: "spyder-test"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func (s *Settings) checkFields(add func(key, format string, args ...any)) {
 		}
 		seen[name] = true
 	}
-	if len(s.CSSExtract) > 0 && !slices.Contains(s.SpyderExtractorPipeline, "css_extract") && !slices.Contains(s.SpyderScoperPipeline, "css_extract") {
+	if len(s.CSSExtract) > 0 && !s.runs("css_extract") {
 		add("css_extract", "fields are named but no pipeline runs the css_extract processor: add it to spyder_extractor_pipeline (e.g. [limiter, html_link_extractor, http_extractor, css_extract])")
 	}
 	for _, name := range s.OutputFields {
@@ -82,4 +82,9 @@ func (s *Settings) checkFields(add func(key, format string, args ...any)) {
 			add("output_fields", "%q must be letters, digits, _, . or -, not starting with a digit", name)
 		}
 	}
+}
+
+// runs reports whether a pipeline runs processor name.
+func (s *Settings) runs(name string) bool {
+	return slices.Contains(s.SpyderExtractorPipeline, name) || slices.Contains(s.SpyderScoperPipeline, name)
 }

@@ -61,9 +61,13 @@ type Settings struct {
 	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
 	WARCWriter                string        `koanf:"warc_writer" doc:"who writes the WARC records of output_warc_dir: worker (each worker its own fetches, in files of its own, before it reports them: bodies stay where they were fetched; a worker's own output_warc_dir, if set, is where it writes) or master (each exchange travels to the master as the worker recorded it, and the master writes one series of files)"`
+	WARCDedup                 string        `koanf:"warc_dedup" doc:"which fetches are archived as revisit records (identical-payload-digest) instead of whole: url (a payload the same URL was last archived with), any (a payload archived for any URL: needs warc_writer master, which keeps an index of payload digests in output_warc_dir/payload-index) or off"`
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	WARCGzipLevel             int           `koanf:"warc_gzip_level" doc:"compression level of the WARC records, 1 (fastest) to 9 (smallest files): 3 costs half the CPU of 6 for files about 7 % larger"`
 	MaxURLLength              int           `koanf:"max_url_length" doc:"longer URLs (after canonicalization) are not crawled: links are counted and dropped, seeds refused (crawler traps grow URLs without end)"`
+	SitemapRoot               bool          `koanf:"sitemap_root" doc:"with the sitemap processor: also fetch /sitemap.xml of each seed's host (sitemaps robots.txt does not name)"`
+	SitemapMaxURLs            int           `koanf:"sitemap_max_urls" doc:"URLs taken from one sitemap file (the sitemaps protocol allows 50,000); the rest are counted and dropped"`
+	SitemapMaxSize            int64         `koanf:"sitemap_max_size" doc:"bytes of one sitemap uncompressed (the protocol allows 50 MB); a larger file, a gzip bomb, is ignored and counted"`
 	MaxLinksPerPage           int           `koanf:"max_links_per_page" doc:"links of one result the master considers; the rest are counted and dropped (a broken or hostile worker cannot flood the frontier)"`
 	MaxURLsPerHost            int64         `koanf:"max_urls_per_host" doc:"URLs admitted per host at most; further links to it are counted and dropped (0 = no limit; the last bound on a trap)"`
 	MaxDepth                  int           `koanf:"max_depth" doc:"links followed from a seed at most; deeper links are counted and dropped (0 = no limit; an endless calendar ends here)"`
@@ -180,12 +184,15 @@ func Defaults() Settings {
 		Extra:                     []string{},
 		WARCPrefix:                "spyder-",
 		WARCWriter:                WARCByWorkers,
+		WARCDedup:                 DedupSameURL,
 		WARCMaxFileSize:           1 << 30,
 		WARCGzipLevel:             warcfile.DefaultGzipLevel,
 		MaxURLLength:              2048,
 		MaxDepth:                  100,
 		MaxURLsPerHost:            1000000,
 		MaxLinksPerPage:           10000,
+		SitemapMaxURLs:            50000,
+		SitemapMaxSize:            50 << 20,
 		ObeyRobotsTxt:             true,
 		RobotsUserAgent:           "spyder",
 		RobotsTxtTTL:              24 * time.Hour,
@@ -242,6 +249,13 @@ var derived = map[string]string{
 const (
 	WARCByWorkers = "worker" // each worker its own fetches, before it reports them
 	WARCByMaster  = "master" // the master, from the bodies the results carry
+)
+
+// The values of warc_dedup.
+const (
+	DedupSameURL = "url" // a payload the URL was last archived with
+	DedupAnyURL  = "any" // a payload archived for any URL
+	DedupOff     = "off"
 )
 
 // WARCWrittenBy is who writes the WARC records of output_warc_dir,

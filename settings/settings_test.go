@@ -132,6 +132,10 @@ func TestInvalid(t *testing.T) {
 		{"css_extract without its processor", Source{Flags: map[string]any{"css_extract": []string{"title=title"}}}, []string{"css_extract", "no pipeline runs the css_extract processor"}},
 		{"css_extract entry", Source{Flags: map[string]any{"css_extract": []string{"title"}, "spyder_extractor_pipeline": []string{"css_extract"}}}, []string{"css_extract", "want name=selector"}},
 		{"css_extract name twice", Source{Flags: map[string]any{"css_extract": []string{"t=h1", "t=h2"}, "spyder_extractor_pipeline": []string{"css_extract"}}}, []string{"css_extract", "named twice"}},
+		{"sitemap_root without its processor", Source{Flags: map[string]any{"sitemap_root": "true"}}, []string{"sitemap_root", "no pipeline runs the sitemap processor"}},
+		{"sitemap_max_urls zero", Source{Flags: map[string]any{"sitemap_max_urls": "0"}}, []string{"sitemap_max_urls", "at least 1"}},
+		{"warc_dedup any by workers", Source{Flags: map[string]any{"warc_dedup": "any"}}, []string{"warc_dedup", "any needs warc_writer: master"}},
+		{"warc_dedup value", Source{Flags: map[string]any{"warc_dedup": "yes"}}, []string{"warc_dedup", `"yes": url (the same URL's last payload)`}},
 		{"bad output field", Source{Flags: map[string]any{"output_fields": []string{"a b"}}}, []string{"output_fields", `"a b" must be letters`}},
 		{"several at once", Source{Flags: map[string]any{"max_clients": "0", "heartbeat_liveness": "0"}}, []string{"max_clients", "heartbeat_liveness"}},
 	}

@@ -53,6 +53,15 @@ func (s *Settings) Validate() error {
 	if s.MaxURLLength < 16 {
 		add("max_url_length", "must be at least 16, got %d", s.MaxURLLength)
 	}
+	if s.SitemapMaxURLs < 1 {
+		add("sitemap_max_urls", "must be at least 1, got %d", s.SitemapMaxURLs)
+	}
+	if s.SitemapMaxSize < 1 {
+		add("sitemap_max_size", "must be at least 1 byte, got %d", s.SitemapMaxSize)
+	}
+	if s.SitemapRoot && !s.runs("sitemap") {
+		add("sitemap_root", "no pipeline runs the sitemap processor: add it to spyder_extractor_pipeline (e.g. [sitemap, limiter, html_link_extractor, http_extractor])")
+	}
 	if s.MaxLinksPerPage < 1 {
 		add("max_links_per_page", "must be at least 1, got %d", s.MaxLinksPerPage)
 	}
@@ -183,6 +192,15 @@ func (s *Settings) Validate() error {
 	s.checkFields(add)
 	if s.WARCWriter != WARCByWorkers && s.WARCWriter != WARCByMaster {
 		add("warc_writer", "%q: %s (each worker writes its own fetches) or %s", s.WARCWriter, WARCByWorkers, WARCByMaster)
+	}
+	switch s.WARCDedup {
+	case DedupSameURL, DedupOff:
+	case DedupAnyURL:
+		if s.WARCWriter != WARCByMaster {
+			add("warc_dedup", "%s needs warc_writer: %s (one writer keeps the index of every payload; workers on other machines cannot share it), or use %s", DedupAnyURL, WARCByMaster, DedupSameURL)
+		}
+	default:
+		add("warc_dedup", "%q: %s (the same URL's last payload), %s (any URL's, with warc_writer: master) or %s", s.WARCDedup, DedupSameURL, DedupAnyURL, DedupOff)
 	}
 
 	for key, ep := range map[string]string{

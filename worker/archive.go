@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/spyder-crawl/spyder/crawluri"
 	"github.com/spyder-crawl/spyder/internal/warcfile"
@@ -27,12 +28,21 @@ type archives struct {
 // before the result goes out, so that a URL the master records as done has
 // its records whatever is killed after: an error makes the result an 810,
 // which the master does not take as done.
+//
+// With Capture instead (warc_writer: master) the master writes the
+// records; archive only decides, for both, whether the response is a
+// revisit of the URL's last capture (dedup).
 func (w *Worker) archive(c *crawluri.CrawlUri) error {
-	if c.ArchiveDir == "" {
+	if c.ArchiveDir == "" && !c.Capture {
 		return nil
 	}
 	e, ok := warcfile.ExchangeOf(c)
 	if !ok {
+		c.WARCCapture = "" // nothing archived: the URL keeps its capture
+		return nil
+	}
+	w.dedup(c, &e)
+	if c.ArchiveDir == "" {
 		return nil
 	}
 	dir := c.ArchiveDir
@@ -54,6 +64,20 @@ func (w *Worker) archive(c *crawluri.CrawlUri) error {
 		return err
 	}
 	return wr.Write(e)
+}
+
+// dedup decides whether c's response is archived whole or as a revisit of
+// the capture its master sent (warcfile.Dedup), and puts the URL's capture
+// after this fetch in c for the master's frontier to keep.
+func (w *Worker) dedup(c *crawluri.CrawlUri, e *warcfile.Exchange) {
+	var last warcfile.Capture
+	if c.WARCCapture != "" {
+		var err error
+		if last, err = warcfile.ParseCapture(c.WARCCapture); err != nil {
+			w.log.Warn().Err(err).Str("url", c.URL).Msg("the master sent a WARC capture that does not parse; the response is archived whole")
+		}
+	}
+	c.WARCCapture, c.WARCRevisit = warcfile.Dedup(e, last, time.Now())
 }
 
 // writer is the writer of dir, opened with opts the first time.

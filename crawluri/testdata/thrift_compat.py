@@ -40,6 +40,8 @@ class CrawlUri(TBase):
         (20, TType.STRING, "raw_request", "BINARY", None),
         (21, TType.STRING, "raw_response", "BINARY", None),
         (22, TType.STRING, "remote_ip", "UTF8", None),
+        (23, TType.STRING, "warc_capture", "UTF8", None),
+        (24, TType.BOOL, "warc_revisit", None, None),
     )
 
     def __init__(self, **kw):

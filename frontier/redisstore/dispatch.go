@@ -232,13 +232,14 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 		m, _ := r[i+3].(string) // the queue entry; for a robots.txt its origin
 		etag, _ := r[i+4].(string)
 		lastMod, _ := r[i+5].(string)
-		origin, _ := r[i+6].(string)
-		expires, _ := r[i+7].(int64)
-		minDelay, _ := r[i+8].(int64)
-		crawlDelay, _ := r[i+9].(int64)
+		capture, _ := r[i+6].(string)
+		origin, _ := r[i+7].(string)
+		expires, _ := r[i+8].(int64)
+		minDelay, _ := r[i+9].(int64)
+		crawlDelay, _ := r[i+10].(int64)
 		if kind != "u" {
 			s.leases[id] = dispatchedLease{at: now, host: host, robots: true}
-			out = append(out, leased{c: frontier.Dispatched(m+"/robots.txt", 0, id, "", "")})
+			out = append(out, leased{c: frontier.Dispatched(m+"/robots.txt", 0, id, "", "", "")})
 			continue
 		}
 		e, ok := decodeEntry(m, host)
@@ -252,7 +253,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 			URL: e.url, Depth: e.depth, Prior: frontier.Prior{Attempts: e.attempts, Level: e.level},
 			MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
 		}}
-		d := leased{c: frontier.Dispatched(e.url, e.level, id, etag, lastMod)}
+		d := leased{c: frontier.Dispatched(e.url, e.level, id, etag, lastMod, capture)}
 		if s.opts.ObeyRobots {
 			d.origin, d.rulesExpire = origin, expires
 		}
@@ -262,7 +263,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 }
 
 // dispatchFields is the size of one URL in sp_dispatch's reply.
-const dispatchFields = 10
+const dispatchFields = 11
 
 // leased is a URL sp_dispatch leased; origin is set when robots.txt is to
 // judge it, with the expiry (Redis ms) of the rules the partition has.

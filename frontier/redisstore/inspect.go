@@ -168,7 +168,7 @@ func (s *Store) urlReport(ctx context.Context, u string) (*frontier.URLReport, e
 	}
 	rep.State = frontier.StateName(rec.State)
 	rep.Status, rep.Attempts, rep.Level = int(rec.Status), rec.Attempts, rec.Level
-	rep.ETag, rep.LastMod = rec.ETag, rec.LastModified
+	rep.ETag, rep.LastMod, rep.Capture = rec.ETag, rec.LastModified, rec.WARCCapture
 	for _, e := range rec.History {
 		rep.History = append(rep.History, frontier.HistoryEntry{At: e.At, Event: frontier.DescribeEvent(e.Kind, e.State), Value: e.Value})
 	}

@@ -104,15 +104,20 @@ func (s *Store) sawClock(redisMS int64, now time.Time) {
 }
 
 // A URL record (spyder.lua's record): state, status, attempts, level,
-// depth, URL, ETag, Last-Modified and the history, joined by \0; the
+// depth, URL, ETag, Last-Modified, WARC capture (not in records written
+// before it was kept) and the history, joined by \0; the
 // history is "kind,state,at_ms,value;" per event, oldest first. It is
 // read here for inspect and migrate, and written here only by migrate.
 
 // parseRecord decodes a URL record into a snapshot (without its queue
 // state: Due and Returned are the queue's).
 func parseRecord(v string) (frontier.URLSnapshot, bool) {
-	f := strings.SplitN(v, "\x00", 9)
-	if len(f) != 9 {
+	f := strings.SplitN(v, "\x00", 10)
+	switch len(f) {
+	case 9: // written before the WARC capture was kept
+		f = append(f[:8], "", f[8])
+	case 10:
+	default:
 		return frontier.URLSnapshot{}, false
 	}
 	n := make([]int, 5)
@@ -123,8 +128,8 @@ func parseRecord(v string) (frontier.URLSnapshot, bool) {
 		}
 	}
 	u := frontier.URLSnapshot{State: byte(n[0]), Status: int16(n[1]), Attempts: n[2], Level: n[3], Depth: n[4],
-		URL: f[5], ETag: f[6], LastModified: f[7]}
-	for _, ev := range strings.Split(f[8], ";") {
+		URL: f[5], ETag: f[6], LastModified: f[7], WARCCapture: f[8]}
+	for _, ev := range strings.Split(f[9], ";") {
 		e := strings.Split(ev, ",")
 		if len(e) != 4 {
 			continue
@@ -151,6 +156,7 @@ func number(s string) int64 {
 func encodeRecord(u *frontier.URLSnapshot) string {
 	b := recordHead(u.State, u.Status, u.Attempts, u.Level, u.Depth, u.URL)
 	b = append(append(append(append(b, u.ETag...), 0), u.LastModified...), 0)
+	b = append(append(b, u.WARCCapture...), 0)
 	for _, e := range u.History[max(len(u.History)-maxHistory, 0):] {
 		b = appendEvent(b, e.Kind, e.State, e.At.UnixMilli(), e.Value)
 	}

@@ -99,6 +99,7 @@ func buildCrawl(t *testing.T, opts frontier.Options) {
 				res.ContentBody = []byte(robots)
 			case u == "http://a.test/":
 				res.RepHeader = map[string]string{"Etag": `"a1"`, "Last-Modified": "Mon, 02 Jan 2026 10:00:00 GMT"}
+				res.WARCCapture = "sha1:AAAA <urn:uuid:1> 2026-12-05T10:00:00Z http://a.test/"
 				links = []string{"http://a.test/private", "http://a.test/1", "http://a.test/2", "http://b.test/3", "http://a.test/4", "https://c.test/y"}
 			case u == "http://b.test/":
 				res.StatusCode = 503
@@ -140,7 +141,7 @@ func TestMigrateToRedisAndBack(t *testing.T) {
 	buildCrawl(t, opts)
 	open := opener(t)
 	a := dump(t, open(frontier.OpenDir(opts.Dir)))
-	if a.urls["http://a.test/1"].Returned != true || a.urls["http://a.test/"].State != frontier.URLScheduled ||
+	if a.urls["http://a.test/1"].Returned != true || a.urls["http://a.test/"].State != frontier.URLScheduled || a.urls["http://a.test/"].WARCCapture == "" ||
 		a.urls["http://b.test/"].Attempts != 1 || a.urls["https://c.test/x"].State != frontier.URLFailed {
 		t.Fatalf("the crawl built is not the one the test needs: %+v", a.urls)
 	}
@@ -214,7 +215,7 @@ func sameCrawl(t *testing.T, where string, a, b *memSink) {
 			continue
 		}
 		if u.State != v.State || u.Status != v.Status || u.Attempts != v.Attempts || u.Level != v.Level || u.Depth != v.Depth ||
-			u.Returned != v.Returned || u.Seed != v.Seed || u.ETag != v.ETag || u.LastModified != v.LastModified ||
+			u.Returned != v.Returned || u.Seed != v.Seed || u.ETag != v.ETag || u.LastModified != v.LastModified || u.WARCCapture != v.WARCCapture ||
 			!near(u.Due, v.Due, time.Millisecond) || len(u.History) != len(v.History) {
 			t.Errorf("%s: %s is\n %+v\nwant\n %+v", where, url, v, u)
 			continue

@@ -141,6 +141,7 @@ func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now
 	if o.NewValidators {
 		validators = crawluri.HeaderValue(res.RepHeader, "Etag") + "\x00" + crawluri.HeaderValue(res.RepHeader, "Last-Modified") + "\x00"
 	}
+	capture := res.WARCCapture // "": the URL keeps its capture
 	record := recordHead(state, res.StatusCode, o.Attempts, o.Level, e.depth, e.url)
 	events := appendEvent(nil, frontier.EventDispatched, frontier.URLInFlight, l.redisAt, 0)
 	events = appendEvent(events, frontier.EventResult, state, now.UnixMilli()+s.skew, int64(res.StatusCode))
@@ -154,13 +155,14 @@ func (s *Store) Settle(id int64, o frontier.Outcome, res *crawluri.CrawlUri, now
 			added = frontier.EventAddedSeed
 		}
 		record = append(record, validators...)
+		record = append(append(record, res.WARCCapture...), 0)
 		record = appendEvent(record, added, frontier.URLQueued, e.added.UnixMilli(), 0)
 		record = append(record, events...)
-		validators, events = "", nil
+		validators, events, capture = "", nil, ""
 	}
 	bucket, field := s.seenPlace(l.entry)
 	s.pend(p, id, res.URL, l.host, "sp_complete", id, l.host, fates[o.Fate], offset(o.Due, now), hold, offset(o.HostWaitsUntil, now),
-		l.clock(), requeue, bucket, field, string(record), validators, string(events))
+		l.clock(), requeue, bucket, field, string(record), validators, string(events), capture)
 	return nil
 }
 

@@ -122,8 +122,11 @@ local function seen_keys(p, buckets)
   end })
 end
 
--- A URL record: fields joined by \0, the history last as
--- "kind,state,at,value;" events, oldest first.
+-- A URL record: fields joined by \0 (state, status, attempts, level,
+-- depth, URL, ETag, Last-Modified, WARC capture), the history last as
+-- "kind,state,at,value;" events, oldest first. Records written before the
+-- WARC capture was kept have no such field: their history, which has no
+-- \0, follows Last-Modified.
 local function parse_record(s)
   if s == nil or s == false or s == '' then return nil end
   local f, i = {}, 1
@@ -133,9 +136,12 @@ local function parse_record(s)
     f[k] = s:sub(i, j - 1)
     i = j + 1
   end
+  local capture = ''
+  local j = s:find('\0', i, true)
+  if j then capture, i = s:sub(i, j - 1), j + 1 end
   return {
     state = tonumber(f[1]), status = tonumber(f[2]), attempts = tonumber(f[3]), level = tonumber(f[4]),
-    depth = tonumber(f[5]), url = f[6], etag = f[7], lastmod = f[8], history = s:sub(i),
+    depth = tonumber(f[5]), url = f[6], etag = f[7], lastmod = f[8], capture = capture, history = s:sub(i),
   }
 end
 
@@ -157,7 +163,7 @@ local function trim(h)
 end
 
 local function record(r, str)
-  return table.concat({ str[r.state], str[r.status], str[r.attempts], str[r.level], str[r.depth], r.url, r.etag or '', r.lastmod or '', trim(r.history) }, '\0')
+  return table.concat({ str[r.state], str[r.status], str[r.attempts], str[r.level], str[r.depth], r.url, r.etag or '', r.lastmod or '', r.capture or '', trim(r.history) }, '\0')
 end
 
 local function event(str, kind, state, at, value)
@@ -314,7 +320,7 @@ end
 -- moved on in the same step. Fenced: a master whose epoch is not the
 -- partition's changes nothing. Returns {now, first ready, then for each
 -- URL: kind ("u", or "r" for an origin's robots.txt), lease, url, level,
--- etag, last-modified, origin, robots.txt expiry, depth, attempts, least
+-- etag, last-modified, WARC capture, origin, robots.txt expiry, least
 -- delay, crawl delay} (what the policy needs of the lease: the master
 -- that dispatched it gets its results).
 local function sp_dispatch(keys, args)
@@ -362,22 +368,22 @@ local function sp_dispatch(keys, args)
           else
             next_id = next_id + parts
             lease(b, args, next_id, host, 'r', origin, '', min_delay, crawl_delay, now, after(now) + min_delay)
-            for _, v in ipairs({ 'r', next_id, host, origin, '', '', origin, 0, min_delay, crawl_delay }) do out[#out + 1] = v end
+            for _, v in ipairs({ 'r', next_id, host, origin, '', '', '', origin, 0, min_delay, crawl_delay }) do out[#out + 1] = v end
           end
         end
       end
       if go then
         next_id = next_id + parts
         lease(b, args, next_id, host, 'u', origin, m, min_delay, crawl_delay, now, after(now) + math.max(min_delay, crawl_delay))
-        local etag, lastmod = '', ''
+        local etag, lastmod, capture = '', '', ''
         if m:byte(15) % 2 == 1 then
           local r = parse_record(redis.call('HGET', seen(p, m, tonumber(args[9]))))
-          if r then etag, lastmod = r.etag, r.lastmod end
+          if r then etag, lastmod, capture = r.etag, r.lastmod, r.capture end
           scheduled = scheduled + 1
         else
           queued = queued + 1
         end
-        for _, v in ipairs({ 'u', next_id, host, m, etag, lastmod, origin, expires, min_delay, crawl_delay }) do out[#out + 1] = v end
+        for _, v in ipairs({ 'u', next_id, host, m, etag, lastmod, capture, origin, expires, min_delay, crawl_delay }) do out[#out + 1] = v end
       end
     end
   end
@@ -419,7 +425,7 @@ local function settle(p, buckets, l, e, state, status, attempts, level, etag, la
   if not r then
     local kind = EV_LINK
     if bit(e.flags, 2) then kind = EV_SEED end
-    r = { depth = e.depth, url = e.url, etag = '', lastmod = '', history = event(str, kind, QUEUED, e.added, 0) }
+    r = { depth = e.depth, url = e.url, etag = '', lastmod = '', capture = '', history = event(str, kind, QUEUED, e.added, 0) }
   end
   r.state, r.status, r.attempts, r.level = state, status, attempts, level
   if etag then r.etag, r.lastmod = etag, lastmod end
@@ -428,11 +434,11 @@ local function settle(p, buckets, l, e, state, status, attempts, level, etag, la
 end
 
 -- The fields of one outcome in sp_complete's arguments.
-local COMPLETE_FIELDS = 13
+local COMPLETE_FIELDS = 14
 
 -- sp_complete(p; then for each result: lease, host, fate, due_offset,
 -- hold_offset or -1, wait_offset, clock, entry, bucket, field, record,
--- validators, events): applies the policy's outcomes, with what the
+-- validators, events, capture): applies the policy's outcomes, with what the
 -- master knows of each lease from its dispatch: clock is the host's
 -- politeness clock the dispatch set (so the step after the result needs
 -- no read), entry the URL's queue entry again when it is queued again
@@ -440,7 +446,8 @@ local COMPLETE_FIELDS = 13
 -- A first result (events "") writes record as the URL's record; a later
 -- one reads the record and keeps its history, to which events are
 -- added, and its validators unless validators ("etag\0last-modified\0")
--- replaces them; record is then the head of the record (state to URL).
+-- replaces them, and its WARC capture unless capture does; record is then
+-- the head of the record (state to URL).
 -- Lease-guarded: an outcome whose lease is not its host's lease in flight
 -- changes nothing. Returns {now, first ready, then 1 or 0 for each}.
 local function sp_complete(keys, args)
@@ -483,7 +490,13 @@ local function sp_complete(keys, args)
         for _ = 1, 2 do h = (old:find('\0', h, true) or #old) + 1 end
         local validators = args[i + 11]
         if validators == '' then validators = old:sub(v, h - 1) end
-        redis.call('HSET', bucket, field, args[i + 10] .. validators .. trim(old:sub(h) .. events))
+        -- (h: the WARC capture, or the history of a record older than it)
+        local capture, j = args[i + 13], old:find('\0', h, true)
+        if j then
+          if capture == '' then capture = old:sub(h, j - 1) end
+          h = j + 1
+        end
+        redis.call('HSET', bucket, field, args[i + 10] .. validators .. capture .. '\0' .. trim(old:sub(h) .. events))
       end
       if args[i + 7] ~= '' then
         redis.call('ZADD', kq .. host, now + tonumber(args[i + 3]), args[i + 7])

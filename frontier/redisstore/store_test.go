@@ -293,7 +293,8 @@ func TestRetryAndRevisit(t *testing.T) {
 	if waited := time.Since(start); waited < 80*time.Millisecond {
 		t.Fatalf("retried after %v; the back-off is 100ms", waited)
 	}
-	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200, RepHeader: map[string]string{"Etag": `"v1"`}}
+	const capture = "sha1:AAAA <urn:uuid:1> 2026-12-05T10:00:00Z http://r.test/"
+	res := &crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200, RepHeader: map[string]string{"Etag": `"v1"`}, WARCCapture: capture}
 	if _, err := f.Done(res, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -301,11 +302,11 @@ func TestRetryAndRevisit(t *testing.T) {
 		t.Fatalf("after a 200 with revisits on: %+v", st)
 	}
 	c = nextAll(t, f, 1, 2*time.Second)[0]
-	if c.ReqHeader["Etag"] != `"v1"` || c.CurrentPriority != 1 {
-		t.Fatalf("the revisit carries %v at level %d; want the Etag at level 1", c.ReqHeader, c.CurrentPriority)
+	if c.ReqHeader["Etag"] != `"v1"` || c.CurrentPriority != 1 || c.WARCCapture != capture {
+		t.Fatalf("the revisit carries %v and capture %q at level %d; want the Etag and the capture at level 1", c.ReqHeader, c.WARCCapture, c.CurrentPriority)
 	}
-	// A 304 brings no validators: the record keeps the last ones, and its
-	// history every step so far.
+	// A 304 brings no validators and no capture: the record keeps the
+	// last ones, and its history every step so far.
 	if _, err := f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 304}, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +319,45 @@ func TestRetryAndRevisit(t *testing.T) {
 		events = append(events, h.Event)
 	}
 	want := "added as seed, dispatched, result: queued, dispatched, result: scheduled for a revisit, dispatched, result: scheduled for a revisit"
-	if got := strings.Join(events, ", "); got != want || rep.URL.ETag != `"v1"` || rep.URL.Status != 304 {
-		t.Fatalf("the record after a retry and two revisits: etag %s, status %d, history\n %s\nwant\n %s", rep.URL.ETag, rep.URL.Status, got, want)
+	if got := strings.Join(events, ", "); got != want || rep.URL.ETag != `"v1"` || rep.URL.Status != 304 || rep.URL.Capture != capture {
+		t.Fatalf("the record after a retry and two revisits: etag %s, capture %q, status %d, history\n %s\nwant\n %s", rep.URL.ETag, rep.URL.Capture, rep.URL.Status, got, want)
+	}
+
+	// A record written before the capture was kept (no such field) is
+	// read, dispatched and completed: the capture comes in, the history
+	// stays.
+	rdb := redis.NewClient(&redis.Options{Addr: node.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	var bucket, field, record string
+	iter := rdb.Scan(ctx, 0, "*", 0).Iterator()
+	for iter.Next(ctx) && record == "" {
+		if rdb.Type(ctx, iter.Val()).Val() != "hash" {
+			continue
+		}
+		for k, v := range rdb.HGetAll(ctx, iter.Val()).Val() {
+			if strings.Contains(v, "\x00http://r.test/\x00") {
+				bucket, field, record = iter.Val(), k, v
+			}
+		}
+	}
+	old := strings.Replace(record, "\x00"+capture+"\x00", "\x00", 1)
+	if record == "" || old == record {
+		t.Fatalf("the URL's record %q in %s", record, bucket)
+	}
+	rdb.HSet(ctx, bucket, field, old)
+	c = nextAll(t, f, 1, 5*time.Second)[0]
+	if c.WARCCapture != "" || c.ReqHeader["Etag"] != `"v1"` {
+		t.Fatalf("an old record dispatched with capture %q, headers %v", c.WARCCapture, c.ReqHeader)
+	}
+	if _, err := f.Done(&crawluri.CrawlUri{URL: c.URL, LeaseID: c.LeaseID, StatusCode: 200, WARCCapture: capture + "2"}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = Inspect(Config{Addrs: []string{node.Addr}, Crawl: "t"}, "http://r.test/", 0); err != nil {
+		t.Fatal(err)
+	}
+	if rep.URL.Capture != capture+"2" || len(rep.URL.History) != len(events)+2 {
+		t.Fatalf("an old record after a result: capture %q, %d events (had %d)", rep.URL.Capture, len(rep.URL.History), len(events))
 	}
 }
 

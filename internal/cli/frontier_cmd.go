@@ -131,6 +131,9 @@ func printReport(w io.Writer, r *frontier.Report) {
 		if u.ETag != "" || u.LastMod != "" {
 			fmt.Fprintf(w, "  etag %s, last-modified %s\n", u.ETag, u.LastMod)
 		}
+		if u.Capture != "" {
+			fmt.Fprintf(w, "  WARC capture %s\n", u.Capture)
+		}
 		for _, h := range u.History {
 			fmt.Fprintf(w, "  %s  %s (%d)\n", h.At.UTC().Format(time.RFC3339Nano), h.Event, h.Value)
 		}

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,14 +95,15 @@ func readWARCFile(name string) ([]WARCRecord, error) {
 }
 
 // checkDigests verifies the record's WARC-Block-Digest and, on a response,
-// its WARC-Payload-Digest (the HTTP body as recorded), where given.
+// its WARC-Payload-Digest (the HTTP body as recorded), where given. A
+// revisit's payload is in the record it refers to (ResolveRevisits).
 func (r WARCRecord) checkDigests() error {
 	if d, ok := r.Headers["warc-block-digest"]; ok {
 		if err := checkDigest(d, r.Block); err != nil {
 			return fmt.Errorf("WARC-Block-Digest: %w", err)
 		}
 	}
-	if d, ok := r.Headers["warc-payload-digest"]; ok {
+	if d, ok := r.Headers["warc-payload-digest"]; ok && r.Headers["warc-type"] != "revisit" {
 		head, payload, found := bytes.Cut(r.Block, []byte("\r\n\r\n"))
 		if !found {
 			return fmt.Errorf("WARC-Payload-Digest on a block with no HTTP head")
@@ -152,4 +154,53 @@ func (r WARCRecord) Response() (status int, header http.Header, body []byte, err
 	}
 	body, err = io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, body, err
+}
+
+// Revisit profiles (WARC 1.1, 6.7.2 and 6.7.3).
+const (
+	ProfileIdenticalPayload  = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+	ProfileServerNotModified = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+)
+
+// ResolveRevisits checks that every revisit record among records (their
+// WARC headers, lower-case names) that refers to an earlier capture
+// resolves as a replay tool would resolve it: WARC-Refers-To names a
+// response record of these files whose WARC-Target-URI and WARC-Date are
+// the revisit's WARC-Refers-To-Target-URI and WARC-Refers-To-Date, and an
+// identical-payload-digest revisit has that record's payload digest. It
+// returns the number of revisits of each profile that referred to a record.
+func ResolveRevisits(records []map[string]string) (map[string]int, error) {
+	byID := map[string]map[string]string{}
+	for _, h := range records {
+		byID[h["warc-record-id"]] = h
+	}
+	resolved := map[string]int{}
+	var errs []error
+	for _, h := range records {
+		if h["warc-type"] != "revisit" {
+			continue
+		}
+		profile, ref := h["warc-profile"], h["warc-refers-to"]
+		if ref == "" {
+			if profile == ProfileIdenticalPayload {
+				errs = append(errs, fmt.Errorf("revisit %s of %s: identical-payload-digest without WARC-Refers-To", h["warc-record-id"], h["warc-target-uri"]))
+			}
+			continue
+		}
+		orig, ok := byID[ref]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("revisit %s of %s refers to %s, which no file holds", h["warc-record-id"], h["warc-target-uri"], ref))
+		case orig["warc-type"] != "response":
+			errs = append(errs, fmt.Errorf("revisit %s refers to a %s record", h["warc-record-id"], orig["warc-type"]))
+		case orig["warc-target-uri"] != h["warc-refers-to-target-uri"] || orig["warc-date"] != h["warc-refers-to-date"]:
+			errs = append(errs, fmt.Errorf("revisit %s refers to %s at %s; the record is of %s at %s", h["warc-record-id"],
+				h["warc-refers-to-target-uri"], h["warc-refers-to-date"], orig["warc-target-uri"], orig["warc-date"]))
+		case profile == ProfileIdenticalPayload && orig["warc-payload-digest"] != h["warc-payload-digest"]:
+			errs = append(errs, fmt.Errorf("revisit %s has payload %s; the record it refers to has %s", h["warc-record-id"], h["warc-payload-digest"], orig["warc-payload-digest"]))
+		default:
+			resolved[profile]++
+		}
+	}
+	return resolved, errors.Join(errs...)
 }

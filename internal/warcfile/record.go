@@ -50,9 +50,10 @@ type record struct {
 	contentType  string
 	truncated    bool
 	ip           string // WARC-IP-Address
-	// profile and refersToTarget: a revisit record's WARC-Profile and
-	// WARC-Refers-To-Target-URI.
-	profile, refersToTarget string
+	// profile, refersTo, refersToTarget and refersToDate: a revisit
+	// record's WARC-Profile, WARC-Refers-To, WARC-Refers-To-Target-URI
+	// and WARC-Refers-To-Date.
+	profile, refersTo, refersToTarget, refersToDate string
 	// payloadDigest is the WARC-Payload-Digest of a record whose block
 	// holds an HTTP payload.
 	payloadDigest string
@@ -70,22 +71,27 @@ const warcDate = "2006-01-02T15:04:05Z"
 // of e, made at now: of the exchange as it was recorded on the wire when it
 // was (RawResponse), else rebuilt from the parsed exchange.
 func (w *Writer) exchangeRecords(e Exchange, u *url.URL, now time.Time) (*fetchRecords, error) {
+	if !e.Date.IsZero() {
+		now = e.Date
+	}
 	date := now.Format(warcDate)
-	reqID, respID := recordID(), recordID()
+	reqID, respID := recordID(), e.RecordID
+	if respID == "" {
+		respID = recordID()
+	}
 	resp := record{typ: "response", date: date, id: respID, target: e.Target, concurrentTo: reqID, ip: e.IP,
 		contentType: "application/http;msgtype=response", truncated: e.Truncated}
 	var req []byte
 	if len(e.RawResponse) > 0 {
 		req, resp.body = e.RawRequest, e.RawResponse
-		payload, complete := recordedPayload(e.RawResponse)
-		resp.payloadDigest = payload
-		resp.truncated = resp.truncated || !complete
 	} else {
 		req = rebuiltRequest(e, u)
 		resp.head = rebuiltResponseHead(e)
 		resp.body = e.Body
-		resp.payloadDigest = sha1Digest(sha1.Sum(e.Body))
 	}
+	payload, complete := e.payloadDigest()
+	resp.payloadDigest = payload
+	resp.truncated = resp.truncated || !complete
 	if len(req) == 0 {
 		req = rebuiltRequest(e, u)
 	}
@@ -95,6 +101,11 @@ func (w *Writer) exchangeRecords(e Exchange, u *url.URL, now time.Time) (*fetchR
 		// 6.7.3), which has no payload to digest, naming the URL whose
 		// earlier capture it confirms.
 		resp.typ, resp.profile, resp.refersToTarget, resp.payloadDigest = "revisit", profileServerNotModified, e.Target, ""
+		if c := e.RevisitOf; c != nil {
+			resp.refersTo, resp.refersToTarget, resp.refersToDate = c.RecordID, c.TargetURI, c.Date.UTC().Format(warcDate)
+		}
+	} else if e.RevisitOf != nil {
+		revisitOfPayload(&resp, e)
 	}
 
 	recs := fetchBufs.Get().(*fetchRecords)
@@ -238,7 +249,9 @@ func writeRecord(dst *bytes.Buffer, gz *gzip.Writer, r *record) error {
 		{"WARC-Target-URI", r.target},
 		{"WARC-Concurrent-To", r.concurrentTo},
 		{"WARC-Profile", r.profile},
+		{"WARC-Refers-To", r.refersTo},
 		{"WARC-Refers-To-Target-URI", r.refersToTarget},
+		{"WARC-Refers-To-Date", r.refersToDate},
 		{"WARC-IP-Address", r.ip},
 	} {
 		if f.value != "" {

@@ -106,6 +106,15 @@ type Exchange struct {
 	// recorded them (crawluri.CrawlUri.RawResponse).
 	RawRequest, RawResponse []byte
 	IP                      string
+
+	// Set by Dedup: the payload's digest, and either the record id and
+	// date the response record is to have (a capture the frontier now
+	// keeps for the URL) or, for a payload archived before, the capture a
+	// revisit record refers to instead.
+	PayloadDigest string
+	RecordID      string
+	Date          time.Time
+	RevisitOf     *Capture
 }
 
 // ExchangeOf is the exchange of a result, and whether it has one: results

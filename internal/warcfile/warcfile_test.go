@@ -267,27 +267,11 @@ func TestRecordsOfTheWire(t *testing.T) {
 // revisit record of the server-not-modified profile, its block the 304's
 // head, naming the URL it confirms; no payload digest (it has none).
 func TestNotModifiedIsARevisit(t *testing.T) {
-	dir := t.TempDir()
-	w, err := New(Options{Dir: dir, Prefix: "n-", MaxFileSize: 1 << 20, Software: "spyder-test/1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw := "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n"
-	for _, e := range []Exchange{
-		{Target: "http://h.test/p", Status: 304, RawRequest: []byte("GET /p HTTP/1.1\r\nHost: h.test\r\nIf-None-Match: \"v1\"\r\n\r\n"), RawResponse: []byte(raw)},
-		{Target: "http://h.test/q", Status: 304, Rep: map[string]string{"Etag": `"v2"`}}, // not recorded on the wire: rebuilt
-	} {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	records, err := testsite.ReadWARCDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := writeAndRead(t,
+		Exchange{Target: "http://h.test/p", Status: 304, RawRequest: []byte("GET /p HTTP/1.1\r\nHost: h.test\r\nIf-None-Match: \"v1\"\r\n\r\n"), RawResponse: []byte(raw)},
+		Exchange{Target: "http://h.test/q", Status: 304, Rep: map[string]string{"Etag": `"v2"`}}, // not recorded on the wire: rebuilt
+	)
 	var revisits []testsite.WARCRecord
 	for _, r := range records {
 		switch r.Headers["warc-type"] {
@@ -311,4 +295,28 @@ func TestNotModifiedIsARevisit(t *testing.T) {
 	if string(revisits[0].Block) != raw {
 		t.Errorf("revisit block %q, want the 304 as received", revisits[0].Block)
 	}
+}
+
+// writeAndRead writes exchanges to a new directory's WARC files and reads
+// them back with testsite's reader, which checks every digest.
+func writeAndRead(t *testing.T, exchanges ...Exchange) []testsite.WARCRecord {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := New(Options{Dir: dir, Prefix: "t-", MaxFileSize: 1 << 20, Software: "spyder-test/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exchanges {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	records, err := testsite.ReadWARCDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return records
 }
