@@ -57,6 +57,10 @@ const (
 	// ("robots"); VarSitemapError says what of a sitemap was ignored.
 	VarSitemap      = "sitemap"
 	VarSitemapError = "sitemap_error"
+	// VarSkipped says why a response's body was neither read nor kept
+	// (content_types, max_response_size): the result is its status and
+	// headers, and nothing is archived.
+	VarSkipped = "skipped"
 	// VarFieldPrefix begins the keys of extracted fields (css_extract's,
 	// a processor's own): FieldVar.
 	VarFieldPrefix = "field:"

@@ -170,7 +170,7 @@ func New(opts Options) (*Master, error) {
 		id:          opts.Identity,
 		log:         opts.Logger,
 		opts:        opts,
-		gate:        &urlx.Gate{MaxLen: s.MaxURLLength, Scope: scope},
+		gate:        &urlx.Gate{MaxLen: s.MaxURLLength, Scope: scope, DenyExtensions: urlx.ExtensionSet(s.DenyExtensions)},
 		registry:    newWorkerRegistry(s.HeartbeatTimeout()),
 		stats:       counters{drops: map[string]int64{}, linksLeftOut: map[string]int64{}},
 		outstanding: map[int64]*outstandingLease{},

@@ -95,7 +95,7 @@ var (
 	descResults       = prometheus.NewDesc("spyder_master_results_total", "Results applied, by status class (other: 810, unknown codes); robots.txt verdicts are spyder_frontier_urls{state=\"disallowed\"}.", []string{"class"}, nil)
 	descLeases        = prometheus.NewDesc("spyder_master_leases_ended_total", "Leases that ended without a result: expired (deadline passed), released (their worker was lost), unclaimed (no worker listed them within two heartbeats of their dispatch), returned (handed back unfetched).", []string{"reason"}, nil)
 	descDrops         = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
-	descLinks         = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
+	descLinks         = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), denied_extension (deny_extensions), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
 	descSitemapErrors = prometheus.NewDesc("spyder_master_sitemap_errors_total", "Sitemaps read in part or not at all: bad XML, over sitemap_max_size (a gzip bomb), over sitemap_max_urls, cut at max_content_length.", nil, nil)
 	descSinkErrors    = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
 	descWorkers       = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
@@ -143,7 +143,7 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descDrops, n, reason)
 	}
 	counter(descLinks, s.linksNew, "new")
-	for _, reason := range []string{urlx.ReasonOutOfScope, urlx.ReasonInvalid, urlx.ReasonTooLong} {
+	for _, reason := range []string{urlx.ReasonOutOfScope, urlx.ReasonInvalid, urlx.ReasonTooLong, urlx.ReasonDenied} {
 		counter(descLinks, s.linksLeftOut[reason], reason)
 	}
 	counter(descLinks, s.fs.TooDeep, "too_deep")

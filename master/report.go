@@ -81,8 +81,8 @@ func (m *Master) summarize(now time.Time, fs frontier.Stats) {
 		Bytes: m.stats.bytes, PeakRate: round1(m.peakRate), Retries: fs.Retried, RobotsDenied: fs.Disallowed, Failed: fs.Failed,
 		LeftOut: map[string]int64{
 			urlx.ReasonOutOfScope: m.stats.linksLeftOut[urlx.ReasonOutOfScope], urlx.ReasonInvalid: m.stats.linksLeftOut[urlx.ReasonInvalid],
-			urlx.ReasonTooLong: m.stats.linksLeftOut[urlx.ReasonTooLong],
-			"too_deep":         fs.TooDeep, "over_host_cap": fs.TooMany, "over_page_cap": m.stats.linksCut, "refused_seeds": m.badSeeds,
+			urlx.ReasonTooLong: m.stats.linksLeftOut[urlx.ReasonTooLong], urlx.ReasonDenied: m.stats.linksLeftOut[urlx.ReasonDenied],
+			"too_deep": fs.TooDeep, "over_host_cap": fs.TooMany, "over_page_cap": m.stats.linksCut, "refused_seeds": m.badSeeds,
 		},
 		SitemapErrors: m.stats.sitemapErrors, Queued: fs.Queued, Scheduled: fs.Scheduled, StateDir: m.s.StateDir,
 	}

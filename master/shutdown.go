@@ -44,8 +44,10 @@ func (m *Master) nothingToCrawl(fs frontier.Stats) {
 	ev.Msg(msg + ". To crawl again from the start, use a new state_dir (or delete this one); to crawl more, add seeds (new ones are crawled) or spyder inject URLs into a running master")
 }
 
-// checkStop begins the drain on a signal (ctx cancelled), or with
-// --until-done once nothing is queued or in flight.
+// checkStop begins the drain on a signal (ctx cancelled), with
+// --until-done once nothing is queued or in flight, or at the page or time
+// limit of this run (Scrapy's CLOSESPIDER_PAGECOUNT and _TIMEOUT); the
+// URLs in flight then still come back, and the reason is the summary's.
 func (m *Master) checkStop(ctx context.Context, now time.Time) {
 	switch {
 	case m.mode == modeDraining:
@@ -53,6 +55,10 @@ func (m *Master) checkStop(ctx context.Context, now time.Time) {
 		m.beginDrain(now, "signal")
 	case m.opts.UntilDone && !m.store.down() && m.frontier.Stats().Idle():
 		m.beginDrain(now, crawlFinished)
+	case m.s.StopAfterPages > 0 && m.stats.results >= m.s.StopAfterPages:
+		m.beginDrain(now, fmt.Sprintf("page limit: %d pages (stop_after_pages %d)", m.stats.results, m.s.StopAfterPages))
+	case m.s.StopAfterTime > 0 && now.Sub(m.started) >= m.s.StopAfterTime:
+		m.beginDrain(now, fmt.Sprintf("time limit: stop_after_time %v", m.s.StopAfterTime))
 	}
 }
 
@@ -141,7 +147,7 @@ func (m *Master) finish(clean bool) error {
 		Interface("results_by_class", m.stats.classes()).Int64("sink_errors", m.stats.sinkErrors).
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
 		Int64("links_out_of_scope", m.stats.linksLeftOut[urlx.ReasonOutOfScope]).Int64("links_invalid", m.stats.linksLeftOut[urlx.ReasonInvalid]).
-		Int64("links_too_long", m.stats.linksLeftOut[urlx.ReasonTooLong]).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).Int64("links_over_page_cap", m.stats.linksCut).
+		Int64("links_too_long", m.stats.linksLeftOut[urlx.ReasonTooLong]).Int64("links_denied_extension", m.stats.linksLeftOut[urlx.ReasonDenied]).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).Int64("links_over_page_cap", m.stats.linksCut).
 		Int64("sitemap_errors", m.stats.sitemapErrors).Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")

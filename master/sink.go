@@ -176,9 +176,12 @@ type JSONLRecord struct {
 	FetchTime   float64 `json:"fetch_time"`
 	Location    string  `json:"location,omitempty"`
 	Truncated   bool    `json:"truncated,omitempty"`
-	Error       string  `json:"error,omitempty"`
-	Worker      string  `json:"worker,omitempty"`
-	Time        string  `json:"time"`
+	// Skipped says why the body was neither read nor kept
+	// (content_types, max_response_size).
+	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Worker  string `json:"worker,omitempty"`
+	Time    string `json:"time"`
 	// Fields are the extracted fields output_fields names that the
 	// result has: strings, or arrays for css_extract's name[] fields.
 	Fields map[string]any `json:"fields,omitempty"`
@@ -299,6 +302,7 @@ func (s *JSONLSink) write(c *crawluri.CrawlUri) error {
 		Links:       len(c.ExtractedURLs()),
 		FetchTime:   c.ReqTime,
 		Truncated:   c.Var(crawluri.VarTruncated) == crawluri.VarTrue,
+		Skipped:     c.Var(crawluri.VarSkipped),
 		Error:       c.Error,
 		Worker:      c.WorkerID,
 		Time:        time.Now().UTC().Format(time.RFC3339Nano),

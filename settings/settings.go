@@ -27,18 +27,26 @@ type Settings struct {
 	LogFormat      string `koanf:"log_format" doc:"log format on stderr: auto (console on a terminal, JSON otherwise), json, console"`
 
 	// Fetcher (workers).
-	UserAgent            string        `koanf:"user_agent" doc:"User-Agent header sent with every request"`
-	MaxClients           int           `koanf:"max_clients" doc:"concurrent HTTP requests per worker process"`
-	RequestTimeout       time.Duration `koanf:"request_timeout" doc:"limit on a whole request, connect to last body byte (seconds)"`
-	ConnectTimeout       time.Duration `koanf:"connect_timeout" doc:"limit on the TCP/TLS connect phase (seconds; defaults to request_timeout)"`
-	FollowRedirects      bool          `koanf:"follow_redirects" doc:"follow redirects inside the fetch; when false a 3xx is returned and its Location is queued"`
-	MaxRedirects         int           `koanf:"max_redirects" doc:"redirects followed per fetch when follow_redirects is true"`
-	ValidateCertificates bool          `koanf:"validate_certificates" doc:"verify TLS certificates"`
-	MaxContentLength     int64         `koanf:"max_content_length" doc:"bytes of a response body kept; longer bodies are truncated and marked"`
-	ProxyHost            string        `koanf:"proxy_host" doc:"HTTP proxy every fetch goes through (empty: the HTTP_PROXY/HTTPS_PROXY environment, if set)"`
-	ProxyPort            int           `koanf:"proxy_port" doc:"port of proxy_host (required with it)"`
-	ProxyUsername        string        `koanf:"proxy_username" doc:"proxy authentication (optional)"`
-	ProxyPassword        string        `koanf:"proxy_password" secret:"true" doc:"proxy authentication (optional)"`
+	UserAgent             string        `koanf:"user_agent" doc:"User-Agent header sent with every request"`
+	MaxClients            int           `koanf:"max_clients" doc:"concurrent HTTP requests per worker process"`
+	RequestTimeout        time.Duration `koanf:"request_timeout" doc:"limit on a whole request, connect to last body byte (seconds)"`
+	ConnectTimeout        time.Duration `koanf:"connect_timeout" doc:"limit on the TCP/TLS connect phase (seconds; defaults to request_timeout)"`
+	FollowRedirects       bool          `koanf:"follow_redirects" doc:"follow redirects inside the fetch; when false a 3xx is returned and its Location is queued"`
+	MaxRedirects          int           `koanf:"max_redirects" doc:"redirects followed per fetch when follow_redirects is true"`
+	ValidateCertificates  bool          `koanf:"validate_certificates" doc:"verify TLS certificates"`
+	MaxContentLength      int64         `koanf:"max_content_length" doc:"bytes of a response body kept; longer bodies are truncated and marked"`
+	ProxyHost             string        `koanf:"proxy_host" doc:"HTTP proxy every fetch goes through (empty: the HTTP_PROXY/HTTPS_PROXY environment, if set)"`
+	ProxyPort             int           `koanf:"proxy_port" doc:"port of proxy_host (required with it)"`
+	ProxyUsername         string        `koanf:"proxy_username" doc:"proxy authentication (optional)"`
+	ProxyPassword         string        `koanf:"proxy_password" secret:"true" doc:"proxy authentication (optional)"`
+	Proxies               []string      `koanf:"proxies" secret:"true" doc:"several HTTP proxies, http://[user:password@]host:port, taken in turn; a proxy that fails to connect is left out for proxy_backoff, doubling while it keeps failing (instead of proxy_host)"`
+	ProxyBackoff          time.Duration `koanf:"proxy_backoff" doc:"how long a proxy that failed is left out at first (seconds or a duration); it doubles with each failure in a row, up to 32 times"`
+	DefaultRequestHeaders []string      `koanf:"default_request_headers" doc:"headers sent with every request, \"Name: value\" (Scrapy's DEFAULT_REQUEST_HEADERS)"`
+	HostRequestHeaders    []string      `koanf:"host_request_headers" doc:"headers sent to some hosts, \"HOST-PATTERN Name: value\" (e.g. \"*.example.com Authorization: Bearer abc\"); they replace a default header of the same name"`
+	HostUserAgents        []string      `koanf:"host_user_agents" doc:"User-Agent for some hosts instead of user_agent, \"HOST-PATTERN user agent\"; the first entry that matches applies"`
+	ContentTypes          []string      `koanf:"content_types" doc:"media types whose bodies are downloaded and kept (text/html, text/*; empty: all); a response of another type is recorded with its status and headers, its body neither read nor archived nor parsed"`
+	MaxResponseSize       int64         `koanf:"max_response_size" doc:"a response whose body is larger (by its Content-Length, or as read) is recorded with its status and headers but no body: not archived, not parsed (0: no limit; max_content_length instead keeps the start of a large body)"`
+	DenyExtensions        []string      `koanf:"deny_extensions" doc:"links whose path ends in one of these extensions are not crawled (pdf, zip; Scrapy's IGNORED_EXTENSIONS); counted as denied_extension"`
 
 	// Processors (workers).
 	SpyderExtractorPipeline  []string `koanf:"spyder_extractor_pipeline" doc:"processors run on every fetched page, in order"`
@@ -65,6 +73,8 @@ type Settings struct {
 	WARCMaxFileSize           int64         `koanf:"warc_max_file_size" doc:"bytes after which a WARC file is closed and the next one begun"`
 	WARCGzipLevel             int           `koanf:"warc_gzip_level" doc:"compression level of the WARC records, 1 (fastest) to 9 (smallest files): 3 costs half the CPU of 6 for files about 7 % larger"`
 	MaxURLLength              int           `koanf:"max_url_length" doc:"longer URLs (after canonicalization) are not crawled: links are counted and dropped, seeds refused (crawler traps grow URLs without end)"`
+	StopAfterPages            int64         `koanf:"stop_after_pages" doc:"the master ends its run cleanly after this many results (0 = no limit; the final summary's reason says so; the results in flight still come back)"`
+	StopAfterTime             time.Duration `koanf:"stop_after_time" doc:"the master ends its run cleanly after this long (seconds or a duration; 0 = no limit)"`
 	SitemapRoot               bool          `koanf:"sitemap_root" doc:"with the sitemap processor: also fetch /sitemap.xml of each seed's host (sitemaps robots.txt does not name)"`
 	SitemapMaxURLs            int           `koanf:"sitemap_max_urls" doc:"URLs taken from one sitemap file (the sitemaps protocol allows 50,000); the rest are counted and dropped"`
 	SitemapMaxSize            int64         `koanf:"sitemap_max_size" doc:"bytes of one sitemap uncompressed (the protocol allows 50 MB); a larger file, a gzip bomb, is ignored and counted"`
@@ -162,13 +172,15 @@ func Defaults() Settings {
 		LogLevelWorker: "info",
 		LogFormat:      "auto",
 
-		UserAgent:            "Mozilla/5.0 (compatible; spyder/0.2; +https://github.com/spyder-crawl/spyder)",
-		MaxClients:           10,
-		RequestTimeout:       20 * time.Second,
-		FollowRedirects:      false,
-		MaxRedirects:         3,
-		ValidateCertificates: true,
-		MaxContentLength:     10 << 20,
+		UserAgent:             "Mozilla/5.0 (compatible; spyder/0.2; +https://github.com/spyder-crawl/spyder)",
+		DefaultRequestHeaders: []string{"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "Accept-Language: en"},
+		ProxyBackoff:          30 * time.Second,
+		MaxClients:            10,
+		RequestTimeout:        20 * time.Second,
+		FollowRedirects:       false,
+		MaxRedirects:          3,
+		ValidateCertificates:  true,
+		MaxContentLength:      10 << 20,
 
 		SpyderExtractorPipeline:  []string{"limiter", "html_link_extractor", "http_extractor"},
 		SpyderScoperPipeline:     []string{"regex_scoper", "strip_session_ids", "strip_query_params", "cleanup_query_string"},

@@ -53,6 +53,9 @@ func (s *Settings) Validate() error {
 	if s.MaxURLLength < 16 {
 		add("max_url_length", "must be at least 16, got %d", s.MaxURLLength)
 	}
+	if s.StopAfterPages < 0 {
+		add("stop_after_pages", "must not be negative, got %d (0: no limit)", s.StopAfterPages)
+	}
 	if s.SitemapMaxURLs < 1 {
 		add("sitemap_max_urls", "must be at least 1, got %d", s.SitemapMaxURLs)
 	}
@@ -149,6 +152,7 @@ func (s *Settings) Validate() error {
 		"master_shutdown_grace": s.MasterShutdownGrace,
 		"worker_shutdown_grace": s.WorkerShutdownGrace,
 		"heartbeat_interval":    s.HeartbeatInterval,
+		"proxy_backoff":         s.ProxyBackoff,
 	}
 	for key, d := range mustBePositive {
 		if s.DerivedFrom(key) != "" {
@@ -162,6 +166,7 @@ func (s *Settings) Validate() error {
 		"frontier_min_delay": s.FrontierMinDelay, "master_progress_interval": s.MasterProgressInterval,
 		"frontier_retry_backoff": s.FrontierRetryBackoff, "frontier_max_retry_after": s.FrontierMaxRetryAfter,
 		"prioritizer_crawl_delta": s.PrioritizerCrawlDelta, "robots_max_crawl_delay": s.RobotsMaxCrawlDelay,
+		"stop_after_time": s.StopAfterTime,
 	} {
 		if d < 0 {
 			add(key, "must not be negative, got %v", d)
@@ -190,6 +195,7 @@ func (s *Settings) Validate() error {
 	}
 	s.validateRedis(add)
 	s.checkFields(add)
+	s.checkRequests(add)
 	if s.WARCWriter != WARCByWorkers && s.WARCWriter != WARCByMaster {
 		add("warc_writer", "%q: %s (each worker writes its own fetches) or %s", s.WARCWriter, WARCByWorkers, WARCByMaster)
 	}

@@ -47,8 +47,16 @@ type FetchOptions struct {
 	ValidateCertificates bool
 	MaxContentLength     int64
 	// Proxy, when set, is the HTTP proxy of every fetch (its user info
-	// authenticates); nil uses the environment's, if any.
-	Proxy *url.URL
+	// authenticates); nil uses the environment's, if any. Proxies instead
+	// are taken in turn, each failing one left out for ProxyBackoff and
+	// more (proxyPool).
+	Proxy        *url.URL
+	Proxies      []*url.URL
+	ProxyBackoff time.Duration
+	// Requests are the headers sent (with UserAgent when it has none);
+	// Filter decides which bodies are read.
+	Requests RequestRules
+	Filter   ResponseFilter
 	// DNS resolves host names once per host (with static mappings); nil
 	// resolves at every connection.
 	DNS *dnscache.Cache
@@ -56,8 +64,9 @@ type FetchOptions struct {
 
 // Fetcher performs the HTTP GET of a CrawlUri and records the response in it.
 type Fetcher struct {
-	opts   FetchOptions
-	client *http.Client
+	opts    FetchOptions
+	client  *http.Client
+	proxies *proxyPool // nil: one proxy or none
 }
 
 // NewFetcher builds a fetcher with its own connection pool.
@@ -80,8 +89,19 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 	// Every connection can record the exchanges it carries (capture.go);
 	// it copies bytes only for a fetch whose records are archived.
 	tlsConfig := &tls.Config{InsecureSkipVerify: !opts.ValidateCertificates} //nolint:gosec // an operator's choice (validate_certificates)
+	if opts.Requests.UserAgent == "" {
+		opts.Requests.UserAgent = opts.UserAgent
+	}
 	proxy := http.ProxyFromEnvironment
-	if opts.Proxy != nil {
+	var pool *proxyPool
+	switch {
+	case len(opts.Proxies) > 0:
+		pool = &proxyPool{backoff: max(opts.ProxyBackoff, time.Second)}
+		for _, u := range opts.Proxies {
+			pool.proxies = append(pool.proxies, &proxyState{url: u})
+		}
+		proxy = proxyOf
+	case opts.Proxy != nil:
 		proxy = http.ProxyURL(opts.Proxy)
 	}
 	tr := &http.Transport{
@@ -117,7 +137,7 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 			return nil
 		},
 	}
-	return &Fetcher{opts: opts, client: client}
+	return &Fetcher{opts: opts, client: client, proxies: pool}
 }
 
 // robotsMaxRedirects is how many redirects of a robots.txt are followed.
@@ -140,12 +160,13 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 		cp = &capture{limit: int(min(f.opts.MaxContentLength, math.MaxInt32)) + maxCapturedHead}
 		ctx = httptrace.WithClientTrace(ctx, cp.trace())
 	}
+	ctx, viaProxy := f.withProxy(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
 		c.StatusCode, c.Error = crawluri.StatusTransportError, fmt.Sprintf("building request: %v", err)
 		return
 	}
-	req.Header.Set("User-Agent", f.opts.UserAgent)
+	f.opts.Requests.apply(req)
 	if etag := c.ReqHeader["Etag"]; etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
@@ -159,11 +180,26 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 		}
 		c.StatusCode, c.Error = crawluri.StatusTransportError, transportError(err)
 		c.ReqTime = time.Since(start).Seconds()
+		f.proxyOutcome(c, viaProxy, err)
 		return
 	}
 	defer resp.Body.Close()
+	f.proxyOutcome(c, viaProxy, nil)
 
-	body, err := readBody(resp.Body, resp.ContentLength, f.opts.MaxContentLength)
+	if why := f.opts.Filter.skip(resp.Request.URL, resp); why != "" {
+		// Neither read nor kept: the result has the status and headers.
+		f.skipped(c, req, resp, why, start, cp)
+		return
+	}
+	limit := f.opts.MaxContentLength
+	if f.opts.Filter.MaxSize > 0 && f.opts.Filter.MaxSize < limit {
+		limit = f.opts.Filter.MaxSize
+	}
+	body, err := readBody(resp.Body, resp.ContentLength, limit)
+	if f.opts.Filter.MaxSize > 0 && int64(len(body)) > f.opts.Filter.MaxSize && err == nil {
+		f.skipped(c, req, resp, fmt.Sprintf("size: the body is over max_response_size %d", f.opts.Filter.MaxSize), start, cp)
+		return
+	}
 	c.ReqTime = time.Since(start).Seconds()
 	if cp != nil && cp.finish() && err == nil {
 		c.RawRequest, c.RawResponse, c.RemoteIP = withoutProxyAuthorization(cp.request), cp.response, cp.ip
@@ -184,6 +220,21 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	c.ReqHeader = flatten(req.Header)
 	c.RepHeader = flatten(resp.Header)
 	c.ContentBody = body
+}
+
+// skipped records a response whose body the filter leaves out (why): its
+// status and headers, no body, nothing recorded for the archive.
+func (f *Fetcher) skipped(c *crawluri.CrawlUri, req *http.Request, resp *http.Response, why string, start time.Time, cp *capture) {
+	if cp != nil {
+		cp.finish()
+	}
+	c.ReqTime = time.Since(start).Seconds()
+	c.StatusCode = int16(resp.StatusCode)
+	c.EffectiveURL = resp.Request.URL.String()
+	c.ReqHeader = flatten(req.Header)
+	c.RepHeader = flatten(resp.Header)
+	c.SetVar(crawluri.VarSkipped, why)
+	c.SetVar(crawluri.VarExtractionFinished, crawluri.VarTrue)
 }
 
 // withoutProxyAuthorization is a recorded request head without its

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -132,6 +133,22 @@ func New(opts Options) (*Worker, error) {
 		return nil, err
 	}
 	dns := dnscache.New(dnscache.Options{Static: static, Size: s.SizeDNSCache, Timeout: s.ConnectTimeout})
+	requests, err := NewRequestRules(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", settings.ErrInvalid, err)
+	}
+	filter, err := NewResponseFilter(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", settings.ErrInvalid, err)
+	}
+	var proxies []*url.URL
+	for _, e := range s.Proxies {
+		u, err := settings.ProxyEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: proxies: %v", settings.ErrInvalid, err)
+		}
+		proxies = append(proxies, u)
+	}
 	var wm *workerMetrics
 	if s.MetricsListen != "" {
 		wm = newWorkerMetrics()
@@ -153,6 +170,10 @@ func New(opts Options) (*Worker, error) {
 			ValidateCertificates: s.ValidateCertificates,
 			MaxContentLength:     s.MaxContentLength,
 			Proxy:                ProxyURL(s.ProxyHost, s.ProxyPort, s.ProxyUsername, s.ProxyPassword),
+			Proxies:              proxies,
+			ProxyBackoff:         s.ProxyBackoff,
+			Requests:             requests,
+			Filter:               filter,
 			DNS:                  dns,
 		}),
 		dns:     dns,

@@ -76,7 +76,7 @@ func runFetch(args, environ []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	gate := &urlx.Gate{Canon: canon, MaxLen: s.MaxURLLength, Scope: scope}
+	gate := &urlx.Gate{Canon: canon, MaxLen: s.MaxURLLength, Scope: scope, DenyExtensions: urlx.ExtensionSet(s.DenyExtensions)}
 	// Every URL is a seed of the crawl it would start: its host joins a
 	// host-based scope, as the master's seeds do.
 	var targets []string

@@ -122,7 +122,8 @@ type Exchange struct {
 // 810; URLs robots.txt kept from being fetched, 910 and 911) have nothing
 // to archive. The exchange shares the result's maps and body.
 func ExchangeOf(c *crawluri.CrawlUri) (Exchange, bool) {
-	if c.StatusCode < 100 || c.StatusCode >= crawluri.StatusTransportError || c.Error != "" {
+	if c.StatusCode < 100 || c.StatusCode >= crawluri.StatusTransportError || c.Error != "" || c.Var(crawluri.VarSkipped) != "" {
+		// (a skipped body, content_types or max_response_size, is not kept)
 		return Exchange{}, false
 	}
 	e := Exchange{Target: c.EffectiveURL, Status: c.StatusCode, Req: c.ReqHeader, Rep: c.RepHeader, Body: c.ContentBody,
