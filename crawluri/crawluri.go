@@ -61,6 +61,10 @@ const (
 	// (content_types, max_response_size): the result is its status and
 	// headers, and nothing is archived.
 	VarSkipped = "skipped"
+	// VarSetCookie carries the cookies a fetch's responses set, one per
+	// line: the URL of the response, a tab, its Set-Cookie value (the
+	// master's cookie jar takes them).
+	VarSetCookie = "set_cookie"
 	// VarFieldPrefix begins the keys of extracted fields (css_extract's,
 	// a processor's own): FieldVar.
 	VarFieldPrefix = "field:"

@@ -92,6 +92,8 @@ type Sink interface {
 	SeedHosts(hosts []string) error
 	Host(h HostSnapshot) error
 	Robots(origin string, rules RobotsRules) error
+	// Cookie carries one entry of the crawl's cookies (CookieKeeper).
+	Cookie(key, value string) error
 	// Counters carries what cannot be recounted from the URLs: Done,
 	// Failed, Retried, Disallowed, TooDeep and TooMany.
 	Counters(st Stats) error
@@ -120,7 +122,7 @@ type DumpInfo struct {
 // Migrated counts what a migration moved.
 type Migrated struct {
 	URLs, Queued, Scheduled, Returned, Done, Failed int64
-	Hosts, Robots, SeedHosts                        int64
+	Hosts, Robots, SeedHosts, Cookies               int64
 	Source                                          DumpInfo
 }
 
@@ -136,6 +138,11 @@ func (c counting) SeedHosts(hosts []string) error {
 }
 
 func (c counting) Host(h HostSnapshot) error { c.m.Hosts++; return c.Sink.Host(h) }
+
+func (c counting) Cookie(key, value string) error {
+	c.m.Cookies++
+	return c.Sink.Cookie(key, value)
+}
 
 func (c counting) Robots(origin string, r RobotsRules) error {
 	c.m.Robots++

@@ -59,6 +59,9 @@ func (s *dirSource) Dump(to Sink) (DumpInfo, error) {
 		})
 	}
 	if err == nil {
+		err = scan(f.db, pfxCookie, func(k, v []byte) error { return to.Cookie(string(k[1:]), string(v)) })
+	}
+	if err == nil {
 		err = to.Counters(f.stats)
 	}
 	if err == nil {
@@ -278,6 +281,8 @@ func (s *dirSink) Robots(origin string, rules RobotsRules) error {
 	}
 	return s.d.b.Set(robotsKey(origin), rec, nil)
 }
+
+func (s *dirSink) Cookie(key, value string) error { return s.d.SaveCookie(key, value) }
 
 func (s *dirSink) Counters(st Stats) error {
 	c := &s.d.stats

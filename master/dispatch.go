@@ -64,6 +64,14 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 			if !m.dedup {
 				c.WARCCapture = ""
 			}
+			if m.cookies != nil {
+				if h := m.cookies.header(c.URL); h != "" {
+					if c.ReqHeader == nil {
+						c.ReqHeader = map[string]string{}
+					}
+					c.ReqHeader["Cookie"] = h
+				}
+			}
 			ok, err := zsock.TrySend(push, crawluri.DataMessage{Identity: m.id, Curi: c}.Frames())
 			if err != nil || !ok {
 				// No worker can take it now (none connected yet, or every

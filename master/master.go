@@ -75,6 +75,8 @@ type Master struct {
 	// dedup: the WARC captures of payloads go to the workers and are kept
 	// (warc_dedup not off); payloads: the index of every payload written,
 	// with warc_dedup any (dedup.go).
+	// cookies is the crawl's cookie jar (cookies.go; nil: cookies off).
+	cookies   *cookieJar
 	dedup     bool
 	payloads  *warcfile.PayloadIndex
 	unindexed map[string]string // payload digest: capture line, of this turn's results (checkCapture)
@@ -217,6 +219,17 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("reading the seed hosts: %w", err)
 	}
 	m.gate.Scope.AddHosts(hosts)
+	if s.Cookies {
+		keep, _ := frontier.Cookies(m.frontier)
+		var n int
+		if m.cookies, n, err = newCookieJar(keep, time.Now()); err != nil {
+			m.closeState()
+			return nil, err
+		}
+		if n > 0 {
+			m.log.Info().Int("cookies", n).Msg("cookies of the crawl's sites loaded: their sessions go on")
+		}
+	}
 	// Opening a large store makes garbage of about the size of what it
 	// keeps (a million hosts: ~400 MB), which the GC would hold on to as
 	// headroom for a crawl that needs little: give it back now.

@@ -89,6 +89,17 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 		m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Str("error", msg).Msg("sitemap partly or wholly ignored")
 	}
 	m.checkCapture(c)
+	if m.cookies != nil {
+		keep, _ := frontier.Cookies(m.frontier)
+		refused, err := m.cookies.received(c, keep, now)
+		if err != nil {
+			m.staleOrFail(c, err)
+			return false
+		}
+		if refused > 0 {
+			m.drop("cookie_refused", fmt.Errorf("%d cookies of %s from %s: malformed, or past %d a host or %d a response", refused, c.URL, c.WorkerID, maxCookiesPerHost, maxCookiesPerResult))
+		}
+	}
 	added, err := m.frontier.Done(c, links, now)
 	if err != nil {
 		m.staleOrFail(c, err)

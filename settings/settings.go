@@ -41,6 +41,7 @@ type Settings struct {
 	ProxyPassword         string        `koanf:"proxy_password" secret:"true" doc:"proxy authentication (optional)"`
 	Proxies               []string      `koanf:"proxies" secret:"true" doc:"several HTTP proxies, http://[user:password@]host:port, taken in turn; a proxy that fails to connect is left out for proxy_backoff, doubling while it keeps failing (instead of proxy_host)"`
 	ProxyBackoff          time.Duration `koanf:"proxy_backoff" doc:"how long a proxy that failed is left out at first (seconds or a duration); it doubles with each failure in a row, up to 32 times"`
+	Cookies               bool          `koanf:"cookies" doc:"keep the cookies sites set and send them back (RFC 6265, like a browser; the master keeps them with the crawl state, so a restarted crawl keeps its sessions); false sends none"`
 	DefaultRequestHeaders []string      `koanf:"default_request_headers" doc:"headers sent with every request, \"Name: value\" (Scrapy's DEFAULT_REQUEST_HEADERS)"`
 	HostRequestHeaders    []string      `koanf:"host_request_headers" doc:"headers sent to some hosts, \"HOST-PATTERN Name: value\" (e.g. \"*.example.com Authorization: Bearer abc\"); they replace a default header of the same name"`
 	HostUserAgents        []string      `koanf:"host_user_agents" doc:"User-Agent for some hosts instead of user_agent, \"HOST-PATTERN user agent\"; the first entry that matches applies"`
@@ -175,6 +176,7 @@ func Defaults() Settings {
 		UserAgent:             "Mozilla/5.0 (compatible; spyder/0.2; +https://github.com/spyder-crawl/spyder)",
 		DefaultRequestHeaders: []string{"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "Accept-Language: en"},
 		ProxyBackoff:          30 * time.Second,
+		Cookies:               true,
 		MaxClients:            10,
 		RequestTimeout:        20 * time.Second,
 		FollowRedirects:       false,

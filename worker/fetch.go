@@ -119,6 +119,9 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 		Transport: tr,
 		Timeout:   opts.RequestTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if set, ok := req.Context().Value(setCookiesKey{}).(*setCookies); ok {
+				set.add(req.Response)
+			}
 			if u := via[0].URL; u.Path == "/robots.txt" && u.RawQuery == "" {
 				// RFC 9309 2.3.1.2: a crawler follows at least five
 				// redirects of a robots.txt, whatever it does for pages:
@@ -161,12 +164,17 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 		ctx = httptrace.WithClientTrace(ctx, cp.trace())
 	}
 	ctx, viaProxy := f.withProxy(ctx)
+	set := &setCookies{}
+	ctx = context.WithValue(ctx, setCookiesKey{}, set)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
 		c.StatusCode, c.Error = crawluri.StatusTransportError, fmt.Sprintf("building request: %v", err)
 		return
 	}
 	f.opts.Requests.apply(req)
+	if ck := c.ReqHeader["Cookie"]; ck != "" {
+		req.Header.Set("Cookie", ck) // the master's cookie jar's
+	}
 	if etag := c.ReqHeader["Etag"]; etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
@@ -185,6 +193,10 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	}
 	defer resp.Body.Close()
 	f.proxyOutcome(c, viaProxy, nil)
+	set.add(resp)
+	if len(set.lines) > 0 {
+		c.SetVar(crawluri.VarSetCookie, strings.Join(set.lines, "\n"))
+	}
 
 	if why := f.opts.Filter.skip(resp.Request.URL, resp); why != "" {
 		// Neither read nor kept: the result has the status and headers.
@@ -220,6 +232,26 @@ func (f *Fetcher) Fetch(ctx context.Context, c *crawluri.CrawlUri) {
 	c.ReqHeader = flatten(req.Header)
 	c.RepHeader = flatten(resp.Header)
 	c.ContentBody = body
+}
+
+// setCookies collects the cookies a fetch's responses set, its
+// redirects' too, for the master's cookie jar (VarSetCookie).
+type setCookies struct{ lines []string }
+
+type setCookiesKey struct{}
+
+// maxSetCookies bounds the cookies a fetch reports.
+const maxSetCookies = 64
+
+func (s *setCookies) add(resp *http.Response) {
+	if resp == nil {
+		return
+	}
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if len(s.lines) < maxSetCookies && !strings.ContainsAny(v, "\r\n\t") {
+			s.lines = append(s.lines, resp.Request.URL.String()+"\t"+v)
+		}
+	}
 }
 
 // skipped records a response whose body the filter leaves out (why): its

@@ -96,6 +96,9 @@ func (s *Store) dump(to frontier.Sink) (frontier.DumpInfo, error) {
 		}
 		addCounters(&st, ps.n.Val())
 	}
+	if err := s.Cookies(to.Cookie); err != nil {
+		return info, err
+	}
 	info.Seen = st.Seen
 	if err := to.Counters(st); err != nil {
 		return info, err
@@ -383,6 +386,11 @@ func (k *sink) Robots(origin string, r frontier.RobotsRules) error {
 	}
 	k.pipe.HSet(ctx, pfx+"robots", origin, rec)
 	k.pipe.HSet(ctx, pfx+"rtime", origin, fmt.Sprintf("%d %d %d", expires, retry, r.CrawlDelay(k.s.opts).Milliseconds()))
+	return k.flushIf(true)
+}
+
+func (k *sink) Cookie(key, value string) error {
+	k.pipe.HSet(context.Background(), k.s.ctlKey("cookies"), key, value)
 	return k.flushIf(true)
 }
 

@@ -19,16 +19,17 @@ import (
 
 // memSink collects what a Dumper reads.
 type memSink struct {
-	seeds  []string
-	hosts  map[string]frontier.HostSnapshot
-	robots map[string]frontier.RobotsRules
-	urls   map[string]frontier.URLSnapshot
-	order  []string // URLs in the order read
-	st     frontier.Stats
+	seeds   []string
+	hosts   map[string]frontier.HostSnapshot
+	robots  map[string]frontier.RobotsRules
+	cookies map[string]string
+	urls    map[string]frontier.URLSnapshot
+	order   []string // URLs in the order read
+	st      frontier.Stats
 }
 
 func newMemSink() *memSink {
-	return &memSink{hosts: map[string]frontier.HostSnapshot{}, robots: map[string]frontier.RobotsRules{}, urls: map[string]frontier.URLSnapshot{}}
+	return &memSink{hosts: map[string]frontier.HostSnapshot{}, robots: map[string]frontier.RobotsRules{}, cookies: map[string]string{}, urls: map[string]frontier.URLSnapshot{}}
 }
 
 func (m *memSink) SeedHosts(h []string) error { m.seeds = append(m.seeds, h...); return nil }
@@ -39,6 +40,7 @@ func (m *memSink) Host(h frontier.HostSnapshot) error {
 	return nil
 }
 func (m *memSink) Robots(o string, r frontier.RobotsRules) error { m.robots[o] = r; return nil }
+func (m *memSink) Cookie(k, v string) error                      { m.cookies[k] = v; return nil }
 func (m *memSink) Counters(st frontier.Stats) error              { m.st = st; return nil }
 func (m *memSink) Close() error                                  { return nil }
 func (m *memSink) URL(u *frontier.URLSnapshot) error {
@@ -124,6 +126,16 @@ func buildCrawl(t *testing.T, opts frontier.Options) {
 	if err := f.BlockHost("c.test", time.Now().Add(time.Hour), time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	keep, ok := frontier.Cookies(f)
+	if !ok {
+		t.Fatal("the Pebble store keeps no cookies")
+	}
+	if err := keep.SaveCookie("a.test\x00sid\x00\x00/", "http://a.test/\tsid=1; Path=/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +216,9 @@ func sameCrawl(t *testing.T, where string, a, b *memSink) {
 	}
 	if fmt.Sprint(slices.Sorted(slices.Values(a.seeds))) != fmt.Sprint(slices.Sorted(slices.Values(b.seeds))) {
 		t.Errorf("%s: seed hosts %v, want %v", where, b.seeds, a.seeds)
+	}
+	if fmt.Sprint(a.cookies) != fmt.Sprint(b.cookies) || len(a.cookies) != 1 {
+		t.Errorf("%s: cookies %q, want %q", where, b.cookies, a.cookies)
 	}
 	if a.st.Done != b.st.Done || a.st.Failed != b.st.Failed || a.st.Retried != b.st.Retried || a.st.Disallowed != b.st.Disallowed || a.st.TooMany != b.st.TooMany {
 		t.Errorf("%s: counters %+v, want %+v", where, b.st, a.st)

@@ -209,6 +209,9 @@ func (s *Store) pend(p int, id int64, url, host, fn string, args ...any) {
 // an outcome whose lease has meanwhile ended (it expired and was queued
 // again) is dropped, and the URL fetched again.
 func (s *Store) Commit() error {
+	if err := s.commitCookies(); err != nil {
+		return err
+	}
 	if len(s.pending) == 0 {
 		return nil
 	}

@@ -105,7 +105,10 @@ type Store struct {
 
 	// pending are the outcomes of results Commit applies; settling their
 	// leases (a second result for one is stale).
-	pending  []pending
+	pending []pending
+	// cookies are the cookie entries Commit writes (frontier.CookieKeeper;
+	// "": delete), last write of each key winning.
+	cookies  map[string]string
 	settling map[int64]bool
 	// leases are this master's dispatches whose results are to come.
 	leases map[int64]dispatchedLease

@@ -654,3 +654,37 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("inspecting a crawl that does not exist: %v", err)
 	}
 }
+
+// TestCookiesKept: cookies saved are written with the next Commit (not
+// before), read by any master of the crawl, and deleted by an empty value.
+func TestCookiesKept(t *testing.T) {
+	node := redistest.StartRedis(t)
+	opts := testOpts(t)
+	a, _ := testStore(t, []string{node.Addr}, "a", opts, nil)
+	b, _ := testStore(t, []string{node.Addr}, "b", opts, nil)
+	read := func(s *Store) map[string]string {
+		got := map[string]string{}
+		if err := s.Cookies(func(k, v string) error { got[k] = v; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for k, v := range map[string]string{"h\x00sid\x00\x00/": "http://h/\tsid=1", "h\x00old\x00\x00/": "http://h/\told=2"} {
+		if err := a.SaveCookie(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(b); len(got) != 0 {
+		t.Fatalf("cookies visible before the commit: %q", got)
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	a.SaveCookie("h\x00old\x00\x00/", "")
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(b); len(got) != 1 || got["h\x00sid\x00\x00/"] != "http://h/\tsid=1" {
+		t.Fatalf("the other master reads %q", got)
+	}
+}

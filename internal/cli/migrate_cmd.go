@@ -79,8 +79,8 @@ func runMigrate(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spyder: migrate from %s to %s: %v (the source is unchanged; %s holds part of it: remove it before trying again)\n", from, on, err, on)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "migrated %d URLs from %s to %s in %v: %d queued, %d scheduled for a revisit, %d in flight at the stop (queued first), %d done, %d failed; %d hosts, %d robots.txt rules, %d seed hosts\n",
-		m.URLs, from, on, time.Since(start).Round(time.Millisecond), m.Queued, m.Scheduled, m.Returned, m.Done, m.Failed, m.Hosts, m.Robots, m.SeedHosts)
+	fmt.Fprintf(stdout, "migrated %d URLs from %s to %s in %v: %d queued, %d scheduled for a revisit, %d in flight at the stop (queued first), %d done, %d failed; %d hosts, %d robots.txt rules, %d seed hosts, %d cookies\n",
+		m.URLs, from, on, time.Since(start).Round(time.Millisecond), m.Queued, m.Scheduled, m.Returned, m.Done, m.Failed, m.Hosts, m.Robots, m.SeedHosts, m.Cookies)
 	if m.Source.Orphans > 0 {
 		fmt.Fprintf(stdout, "%d seen-set entries had no URL to move (the source keeps them as fingerprints only)\n", m.Source.Orphans)
 	}
