@@ -65,6 +65,14 @@ const (
 	// line: the URL of the response, a tab, its Set-Cookie value (the
 	// master's cookie jar takes them).
 	VarSetCookie = "set_cookie"
+	// VarVia and VarHopPath are how a result's URL was found (the page
+	// linking to it, Heritrix's hop path), noted by the master's frontier
+	// for the crawl log. VarWantDigest, master->worker: report the
+	// payload's digest in VarDigest ("sha1:" and base 32).
+	VarVia        = "via"
+	VarHopPath    = "hop_path"
+	VarWantDigest = "want_digest"
+	VarDigest     = "digest"
 	// VarFieldPrefix begins the keys of extracted fields (css_extract's,
 	// a processor's own): FieldVar.
 	VarFieldPrefix = "field:"

@@ -26,7 +26,7 @@ func (f *Durable) AddSeeds(urls []string, now time.Time) (int, error) {
 			return 0, err
 		}
 	}
-	return f.addURLs(urls, now, "seed", 0)
+	return f.addURLs(urls, now, "seed", Discovery{})
 }
 
 // SeedHosts implements Frontier.
@@ -51,13 +51,14 @@ func (f *Durable) SeedHosts() ([]string, error) {
 }
 
 // Admit implements Store.
-func (f *Durable) Admit(urls []string, depth int, now time.Time) (int, error) {
-	return f.addURLs(urls, now, "link", depth)
+func (f *Durable) Admit(urls []string, d Discovery, now time.Time) (int, error) {
+	return f.addURLs(urls, now, "link", d)
 }
 
-// addURLs admits urls found depth links away from a seed; deeper than
-// Options.MaxDepth they are left out (and counted).
-func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) (int, error) {
+// addURLs admits urls found as d says (d.Depth links away from a seed);
+// deeper than Options.MaxDepth they are left out (and counted).
+func (f *Durable) addURLs(urls []string, now time.Time, kind string, d Discovery) (int, error) {
+	depth := d.Depth
 	if len(urls) == 0 {
 		return 0, nil
 	}
@@ -114,6 +115,7 @@ func (f *Durable) addURLs(urls []string, now time.Time, kind string, depth int) 
 		q := f.queue(f.cfg.queueOf(host), now)
 		rec := newRecord(u, q.id, now, kind)
 		rec.depth = uint16(min(depth, 1<<16-1))
+		rec.via, rec.hopPath = d.Via, d.HopPath
 		if err := f.b.Set(urlKey(k), rec.encode(), nil); err != nil {
 			return added, err
 		}

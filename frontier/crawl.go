@@ -29,7 +29,7 @@ func StoreOf(f Frontier) Store {
 
 // Add implements Frontier: links found one hop from a seed.
 func (c *crawl) Add(urls []string, now time.Time) (int, error) {
-	return c.Store.Admit(urls, 1, now)
+	return c.Store.Admit(urls, Discovery{Depth: 1}, now)
 }
 
 // Done implements Frontier. The policy decides what the result means
@@ -43,7 +43,11 @@ func (c *crawl) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int
 	if l.Robots {
 		// A robots.txt's links are its Sitemap: lines (the sitemap
 		// processor's): entry points the site names, seeds' depth.
-		added, err := c.Store.Admit(links, 0, now)
+		d := Discovery{}
+		if c.opts.KeepDiscovery {
+			d.Via, d.HopPath = res.URL, string(HopManifest)
+		}
+		added, err := c.Store.Admit(links, d, now)
 		if err != nil {
 			return added, err
 		}
@@ -55,7 +59,7 @@ func (c *crawl) Done(res *crawluri.CrawlUri, links []string, now time.Time) (int
 	// fail between the two, and a settled page whose links never made it
 	// would lose them; a lease left unsettled is only fetched again.
 	o := Decide(c.opts, l.Prior, res.StatusCode, res.RepHeader, res.ReqTime, l.MinDelay, l.CrawlDelay, now)
-	added, err := c.Store.Admit(links, l.Depth+1, now)
+	added, err := c.Store.Admit(links, c.discovered(res, l), now)
 	if err != nil {
 		return added, err
 	}
@@ -85,4 +89,27 @@ func (c *crawl) BulkLoad(now time.Time) (BulkLoad, error) {
 		return b.BulkLoad(now)
 	}
 	return &batchLoad{f: c, now: now}, nil
+}
+
+// discovered is how res's links were found (Discovery: its depth, and
+// with KeepDiscovery the page and the hop), and notes on res how res
+// itself was (crawluri.VarVia, VarHopPath) for the crawl log.
+func (c *crawl) discovered(res *crawluri.CrawlUri, l Leased) Discovery {
+	if !c.opts.KeepDiscovery {
+		return Discovery{Depth: l.Depth + 1}
+	}
+	if l.Via != "" {
+		res.SetVar(crawluri.VarVia, l.Via)
+	}
+	if l.HopPath != "" {
+		res.SetVar(crawluri.VarHopPath, l.HopPath)
+	}
+	hop := byte(HopLink)
+	switch {
+	case res.Var(crawluri.VarSitemap) != "":
+		hop = HopManifest
+	case crawluri.IsRedirect(res.StatusCode):
+		hop = HopRedirect
+	}
+	return Discovery{Depth: l.Depth, HopPath: l.HopPath}.Next(res.URL, hop)
 }

@@ -29,8 +29,8 @@ func (s *recordingStore) SettleRobots(id int64, f RobotsFetched, now time.Time) 
 	s.robots = append(s.robots, f)
 	return nil
 }
-func (s *recordingStore) Admit(urls []string, depth int, now time.Time) (int, error) {
-	s.admitted[depth] = append(s.admitted[depth], urls...)
+func (s *recordingStore) Admit(urls []string, d Discovery, now time.Time) (int, error) {
+	s.admitted[d.Depth] = append(s.admitted[d.Depth], urls...)
 	return len(urls), nil
 }
 

@@ -161,6 +161,9 @@ func (s Stats) Idle() bool { return s.Queued == 0 && s.InFlight == 0 }
 
 // Options configures a frontier. The master builds it from its settings.
 type Options struct {
+	// KeepDiscovery keeps with each URL the page it was found on and its
+	// hop path (Leased.Via, HopPath), for the crawl log.
+	KeepDiscovery bool
 	// MinDelay is the least time between two requests to one host.
 	MinDelay time.Duration
 	// CrawlDelayFactor scales a fetch's duration into the delay before the

@@ -83,6 +83,8 @@ type urlRecord struct {
 	// capture is the WARC capture of the URL's last archived payload
 	// (crawluri.CrawlUri.WARCCapture), for the next fetch to compare.
 	capture string
+	// via and hopPath: how the URL was found (Discovery), when kept.
+	via, hopPath string
 }
 
 // An event is one step in a URL's life, kept in its record for inspect.
@@ -112,7 +114,7 @@ func (r *urlRecord) note(now time.Time, kind byte, value int64) {
 }
 
 func (r *urlRecord) encode() []byte {
-	return r.appendEncoded(make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod)+len(r.capture)))
+	return r.appendEncoded(make([]byte, 0, 48+len(r.url)+len(r.etag)+len(r.lastMod)+len(r.capture)+len(r.via)+len(r.hopPath)))
 }
 
 // appendEncoded appends the record's encoding to b.
@@ -134,17 +136,26 @@ func (r *urlRecord) appendEncoded(b []byte) []byte {
 		b = append(b, e.kind, e.state)
 	}
 	b = binary.BigEndian.AppendUint16(b, r.depth)
-	if r.capture != "" {
-		b = append(b, tagCapture)
-		b = binary.AppendUvarint(b, uint64(len(r.capture)))
-		b = append(b, r.capture...)
+	for _, f := range [...]struct {
+		tag   byte
+		value string
+	}{{tagCapture, r.capture}, {tagVia, r.via}, {tagHopPath, r.hopPath}} {
+		if f.value != "" {
+			b = append(b, f.tag)
+			b = binary.AppendUvarint(b, uint64(len(f.value)))
+			b = append(b, f.value...)
+		}
 	}
 	return b
 }
 
 // Fields a record has only when set follow its depth, each a tag byte and
 // a length-prefixed value (records without them encode as before).
-const tagCapture byte = 1
+const (
+	tagCapture byte = iota + 1
+	tagVia
+	tagHopPath
+)
 
 // A recordTemplate encodes records that differ only in their queue and
 // URL (a bulk load's seeds) by copying the rest from one encoding.
@@ -204,8 +215,13 @@ func decodeURLRecord(b []byte) (urlRecord, error) {
 			if w <= 0 || uint64(len(tail)-1-w) < v {
 				return urlRecord{}, bad
 			}
-			if tail[0] == tagCapture {
-				r.capture = string(tail[1+w : 1+w+int(v)])
+			switch value := string(tail[1+w : 1+w+int(v)]); tail[0] {
+			case tagCapture:
+				r.capture = value
+			case tagVia:
+				r.via = value
+			case tagHopPath:
+				r.hopPath = value
 			} // (a tag of a later version: skipped)
 			tail = tail[1+w+int(v):]
 		}

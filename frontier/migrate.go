@@ -52,7 +52,9 @@ type URLSnapshot struct {
 	ETag, LastModified string
 	// WARCCapture is the WARC capture of the last archived payload.
 	WARCCapture string
-	History     []Event // the latest events, oldest first
+	// Via and HopPath: how the URL was found, when kept (Discovery).
+	Via, HopPath string
+	History      []Event // the latest events, oldest first
 }
 
 // Event is one step in a URL's life (the kinds and states of the

@@ -194,7 +194,7 @@ func (f *Durable) dumpURLs(to Sink) error {
 func (r *urlRecord) snapshot() URLSnapshot {
 	u := URLSnapshot{
 		URL: r.url, State: r.state, Status: r.status, Attempts: int(r.attempts), Level: int(r.level),
-		Depth: int(r.depth), ETag: r.etag, LastModified: r.lastMod, WARCCapture: r.capture,
+		Depth: int(r.depth), ETag: r.etag, LastModified: r.lastMod, WARCCapture: r.capture, Via: r.via, HopPath: r.hopPath,
 		History: make([]Event, len(r.history)),
 	}
 	if r.state == stateQueued || r.state == stateScheduled {
@@ -301,7 +301,7 @@ func (s *dirSink) URL(u *URLSnapshot) error {
 	rec := urlRecord{
 		state: u.State, attempts: byte(min(u.Attempts, 255)), level: byte(min(u.Level, 255)), priority: 1,
 		status: u.Status, due: s.now.UnixNano(), queue: q.id, url: u.URL, etag: u.ETag, lastMod: u.LastModified,
-		capture: u.WARCCapture, depth: uint16(min(u.Depth, 1<<16-1)),
+		capture: u.WARCCapture, via: u.Via, hopPath: u.HopPath, depth: uint16(min(u.Depth, 1<<16-1)),
 	}
 	if !u.Due.IsZero() {
 		rec.due = u.Due.UnixNano()

@@ -85,7 +85,7 @@ func (f *Durable) Lease(id int64, url string) (Leased, error) {
 		out.Robots, out.RobotsRules = true, l.robots.RobotsRules
 		return out, nil
 	}
-	out.Depth = int(l.rec.depth)
+	out.Depth, out.Via, out.HopPath = int(l.rec.depth), l.rec.via, l.rec.hopPath
 	out.Prior = Prior{Attempts: int(l.rec.attempts), Level: int(l.rec.level)}
 	return out, nil
 }

@@ -80,7 +80,7 @@ func TestSeenFilterSparesSeeks(t *testing.T) {
 	f.seen = newSeenCache(1)
 	admit := func(want int, us []string) {
 		t.Helper()
-		if n, err := f.Durable.Admit(us, 1, now); err != nil || n != want {
+		if n, err := f.Durable.Admit(us, Discovery{Depth: 1}, now); err != nil || n != want {
 			t.Fatalf("admitted %d of %d (%v), want %d", n, len(us), err, want)
 		}
 	}

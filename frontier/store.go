@@ -24,11 +24,13 @@ import (
 // PolitenessScope, BlockHost, Stats, BlockedQueues, Close), with the same
 // contracts, a store has:
 type Store interface {
-	// Admit adds the URLs never seen before, found depth links away from
-	// a seed, and returns how many were new. URLs deeper than
-	// Options.MaxDepth, or beyond their host's Options.MaxURLsPerHost,
-	// are left out and counted (Stats.TooDeep, Stats.TooMany).
-	Admit(urls []string, depth int, now time.Time) (added int, err error)
+	// Admit adds the URLs never seen before, found as d says (its Depth
+	// in links from a seed; with Options.KeepDiscovery, the page and hop
+	// path that led to them, kept with each URL for its Leased), and
+	// returns how many were new. URLs deeper than Options.MaxDepth, or
+	// beyond their host's Options.MaxURLsPerHost, are left out and
+	// counted (Stats.TooDeep, Stats.TooMany).
+	Admit(urls []string, d Discovery, now time.Time) (added int, err error)
 
 	// Lease returns what the policy needs to decide on the result of an
 	// outstanding lease; an error wrapping ErrStaleLease when (lease, url)
@@ -67,8 +69,10 @@ type Store interface {
 // Leased is what a store tells the policy about a lease.
 type Leased struct {
 	URL   string
-	Depth int   // links away from a seed
-	Prior Prior // the URL's retries and revisit level so far
+	Depth int // links away from a seed
+	// Via and HopPath: how the URL was found (Discovery), when kept.
+	Via, HopPath string
+	Prior        Prior // the URL's retries and revisit level so far
 	// MinDelay is the least delay between two requests to the URL's
 	// politeness queue (Options.MinDelay, or an operator's SetHostDelay).
 	MinDelay time.Duration
@@ -79,4 +83,32 @@ type Leased struct {
 	// a URL of the crawl; RobotsRules are that origin's rules so far.
 	Robots      bool
 	RobotsRules RobotsRules
+}
+
+// Discovery is how URLs were found: Depth links from a seed, on page Via,
+// by the hops of HopPath (Heritrix's discovery path: L a link, R a
+// redirect, M a sitemap or robots.txt's Sitemap: line; "" a seed), the
+// last of them the hop to these URLs.
+type Discovery struct {
+	Depth        int
+	Via, HopPath string
+}
+
+// Hop types of a hop path.
+const (
+	HopLink     = 'L'
+	HopRedirect = 'R'
+	HopManifest = 'M' // a sitemap, or robots.txt's Sitemap: lines
+)
+
+// maxHopPath bounds the hops a URL keeps: the last ones.
+const maxHopPath = 50
+
+// Next is the discovery of URLs found from a page found as d, by hop.
+func (d Discovery) Next(via string, hop byte) Discovery {
+	path := d.HopPath + string(hop)
+	if len(path) > maxHopPath {
+		path = path[len(path)-maxHopPath:]
+	}
+	return Discovery{Depth: d.Depth + 1, Via: via, HopPath: path}
 }

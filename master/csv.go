@@ -52,6 +52,7 @@ var csvColumns = []string{"url", "status", "content_type", "bytes", "fetch_time"
 // kill left half-written (lineFile).
 type CSVSink struct {
 	lineFile
+	allResults
 	fields outputFields
 	header []string
 	row    []string
@@ -62,6 +63,7 @@ type CSVSink struct {
 // NewCSVSink appends to (or creates) path, with the columns of fields.
 func NewCSVSink(path string, fields outputFields) (*CSVSink, error) {
 	s := &CSVSink{lineFile: lineFile{path: path, what: "CSV output"}, fields: fields}
+	s.allResults.write = s.write
 	s.header = append(slices.Clone(csvColumns), fields.names...)
 	s.cw = csv.NewWriter(&s.buf)
 	if err := s.open(); err != nil {
@@ -126,15 +128,3 @@ func (s *CSVSink) writeRow(row []string) error {
 	s.cw.Flush()
 	return s.writeLine(s.buf.Bytes())
 }
-
-// ProcessSuccessfulCrawl implements Sink.
-func (s *CSVSink) ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// ProcessRedirect implements Sink.
-func (s *CSVSink) ProcessRedirect(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// ProcessNotFound implements Sink.
-func (s *CSVSink) ProcessNotFound(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// ProcessServerError implements Sink.
-func (s *CSVSink) ProcessServerError(c *crawluri.CrawlUri) error { return s.write(c) }

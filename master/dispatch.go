@@ -64,6 +64,9 @@ func (m *Master) dispatch(push *zmq.Socket, now time.Time) error {
 			if !m.dedup {
 				c.WARCCapture = ""
 			}
+			if m.wantDigest {
+				c.SetVar(crawluri.VarWantDigest, crawluri.VarTrue)
+			}
 			if m.cookies != nil {
 				if h := m.cookies.header(c.URL); h != "" {
 					if c.ReqHeader == nil {

@@ -69,6 +69,9 @@ type Master struct {
 	unflushed bool // results went to sinks since their last flush
 	omitBody  bool // no sink reads bodies: workers leave them out (BodyNeeder)
 	capture   bool // a sink wants the exchanges as recorded on the wire (WireRecorder)
+	// wantDigest: a sink writes payload digests (digestWanter): every URL
+	// asks its worker for one (crawluri.VarWantDigest).
+	wantDigest bool
 	// archiveDir: the workers write WARC records there (warc_writer
 	// worker; "": they write none).
 	archiveDir string
@@ -305,7 +308,7 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		}
 	}
 	// The sinks are all known now (a callback may have added one).
-	m.omitBody, m.capture = omitBodies(m.sinks), wantsWire(m.sinks)
+	m.omitBody, m.capture, m.wantDigest = omitBodies(m.sinks), wantsWire(m.sinks), wantsDigests(m.sinks)
 	m.dedup = m.s.WARCWrittenBy() != "" && m.s.WARCDedup != settings.DedupOff
 	m.payloads, m.unindexed = payloadIndexOf(m.sinks), map[string]string{}
 	if m.s.WARCWrittenBy() == settings.WARCByWorkers {

@@ -68,6 +68,12 @@ func init() {
 		}
 		return NewCSVSink(s.OutputCSV, outputFieldsOf(s))
 	})
+	RegisterSink("crawl_log", func(s *settings.Settings) (Sink, error) {
+		if s.OutputCrawlLog == "" {
+			return nil, nil
+		}
+		return NewCrawlLogSink(s.OutputCrawlLog)
+	})
 	RegisterSink("warc", func(s *settings.Settings) (Sink, error) {
 		if s.WARCWrittenBy() != settings.WARCByMaster {
 			return nil, nil // (warc_writer worker: the workers write, archiveDir)
@@ -129,6 +135,20 @@ func omitBodies(sinks []Sink) bool {
 	return true
 }
 
+// digestWanter is implemented by a sink that writes each payload's digest
+// (CrawlLogSink): every URL then asks its worker for it.
+type digestWanter interface{ wantsDigest() bool }
+
+// wantsDigests reports whether a sink writes payload digests.
+func wantsDigests(sinks []Sink) bool {
+	for _, s := range sinks {
+		if d, ok := s.(digestWanter); ok && d.wantsDigest() {
+			return true
+		}
+	}
+	return false
+}
+
 // WireRecorder is implemented by sinks that make their output of each
 // exchange as it crossed the connection (crawluri.CrawlUri.RawRequest,
 // RawResponse, RemoteIP), such as the WARC sink: when one wants it, every
@@ -163,6 +183,7 @@ type Reopener interface {
 // JSONLSink writes one JSON object per result to a file (JSON Lines).
 type JSONLSink struct {
 	lineFile
+	allResults
 	fields outputFields
 }
 
@@ -191,6 +212,7 @@ type JSONLRecord struct {
 // killed master may have left at its end (lineFile).
 func NewJSONLSink(path string) (*JSONLSink, error) {
 	s := &JSONLSink{lineFile: lineFile{path: path, what: "JSONL output"}}
+	s.allResults.write = s.write
 	if err := s.open(); err != nil {
 		return nil, fmt.Errorf("opening JSONL output: %w", err)
 	}
@@ -326,15 +348,3 @@ func (s *JSONLSink) write(c *crawluri.CrawlUri) error {
 	}
 	return s.writeLine(append(b, '\n'))
 }
-
-// ProcessSuccessfulCrawl implements Sink.
-func (s *JSONLSink) ProcessSuccessfulCrawl(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// ProcessRedirect implements Sink.
-func (s *JSONLSink) ProcessRedirect(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// ProcessNotFound implements Sink.
-func (s *JSONLSink) ProcessNotFound(c *crawluri.CrawlUri) error { return s.write(c) }
-
-// ProcessServerError implements Sink.
-func (s *JSONLSink) ProcessServerError(c *crawluri.CrawlUri) error { return s.write(c) }

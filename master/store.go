@@ -75,6 +75,7 @@ func frontierOptions(s *settings.Settings, dns *dnscache.Cache, wake func(), log
 		Wake:              wake,
 		CacheSize:         s.FrontierCacheSize,
 		ObeyRobots:        s.ObeyRobotsTxt,
+		KeepDiscovery:     s.OutputCrawlLog != "", // (the crawl log's hop path and via)
 		RobotsAgent:       s.RobotsUserAgent,
 		RobotsTTL:         s.RobotsTxtTTL,
 		MaxCrawlDelay:     s.RobotsMaxCrawlDelay,

@@ -62,11 +62,12 @@ type Settings struct {
 
 	// Master and frontier.
 	MasterCallback            string        `koanf:"master_callback" doc:"seeding callback run once before the master starts (registered name)"`
-	MasterSinks               []string      `koanf:"master_sinks" doc:"outputs the master writes every result to, by registered name, in order: jsonl (writes when output_jsonl is set), csv (when output_csv is set), warc (when output_warc_dir is set), and a custom binary's own"`
+	MasterSinks               []string      `koanf:"master_sinks" doc:"outputs the master writes every result to, by registered name, in order: jsonl (writes when output_jsonl is set), csv (when output_csv is set), warc (when output_warc_dir is set), crawl_log (when output_crawl_log is set), and a custom binary's own"`
 	SeedsFile                 string        `koanf:"seeds_file" path:"file" doc:"file of seed URLs, one per line, read by the seedfile callback"`
 	OutputJSONL               string        `koanf:"output_jsonl" path:"file" doc:"JSON Lines file with one object per fetched URL (empty: none)"`
 	OutputCSV                 string        `koanf:"output_csv" path:"file" doc:"CSV file with one row per fetched URL: url, status, content_type, bytes, fetch_time, time, then the output_fields (empty: none)"`
 	OutputFields              []string      `koanf:"output_fields" doc:"extracted fields (css_extract's, a processor's own) written to JSON Lines' fields object and as CSV columns, in order; empty: css_extract's names"`
+	OutputCrawlLog            string        `koanf:"output_crawl_log" path:"file" doc:"crawl log in the layout of Heritrix's crawl.log, one line per result: time, status, size, URL, hop path, via, type, worker, fetch start+duration, digest, annotations (empty: none)"`
 	OutputWARCDir             string        `koanf:"output_warc_dir" path:"file" doc:"directory of WARC 1.1 files with every response and its request (empty: none)"`
 	WARCPrefix                string        `koanf:"warc_prefix" doc:"prefix of the WARC file names"`
 	WARCWriter                string        `koanf:"warc_writer" doc:"who writes the WARC records of output_warc_dir: worker (each worker its own fetches, in files of its own, before it reports them: bodies stay where they were fetched; a worker's own output_warc_dir, if set, is where it writes) or master (each exchange travels to the master as the worker recorded it, and the master writes one series of files)"`
@@ -194,7 +195,7 @@ func Defaults() Settings {
 		URLCanonicalization:      []string{"resolve_dot_segments", "normalize_percent_encoding", "remove_fragment"},
 
 		MasterCallback:            "seedfile",
-		MasterSinks:               []string{"jsonl", "csv", "warc"},
+		MasterSinks:               []string{"jsonl", "csv", "warc", "crawl_log"},
 		Extra:                     []string{},
 		WARCPrefix:                "spyder-",
 		WARCWriter:                WARCByWorkers,

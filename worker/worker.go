@@ -25,6 +25,7 @@ import (
 	"github.com/spyder-crawl/spyder/internal/dnscache"
 	"github.com/spyder-crawl/spyder/internal/events"
 	"github.com/spyder-crawl/spyder/internal/metrics"
+	"github.com/spyder-crawl/spyder/internal/warcfile"
 	"github.com/spyder-crawl/spyder/internal/zsock"
 	"github.com/spyder-crawl/spyder/mgmt"
 	"github.com/spyder-crawl/spyder/settings"
@@ -595,7 +596,23 @@ func (w *Worker) Process(ctx context.Context, c *crawluri.CrawlUri) bool {
 	} else {
 		processor.DistinctLinks(c, w.canon)
 	}
+	noteDigest(c)
 	return true
+}
+
+// noteDigest puts the payload's digest in the result when its master
+// asks (VarWantDigest, for its crawl log): the WARC capture's when the
+// fetch was archived (the payload as received), else the SHA-1 of the
+// body.
+func noteDigest(c *crawluri.CrawlUri) {
+	if c.Var(crawluri.VarWantDigest) == "" {
+		return
+	}
+	delete(c.OptionalVars, crawluri.VarWantDigest)
+	if c.WARCCapture != "" || c.StatusCode < 100 || c.StatusCode >= crawluri.StatusTransportError || c.Var(crawluri.VarSkipped) != "" {
+		return // (the master reads the capture's)
+	}
+	c.SetVar(crawluri.VarDigest, warcfile.BodyDigest(c.ContentBody))
 }
 
 // Close releases what a worker that never ran holds (its fetcher's

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/spyder-crawl/spyder/frontier"
 	"github.com/spyder-crawl/spyder/urlx"
 )
 
@@ -36,7 +37,7 @@ func (s *Store) AddSeeds(urls []string, now time.Time) (int, error) {
 			return 0, fmt.Errorf("redis store: remembering the seeds' hosts: %w", err)
 		}
 	}
-	return s.admit(urls, 0, flagSeed)
+	return s.admit(urls, frontier.Discovery{}, flagSeed)
 }
 
 // SeedHosts implements frontier.Store.
@@ -51,11 +52,12 @@ func (s *Store) SeedHosts() ([]string, error) {
 }
 
 // Admit implements frontier.Store.
-func (s *Store) Admit(urls []string, depth int, now time.Time) (int, error) {
-	return s.admit(urls, depth, 0)
+func (s *Store) Admit(urls []string, d frontier.Discovery, now time.Time) (int, error) {
+	return s.admit(urls, d, 0)
 }
 
-func (s *Store) admit(urls []string, depth int, flags byte) (int, error) {
+func (s *Store) admit(urls []string, d frontier.Discovery, flags byte) (int, error) {
+	depth := d.Depth
 	if len(urls) == 0 {
 		return 0, nil
 	}
@@ -75,7 +77,7 @@ func (s *Store) admit(urls []string, depth int, flags byte) (int, error) {
 	for _, u := range urls {
 		host := urlx.Host(u)
 		p := s.partitionOf(host)
-		byPart[p] = append(byPart[p], host, entry(u, host, flags, depth, now))
+		byPart[p] = append(byPart[p], host, entry(u, host, flags, d, now))
 	}
 	pipe := s.rdb.Pipeline()
 	type call struct {

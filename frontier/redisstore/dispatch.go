@@ -250,7 +250,7 @@ func (s *Store) parseDispatch(p int, r []any) ([]leased, error) {
 			continue
 		}
 		s.leases[id] = dispatchedLease{at: now, host: host, entry: m, redisAt: redisNow, Leased: frontier.Leased{
-			URL: e.url, Depth: e.depth, Prior: frontier.Prior{Attempts: e.attempts, Level: e.level},
+			URL: e.url, Depth: e.depth, Via: e.via, HopPath: e.hopPath, Prior: frontier.Prior{Attempts: e.attempts, Level: e.level},
 			MinDelay: time.Duration(minDelay) * time.Millisecond, CrawlDelay: time.Duration(crawlDelay) * time.Millisecond,
 		}}
 		d := leased{c: frontier.Dispatched(e.url, e.level, id, etag, lastMod, capture)}

@@ -55,6 +55,7 @@ const (
 	flagHTTPHost  = 4  // the URL is stored without "http://" + its host
 	flagHTTPSHost = 8  // ... without "https://" + its host
 	flagRecorded  = 16 // the URL has a record in the seen set
+	flagDiscovery = 32 // the URL is followed by \0 via \0 hop path (frontier.Discovery)
 )
 
 // fpLen is the bytes of a URL's fingerprint the Redis store keeps (112
@@ -67,8 +68,10 @@ const (
 
 // entry encodes the queue entry of u (of host) as spyder.lua reads it:
 // fingerprint, flags, attempts, level, depth, added (s), the URL without
-// the scheme and host its queue gives back.
-func entry(u, host string, flags byte, depth int, added time.Time) string {
+// the scheme and host its queue gives back, and how it was found (when
+// kept: frontier.Options.KeepDiscovery).
+func entry(u, host string, flags byte, d frontier.Discovery, added time.Time) string {
+	depth := d.Depth
 	k := urlx.KeyOf(u)
 	rest := u
 	switch {
@@ -82,7 +85,12 @@ func entry(u, host string, flags byte, depth int, added time.Time) string {
 	b = append(b, flags, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(min(depth, 1<<16-1)))
 	b = binary.BigEndian.AppendUint32(b, uint32(max(added.Unix(), 0)))
-	return string(append(b, rest...))
+	b = append(b, rest...)
+	if d.Via != "" || d.HopPath != "" {
+		b[fpLen] |= flagDiscovery
+		b = append(append(append(append(b, 0), d.Via...), 0), d.HopPath...)
+	}
+	return string(b)
 }
 
 // offset is t as milliseconds from now: what Redis adds to its own clock.
@@ -173,6 +181,7 @@ type queued struct {
 	attempts, level int
 	depth           int
 	added           time.Time
+	via, hopPath    string
 }
 
 // decodeEntry reads queue entry m of host (spyder.lua's parse_entry).
@@ -184,6 +193,11 @@ func decodeEntry(m, host string) (queued, bool) {
 		depth: int(binary.BigEndian.Uint16([]byte(m[fpLen+3 : fpLen+5]))),
 		added: time.Unix(int64(binary.BigEndian.Uint32([]byte(m[fpLen+5:entryHeader]))), 0)}
 	rest := m[entryHeader:]
+	if e.flags&flagDiscovery != 0 {
+		var tail string
+		rest, tail, _ = strings.Cut(rest, "\x00")
+		e.via, e.hopPath, _ = strings.Cut(tail, "\x00")
+	}
 	switch {
 	case e.flags&flagHTTPHost != 0:
 		e.url = "http://" + host + rest

@@ -276,7 +276,7 @@ func (s *Store) entrySnapshot(m, host string, take func(fp string) (string, bool
 		u = frontier.URLSnapshot{Depth: e.depth, Seed: e.flags&flagSeed != 0,
 			History: []frontier.Event{{At: e.added, Kind: kind, State: frontier.URLQueued}}}
 	}
-	u.URL, u.Attempts, u.Level = e.url, e.attempts, e.level
+	u.URL, u.Attempts, u.Level, u.Via, u.HopPath = e.url, e.attempts, e.level, e.via, e.hopPath
 	u.State = frontier.URLQueued
 	if e.flags&flagScheduled != 0 {
 		u.State = frontier.URLScheduled
@@ -426,7 +426,7 @@ func (k *sink) URL(u *frontier.URLSnapshot) error {
 	if len(u.History) > 0 {
 		added = u.History[0].At
 	}
-	m := []byte(entry(u.URL, host, flags, u.Depth, added))
+	m := []byte(entry(u.URL, host, flags, frontier.Discovery{Depth: u.Depth, Via: u.Via, HopPath: u.HopPath}, added))
 	m[fpLen+1], m[fpLen+2] = byte(min(u.Attempts, 255)), byte(min(u.Level, 255))
 	switch {
 	case !u.Queued():

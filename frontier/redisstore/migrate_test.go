@@ -149,11 +149,12 @@ func TestMigrateToRedisAndBack(t *testing.T) {
 	opts := testOpts(t)
 	opts.ObeyRobots, opts.MaxCrawlDelay, opts.MaxURLsPerHost = true, time.Second, 100
 	opts.CrawlDelta, opts.NumPriorities = time.Hour, 3
+	opts.KeepDiscovery = true
 	opts.Dir = t.TempDir()
 	buildCrawl(t, opts)
 	open := opener(t)
 	a := dump(t, open(frontier.OpenDir(opts.Dir)))
-	if a.urls["http://a.test/1"].Returned != true || a.urls["http://a.test/"].State != frontier.URLScheduled || a.urls["http://a.test/"].WARCCapture == "" ||
+	if a.urls["http://a.test/1"].Returned != true || a.urls["http://a.test/"].State != frontier.URLScheduled || a.urls["http://a.test/"].WARCCapture == "" || a.urls["http://a.test/2"].HopPath != "L" ||
 		a.urls["http://b.test/"].Attempts != 1 || a.urls["https://c.test/x"].State != frontier.URLFailed {
 		t.Fatalf("the crawl built is not the one the test needs: %+v", a.urls)
 	}
@@ -234,6 +235,10 @@ func sameCrawl(t *testing.T, where string, a, b *memSink) {
 			!near(u.Due, v.Due, time.Millisecond) || len(u.History) != len(v.History) {
 			t.Errorf("%s: %s is\n %+v\nwant\n %+v", where, url, v, u)
 			continue
+		}
+		if u.Queued() && (u.Via != v.Via || u.HopPath != v.HopPath) {
+			// (Redis keeps how a URL was found while it is queued)
+			t.Errorf("%s: %s found on %q by %q, want %q by %q", where, url, v.Via, v.HopPath, u.Via, u.HopPath)
 		}
 		slack := time.Millisecond
 		if !u.Fetched() {

@@ -75,11 +75,17 @@ end
 -- third of a typical URL's bytes, in the structure most of the frontier's
 -- memory is); bit 4 (16): the URL has a record in the seen set (it had a
 -- result), whose history a later result keeps (the master sets it when it
--- queues the URL again, and writes a first result's record whole).
+-- queues the URL again, and writes a first result's record whole); bit 5
+-- (32): the URL is followed by how it was found, for the crawl log.
 local function bit(flags, b) return math.floor(flags / b) % 2 == 1 end
 
 local function parse_entry(m, host)
   local flags, url = m:byte(15), m:sub(24)
+  if bit(flags, 32) then
+    -- (how the URL was found follows it: \0 via \0 hop path; the
+    -- masters read it)
+    url = url:sub(1, url:find('\0', 1, true) - 1)
+  end
   if bit(flags, 4) then
     url = 'http://' .. host .. url
   elseif bit(flags, 8) then

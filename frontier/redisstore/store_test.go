@@ -688,3 +688,40 @@ func TestCookiesKept(t *testing.T) {
 		t.Fatalf("the other master reads %q", got)
 	}
 }
+
+// TestDiscoveryKept: with KeepDiscovery, each URL keeps the page it was
+// found on and its hop path in its queue entry, through a revisit; the
+// frontier notes them on the URL's result (for the crawl log).
+func TestDiscoveryKept(t *testing.T) {
+	node := redistest.StartRedis(t)
+	opts := testOpts(t)
+	opts.KeepDiscovery, opts.MinDelay, opts.CrawlDelta, opts.NumPriorities = true, 0, 200*time.Millisecond, 2
+	_, f := testStore(t, []string{node.Addr}, "m", opts, nil)
+	if _, err := f.AddSeeds([]string{"http://d.test/"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	type found struct{ via, hops string }
+	got := map[string]found{}
+	links := map[string][]string{"http://d.test/": {"http://d.test/a"}, "http://d.test/a": {"http://e.test/b"}}
+	for round := 0; round < 100 && got["http://d.test/a"] == (found{}); round++ {
+		for _, c := range nextAll(t, f, 1, 100*time.Millisecond) {
+			res := ok200(c)
+			if _, err := f.Done(res, links[c.URL], time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if _, seen := got[c.URL+" first"]; seen || c.URL == "http://e.test/b" {
+				got[c.URL] = found{res.Var(crawluri.VarVia), res.Var(crawluri.VarHopPath)}
+			} else {
+				got[c.URL+" first"] = found{res.Var(crawluri.VarVia), res.Var(crawluri.VarHopPath)}
+			}
+		}
+	}
+	for u, want := range map[string]found{
+		"http://d.test/ first": {}, "http://d.test/a first": {"http://d.test/", "L"},
+		"http://e.test/b": {"http://d.test/a", "LL"}, "http://d.test/a": {"http://d.test/", "L"},
+	} {
+		if got[u] != want {
+			t.Errorf("%s: %+v, want %+v (all: %v)", u, got[u], want, got)
+		}
+	}
+}

@@ -278,6 +278,9 @@ func writeRecord(dst *bytes.Buffer, gz *gzip.Writer, r *record) error {
 	return gz.Close()
 }
 
+// BodyDigest is the digest of a body as WARC files and crawl logs give it.
+func BodyDigest(body []byte) string { return sha1Digest(sha1.Sum(body)) }
+
 // sha1Digest is a digest as WARC files conventionally give it: the
 // algorithm, then the SHA-1 in base 32 (which CDX indexes and
 // deduplication compare).
