@@ -86,8 +86,12 @@ func (j *cookieJar) count(host, key string) bool {
 	return true
 }
 
-// header is the Cookie header for a URL ("" for none).
+// header is the Cookie header for a URL ("" for none). A crawl of sites
+// that set no cookies pays nothing for it per dispatch.
 func (j *cookieJar) header(raw string) string {
+	if len(j.perHost) == 0 {
+		return ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
