@@ -308,7 +308,9 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 		}
 	}
 	// The sinks are all known now (a callback may have added one).
-	m.omitBody, m.capture, m.wantDigest = omitBodies(m.sinks), wantsWire(m.sinks), wantsDigests(m.sinks)
+	m.omitBody = omitBodies(m.sinks)
+	m.capture = anySink(m.sinks, WireRecorder.WantsWire)
+	m.wantDigest = anySink(m.sinks, digestWanter.wantsDigest)
 	m.dedup = m.s.WARCWrittenBy() != "" && m.s.WARCDedup != settings.DedupOff
 	m.payloads, m.unindexed = payloadIndexOf(m.sinks), map[string]string{}
 	if m.s.WARCWrittenBy() == settings.WARCByWorkers {

@@ -139,10 +139,11 @@ func omitBodies(sinks []Sink) bool {
 // (CrawlLogSink): every URL then asks its worker for it.
 type digestWanter interface{ wantsDigest() bool }
 
-// wantsDigests reports whether a sink writes payload digests.
-func wantsDigests(sinks []Sink) bool {
+// anySink reports whether a sink that implements T says yes (wants the
+// wire, wants digests).
+func anySink[T any](sinks []Sink, says func(T) bool) bool {
 	for _, s := range sinks {
-		if d, ok := s.(digestWanter); ok && d.wantsDigest() {
+		if t, ok := s.(T); ok && says(t) {
 			return true
 		}
 	}
@@ -156,16 +157,6 @@ func wantsDigests(sinks []Sink) bool {
 // exchange sends its body instead, whatever NeedsBody says.
 type WireRecorder interface {
 	WantsWire() bool
-}
-
-// wantsWire reports whether a sink wants the exchanges as recorded.
-func wantsWire(sinks []Sink) bool {
-	for _, s := range sinks {
-		if r, ok := s.(WireRecorder); ok && r.WantsWire() {
-			return true
-		}
-	}
-	return false
 }
 
 // Destination is implemented by sinks that write where a person will look
