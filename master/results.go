@@ -84,10 +84,6 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 				Int("dropped", cut).Msg("result with more distinct links than " + limitName + "; the rest are dropped")
 		}
 	}
-	if msg := c.Var(crawluri.VarSitemapError); msg != "" {
-		m.stats.sitemapErrors++
-		m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Str("error", msg).Msg("sitemap partly or wholly ignored")
-	}
 	m.checkCapture(c)
 	if m.cookies != nil {
 		keep, _ := frontier.Cookies(m.frontier)
@@ -106,6 +102,11 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 		return false
 	}
 	delete(m.outstanding, c.LeaseID)
+	if msg := c.Var(crawluri.VarSitemapError); msg != "" {
+		// (counted once applied: a stale result is fetched again)
+		m.stats.sitemapErrors++
+		m.log.Warn().Str("url", c.URL).Str("worker", c.WorkerID).Str("error", msg).Msg("sitemap partly or wholly ignored")
+	}
 	for reason, n := range leftOut {
 		m.stats.linksLeftOut[reason] += n
 	}
