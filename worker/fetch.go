@@ -96,11 +96,7 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 	var pool *proxyPool
 	switch {
 	case len(opts.Proxies) > 0:
-		pool = &proxyPool{backoff: max(opts.ProxyBackoff, time.Second)}
-		for _, u := range opts.Proxies {
-			pool.proxies = append(pool.proxies, &proxyState{url: u})
-		}
-		proxy = proxyOf
+		pool, proxy = newProxyPool(opts.Proxies, opts.ProxyBackoff), proxyOf
 	case opts.Proxy != nil:
 		proxy = http.ProxyURL(opts.Proxy)
 	}

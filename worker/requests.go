@@ -143,20 +143,14 @@ type proxyState struct {
 	outUntil time.Time
 }
 
-// newProxyPool is the pool of proxies, nil without any.
-func newProxyPool(entries []string, backoff time.Duration) (*proxyPool, error) {
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	p := &proxyPool{backoff: backoff}
-	for _, e := range entries {
-		u, err := settings.ProxyEntry(e)
-		if err != nil {
-			return nil, fmt.Errorf("proxies: %w", err)
-		}
+// newProxyPool is the pool of proxies, with a back-off of at least a
+// second.
+func newProxyPool(proxies []*url.URL, backoff time.Duration) *proxyPool {
+	p := &proxyPool{backoff: max(backoff, time.Second)}
+	for _, u := range proxies {
 		p.proxies = append(p.proxies, &proxyState{url: u})
 	}
-	return p, nil
+	return p
 }
 
 // take is the proxy of the next fetch: the next in turn that is not left
