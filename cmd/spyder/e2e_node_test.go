@@ -1,4 +1,4 @@
-// e2e_node_test.go: spyder node: restarts, giving up, SIGTERM, Ctrl-C on a terminal, metrics ports.
+// e2e_node_test.go: spyder node: restarts, giving up, bad settings, late workers, SIGTERM, Ctrl-C on a terminal, metrics ports.
 
 package main
 
@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,17 +71,17 @@ func TestNodeRestartsAKilledWorker(t *testing.T) {
 	}
 }
 
-// TestNodeGivesUpOnAWorkerThatCannotStart: workers that crash before they
-// are ready (a secret key file readable by others) are restarted with
-// back-off until the restart limit; then the node stops the master and
-// exits 1, naming the worker and its last words.
-func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
+// TestNodeStopsOnAWorkerThatRefusesItsSettings: a worker-only mistake the
+// node's checks do not see (the workers' CURVE secret key file readable by
+// others, which a worker refuses when it starts; the master, without
+// CURVE, never reads it). The worker exits 2; the node does not restart it
+// on the same settings but stops the master and exits 2, naming the
+// worker and its last words. (Restarts up to the limit are tested in
+// internal/node.)
+func TestNodeStopsOnAWorkerThatRefusesItsSettings(t *testing.T) {
 	site := startSite(t, 5, 0)
 	dir := t.TempDir()
 	seeds := writeFile(t, dir, "seeds.txt", strings.Join(site.Seeds(), "\n"))
-	// A worker-only mistake the node's checks do not see: the workers'
-	// CURVE secret key file is readable by others, which a worker refuses
-	// when it starts (the master, without CURVE, never reads it).
 	keygen(t, dir+"/master")
 	keygen(t, dir+"/w")
 	if err := os.Chmod(dir+"/w_secret", 0o644); err != nil {
@@ -88,19 +89,18 @@ func TestNodeGivesUpOnAWorkerThatCannotStart(t *testing.T) {
 	}
 	c := newCluster(t, "SPYDER_CURVE_SERVER_PUBLIC_KEY="+dir+"/master", "SPYDER_CURVE_SECRET_KEY="+dir+"/w_secret")
 	n := start(t, "node", c.Env, "node", "--workers", "1", "--restart-limit", "3", "--seeds", seeds)
-	if code := n.Wait(t, 60*time.Second); code != 1 {
-		t.Fatalf("node exit code %d, want 1", code)
+	if code := n.Wait(t, 60*time.Second); code != 2 {
+		t.Fatalf("node exit code %d, want 2", code)
 	}
-	crashes := n.Find(func(m map[string]any) bool { return m["event"] == "child.crashed" && m["child"] == "w1" })
-	if len(crashes) != 3 {
-		t.Fatalf("%d crashes of w1 before giving up, want 3", len(crashes))
+	if crashes := n.Find(func(m map[string]any) bool { return m["event"] == "child.crashed" }); len(crashes) != 0 {
+		t.Fatalf("restarted on the same settings: %v", crashes)
 	}
 	stopped := n.Find(func(m map[string]any) bool { return m["message"] == "node stopped with an error" })
 	if len(stopped) != 1 {
 		t.Fatal("no final error")
 	}
 	msg := stopped[0]["error"].(string)
-	if !strings.Contains(msg, "w1 failed 3 times in a row without becoming ready (restart limit 3)") || !strings.Contains(msg, "chmod 600") {
+	if !strings.Contains(msg, "w1 refused its settings (exit code 2)") || !strings.Contains(msg, "chmod 600") {
 		t.Fatalf("final error: %s", msg)
 	}
 	if len(n.Find(childSaid("master", "child stopped"))) != 1 {
@@ -130,6 +130,61 @@ func TestNodeStopsCleanlyOnSIGTERM(t *testing.T) {
 		if len(st) != 1 || st[0]["exit_code"].(float64) != 0 {
 			t.Errorf("%s: %v", name, st)
 		}
+	}
+}
+
+// TestNodeWorkersLateForAFinishedCrawl: `spyder node --until-done` with
+// six workers on a one-page site. The first worker to register fetches
+// the page and the master finishes before the others have registered, so
+// it never tells them to quit; the node stops them, and exits 0 with every
+// child stopped cleanly. (They waited for a master that was gone until the
+// node killed them after its grace period, and the node exited 1.)
+func TestNodeWorkersLateForAFinishedCrawl(t *testing.T) {
+	site := startSite(t, 1, 0)
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", site.Seeds()[0])
+	c := newCluster(t, "SPYDER_MAX_DEPTH=0")
+	const workers = 6
+	n := start(t, "node", c.Env, "node", "--workers", strconv.Itoa(workers), "--until-done", "--seeds", seeds)
+	if code := n.Wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("node exit code %d", code)
+	}
+	if len(n.Find(childSaid("master", "master finished; the workers quit, or get TERM"))) != 1 {
+		t.Error("the master did not finish the crawl")
+	}
+	for i := 1; i <= workers; i++ {
+		name := fmt.Sprintf("w%d", i)
+		// A worker that quit before its master finished is not restarted;
+		// one still running after is stopped.
+		quit := n.Find(childSaid(name, "worker exited cleanly; not restarted"))
+		stopped := n.Find(childSaid(name, "child stopped"))
+		if len(quit)+len(stopped) != 1 || (len(stopped) == 1 && stopped[0]["exit_code"].(float64) != 0) {
+			t.Errorf("%s: quit %v, stopped %v", name, quit, stopped)
+		}
+	}
+	late := n.Find(func(m map[string]any) bool {
+		return m["message"] == "worker still running after its master finished; sending TERM"
+	})
+	t.Logf("%d of %d workers were still running when the crawl ended, and got TERM", len(late), workers)
+}
+
+// TestNodeStopsOnBadSettings: a child that refuses its settings (exit 2)
+// is not restarted on the same settings: the node stops at once and exits
+// 2 with the child's words.
+func TestNodeStopsOnBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	seeds := writeFile(t, dir, "seeds.txt", "# no URL\n")
+	c := newCluster(t)
+	n := start(t, "node", c.Env, "node", "--workers", "1", "--seeds", seeds)
+	if code := n.Wait(t, 30*time.Second); code != 2 {
+		t.Fatalf("node exit code %d, want 2", code)
+	}
+	if crashes := n.Find(func(m map[string]any) bool { return m["event"] == "child.crashed" }); len(crashes) != 0 {
+		t.Errorf("the master was restarted %d times", len(crashes))
+	}
+	stopped := n.Find(func(m map[string]any) bool { return m["message"] == "node stopped with an error" })
+	if len(stopped) != 1 || !strings.Contains(stopped[0]["error"].(string), "has no URL") {
+		t.Fatalf("final error: %v", stopped)
 	}
 }
 

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,6 +127,9 @@ func runNode(args, environ []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	if err := node.Supervise(sigs, opts); err != nil {
 		opts.Log.Error().Err(err).Msg("node stopped with an error")
+		if errors.Is(err, node.ErrConfig) {
+			return exitConfig
+		}
 		return exitFail
 	}
 	opts.Log.Info().Stringer("event", events.NodeDown).Bool("clean", true).Msg("node stopped: every child exited cleanly")

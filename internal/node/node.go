@@ -99,7 +99,19 @@ type childEvent struct {
 // ErrFailed is wrapped by a node's failure.
 var ErrFailed = errors.New("node failed")
 
-// superviseNode runs the children until the master exits (the crawl is
+// ErrConfig is returned when a child refuses its settings (exits 2 before
+// it is ready): the node stops at once rather than restart it on the same
+// settings.
+var ErrConfig = errors.New("node stopped: bad configuration")
+
+// exitConfig is the exit code of a spyder process that refused its settings.
+const exitConfig = 2
+
+// lateWorkerTerm is how long the workers have to quit on their own after
+// their master finished a crawl before the node sends them TERM.
+const lateWorkerTerm = 2 * time.Second
+
+// Supervise runs the children until the master exits (the crawl is
 // over or was stopped), restarting crashed children. The first signal
 // drains (the master tells its workers to quit); a second kills every child
 // at once.
@@ -180,7 +192,7 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 
 	stopping := false
 	var stopErr error
-	var killAt <-chan time.Time
+	var killAt, termAt <-chan time.Time
 	shutdown := func(reason string, err error) {
 		if stopping {
 			return
@@ -233,6 +245,14 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 				stopErr = fmt.Errorf("%w: children had to be killed after %v", ErrFailed, o.Grace)
 			}
 			killAt = nil
+		case <-termAt:
+			for _, w := range children {
+				if w.cmd != nil && !w.exited {
+					o.Log.Info().Str("child", w.name).Msg("worker still running after its master finished; sending TERM")
+					_ = w.cmd.Process.Signal(syscall.SIGTERM)
+				}
+			}
+			termAt = nil
 		case c := <-restartCh:
 			if stopping {
 				continue
@@ -281,13 +301,23 @@ func Supervise(sigs <-chan os.Signal, o Options) error {
 					}
 				}
 			case c.role == crawluri.RoleMaster && ev.code == 0:
-				// The crawl is over (--until-done) or an operator stopped it;
-				// the master has told its workers to quit.
-				o.Log.Info().Str("child", c.name).Msg("master finished; waiting for the workers")
+				// The crawl is over (--until-done) or an operator stopped it.
+				// The master told its registered workers to quit and waited
+				// for them; a worker still connecting then never heard it
+				// and would wait for the next master. Nothing is in flight
+				// (the master drained), so TERM stops every worker cleanly;
+				// it comes a moment later, so that a worker that has just
+				// started has its signal handler in place.
+				o.Log.Info().Str("child", c.name).Dur("term_in", lateWorkerTerm).Msg("master finished; the workers quit, or get TERM")
 				stopping = true
+				termAt = time.After(lateWorkerTerm)
 				killAt = time.After(o.Grace)
 			case ev.code == 0 && c.role == crawluri.RoleWorker:
 				o.Log.Info().Str("child", c.name).Msg("worker exited cleanly; not restarted")
+			case ev.code == exitConfig && !c.ready:
+				// A child refused its settings: a restart reads the same ones.
+				shutdown("bad configuration", fmt.Errorf("%w: %s refused its settings (exit code 2); its last lines:\n%s",
+					ErrConfig, c.name, strings.Join(c.last, "\n")))
 			default:
 				if !c.ready {
 					c.failures++
