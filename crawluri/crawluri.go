@@ -57,6 +57,11 @@ const (
 	// ("robots"); VarSitemapError says what of a sitemap was ignored.
 	VarSitemap      = "sitemap"
 	VarSitemapError = "sitemap_error"
+	// VarSitemapLastMod is the <lastmod> of a sitemap's first URLs, in
+	// unix seconds separated by spaces, one for each of the result's
+	// first links (the dated ones come first): what the master needs to
+	// bring a changed page's revisit forward.
+	VarSitemapLastMod = "sitemap_lastmod"
 	// VarSkipped says why a response's body was neither read nor kept
 	// (content_types, max_response_size): the result is its status and
 	// headers, and nothing is archived.

@@ -40,7 +40,7 @@ const blockedEvery = 2 * time.Second
 type metricsSnapshot struct {
 	fs                                                          frontier.Stats
 	dispatched, results, expired, released, unclaimed, returned int64
-	linksNew, linksCut, sinkErrors, sitemapErrors               int64
+	linksNew, linksCut, sinkErrors, sitemapErrors, advanced     int64
 	linksLeftOut                                                map[string]int64
 	byClass, drops                                              map[string]int64
 	liveWorkers                                                 int
@@ -77,7 +77,7 @@ func (mm *masterMetrics) publish(m *Master, now time.Time, force bool) {
 	snap := &metricsSnapshot{
 		fs: m.frontierStats(), dispatched: m.stats.dispatched, results: m.stats.results,
 		expired: m.stats.expired, released: m.stats.released, unclaimed: m.stats.unclaimed, returned: m.stats.returned,
-		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors, sitemapErrors: m.stats.sitemapErrors,
+		linksNew: m.stats.linksNew, linksLeftOut: maps.Clone(m.stats.linksLeftOut), linksCut: m.stats.linksCut, sinkErrors: m.stats.sinkErrors, sitemapErrors: m.stats.sitemapErrors, advanced: m.stats.revisitsAdvanced,
 		byClass: m.stats.classes(), drops: m.drops(), liveWorkers: m.registry.Live(), paused: m.mode == modePaused, storeFailed: m.store.down(),
 		blocked: mm.blocked,
 	}
@@ -97,6 +97,7 @@ var (
 	descDrops         = prometheus.NewDesc("spyder_master_dropped_messages_total", "Messages dropped, by reason (undecodable, stale results, strangers, ...).", []string{"reason"}, nil)
 	descLinks         = prometheus.NewDesc("spyder_master_links_total", "Links reported by workers: new (admitted, never seen), out_of_scope, invalid, too_long (max_url_length), denied_extension (deny_extensions), too_deep (max_depth), over_host_cap (max_urls_per_host), over_page_cap (max_links_per_page).", []string{"kind"}, nil)
 	descSitemapErrors = prometheus.NewDesc("spyder_master_sitemap_errors_total", "Sitemaps read in part or not at all: bad XML, over sitemap_max_size (a gzip bomb), over sitemap_max_urls, cut at max_content_length.", nil, nil)
+	descAdvanced      = prometheus.NewDesc("spyder_master_revisits_advanced_total", "Revisits brought forward to now because a sitemap's <lastmod> was after the page's last fetch.", nil, nil)
 	descSinkErrors    = prometheus.NewDesc("spyder_master_sink_errors_total", "Results a sink failed to write (re-routed as 710).", nil, nil)
 	descWorkers       = prometheus.NewDesc("spyder_master_workers_live", "Workers that count towards dispatch credit.", nil, nil)
 	descPaused        = prometheus.NewDesc("spyder_master_paused", "1 while an operator has paused dispatch.", nil, nil)
@@ -109,7 +110,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (mm *masterMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descSitemapErrors, descWorkers, descPaused, descStore, descPartitions, descMasters, descUnreplicated} {
+	for _, d := range []*prometheus.Desc{descURLs, descSeen, descHostQueues, descDispatched, descResults, descLeases, descDrops, descLinks, descSinkErrors, descSitemapErrors, descAdvanced, descWorkers, descPaused, descStore, descPartitions, descMasters, descUnreplicated} {
 		ch <- d
 	}
 }
@@ -151,6 +152,7 @@ func (mm *masterMetrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descLinks, s.linksCut, "over_page_cap")
 	counter(descSinkErrors, s.sinkErrors)
 	counter(descSitemapErrors, s.sitemapErrors)
+	counter(descAdvanced, s.advanced)
 	gauge(descWorkers, int64(s.liveWorkers))
 	if s.shared {
 		gauge(descPartitions, int64(s.partitions))

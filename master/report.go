@@ -66,11 +66,14 @@ type Summary struct {
 	Failed       int64            `json:"failed"`
 	LeftOut      map[string]int64 `json:"left_out"`
 	// SitemapErrors counts sitemaps read in part or not at all.
-	SitemapErrors int64    `json:"sitemap_errors"`
-	Queued        int64    `json:"queued_left"`
-	Scheduled     int64    `json:"revisits_scheduled"`
-	Outputs       []string `json:"outputs,omitempty"`
-	StateDir      string   `json:"state_dir"`
+	SitemapErrors int64 `json:"sitemap_errors"`
+	// RevisitsAdvanced counts revisits brought forward because a sitemap's
+	// <lastmod> was after the page's last fetch.
+	RevisitsAdvanced int64    `json:"revisits_advanced"`
+	Queued           int64    `json:"queued_left"`
+	Scheduled        int64    `json:"revisits_scheduled"`
+	Outputs          []string `json:"outputs,omitempty"`
+	StateDir         string   `json:"state_dir"`
 }
 
 // summarize logs the crawl's summary and keeps it for Summary.
@@ -84,7 +87,7 @@ func (m *Master) summarize(now time.Time, fs frontier.Stats) {
 			urlx.ReasonTooLong: m.stats.linksLeftOut[urlx.ReasonTooLong], urlx.ReasonDenied: m.stats.linksLeftOut[urlx.ReasonDenied],
 			"too_deep": fs.TooDeep, "over_host_cap": fs.TooMany, "over_page_cap": m.stats.linksCut, "refused_seeds": m.badSeeds,
 		},
-		SitemapErrors: m.stats.sitemapErrors, Queued: fs.Queued, Scheduled: fs.Scheduled, StateDir: m.s.StateDir,
+		SitemapErrors: m.stats.sitemapErrors, RevisitsAdvanced: m.stats.revisitsAdvanced, Queued: fs.Queued, Scheduled: fs.Scheduled, StateDir: m.s.StateDir,
 	}
 	if elapsed > 0 {
 		s.AvgRate = round1(float64(m.stats.results) / elapsed.Seconds())
@@ -131,6 +134,9 @@ func (s *Summary) Table() string {
 		left = []string{"none"}
 	}
 	row("URLs left out", strings.Join(left, ", "))
+	if s.SitemapErrors > 0 || s.RevisitsAdvanced > 0 {
+		row("sitemaps", fmt.Sprintf("%d read in part or not at all; %d revisits brought forward by <lastmod>", s.SitemapErrors, s.RevisitsAdvanced))
+	}
 	row("left in the queue", fmt.Sprintf("%d (%d revisits scheduled)", s.Queued, s.Scheduled))
 	if len(s.Outputs) > 0 {
 		row("output", strings.Join(s.Outputs, ", "))

@@ -102,6 +102,7 @@ func (m *Master) apply(c *crawluri.CrawlUri, now time.Time) bool {
 		return false
 	}
 	delete(m.outstanding, c.LeaseID)
+	m.advanceChanged(c, now)
 	if msg := c.Var(crawluri.VarSitemapError); msg != "" {
 		// (counted once applied: a stale result is fetched again)
 		m.stats.sitemapErrors++

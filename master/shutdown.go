@@ -148,7 +148,7 @@ func (m *Master) finish(clean bool) error {
 		Int64("bad_seeds", m.badSeeds).Int64("links_new", m.stats.linksNew).
 		Int64("links_out_of_scope", m.stats.linksLeftOut[urlx.ReasonOutOfScope]).Int64("links_invalid", m.stats.linksLeftOut[urlx.ReasonInvalid]).
 		Int64("links_too_long", m.stats.linksLeftOut[urlx.ReasonTooLong]).Int64("links_denied_extension", m.stats.linksLeftOut[urlx.ReasonDenied]).Int64("links_too_deep", fs.TooDeep).Int64("links_over_host_cap", fs.TooMany).Int64("links_over_page_cap", m.stats.linksCut).
-		Int64("sitemap_errors", m.stats.sitemapErrors).Interface("drops", m.stats.drops).
+		Int64("sitemap_errors", m.stats.sitemapErrors).Int64("revisits_advanced", m.stats.revisitsAdvanced).Interface("drops", m.stats.drops).
 		Strs("quit_acks", m.quitAcks).Strs("unacknowledged", waiting).
 		Msg("master stopped")
 	m.summarize(time.Now(), fs)

@@ -42,7 +42,10 @@ type counters struct {
 	// sitemapErrors counts sitemaps a worker could not read whole (bad
 	// XML, too large, too many URLs).
 	sitemapErrors int64
-	drops         map[string]int64 // messages dropped, by reason
+	// revisitsAdvanced counts revisits a sitemap's <lastmod> brought
+	// forward.
+	revisitsAdvanced int64
+	drops            map[string]int64 // messages dropped, by reason
 }
 
 // drops are the counts of dropped messages by reason, with the refused

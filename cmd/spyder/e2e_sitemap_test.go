@@ -1,4 +1,5 @@
-// e2e_sitemap_test.go: pages reachable only from sitemaps are crawled.
+// e2e_sitemap_test.go: pages reachable only from sitemaps are crawled; a
+// sitemap's <lastmod> brings a changed page's revisit forward.
 
 package main
 
@@ -11,9 +12,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spyder-crawl/spyder/internal/events"
+	"github.com/spyder-crawl/spyder/internal/redistest"
 )
 
 // sitemapSite is a site whose pages /hidden/1 to /hidden/10 no page links
@@ -142,5 +146,111 @@ func TestSitemaps(t *testing.T) {
 	}
 	if n, _ := down[0]["disallowed"].(float64); n != 1 {
 		t.Errorf("disallowed %v, want 1 (/private/x)", down[0]["disallowed"])
+	}
+}
+
+// lastmodSite serves /sitemap.xml (named by robots.txt), listing /a, /b
+// and /c as changed long ago, and /news.xml, which no page names, listing
+// /b as changed at a time the test sets, /c long ago and /d undated.
+type lastmodSite struct {
+	host    string
+	mu      sync.Mutex
+	hits    map[string]int
+	changed time.Time // /b's <lastmod> in /news.xml
+}
+
+func startLastmodSite(t *testing.T) *lastmodSite {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &lastmodSite{host: ln.Addr().String(), hits: map[string]int{}}
+	base := "http://" + s.host
+	entry := func(path, lastmod string) string {
+		if lastmod == "" {
+			return "<url><loc>" + base + path + "</loc></url>"
+		}
+		return "<url><loc>" + base + path + "</loc><lastmod>" + lastmod + "</lastmod></url>"
+	}
+	const longAgo = "2026-01-01"
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits[r.URL.Path]++
+		changed := s.changed
+		s.mu.Unlock()
+		switch r.URL.Path {
+		case "/robots.txt":
+			fmt.Fprintf(w, "User-agent: *\nAllow: /\nSitemap: %s/sitemap.xml\n", base)
+		case "/sitemap.xml":
+			w.Header().Set("Content-Type", "application/xml")
+			fmt.Fprint(w, "<urlset>"+entry("/a", longAgo)+entry("/b", longAgo)+entry("/c", longAgo)+"</urlset>")
+		case "/news.xml":
+			w.Header().Set("Content-Type", "application/xml")
+			fmt.Fprint(w, "<urlset>"+entry("/b", changed.UTC().Format(time.RFC3339))+entry("/c", longAgo)+entry("/d", "")+"</urlset>")
+		case "/", "/a", "/b", "/c", "/d":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, "<html><p>page %s</p></html>", r.URL.Path)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *lastmodSite) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+
+// TestSitemapLastmodAdvancesRevisits, on each store: a crawl with
+// revisits an hour apart fetches /a, /b and /c through the sitemap
+// robots.txt names. Then /b changes, and a news sitemap saying so is
+// injected: /b is fetched again at once (its <lastmod> is after its last
+// fetch), /c, listed as changed long ago, and /a are not; /d, new, is
+// fetched; the summary counts one revisit brought forward.
+func TestSitemapLastmodAdvancesRevisits(t *testing.T) {
+	for _, store := range []string{"pebble", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			site := startLastmodSite(t)
+			dir := t.TempDir()
+			seeds := writeFile(t, dir, "seeds.txt", "http://"+site.host+"/")
+			env := []string{`SPYDER_SPYDER_EXTRACTOR_PIPELINE=["sitemap","limiter","html_link_extractor","http_extractor"]`,
+				"SPYDER_PRIORITIZER_CRAWL_DELTA=3600", "SPYDER_FRONTIER_CLASS=multiple_host"}
+			if store == "redis" {
+				node := redistest.StartRedis(t)
+				env = append(env, "SPYDER_FRONTIER_STORE=redis", "SPYDER_FRONTIER_REDIS_ADDRS="+node.Addr, "SPYDER_STATE_DIR=")
+			}
+			c := newCluster(t, env...)
+			w := start(t, "worker", c.Env, "worker")
+			m := start(t, "master", c.Env, "master", "--seeds", seeds)
+			waitUntil(t, 30*time.Second, "/a, /b and /c fetched", func() bool {
+				return site.count("/a") == 1 && site.count("/b") == 1 && site.count("/c") == 1
+			})
+			// A <lastmod> is in whole seconds: /b changes a second after its fetch.
+			time.Sleep(1100 * time.Millisecond)
+			site.mu.Lock()
+			site.changed = time.Now().Truncate(time.Second)
+			site.mu.Unlock()
+			ctl(t, c, "inject", "http://"+site.host+"/news.xml")
+			waitUntil(t, 30*time.Second, "/b fetched again and /d fetched", func() bool {
+				return site.count("/b") == 2 && site.count("/d") == 1
+			})
+			time.Sleep(500 * time.Millisecond) // (anything else brought forward would be fetched by now)
+			m.Signal(syscall.SIGTERM)
+			waitClean(t, m, w)
+			for path, want := range map[string]int{"/a": 1, "/b": 2, "/c": 1, "/d": 1, "/news.xml": 1, "/sitemap.xml": 1} {
+				if got := site.count(path); got != want {
+					t.Errorf("%s fetched %d times, want %d", path, got, want)
+				}
+			}
+			down := m.Find(event(events.MasterDown))
+			if len(down) != 1 || down[0]["revisits_advanced"] != float64(1) {
+				t.Fatalf("MASTER_DOWN: %v; want revisits_advanced 1", down)
+			}
+		})
 	}
 }

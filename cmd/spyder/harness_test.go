@@ -119,3 +119,14 @@ func waitClean(t *testing.T, master *proc, workers ...*proc) {
 		}
 	}
 }
+
+// waitUntil polls cond every 20 ms until it holds, and fails the test
+// naming what it waited for after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", timeout, what)
+		}
+	}
+}

@@ -4,6 +4,7 @@
 package redisstore
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -79,23 +80,8 @@ func (s *Store) admit(urls []string, d frontier.Discovery, flags byte) (int, err
 		p := s.partitionOf(host)
 		byPart[p] = append(byPart[p], host, entry(u, host, flags, d, now))
 	}
-	pipe := s.rdb.Pipeline()
-	type call struct {
-		p   int
-		cmd *redis.Cmd
-	}
-	var calls []call
-	for p, items := range byPart {
-		for len(items) > 0 {
-			n := min(len(items), 2*maxPerCall)
-			args := append([]any{s.bkts, s.opts.MaxURLsPerHost}, items[:n]...)
-			calls = append(calls, call{p, pipe.FCall(ctx, "sp_add", []string{s.prefix(p)}, args...)})
-			items = items[n:]
-		}
-	}
-	_, _ = pipe.Exec(ctx) // errors are the commands'
 	added := 0
-	for _, c := range calls {
+	for _, c := range s.callPartitions(ctx, "sp_add", byPart, 2*maxPerCall, s.bkts, s.opts.MaxURLsPerHost) {
 		r, err := c.cmd.Int64Slice()
 		if err != nil || len(r) != 4 {
 			return added, fmt.Errorf("redis store: admitting URLs to partition %d: %w", c.p, errOr(err, r))
@@ -106,6 +92,30 @@ func (s *Store) admit(urls []string, d frontier.Discovery, flags byte) (int, err
 	}
 	s.wrote()
 	return added, nil
+}
+
+// A partitionCall is one function call on partition p.
+type partitionCall struct {
+	p   int
+	cmd *redis.Cmd
+}
+
+// callPartitions calls function fn on each partition of byPart, in one
+// pipeline: head, then up to perCall of the partition's items (a whole
+// number of URLs' fields) a call. The errors are the commands'.
+func (s *Store) callPartitions(ctx context.Context, fn string, byPart map[int][]any, perCall int, head ...any) []partitionCall {
+	pipe := s.rdb.Pipeline()
+	var calls []partitionCall
+	for p, items := range byPart {
+		for len(items) > 0 {
+			n := min(len(items), perCall)
+			args := append(append(make([]any, 0, len(head)+n), head...), items[:n]...)
+			calls = append(calls, partitionCall{p, pipe.FCall(ctx, fn, []string{s.prefix(p)}, args...)})
+			items = items[n:]
+		}
+	}
+	_, _ = pipe.Exec(ctx)
+	return calls
 }
 
 // errOr is err, or an error for a reply of the wrong shape.

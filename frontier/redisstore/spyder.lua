@@ -761,7 +761,58 @@ local function sp_import(keys, args)
   return n.seen
 end
 
+-- ADVANCE_WINDOW is how far from its computed due time (ms) sp_advance
+-- looks for a revisit's queue entry: the entry was queued when its result
+-- was committed, a turn after the result's event, on a master's estimate
+-- of this clock.
+local ADVANCE_WINDOW = 60000
+
+-- last_result is the time (ms) of a history's latest result event; nil
+-- for none.
+local function last_result(history)
+  local last
+  for kind, at in history:gmatch('(%d+),%d+,(%-?%d+),%-?%d+;') do
+    if tonumber(kind) == EV_RESULT then last = tonumber(at) end
+  end
+  return last
+end
+
+-- sp_advance(p; buckets, crawl_delta_ms, then per URL: host, fp, changed
+-- ms): a URL scheduled for a revisit whose last result came before its
+-- site says it changed (a sitemap's <lastmod>) is due now; its host is
+-- rescored. Its entry is found by its due time, the last result plus
+-- crawl_delta x level (as the policy scheduled it), and its fingerprint.
+-- Returns {moved, now, first ready}.
+local function sp_advance(keys, args)
+  local p = keys[1]
+  local now = now_ms()
+  local buckets, delta = tonumber(args[1]), tonumber(args[2])
+  local bks = seen_keys(p, buckets)
+  local moved = 0
+  for i = 3, #args, 3 do
+    local host, fp, changed = args[i], args[i + 1], tonumber(args[i + 2])
+    local r = parse_record(redis.call('HGET', bks[(fp:byte(1) * 256 + fp:byte(2)) % buckets], fp:sub(3, 14)))
+    local last = r and r.state == SCHEDULED and last_result(r.history)
+    if last and last < changed then
+      local due, kq = last + delta * r.level, p .. 'q:' .. host
+      local near = redis.call('ZRANGEBYSCORE', kq, due - ADVANCE_WINDOW, due + ADVANCE_WINDOW, 'WITHSCORES')
+      for j = 1, #near, 2 do
+        if near[j]:sub(1, 14) == fp then
+          if tonumber(near[j + 1]) > now then
+            redis.call('ZADD', kq, now, near[j])
+            rescore(p, host)
+            moved = moved + 1
+          end
+          break
+        end
+      end
+    end
+  end
+  return { moved, now, first_ready(p) }
+end
+
 redis.register_function('sp_add', sp_add)
+redis.register_function('sp_advance', sp_advance)
 redis.register_function('sp_dispatch', sp_dispatch)
 redis.register_function{ function_name = 'sp_lease', callback = sp_lease, flags = { 'no-writes' } }
 redis.register_function('sp_complete', sp_complete)

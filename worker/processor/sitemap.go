@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,13 +199,23 @@ func (p *sitemapProcessor) Process(_ context.Context, c *crawluri.CrawlUri) erro
 	// order.
 	slices.SortStableFunc(sm.Entries, func(a, b SitemapEntry) int { return b.LastMod.Compare(a.LastMod) })
 	links := make([]string, 0, len(sm.Entries))
+	var lastMods []byte // (the dated entries sort first: one for each of the first links)
 	for _, e := range sm.Entries {
 		if u, err := base.Parse(e.Loc); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 			links = append(links, u.String())
+			if !e.LastMod.IsZero() {
+				if len(lastMods) > 0 {
+					lastMods = append(lastMods, ' ')
+				}
+				lastMods = strconv.AppendInt(lastMods, e.LastMod.Unix(), 10)
+			}
 		}
 	}
 	c.SetExtractedURLs(links)
 	c.SetVar(crawluri.VarSitemap, sm.Kind)
+	if len(lastMods) > 0 {
+		c.SetVar(crawluri.VarSitemapLastMod, string(lastMods))
+	}
 	c.SetVar(crawluri.VarExtractionFinished, crawluri.VarTrue)
 	return nil
 }

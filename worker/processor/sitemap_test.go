@@ -56,13 +56,17 @@ func TestSitemapProcessor(t *testing.T) {
 		wantLinks []string
 		wantKind  string
 		wantErr   string // in VarSitemapError
+		// wantLastMods: VarSitemapLastMod, the dated links' <lastmod>
+		wantLastMods string
 	}{
 		{name: "urlset, newest first", url: "http://h.test/sitemap.xml", rep: xmlType, body: []byte(urlset),
-			wantLinks: []string{"http://h.test/new", "http://h.test/relative", "http://h.test/old", "http://h.test/undated"}, wantKind: "urlset"},
+			wantLinks: []string{"http://h.test/new", "http://h.test/relative", "http://h.test/old", "http://h.test/undated"}, wantKind: "urlset",
+			wantLastMods: "1796029200 1714521600 1577836800"},
 		{name: "index", url: "http://h.test/index.xml", rep: xmlType, body: []byte(index),
-			wantLinks: []string{"http://h.test/s2.xml", "http://h.test/s1.xml.gz"}, wantKind: "sitemapindex"},
+			wantLinks: []string{"http://h.test/s2.xml", "http://h.test/s1.xml.gz"}, wantKind: "sitemapindex", wantLastMods: "1767225600"},
 		{name: "gzipped, served as a file", url: "http://h.test/s1.xml.gz", rep: map[string]string{"Content-Type": "application/octet-stream"},
-			body: gzipped(t, []byte(index)), wantLinks: []string{"http://h.test/s2.xml", "http://h.test/s1.xml.gz"}, wantKind: "sitemapindex"},
+			body: gzipped(t, []byte(index)), wantLinks: []string{"http://h.test/s2.xml", "http://h.test/s1.xml.gz"}, wantKind: "sitemapindex",
+			wantLastMods: "1767225600"},
 		{name: "bad XML after some entries", url: "http://h.test/s.xml", rep: xmlType,
 			body:      []byte(`<urlset><url><loc>http://h.test/a</loc></url><url><loc>http://h.test/b</loc></url><url><loc>http://h.test/c</lo`),
 			wantLinks: []string{"http://h.test/a", "http://h.test/b"}, wantKind: "urlset", wantErr: "sitemap XML"},
@@ -97,6 +101,9 @@ func TestSitemapProcessor(t *testing.T) {
 			}
 			if got := c.Var(crawluri.VarSitemap); got != tc.wantKind {
 				t.Errorf("kind %q, want %q", got, tc.wantKind)
+			}
+			if got := c.Var(crawluri.VarSitemapLastMod); got != tc.wantLastMods {
+				t.Errorf("lastmods %q, want %q", got, tc.wantLastMods)
 			}
 			got := c.Var(crawluri.VarSitemapError)
 			if (tc.wantErr == "") != (got == "") || !strings.Contains(got, tc.wantErr) {
