@@ -22,13 +22,17 @@ type CookieKeeper interface {
 }
 
 // Cookies gives the cookie keeper of frontier f's store, if it has one.
-func Cookies(f Frontier) (CookieKeeper, bool) {
+func Cookies(f Frontier) (CookieKeeper, bool) { return capability[CookieKeeper](f) }
+
+// capability gives frontier f's store as a T, an optional capability
+// (CookieKeeper, RevisitAdvancer, HostLister), if it has it.
+func capability[T any](f Frontier) (T, bool) {
 	if c, ok := f.(*crawl); ok {
-		k, ok := c.Store.(CookieKeeper)
-		return k, ok
+		t, ok := c.Store.(T)
+		return t, ok
 	}
-	k, ok := f.(CookieKeeper)
-	return k, ok
+	t, ok := f.(T)
+	return t, ok
 }
 
 // pfxCookie: 'K' key -> value, the crawl's cookies (CookieKeeper).

@@ -32,14 +32,7 @@ type RevisitAdvancer interface {
 }
 
 // Revisits gives the revisit advancer of frontier f's store, if it has one.
-func Revisits(f Frontier) (RevisitAdvancer, bool) {
-	if c, ok := f.(*crawl); ok {
-		a, ok := c.Store.(RevisitAdvancer)
-		return a, ok
-	}
-	a, ok := f.(RevisitAdvancer)
-	return a, ok
-}
+func Revisits(f Frontier) (RevisitAdvancer, bool) { return capability[RevisitAdvancer](f) }
 
 // lastResult is the time of the record's latest result, zero when it has
 // none (or its history no longer holds one).

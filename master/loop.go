@@ -45,6 +45,7 @@ func (m *Master) startTimers(socks *sockets, now time.Time) {
 		m.expire(now)
 		m.rate.sample(now, m.stats.results)
 		m.peakRate = max(m.peakRate, m.rate.perSecond())
+		m.dash.publish(m, now)
 		m.followCrawl(now)
 		return nil
 	}}
@@ -201,6 +202,7 @@ func (m *Master) pollAndRead(poller *zmq.Poller, pushID int, socks *sockets, now
 			m.pushFull = false
 		case m.waker.Socket():
 			m.waker.Drain()
+			m.dash.takeActions(m, time.Now())
 		}
 	}
 	return nil

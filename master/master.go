@@ -106,7 +106,9 @@ type Master struct {
 
 	// The loop (loop.go): the waker, and wakeable, which is waker once the
 	// loop runs (goroutines of the frontier, DNS answers, wake it).
-	waker    *zsock.Waker
+	waker *zsock.Waker
+	// dash is the dashboard served on metrics_listen; nil without it.
+	dash     *dashboard
 	wakeable atomic.Pointer[zsock.Waker]
 	timers   []*timer
 	// quits sends quit to the workers asked to (draining: all of them).
@@ -240,6 +242,10 @@ func New(opts Options) (*Master, error) {
 	if s.MetricsListen != "" {
 		m.metricsReg = metrics.NewRegistry()
 		m.metrics = newMasterMetrics(m.metricsReg)
+		if m.dash, err = newDashboard(s.DashboardActions, m.wake); err != nil {
+			m.closeState()
+			return nil, err
+		}
 	}
 	if m.sinks, err = openSinks(s); err != nil {
 		m.closeState()
@@ -289,12 +295,17 @@ func (m *Master) run(ctx context.Context, zctx *zmq.Context) error {
 	stop := context.AfterFunc(ctx, m.waker.Wake)
 	defer stop()
 	if m.metrics != nil {
-		srv, err := metrics.Listen(m.s.MetricsListen, m.metricsReg)
+		srv, err := metrics.Listen(m.s.MetricsListen, m.metricsReg, m.dash.routes())
 		if err != nil {
 			return fmt.Errorf("%w: %v", settings.ErrInvalid, err) // exit 2: the setting names a port that is taken
 		}
 		defer srv.Close()
-		m.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Msg("serving Prometheus metrics at /metrics")
+		m.log.Info().Str("event", "metrics").Str("addr", srv.Addr()).Str("dashboard", "http://"+srv.Addr()+"/").
+			Msg("serving Prometheus metrics at /metrics and the crawl dashboard at /")
+		if m.dash.actions {
+			m.log.Info().Str("event", "dashboard.token").Str("token", m.dash.token).
+				Msg("dashboard actions are on (dashboard_actions): they need this token (the page asks for it; scripts send Authorization: Bearer TOKEN)")
+		}
 	}
 
 	if name := m.s.MasterCallback; name != "" {

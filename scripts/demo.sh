@@ -13,9 +13,10 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # 1. Prerequisites: libzmq (cgo), pkg-config, a C compiler; python3-zmq and
 # python3-thrift for the tests that check the protocol against Python peers;
 # redis-server for the tests of the Redis Cluster frontier (they start their
-# own servers on ports of their own); Node.js for the WARC read-back tests.
+# own servers on ports of their own); Node.js for the WARC read-back tests;
+# chromium for the dashboard's browser test.
 missing=()
-for pkg in libzmq3-dev pkg-config gcc python3-zmq python3-thrift redis-server; do
+for pkg in libzmq3-dev pkg-config gcc python3-zmq python3-thrift redis-server chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -74,8 +75,25 @@ for i in 1 2; do
   bin/spyder worker 2>"$out/worker-$i.log" &
   pids+=($!)
 done
-log "starting the master; it stops itself and the workers when the crawl is done"
-bin/spyder master --until-done --seeds "$out/seeds.txt" --out "$out/pages.jsonl" --master-progress-interval 2
+# The crawl dashboard (and Prometheus /metrics) on port 9100, or on a free
+# port when 9100 is taken. DEMO_DASHBOARD=1 keeps the master running after
+# the crawl (until Ctrl-C), to look at the dashboard at leisure.
+dash=127.0.0.1:9100
+(exec 3<>/dev/tcp/127.0.0.1/9100) 2>/dev/null && dash=127.0.0.1:0
+export SPYDER_METRICS_LISTEN=$dash
+until_done=(--until-done)
+if [ "${DEMO_DASHBOARD:-}" = 1 ]; then
+  until_done=()
+  log "starting the master; it runs until Ctrl-C (DEMO_DASHBOARD=1)"
+else
+  log "starting the master; it stops itself and the workers when the crawl is done"
+fi
+if [ "$dash" = 127.0.0.1:9100 ]; then
+  log "the crawl dashboard: http://$dash/ (the master logs it too, as \"dashboard\")"
+else
+  log "port 9100 is taken: the master logs the dashboard's address (\"dashboard\")"
+fi
+bin/spyder master "${until_done[@]}" --seeds "$out/seeds.txt" --out "$out/pages.jsonl" --master-progress-interval 2
 for p in "${pids[@]:1}"; do wait "$p" || true; done
 
 log "crawl finished: $(wc -l <"$out/pages.jsonl") URLs in $out/pages.jsonl"

@@ -122,6 +122,7 @@ type Settings struct {
 	WorkerShutdownGrace       time.Duration `koanf:"worker_shutdown_grace" doc:"on shutdown, how long a worker lets running fetches finish (seconds)"`
 	HeartbeatInterval         time.Duration `koanf:"heartbeat_interval" doc:"interval of announcements and heartbeats on the management bus (seconds)"`
 	MetricsListen             string        `koanf:"metrics_listen" doc:"host:port where master and worker serve Prometheus /metrics (empty: off; port 0 picks a free port, logged at start; under spyder node the master takes the port P and worker i P+i; a taken port exits 2)"`
+	DashboardActions          bool          `koanf:"dashboard_actions" doc:"the dashboard at / of metrics_listen offers pause, resume, stop and host changes, to requests with the token the master prints at start (false: it only shows)"`
 	HeartbeatLiveness         int           `koanf:"heartbeat_liveness" doc:"missed heartbeats after which a peer is considered gone"`
 
 	// ZeroMQ endpoints. The master binds, workers connect.

@@ -291,7 +291,7 @@ func (w *Worker) run(ctx context.Context, zctx *zmq.Context) error {
 	stop := context.AfterFunc(ctx, w.waker.Wake)
 	defer stop()
 	if w.metrics != nil {
-		srv, err := metrics.Listen(w.s.MetricsListen, w.metrics.reg)
+		srv, err := metrics.Listen(w.s.MetricsListen, w.metrics.reg, nil)
 		if err != nil {
 			return fmt.Errorf("%w: %v", settings.ErrInvalid, err) // exit 2: the setting names a port that is taken
 		}

@@ -40,14 +40,17 @@ type Server struct {
 }
 
 // Listen binds addr (host:port; port 0 picks one) and serves reg's metrics
-// at /metrics until Close.
-func Listen(addr string, reg *prometheus.Registry) (*Server, error) {
+// at /metrics, and routes (ServeMux patterns) beside them, until Close.
+func Listen(addr string, reg *prometheus.Registry, routes map[string]http.Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics_listen %s: %w (choose a free port, or port 0 for any free one)", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	for pattern, h := range routes {
+		mux.Handle(pattern, h)
+	}
 	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, done: make(chan error, 1)}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return s, nil
