@@ -93,7 +93,9 @@ func (f *Durable) AdvanceRevisits(changes []Change, now time.Time) (int, error) 
 // queue from the store.
 func (f *Durable) unqueue(q *queueState, k urlx.Key, rec *urlRecord) (bool, error) {
 	prefix := appendQueueKey(nil, q.id, rec.queueDue(), rec.priority, 0)[:1+8+8+2]
-	it, err := f.b.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
+	// (The queues' shared iterator, re-aimed: a sitemap may name
+	// thousands of changed pages.)
+	it, err := f.sharedIter(&f.qit, &pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
 	if err != nil {
 		return false, err
 	}
@@ -104,7 +106,7 @@ func (f *Durable) unqueue(q *queueState, k urlx.Key, rec *urlRecord) (bool, erro
 			break
 		}
 	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil || key == nil {
+	if err := it.Error(); err != nil || key == nil {
 		return false, err
 	}
 	if err := f.b.Delete(key, nil); err != nil {
