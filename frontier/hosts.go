@@ -29,7 +29,8 @@ type HostReport struct {
 // implements it; without it the dashboard lists no hosts.
 type HostLister interface {
 	// BusiestHosts returns up to n queues with the most URLs queued, most
-	// first, and up to n queues held beyond politeness at now.
+	// first, and the first n by name of the queues held beyond politeness
+	// at now.
 	BusiestHosts(n int, now time.Time) (busiest, held []HostReport, err error)
 }
 
@@ -49,7 +50,7 @@ func (f *Durable) BusiestHosts(n int, now time.Time) (busiest, held []HostReport
 				heap.Pop(top)
 			}
 		}
-		if len(held) < n && q.queued > 0 {
+		if q.queued > 0 {
 			if r := f.hostReport(q, now); r.Held != "" {
 				held = append(held, r)
 			}
@@ -58,6 +59,13 @@ func (f *Durable) BusiestHosts(n int, now time.Time) (busiest, held []HostReport
 	for _, q := range *top {
 		busiest = append(busiest, f.hostReport(q, now))
 	}
+	SortHostReports(busiest, held)
+	return busiest, held[:min(len(held), n)], nil
+}
+
+// SortHostReports puts busiest in the order a HostLister returns them
+// (most queued first, then by name) and held by name.
+func SortHostReports(busiest, held []HostReport) {
 	sort.Slice(busiest, func(i, j int) bool {
 		if busiest[i].Queued != busiest[j].Queued {
 			return busiest[i].Queued > busiest[j].Queued
@@ -65,7 +73,6 @@ func (f *Durable) BusiestHosts(n int, now time.Time) (busiest, held []HostReport
 		return busiest[i].Name < busiest[j].Name
 	})
 	sort.Slice(held, func(i, j int) bool { return held[i].Name < held[j].Name })
-	return busiest, held, nil
 }
 
 // hostReport describes q at now.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/spyder-crawl/spyder/internal/redistest"
 	"github.com/spyder-crawl/spyder/master"
 )
 
@@ -172,4 +173,93 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	m.Signal(syscall.SIGTERM)
 	waitClean(t, m, w1, w2)
+}
+
+// dashStatus reads /api/status of the dashboard at addr (its status is
+// nil until the master's loop first published one).
+func dashStatus(t *testing.T, addr string) master.DashboardStatus {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ds master.DashboardStatus
+	if err := json.NewDecoder(resp.Body).Decode(&ds); err != nil {
+		t.Fatalf("/api/status of %s: %v %+v", addr, err, ds)
+	}
+	return ds
+}
+
+// TestDashboardOnRedis: two masters of a crawl on a Redis Cluster each
+// serve the dashboard, and each lists the crawl's busiest hosts (the whole
+// crawl's, as its counts are). A host blocked through one master's page
+// (with its token) is listed as held by an operator block on both, and
+// is not fetched while it is blocked.
+func TestDashboardOnRedis(t *testing.T) {
+	rc := redistest.StartRedisCluster(t, 3, 0, 1500*time.Millisecond)
+	site := startSiteOn(t, fiveHosts, 60, 5*time.Millisecond)
+	sc := newSharedCrawl(t, rc, site, 2, "SPYDER_METRICS_LISTEN=127.0.0.1:0", "SPYDER_DASHBOARD_ACTIONS=true",
+		"SPYDER_FRONTIER_MIN_DELAY=0.3")
+	workers := sc.workers(t, 0, 1)
+	m1 := sc.master(t, "master1", 0)
+	m2 := sc.master(t, "master2", 1)
+	addrs := []string{metricsAddr(t, m1), metricsAddr(t, m2)}
+	token := m1.WaitFor(t, "dashboard token", 10*time.Second, event("dashboard.token"))["token"].(string)
+
+	var host string
+	waitUntil(t, 20*time.Second, "both masters list the busiest hosts", func() bool {
+		for _, addr := range addrs {
+			ds := dashStatus(t, addr)
+			if len(ds.Busiest) < 3 || ds.Busiest[0].Queued < 2 {
+				return false
+			}
+			host = ds.Busiest[0].Name
+		}
+		return true
+	})
+
+	blockUntil := time.Now().Add(time.Minute)
+	body := `{"verb":"host","host":"` + host + `","block_until":"` + blockUntil.Format(time.RFC3339) + `"}`
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[0]+"/api/control", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("blocking %s: HTTP %d", host, resp.StatusCode)
+	}
+	blocked := time.Now()
+	waitUntil(t, 20*time.Second, host+" listed as held by an operator block on both masters", func() bool {
+		for _, addr := range addrs {
+			ds := dashStatus(t, addr)
+			listed := false
+			for _, h := range ds.Held {
+				listed = listed || h.Name == host && h.Held == "operator block" && h.Queued > 0 &&
+					h.NextAllowed.After(blockUntil.Add(-2*time.Second))
+			}
+			if !listed {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // (a fetch in flight at the block may end)
+	late := 0
+	for _, e := range site.Log() {
+		if e.Host == host && e.At.After(blocked.Add(time.Second)) {
+			late++
+		}
+	}
+	if late > 0 {
+		t.Errorf("%d requests to %s after it was blocked", late, host)
+	}
+	// (Workers of a shared crawl outlive its masters: they are stopped
+	// too.)
+	for _, p := range append([]*proc{m1, m2}, workers...) {
+		p.Signal(syscall.SIGTERM)
+	}
+	waitClean(t, m1, append([]*proc{m2}, workers...)...)
 }

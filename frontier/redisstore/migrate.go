@@ -361,6 +361,7 @@ func (k *sink) Host(h frontier.HostSnapshot) error {
 	}
 	if !h.HeldUntil.IsZero() {
 		k.pipe.HSet(ctx, pfx+"hold", h.Host, msCeil(h.HeldUntil))
+		k.pipe.HSet(ctx, pfx+"block", h.Host, msCeil(h.HeldUntil)) // an operator's, as a Pebble store imports every hold
 	}
 	if h.HasDelay {
 		k.pipe.HSet(ctx, pfx+"delay", h.Host, h.Delay.Milliseconds())

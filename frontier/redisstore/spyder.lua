@@ -20,6 +20,7 @@
 --   p.."ready"      ZSET    host -> ms it may dispatch: max(clock, hold, head's due); hosts not in flight, with URLs
 --   p.."clock"      HASH    host -> next-allowed ms (politeness clock)
 --   p.."hold"       HASH    host -> held until ms (Retry-After, an operator's block, robots.txt retry)
+--   p.."block"      HASH    host -> an operator's block until ms (also in hold; kept apart to say why a host waits)
 --   p.."delay"      HASH    host -> an operator's least delay ms
 --   p.."busy"       HASH    host -> the lease in flight: its record (one request per host in flight)
 --   p.."q:"..host   ZSET    queue entry -> due ms
@@ -649,6 +650,7 @@ local function sp_hostctl(keys, args)
   if tonumber(args[3]) >= 0 then
     local until_ms = now + tonumber(args[3])
     raise(p .. 'hold', host, until_ms)
+    raise(p .. 'block', host, until_ms)
     raise(p .. 'clock', host, until_ms)
   end
   rescore(p, host)
@@ -667,6 +669,7 @@ local function sp_blocked(keys, args)
       if redis.call('EXISTS', p .. 'q:' .. all[i]) == 1 then held = held + 1 end
     else
       redis.call('HDEL', p .. 'hold', all[i]) -- past: forgotten
+      redis.call('HDEL', p .. 'block', all[i])
     end
   end
   return held

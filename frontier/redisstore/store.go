@@ -119,6 +119,8 @@ type Store struct {
 	statsMu sync.Mutex
 	stats   statsCache
 
+	hosts hostLister // the dashboard's last listing (hosts.go)
+
 	// unavailable is the last error of an operation the loop shrugs off
 	// (a failover in progress); logged at most every few seconds.
 	lastUnavailableLog time.Time
@@ -358,6 +360,7 @@ func (s *Store) shrug(what string, err error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		cerr := s.Commit()
+		s.hosts.wg.Wait()
 		s.own.stop()
 		s.closeErr = errors.Join(cerr, s.rdb.Close())
 	})

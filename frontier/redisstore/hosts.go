@@ -1,0 +1,203 @@
+// hosts.go: the busiest and held hosts of a Redis crawl, for the masters'
+// dashboards. Every master lists the whole crawl (as its counts are the
+// whole crawl's), in a goroutine of its own: a crawl of a million hosts
+// takes Redis a second or two to list, which must not stall the loop.
+
+package redisstore
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spyder-crawl/spyder/frontier"
+)
+
+const (
+	// hostsChunk is how many hosts one round trip reads (a window of a
+	// ready set, or the sizes of that many queues).
+	hostsChunk = 2000
+	// hostsPacing: a listing starts no sooner than this many times as long
+	// as the last one took after it ended, so that the dashboards of every
+	// master together cost Redis a small share of its time however large
+	// the crawl (and hostsEvery at least: a page refreshes every few
+	// seconds).
+	hostsPacing = 20
+	hostsEvery  = 5 * time.Second
+)
+
+// hostLister keeps the last listing and runs the next one.
+type hostLister struct {
+	mu            sync.Mutex
+	busiest, held []frontier.HostReport
+	err           error
+	running       bool
+	next          time.Time
+	wg            sync.WaitGroup
+}
+
+// BusiestHosts implements frontier.HostLister: it returns the last
+// listing (none before the first has ended: the dashboard asks again) and
+// starts the next when it is due.
+func (s *Store) BusiestHosts(n int, now time.Time) (busiest, held []frontier.HostReport, err error) {
+	l := &s.hosts
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running && !now.Before(l.next) {
+		l.running = true
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			start := time.Now()
+			busiest, held, err := s.listHosts(n)
+			took := time.Since(start)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.running, l.next = false, time.Now().Add(max(hostsEvery, hostsPacing*took))
+			if l.err = err; err == nil {
+				l.busiest, l.held = busiest, held
+			}
+			s.log.Debug().Dur("took", took).Err(err).Msg("redis store: listed the hosts")
+		}()
+	}
+	return l.busiest[:min(len(l.busiest), n)], l.held[:min(len(l.held), n)], l.err
+}
+
+// listHosts reads every partition: the hosts waiting (ready) and in
+// flight (busy), the sizes of their queues, their clocks and holds. It
+// keeps the n largest queues and the first n held ones by name.
+func (s *Store) listHosts(n int) (busiest, held []frontier.HostReport, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*s.cfg.OpTimeout)
+	defer cancel()
+	// Redis's clock, to compare holds with and to turn its times into
+	// this machine's (the loop's view of the skew is the loop's own).
+	redisNow, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis store: listing the hosts: %w", err)
+	}
+	localNow, nowMS := time.Now(), redisNow.UnixMilli()
+	toLocal := func(ms int64) time.Time { return localNow.Add(time.Duration(ms-nowMS) * time.Millisecond) }
+
+	top := &reportHeap{}
+	var heldAll []frontier.HostReport
+	for p := range s.parts {
+		pfx := s.prefix(p)
+		pipe := s.rdb.Pipeline()
+		busy, hold, block := pipe.HKeys(ctx, pfx+"busy"), pipe.HGetAll(ctx, pfx+"hold"), pipe.HGetAll(ctx, pfx+"block")
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, fmt.Errorf("redis store: listing the hosts of partition %d: %w", p, err)
+		}
+		holds, blocks := hold.Val(), block.Val()
+		// The hosts in flight, then the ready set in windows: a host
+		// moving between them while this reads may be seen twice or not
+		// at all, which a dashboard can bear.
+		seen := map[string]bool{}
+		pending := busy.Val()
+		for start := int64(0); ; start += hostsChunk {
+			window, err := s.rdb.ZRange(ctx, pfx+"ready", start, start+hostsChunk-1).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return nil, nil, fmt.Errorf("redis store: listing the hosts of partition %d: %w", p, err)
+			}
+			pending = append(pending, window...)
+			last := len(window) < hostsChunk
+			for len(pending) > 0 && (last || len(pending) >= hostsChunk) {
+				batch := pending[:min(len(pending), hostsChunk)]
+				pending = pending[len(batch):]
+				reports, err := s.hostReports(ctx, pfx, batch, seen)
+				if err != nil {
+					return nil, nil, fmt.Errorf("redis store: listing the hosts of partition %d: %w", p, err)
+				}
+				for _, r := range reports {
+					// It may dispatch at max(clock, hold), as its score in
+					// ready says when it has no URL in flight.
+					h, _ := strconv.ParseInt(holds[r.Name], 10, 64)
+					if at := max(r.clockMS, h); at > nowMS {
+						r.NextAllowed = toLocal(at)
+					}
+					if h > nowMS {
+						r.Held = "Retry-After or robots.txt retry"
+						if b, _ := strconv.ParseInt(blocks[r.Name], 10, 64); b > nowMS {
+							r.Held = "operator block"
+						}
+						heldAll = append(heldAll, r.HostReport)
+					}
+					if top.Len() < n || r.Queued > (*top)[0].Queued {
+						heap.Push(top, r.HostReport)
+						if top.Len() > n {
+							heap.Pop(top)
+						}
+					}
+				}
+			}
+			if last {
+				break
+			}
+		}
+	}
+	busiest = *top
+	frontier.SortHostReports(busiest, heldAll)
+	return busiest, heldAll[:min(len(heldAll), n)], nil
+}
+
+// hostReport is a host's report with its politeness clock as Redis has it.
+type hostReport struct {
+	frontier.HostReport
+	clockMS int64
+}
+
+// hostReports reads the queue sizes and clocks of hosts of the partition
+// at pfx, skipping those in seen (and adding the others); hosts whose
+// queue is empty (one URL, in flight) are left out.
+func (s *Store) hostReports(ctx context.Context, pfx string, hosts []string, seen map[string]bool) ([]hostReport, error) {
+	pipe := s.rdb.Pipeline()
+	var names []string
+	var sizes []*redis.IntCmd
+	for _, h := range hosts {
+		if !seen[h] {
+			seen[h] = true
+			names = append(names, h)
+			sizes = append(sizes, pipe.ZCard(ctx, pfx+"q:"+h))
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	clocks := pipe.HMGet(ctx, pfx+"clock", names...)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	var out []hostReport
+	for i, h := range names {
+		r := hostReport{HostReport: frontier.HostReport{Name: h, Queued: sizes[i].Val()}}
+		if r.Queued == 0 {
+			continue
+		}
+		if c, ok := clocks.Val()[i].(string); ok {
+			r.clockMS, _ = strconv.ParseInt(c, 10, 64)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// reportHeap is a min-heap of reports by URLs queued.
+type reportHeap []frontier.HostReport
+
+func (h reportHeap) Len() int           { return len(h) }
+func (h reportHeap) Less(i, j int) bool { return h[i].Queued < h[j].Queued }
+func (h reportHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *reportHeap) Push(x any)        { *h = append(*h, x.(frontier.HostReport)) }
+func (h *reportHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return r
+}
+
+var _ frontier.HostLister = (*Store)(nil)
