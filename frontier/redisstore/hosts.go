@@ -39,7 +39,20 @@ type hostLister struct {
 	err           error
 	running       bool
 	next          time.Time
-	wg            sync.WaitGroup
+	// ctx ends the listing under way when the store closes.
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// close ends the listing under way, if any, and waits for it.
+func (l *hostLister) close() {
+	l.mu.Lock()
+	if l.stop != nil {
+		l.stop()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
 }
 
 // BusiestHosts implements frontier.HostLister: it returns the last
@@ -50,12 +63,15 @@ func (s *Store) BusiestHosts(n int, now time.Time) (busiest, held []frontier.Hos
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.running && !now.Before(l.next) {
+		if l.ctx == nil {
+			l.ctx, l.stop = context.WithCancel(context.Background())
+		}
 		l.running = true
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			start := time.Now()
-			busiest, held, err := s.listHosts(n)
+			busiest, held, err := s.listHosts(l.ctx, n)
 			took := time.Since(start)
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -72,8 +88,8 @@ func (s *Store) BusiestHosts(n int, now time.Time) (busiest, held []frontier.Hos
 // listHosts reads every partition: the hosts waiting (ready) and in
 // flight (busy), the sizes of their queues, their clocks and holds. It
 // keeps the n largest queues and the first n held ones by name.
-func (s *Store) listHosts(n int) (busiest, held []frontier.HostReport, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*s.cfg.OpTimeout)
+func (s *Store) listHosts(ctx context.Context, n int) (busiest, held []frontier.HostReport, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*s.cfg.OpTimeout)
 	defer cancel()
 	// Redis's clock, to compare holds with and to turn its times into
 	// this machine's (the loop's view of the skew is the loop's own).

@@ -360,7 +360,7 @@ func (s *Store) shrug(what string, err error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		cerr := s.Commit()
-		s.hosts.wg.Wait()
+		s.hosts.close()
 		s.own.stop()
 		s.closeErr = errors.Join(cerr, s.rdb.Close())
 	})
