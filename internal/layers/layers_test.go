@@ -33,6 +33,9 @@ var allowed = map[string][]string{
 	"frontier": {"crawluri", "urlx", "internal/*"},
 	// A second store: the frontier's Store in Redis, under its policy.
 	"frontier/redisstore": {"crawluri", "urlx", "frontier", "internal/*"},
+	// Checks every store passes, for its tests (a user's own store's
+	// too): the frontier's interfaces only, never a store.
+	"frontier/frontiertest": {"crawluri", "urlx", "frontier"},
 	// Processors work on a result with URL logic; never on the store.
 	"worker/processor": {"crawluri", "urlx", "settings", "internal/*"},
 	// The worker: fetch, processors, the bus. Never the frontier or the
