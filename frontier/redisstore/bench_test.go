@@ -260,3 +260,59 @@ func crawlWith(b *testing.B, rc *redistest.RedisCluster, masters int) {
 	b.ReportMetric(float64(selfCPU.Microseconds())/float64(b.N), "master-µs/url")
 	b.Logf("N=%d, %d master(s): %v wall, Redis CPU %.2f s over 3 primaries, masters' CPU %v", b.N, masters, wall.Round(time.Millisecond), redisCPU, selfCPU.Round(time.Millisecond))
 }
+
+// BenchmarkListHosts: what the dashboard's host listing (hosts.go) costs
+// on a crawl of 100k and of 1M hosts with 3 URLs queued each (written
+// straight into the partitions' keys: admitting them through the library
+// would take minutes). Reported: wall time and Redis CPU per listing.
+//
+//	go test -run '^$' -bench ListHosts -benchtime 3x ./frontier/redisstore/
+func BenchmarkListHosts(b *testing.B) {
+	for _, hosts := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("hosts=%d", hosts), func(b *testing.B) {
+			node := redistest.StartRedis(b)
+			opts := frontier.Options{LeaseTimeout: time.Minute}
+			s, err := Open(opts, Config{Addrs: []string{node.Addr}, Crawl: "m", Partitions: 256, SeenBuckets: 4, Master: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			fillHosts(b, s, hosts, func(int) int { return 3 })
+			b.ResetTimer()
+			var redisCPU float64
+			for range b.N {
+				before := cpu(redisInfo(b, node.Addr, "cpu"))
+				busiest, _, err := s.listHosts(ctx, 20)
+				redisCPU += cpu(redisInfo(b, node.Addr, "cpu")) - before
+				if err != nil || len(busiest) != 20 || busiest[0].Queued != 3 {
+					b.Fatalf("listed %v (%v); want 20 hosts with 3 URLs each", busiest, err)
+				}
+			}
+			b.ReportMetric(redisCPU/float64(b.N)*1000, "redis-cpu-ms/op")
+		})
+	}
+}
+
+// fillHosts writes hosts waiting hosts h0.example... into s's partitions,
+// host i with size(i) URLs queued, ranked in ready by i.
+func fillHosts(t testing.TB, s *Store, hosts int, size func(i int) int) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	pipe := s.rdb.Pipeline()
+	for i := range hosts {
+		host := fmt.Sprintf("h%d.example", i)
+		pfx := s.prefix(s.partitionOf(host))
+		pipe.ZAdd(ctx, pfx+"ready", redis.Z{Score: float64(now + int64(i)), Member: host})
+		for j := range size(i) {
+			pipe.ZAdd(ctx, pfx+"q:"+host, redis.Z{Score: float64(now + int64(j)), Member: fmt.Sprintf("entry-%d", j)})
+		}
+		pipe.HSet(ctx, pfx+"clock", host, now+int64(i))
+		if pipe.Len() >= 10_000 || i == hosts-1 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

