@@ -74,9 +74,10 @@ func (s *Store) BusiestHosts(n int, now time.Time) (busiest, held []frontier.Hos
 			start := time.Now()
 			busiest, held, err := s.listHosts(l.ctx, n)
 			took := time.Since(start)
+			pause := max(hostsEvery, hostsPacing*took*time.Duration(max(1, s.Masters())))
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			l.running, l.next = false, time.Now().Add(max(hostsEvery, hostsPacing*took*time.Duration(max(1, s.Masters()))))
+			l.running, l.next = false, time.Now().Add(pause)
 			if l.err = err; err == nil {
 				l.busiest, l.held = busiest, held
 			}
