@@ -41,22 +41,17 @@ func Hosts(f Frontier) (HostLister, bool) { return capability[HostLister](f) }
 // of them (a million queues take a few milliseconds; the dashboard asks
 // every few seconds).
 func (f *Durable) BusiestHosts(n int, now time.Time) (busiest, held []HostReport, err error) {
-	top := &queueHeap{}
+	top := NewTopQueued(n, func(q *queueState) int64 { return q.queued })
 	f.held.prune(now)
 	f.queues.each(func(q *queueState) {
-		if q.queued > 0 && (top.Len() < n || q.queued > (*top)[0].queued) {
-			heap.Push(top, q)
-			if top.Len() > n {
-				heap.Pop(top)
-			}
-		}
 		if q.queued > 0 {
+			top.Offer(q)
 			if r := f.hostReport(q, now); r.Held != "" {
 				held = append(held, r)
 			}
 		}
 	})
-	for _, q := range *top {
+	for _, q := range top.Items() {
 		busiest = append(busiest, f.hostReport(q, now))
 	}
 	SortHostReports(busiest, held)
@@ -94,16 +89,44 @@ func (f *Durable) hostReport(q *queueState, now time.Time) HostReport {
 	return r
 }
 
-// queueHeap is a min-heap of queues by URLs queued.
-type queueHeap []*queueState
+// TopQueued keeps, of the items offered, the n with the most URLs
+// queued (by queued): a min-heap of n, so that listing the busiest of a
+// million queues costs a comparison each. Items returns them in no order.
+type TopQueued[T any] struct {
+	h topHeap[T]
+	n int
+}
 
-func (h queueHeap) Len() int           { return len(h) }
-func (h queueHeap) Less(i, j int) bool { return h[i].queued < h[j].queued }
-func (h queueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *queueHeap) Push(x any)        { *h = append(*h, x.(*queueState)) }
-func (h *queueHeap) Pop() any {
-	old := *h
-	q := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return q
+// NewTopQueued keeps the n items with the most URLs queued.
+func NewTopQueued[T any](n int, queued func(T) int64) *TopQueued[T] {
+	return &TopQueued[T]{h: topHeap[T]{queued: queued}, n: n}
+}
+
+// Offer keeps x if it is among the n largest so far.
+func (t *TopQueued[T]) Offer(x T) {
+	if t.n <= 0 || len(t.h.items) == t.n && t.h.queued(x) <= t.h.queued(t.h.items[0]) {
+		return
+	}
+	heap.Push(&t.h, x)
+	if len(t.h.items) > t.n {
+		heap.Pop(&t.h)
+	}
+}
+
+// Items returns the items kept.
+func (t *TopQueued[T]) Items() []T { return t.h.items }
+
+type topHeap[T any] struct {
+	items  []T
+	queued func(T) int64
+}
+
+func (h topHeap[T]) Len() int           { return len(h.items) }
+func (h topHeap[T]) Less(i, j int) bool { return h.queued(h.items[i]) < h.queued(h.items[j]) }
+func (h topHeap[T]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *topHeap[T]) Push(x any)        { h.items = append(h.items, x.(T)) }
+func (h *topHeap[T]) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
 }

@@ -6,7 +6,6 @@
 package redisstore
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -105,7 +104,7 @@ func (s *Store) listHosts(ctx context.Context, n int) (busiest, held []frontier.
 	localNow, nowMS := time.Now(), redisNow.UnixMilli()
 	toLocal := func(ms int64) time.Time { return localNow.Add(time.Duration(ms-nowMS) * time.Millisecond) }
 
-	top := &reportHeap{}
+	top := frontier.NewTopQueued(n, func(r frontier.HostReport) int64 { return r.Queued })
 	var heldAll []frontier.HostReport
 	for p := range s.parts {
 		reports, holds, blocks, err := s.partitionHosts(ctx, p, n, nowMS)
@@ -126,15 +125,10 @@ func (s *Store) listHosts(ctx context.Context, n int) (busiest, held []frontier.
 				}
 				heldAll = append(heldAll, r.HostReport)
 			}
-			if top.Len() < n || r.Queued > (*top)[0].Queued {
-				heap.Push(top, r.HostReport)
-				if top.Len() > n {
-					heap.Pop(top)
-				}
-			}
+			top.Offer(r.HostReport)
 		}
 	}
-	busiest = *top
+	busiest = top.Items()
 	frontier.SortHostReports(busiest, heldAll)
 	return busiest, heldAll[:min(len(heldAll), n)], nil
 }
@@ -239,20 +233,6 @@ func (s *Store) hostReports(ctx context.Context, pfx string, hosts []string, see
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// reportHeap is a min-heap of reports by URLs queued.
-type reportHeap []frontier.HostReport
-
-func (h reportHeap) Len() int           { return len(h) }
-func (h reportHeap) Less(i, j int) bool { return h[i].Queued < h[j].Queued }
-func (h reportHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *reportHeap) Push(x any)        { *h = append(*h, x.(frontier.HostReport)) }
-func (h *reportHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return r
 }
 
 var _ frontier.HostLister = (*Store)(nil)
